@@ -1,0 +1,109 @@
+"""The simulated world: virtual time, scheduled wire events and recorded signals.
+
+Every fake hardware module (``host_tools/sim/fakes``) reaches the running simulation through
+``current()``. Time is an integer count of nanoseconds and only moves forward when the firmware
+calls into fake hardware: each call is charged the CPU time it costs on the RP2040 (``costs.py``),
+and events due by then (bytes finishing on a wire, a button edge) run in time order first.
+Nothing reads the host's clock, so the same inputs always give the same outputs.
+"""
+
+import heapq
+
+NS_PER_MS = 1_000_000
+
+
+class SimulationEnd(BaseException):
+    """Raised inside a fake call when virtual time reaches the end of the run.
+
+    A BaseException, like KeyboardInterrupt, so firmware that keeps running through ordinary
+    errors still stops here."""
+
+
+class SignalRecorder:
+    """Volts at the jacks over time: a row at time 0 for every signal, then one per change."""
+
+    def __init__(self, world):
+        self._world = world
+        self.values = {}
+        self.rows = []  # (time_ns, name, volts)
+
+    def define(self, name, volts=0.0):
+        if name in self.values:
+            raise ValueError("signal %r defined twice" % name)
+        self.values[name] = volts
+        self.rows.append((0, name, volts))
+
+    def set(self, name, volts):
+        if name not in self.values:
+            raise KeyError("unknown signal %r" % name)
+        if self.values[name] != volts:
+            self.values[name] = volts
+            self.rows.append((self._world.now_ns, name, volts))
+
+    def history(self, name):
+        return [(t, v) for t, n, v in self.rows if n == name]
+
+
+class World:
+    """Virtual clock plus an ordered queue of timed events."""
+
+    def __init__(self, until_ns=None):
+        self.now_ns = 0
+        self.until_ns = until_ns
+        self._events = []
+        self._seq = 0
+        self.signals = SignalRecorder(self)
+        self.cpu_ns = 0  # CPU time charged so far (for load figures)
+
+    def at(self, t_ns, fn):
+        """Run ``fn()`` when virtual time reaches ``t_ns`` (never in the past)."""
+        if t_ns < self.now_ns:
+            t_ns = self.now_ns
+        self._seq += 1
+        heapq.heappush(self._events, (t_ns, self._seq, fn))
+
+    def next_event_ns(self):
+        return self._events[0][0] if self._events else None
+
+    def charge(self, ns):
+        """Spend ``ns`` of CPU time: advance the clock, running every event due on the way."""
+        self.cpu_ns += ns
+        self.advance_to(self.now_ns + ns)
+
+    def advance_to(self, t_ns):
+        until = self.until_ns
+        events = self._events
+        while events and events[0][0] <= t_ns:
+            when, _, fn = heapq.heappop(events)
+            if until is not None and when > until:
+                self.now_ns = until
+                raise SimulationEnd()
+            if when > self.now_ns:
+                self.now_ns = when
+            fn()
+        if until is not None and t_ns > until:
+            self.now_ns = until
+            raise SimulationEnd()
+        if t_ns > self.now_ns:
+            self.now_ns = t_ns
+
+
+_current = None
+
+
+def current():
+    """The world the fakes act in. Raises if no simulation is running."""
+    if _current is None:
+        raise RuntimeError("no simulated world: fake hardware used outside a simulation")
+    return _current
+
+
+def install(world):
+    global _current
+    _current = world
+    return world
+
+
+def uninstall():
+    global _current
+    _current = None
