@@ -54,6 +54,48 @@ class World:
         self._seq = 0
         self.signals = SignalRecorder(self)
         self.cpu_ns = 0  # CPU time charged so far (for load figures)
+        self.din_inputs = {}  # GPIO number -> wires.DinInput
+        self.tx_wires = {}  # GPIO number -> wires.Wire
+        self.usb = None  # usb.UsbLink when the simulated host is attached
+        self.nvm = bytearray(256)
+        self.resets = 0
+        self.gate_volts = 5.0
+        # Without --until: end once past soft_until_ns and stop_check() says all is idle.
+        self.soft_until_ns = None
+        self.stop_check = None
+
+    def tx_wire(self, pin_number):
+        """The wire a transmitter on this GPIO drives (an unconnected one if no jack)."""
+        from host_tools.sim.wires import Wire
+
+        if pin_number not in self.tx_wires:
+            self.tx_wires[pin_number] = Wire("GP%d" % pin_number)
+        return self.tx_wires[pin_number]
+
+    def attach_receiver(self, pin_number, receiver):
+        from host_tools.sim.wires import DinInput
+
+        if pin_number not in self.din_inputs:
+            self.din_inputs[pin_number] = DinInput("GP%d" % pin_number, pin_number)
+        self.din_inputs[pin_number].receiver = receiver
+
+    def drive_pin(self, pin_number, level):
+        """A GPIO output changed: the simulator maps GPIOs to jack signals in ``pin_signals``."""
+        name = self.__dict__.get("pin_signals", {}).get(pin_number)
+        if name is not None:
+            self.signals.set(name, self.gate_volts if level else 0.0)
+
+    def read_pin(self, pin_number, pull):
+        """Level of an input GPIO: pressed buttons (to GND) read False; others follow the pull."""
+        levels = self.__dict__.get("pin_levels", {})
+        if pin_number in levels:
+            return levels[pin_number]
+        return pull != "DOWN"
+
+    def request_reset(self):
+        """microcontroller.reset() or supervisor.reload(): the run ends here."""
+        self.resets += 1
+        raise SimulationEnd()
 
     def at(self, t_ns, fn):
         """Run ``fn()`` when virtual time reaches ``t_ns`` (never in the past)."""
@@ -86,6 +128,8 @@ class World:
             raise SimulationEnd()
         if t_ns > self.now_ns:
             self.now_ns = t_ns
+        if self.soft_until_ns is not None and self.now_ns >= self.soft_until_ns and self.stop_check():
+            raise SimulationEnd()
 
 
 _current = None

@@ -3,7 +3,7 @@
 A wrong pin name fails with AttributeError, as on the board. The box's assignment of these pins
 lives in ``hardware/pinmap.json`` (and ``firmware/pinmap.py``, generated from it)."""
 
-from microcontroller import Pin as _Pin
+from host_tools.sim.pins import Pin as _Pin
 
 board_id = "raspberry_pi_pico"
 

@@ -1,0 +1,129 @@
+"""The one module that touches hardware: builds the box's ports and pins from ``pinmap``.
+
+Everything it returns is wrapped in the plain classes of ``ports`` (and later the CV and panel
+modules), so the rest of the firmware never imports ``board``, ``busio`` and friends, and the
+simulator runs it unchanged against fakes of those modules.
+
+A part that fails to start (a PIO port, USB) is left out and reported in ``faults``; the box
+routes MIDI without it (design notes section 5, "degrade, never stop").
+"""
+
+import array
+
+import board
+import busio
+import rp2pio
+import supervisor
+
+from firmware import pinmap, ports
+
+MIDI_BAUD = 31250
+# 512 bytes = 164 ms of a full-rate input: a preset switch or a config reload never loses input.
+UART_RX_BUFFER = 512
+READ_SIZE = 64
+
+# The PIO UART programs of adafruit_pio_uart 1.1.6, assembled once with adafruit_pioasm 1.3.8
+# (tests/test_board_io.py re-assembles and compares). That library is not used itself: its
+# readinto slices a memoryview and reads time.monotonic() on every call (an allocation per pass),
+# and it does not join the FIFOs.
+#   rx: start: wait 0 pin 0 / set x, 7 [10] / bitloop: in pins, 1 / jmp x-- bitloop [6] /
+#       jmp pin good_stop / wait 1 pin 0 / jmp start / good_stop: push
+#   tx: .side_set 1 opt / pull side 1 [7] / set x, 7 side 0 [7] / bitloop: out pins, 1 /
+#       jmp x-- bitloop [6]
+PIO_RX_PROGRAM = array.array("H", (0x2020, 0xEA27, 0x4001, 0x0642, 0x00C7, 0x20A0, 0x0000, 0x8020))
+PIO_TX_PROGRAM = array.array("H", (0x9FA0, 0xF727, 0x6001, 0x0642))
+
+
+def _pin(name):
+    return getattr(board, name)
+
+
+def _uart(tx, rx):
+    return busio.UART(
+        tx=_pin(tx),
+        rx=_pin(rx),
+        baudrate=MIDI_BAUD,
+        timeout=0,
+        receiver_buffer_size=UART_RX_BUFFER,
+    )
+
+
+def _pio_rx(rx):
+    sm = rp2pio.StateMachine(
+        PIO_RX_PROGRAM,
+        frequency=8 * MIDI_BAUD,
+        first_in_pin=_pin(rx),
+        jmp_pin=_pin(rx),
+        push_threshold=8,
+        fifo_type="rx",
+    )
+    return ports.PioIn(sm, READ_SIZE)
+
+
+def _pio_tx(tx):
+    sm = rp2pio.StateMachine(
+        PIO_TX_PROGRAM,
+        frequency=8 * MIDI_BAUD,
+        first_out_pin=_pin(tx),
+        first_sideset_pin=_pin(tx),
+        sideset_enable=True,
+        initial_sideset_pin_state=1,
+        initial_sideset_pin_direction=1,
+        initial_out_pin_state=1,
+        initial_out_pin_direction=1,
+        # rp2pio's default (True) makes every write wait until the byte has left the wire.
+        wait_for_txstall=False,
+        fifo_type="tx",
+    )
+    return ports.PioOut(sm)
+
+
+class Hardware:
+    """Ports in the router's order (``router.INPUTS`` / ``router.OUTPUTS``); None where absent."""
+
+    def __init__(self):
+        self.inputs = [None, None, None, None, None]
+        self.outputs = [None, None, None, None, None]
+        self.faults = []
+        self.ticks_ms = supervisor.ticks_ms
+        for k, (tx, rx) in enumerate(((pinmap.MIDI_OUT1, pinmap.MIDI_IN1), (pinmap.MIDI_OUT2, pinmap.MIDI_IN2))):
+            try:
+                uart = _uart(tx, rx)
+                self.inputs[k] = ports.UartIn(uart)
+                self.outputs[k] = ports.UartOut(uart)
+            except (ValueError, RuntimeError) as e:
+                self.faults.append("din%d: %s" % (k + 1, e))
+        for k, (tx, rx) in ((2, (pinmap.MIDI_OUT3, pinmap.MIDI_IN3)), (3, (pinmap.MIDI_OUT4, pinmap.MIDI_IN4))):
+            try:
+                self.inputs[k] = _pio_rx(rx)
+                self.outputs[k] = _pio_tx(tx)
+            except (ValueError, RuntimeError) as e:
+                self.faults.append("din%d (PIO): %s" % (k + 1, e))
+        self._usb()
+
+    def _usb(self):
+        try:
+            import usb_midi
+        except ImportError:
+            self.faults.append("usb: no usb_midi module")
+            return
+        port_in = None
+        port_out = None
+        for port in usb_midi.ports:
+            if isinstance(port, usb_midi.PortIn):
+                port_in = port
+            elif isinstance(port, usb_midi.PortOut):
+                port_out = port
+        if port_in is None or port_out is None:
+            self.faults.append("usb: USB MIDI is not enabled (boot.py)")
+            return
+        self.inputs[4] = ports.UsbIn(port_in)
+        self.outputs[4] = ports.UsbOut(port_out)
+
+    def read_config(self):
+        """The text of config.json on the CIRCUITPY drive, or None if there is none."""
+        try:
+            with open("config.json") as f:
+                return f.read()
+        except OSError:
+            return None

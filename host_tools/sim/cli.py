@@ -1,0 +1,126 @@
+"""``python -m host_tools sim``: the simulator's command line (design notes section 7)."""
+
+import argparse
+import sys
+
+from host_tools import midiwire
+from host_tools.sim import report, runner
+
+DEFAULT_CONFIG = runner.REPO / "config.json"
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="python -m host_tools sim", description="Run Thruway on simulated hardware.")
+    p.add_argument("--config", help="config.json to use (default: the repo's config.json)")
+    p.add_argument("--preset", help="preset to start in: its number (1-based) or its name")
+    p.add_argument("--in", dest="inputs", action="append", default=[], metavar="PORT=FILE",
+                   help="feed PORT (in1..in4, usb) from FILE (.txt timed bytes or .mid)")
+    p.add_argument("--events", help="front-panel actions: '<time_ms> press|release <button>' lines")
+    p.add_argument("--until", type=float, metavar="MS", help="simulate up to this time")
+    p.add_argument("--as-device", action="store_true",
+                   help="treat an invalid or missing config as the box does (fallback routing)")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory for the outputs")
+    p.add_argument("--no-plot", action="store_true", help="skip the PNG plot")
+    return p
+
+
+def _read_input(spec):
+    if "=" not in spec:
+        raise UsageError("--in %s: expected PORT=FILE" % spec)
+    port, path = spec.split("=", 1)
+    if port not in runner.INPUT_PORTS:
+        raise UsageError("--in %s: unknown input port %r (ports are %s)" % (spec, port, ", ".join(runner.INPUT_PORTS)))
+    if path.endswith(".mid"):
+        try:
+            return port, midiwire.read_smf(path)
+        except midiwire.FormatError as e:
+            raise UsageError(str(e)) from None
+    if not path.endswith(".txt"):
+        raise UsageError("--in %s: input files end in .txt (timed bytes) or .mid" % spec)
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        raise UsageError("%s: cannot read (%s)" % (path, e.strerror)) from None
+    try:
+        return port, midiwire.parse_timed_text(text, path)
+    except midiwire.FormatError as e:
+        raise UsageError(str(e)) from None
+
+
+def _read_events(path):
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise UsageError("%s: cannot read (%s)" % (path, e.strerror)) from None
+    events = []
+    for number, raw in enumerate(lines, 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        fields = line.split()
+        if len(fields) != 3 or fields[1] not in ("press", "release"):
+            raise UsageError("%s:%d: expected '<time_ms> press|release <button>'" % (path, number))
+        try:
+            t = float(fields[0])
+        except ValueError:
+            raise UsageError("%s:%d: %r is not a time in ms" % (path, number, fields[0])) from None
+        if fields[2] not in runner.BUTTONS:
+            raise UsageError("%s:%d: unknown button %r (buttons are %s)"
+                             % (path, number, fields[2], ", ".join(runner.BUTTONS)))
+        events.append((int(round(t * 1_000_000)), fields[1], fields[2]))
+    return events
+
+
+def _read_config(path, as_device):
+    """Config text for the drive. Exit-2 problems raise UsageError unless ``as_device``."""
+    from host_tools import fwimport
+
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        if as_device:
+            print("config: %s: cannot read (%s); the box runs with the fallback routing" % (path, e.strerror),
+                  file=sys.stderr)
+            return None
+        raise UsageError("%s: cannot read (%s)" % (path, e.strerror)) from None
+    errors = fwimport.config_errors(text)
+    if errors:
+        if as_device:
+            for err in errors:
+                print("config: %s: %s" % (path, err), file=sys.stderr)
+        else:
+            more = " (and %d more)" % (len(errors) - 1) if len(errors) > 1 else ""
+            raise UsageError("%s: %s%s" % (path, errors[0], more))
+    return text
+
+
+def main(argv):
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        config_text = _read_config(args.config or str(DEFAULT_CONFIG), args.as_device)
+        inputs = {}
+        for spec in args.inputs:
+            port, lines = _read_input(spec)
+            if port in inputs:
+                raise UsageError("--in %s: port %s given twice" % (spec, port))
+            inputs[port] = lines
+        events = _read_events(args.events) if args.events else []
+        if args.until is not None and args.until < 0:
+            raise UsageError("--until %s: must be >= 0" % args.until)
+        if args.preset is not None:
+            raise UsageError("--preset: preset selection at start arrives with the presets issue")
+    except UsageError as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
+    result = runner.simulate(config_text, inputs, events, args.until)
+    data = report.write_outputs(result, args.out, plot=not args.no_plot)
+    report.print_summary(data, args.out, sys.stdout)
+    return 0

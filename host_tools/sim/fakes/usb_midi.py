@@ -1,0 +1,81 @@
+"""Fake ``usb_midi``: one PortIn and one PortOut when the simulated host is attached."""
+
+from host_tools.sim import costs
+from host_tools.sim import world as _world
+
+_names = {}
+_enabled = True
+
+
+class PortIn:
+    def __init__(self, link):
+        self._link = link
+
+    def readinto(self, buf, nbytes=None):
+        w = _world.current()
+        w.charge(costs.USB_READINTO + costs.PER_READ_OVERHEAD)
+        want = len(buf) if nbytes is None else min(nbytes, len(buf))
+        q = self._link.to_device
+        n = min(want, len(q))
+        for k in range(n):
+            buf[k] = q.popleft()
+        if n:
+            w.charge(costs.PER_BYTE_PATH * n)
+        return n
+
+    def read(self, nbytes=None):
+        buf = bytearray(nbytes if nbytes is not None else 64)
+        n = self.readinto(buf)
+        return bytes(buf[:n])
+
+
+class PortOut:
+    def __init__(self, link):
+        self._link = link
+
+    def write(self, buf):
+        w = _world.current()
+        data = bytes(buf)
+        w.charge(costs.USB_WRITE_BASE)
+        for b in data:
+            self._link.from_device.record(w.now_ns, b)
+        return len(data)
+
+
+def _ports():
+    link = _world.current().usb
+    if link is None:
+        return ()
+    return (PortIn(link), PortOut(link))
+
+
+ports = _ports()
+
+
+def enable():
+    global _enabled
+    _enabled = True
+
+
+def disable():
+    global _enabled
+    _enabled = False
+
+
+def set_names(
+    *,
+    streaming_interface_name=None,
+    audio_control_interface_name=None,
+    in_jack_name=None,
+    out_jack_name=None,
+):
+    for key, value in (
+        ("streaming_interface_name", streaming_interface_name),
+        ("audio_control_interface_name", audio_control_interface_name),
+        ("in_jack_name", in_jack_name),
+        ("out_jack_name", out_jack_name),
+    ):
+        if value is not None:
+            if len(value) > 126:
+                raise ValueError("%s must be at most 126 characters" % key)
+            _names[key] = value

@@ -1,0 +1,153 @@
+"""Turn a ``SimResult`` into the files of the simulator contract and the printed summary."""
+
+import csv
+import json
+import os
+
+from host_tools import midiwire
+from host_tools.sim.runner import INPUT_PORTS, OUTPUT_PORTS
+
+NS_PER_MS = 1_000_000
+
+
+def _stats(values_ns):
+    if not values_ns:
+        return {"count": 0, "mean": None, "max": None, "min": None}
+    return {
+        "count": len(values_ns),
+        "mean": round(sum(values_ns) / len(values_ns) / NS_PER_MS, 3),
+        "max": round(max(values_ns) / NS_PER_MS, 3),
+        "min": round(min(values_ns) / NS_PER_MS, 3),
+    }
+
+
+def _latency_class(m):
+    s = m.data[0]
+    if s == 0xF8:
+        return "clock"
+    if s in (0xFA, 0xFB, 0xFC):
+        return "transport"
+    if s & 0xF0 in (0x80, 0x90):
+        return "note"
+    if s == 0xF0:
+        return "sysex"
+    return "other"
+
+
+def latencies(result):
+    """Added latency of every output message: from the moment its input message had fully
+    arrived at the box to the moment it had fully left the output. Each output message is
+    matched to the earliest not yet matched identical message from any input."""
+    in_msgs = []
+    for port, timed in result.inputs.items():
+        msgs, _ = midiwire.decode(timed)
+        in_msgs.extend(msgs)
+    in_msgs.sort(key=lambda m: m.time_ns)
+    by_class = {}
+    for port, timed in result.outputs.items():
+        out_msgs, _ = midiwire.decode(timed)
+        pools = {}
+        for m in in_msgs:
+            pools.setdefault(m.data, []).append(m.time_ns)
+        cursor = {}
+        for m in out_msgs:
+            times = pools.get(m.data)
+            if not times:
+                continue
+            k = cursor.get(m.data, 0)
+            if k < len(times) and times[k] <= m.time_ns:
+                cursor[m.data] = k + 1
+                by_class.setdefault(_latency_class(m), []).append(m.time_ns - times[k])
+    out = {name: _stats(v) for name, v in sorted(by_class.items())}
+    out["all"] = _stats([x for v in by_class.values() for x in v])
+    return out
+
+
+def summary(result):
+    ports = {}
+    for port in INPUT_PORTS:
+        key = "usb_in" if port == "usb" else port
+        name = "usb_in" if port == "usb" else port
+        timed = result.inputs.get(port, [])
+        msgs, problems = midiwire.decode(timed)
+        counters = dict(result.counters.get(key, {}))
+        parsed = counters.pop("parsed", None)
+        ports[name] = {
+            "bytes": len(timed),
+            "messages": len(msgs),
+            "dropped": counters,
+            "coalesced": 0,
+            "parsed_by_box": parsed,
+            "stream_problems": len(problems),
+        }
+    for port in OUTPUT_PORTS:
+        key = "usb_out" if port == "usb" else port
+        name = "usb" if port == "usb" else port
+        timed = result.outputs.get(port, [])
+        msgs, problems = midiwire.decode(timed)
+        ports[name] = {
+            "bytes": len(timed),
+            "messages": len(msgs),
+            "dropped": dict(result.counters.get(key, {})),
+            "coalesced": 0,
+            "stream_problems": len(problems),
+        }
+    end_ms = result.end_ns / NS_PER_MS
+    return {
+        "ports": ports,
+        "latency_ms": latencies(result),
+        "loop": {
+            "passes": result.passes,
+            "mean_period_ms": round(end_ms / result.passes, 4) if result.passes else None,
+            "cpu_load": round(result.cpu_ns / result.end_ns, 4) if result.end_ns else None,
+        },
+        "end_ms": round(end_ms, 3),
+        "preset": result.counters.get("preset"),
+        "config_errors": result.config_errors,
+        "sysex_timeouts": result.counters.get("sysex_timeouts", 0),
+    }
+
+
+def write_outputs(result, out_dir, plot=True):
+    os.makedirs(out_dir, exist_ok=True)
+    for port in OUTPUT_PORTS:
+        timed = result.outputs.get(port, [])
+        with open(os.path.join(out_dir, port + ".txt"), "w") as f:
+            f.write(midiwire.format_timed_bytes(timed, header=["Thruway simulator: bytes that left %s" % port]))
+        msgs, _ = midiwire.decode(timed)
+        midiwire.write_smf(os.path.join(out_dir, port + ".mid"), msgs)
+    with open(os.path.join(out_dir, "signals.csv"), "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["time_ms", "signal", "value"])
+        for t, name, volts in result.signals:
+            writer.writerow([midiwire.format_time_ns(t), name, "%.4f" % volts])
+    data = summary(result)
+    with open(os.path.join(out_dir, "summary.json"), "w") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+    with open(os.path.join(out_dir, "console.txt"), "w") as f:
+        f.write(result.console)
+    if plot:
+        from host_tools import plot as plotting
+
+        plotting.plot_result(result, os.path.join(out_dir, "signals.png"))
+    return data
+
+
+def print_summary(data, out_dir, stream):
+    p = stream.write
+    p("Thruway simulation: %.1f ms, preset %s, loop period %.3f ms (mean)\n"
+      % (data["end_ms"], data["preset"], data["loop"]["mean_period_ms"] or 0))
+    p("%-7s %7s %9s  %s\n" % ("port", "bytes", "messages", "dropped"))
+    for port, info in data["ports"].items():
+        if not info["bytes"] and port.startswith(("in", "usb_in")):
+            continue
+        drops = ", ".join("%s %d" % (k, v) for k, v in sorted(info["dropped"].items()) if v) or "none"
+        p("%-7s %7d %9d  %s\n" % (port, info["bytes"], info["messages"], drops))
+    p("added latency (ms)  count   mean    max\n")
+    for name, st in data["latency_ms"].items():
+        if st["count"]:
+            p("  %-16s %6d %6.3f %6.3f\n" % (name, st["count"], st["mean"], st["max"]))
+    for err in data["config_errors"]:
+        p("config error: %s\n" % err)
+    p("outputs written to %s\n" % out_dir)

@@ -1,0 +1,223 @@
+"""Run the unchanged firmware (``code.py`` + ``firmware/``) against the simulated hardware.
+
+``simulate()`` builds a world, wires the jacks named in ``hardware/pinmap.json``, puts the fake
+CircuitPython modules first on ``sys.path``, runs ``code.py`` in a temporary CIRCUITPY drive
+holding the config, and returns what came out: the bytes on every output, the signals at the
+jacks, the serial console and the firmware's own counters.
+"""
+
+import contextlib
+import io
+import json
+import os
+import runpy
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from host_tools.sim import world as _world
+from host_tools.sim.usb import UsbLink
+from host_tools.sim.wires import din_arrival_times
+
+REPO = Path(__file__).resolve().parents[2]
+FAKES = Path(__file__).resolve().parent / "fakes"
+NS_PER_MS = 1_000_000
+
+INPUT_PORTS = ("in1", "in2", "in3", "in4", "usb")
+OUTPUT_PORTS = ("out1", "out2", "out3", "out4", "usb")
+BUTTONS = ("button1", "button2", "button3", "button4")
+SIGNALS = (
+    ["cv%d" % k for k in range(1, 5)]
+    + ["mod%d" % k for k in range(1, 5)]
+    + ["gate%d" % k for k in range(1, 5)]
+    + ["drum%d" % k for k in range(1, 9)]
+    + ["clock", "reset", "run"]
+)
+# GPIO outputs that are jacks: pinmap key -> signal name.
+_PIN_SIGNALS = {"gate1": "gate1", "gate2": "gate2", "gate3": "gate3", "gate4": "gate4",
+                "clock_out": "clock", "reset_out": "reset", "run_out": "run"}
+# Modules the firmware imports that the simulation provides or must load afresh each run.
+_FAKE_MODULES = tuple(p.stem for p in FAKES.glob("*.py"))
+END_GRACE_NS = 100 * NS_PER_MS  # run on 100 ms after the last input byte ...
+END_LIMIT_NS = 10_000 * NS_PER_MS  # ... until idle, but never more than 10 s past it
+
+
+def pinmap():
+    with open(REPO / "hardware" / "pinmap.json") as f:
+        return json.load(f)["pins"]
+
+
+def gpio_number(name):
+    return int(name[2:])
+
+
+class SimResult:
+    """What a run produced. ``outputs[port]`` is [(time_ns, byte)]."""
+
+    def __init__(self):
+        self.outputs = {}
+        self.inputs = {}  # port -> [(arrival_ns, byte)] as they reached the box
+        self.signals = []  # (time_ns, name, volts)
+        self.console = ""
+        self.end_ns = 0
+        self.passes = 0
+        self.cpu_ns = 0
+        self.counters = {}  # firmware and hardware counters for the summary
+        self.config_errors = []
+
+
+def _purge_modules():
+    for name in list(sys.modules):
+        if name in _FAKE_MODULES or name == "code" or name == "firmware" or name.startswith("firmware."):
+            del sys.modules[name]
+
+
+@contextlib.contextmanager
+def _firmware_imports():
+    saved_path = list(sys.path)
+    _purge_modules()
+    sys.path[:0] = [str(FAKES), str(REPO)]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved_path
+        _purge_modules()
+
+
+def _count_passes(w):
+    # One supervisor.ticks_ms() call per main-loop pass: count them for the loop-period figure.
+    import supervisor
+
+    real = supervisor.ticks_ms
+
+    def counted():
+        w.passes += 1
+        return real()
+
+    supervisor.ticks_ms = counted
+
+
+def simulate(config_text, inputs=None, events=(), until_ms=None):
+    """Run the box. ``inputs``: {port: [(time_ns, bytes)]}; ``events``: [(time_ns, action, button)].
+
+    ``config_text`` None means no config.json on the drive. Returns a ``SimResult``."""
+    inputs = inputs or {}
+    w = _world.World(until_ns=None if until_ms is None else int(round(until_ms * NS_PER_MS)))
+    w.passes = 0
+    _world.install(w)
+    pins = pinmap()
+    result = SimResult()
+    drive = tempfile.mkdtemp(prefix="thruway-drive-")
+    cwd = os.getcwd()
+    try:
+        for name in SIGNALS:
+            w.signals.define(name, 0.0)
+        w.pin_signals = {gpio_number(pins[k]["gpio"]): v for k, v in _PIN_SIGNALS.items()}
+        w.pin_levels = {}
+        w.usb = UsbLink()
+        last_ns = 0
+        for port, lines in inputs.items():
+            if port == "usb":
+                timed = [(t, b) for t, data in lines for b in data]
+                w.usb.schedule(timed)
+            else:
+                timed = din_arrival_times(lines)
+                gpio = gpio_number(pins["midi_" + port]["gpio"])
+                w.attach_receiver(gpio, None)
+                w.din_inputs[gpio].schedule(timed)
+            result.inputs[port] = timed
+            if timed:
+                last_ns = max(last_ns, timed[-1][0])
+        for t, action, button in events:
+            gpio = gpio_number(pins[button]["gpio"])
+            level = action != "press"  # buttons pull the pin to GND
+
+            def edge(gpio=gpio, level=level):
+                w.pin_levels[gpio] = level
+
+            w.at(t, edge)
+            last_ns = max(last_ns, t)
+        for port in ("out1", "out2", "out3", "out4"):
+            w.tx_wire(gpio_number(pins["midi_" + port]["gpio"])).name = port
+        if until_ms is None:
+            w.soft_until_ns = last_ns + END_GRACE_NS
+            w.until_ns = last_ns + END_GRACE_NS + END_LIMIT_NS
+            w.stop_check = lambda: _idle(w)
+        if config_text is not None:
+            with open(os.path.join(drive, "config.json"), "w") as f:
+                f.write(config_text)
+        console = io.StringIO()
+        os.chdir(drive)
+        with _firmware_imports():
+            _count_passes(w)
+            try:
+                with contextlib.redirect_stdout(console):
+                    runpy.run_path(str(REPO / "code.py"), run_name="__main__")
+            except _world.SimulationEnd:
+                pass
+            _collect(w, result, pins)
+        result.console = console.getvalue()
+    finally:
+        os.chdir(cwd)
+        shutil.rmtree(drive, ignore_errors=True)
+        _world.uninstall()
+    return result
+
+
+def _box():
+    app = sys.modules.get("firmware.app")
+    return getattr(app, "box", None) if app else None
+
+
+def _idle(w):
+    for wire_pin, din in w.din_inputs.items():
+        receiver = din.receiver
+        if receiver is not None and receiver.rx_pending():
+            return False
+    if w.usb is not None and w.usb.to_device:
+        return False
+    for t in w.__dict__.get("transmitters", ()):
+        if not t.idle():
+            return False
+    box = _box()
+    if box is not None:
+        for o in range(box.merger.n_out):
+            if box.merger.pending(o):
+                return False
+    return True
+
+
+def _collect(w, result, pins):
+    result.end_ns = w.now_ns
+    result.passes = w.passes
+    result.cpu_ns = w.cpu_ns
+    result.signals = list(w.signals.rows)
+    for port in ("out1", "out2", "out3", "out4"):
+        result.outputs[port] = list(w.tx_wire(gpio_number(pins["midi_" + port]["gpio"])).bytes)
+    result.outputs["usb"] = list(w.usb.from_device.bytes)
+    counters = {}
+    for port in ("in1", "in2", "in3", "in4"):
+        din = w.din_inputs.get(gpio_number(pins["midi_" + port]["gpio"]))
+        lost = 0
+        if din is not None:
+            lost = din.unheard + (getattr(din.receiver, "lost", 0) if din.receiver else 0)
+        counters[port] = {"rx_overflow": lost}
+    counters["usb_in"] = {"rx_overflow": 0}
+    box = _box()
+    if box is not None:
+        from firmware import merger as fw_merger
+
+        m = box.merger
+        names = fw_merger.DROP_REASON_NAMES
+        for k, port in enumerate(INPUT_PORTS):
+            key = "usb_in" if port == "usb" else port
+            counters[key]["stray"] = m.stray[k]
+            counters[key]["parsed"] = m.messages_in[k]
+        for o, port in enumerate(OUTPUT_PORTS):
+            key = "usb_out" if port == "usb" else port
+            counters[key] = {names[r]: m.dropped[o * fw_merger.N_DROP_REASONS + r] for r in range(len(names))}
+        counters["sysex_timeouts"] = m.sysex_timeouts
+        result.config_errors = list(box.errors)
+        counters["preset"] = box.preset + 1
+    result.counters = counters

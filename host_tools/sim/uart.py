@@ -1,0 +1,162 @@
+"""Fake ``busio.UART`` for the RP2040: the real signature, pin rules, receive buffer and timing."""
+
+from collections import deque
+
+from host_tools.sim.pins import Pin, claim, release
+
+from host_tools.sim import costs
+from host_tools.sim import world as _world
+from host_tools.sim.wires import Transmitter
+
+# RP2040 UART pin functions (datasheet 1.4.3, GPIO function select).
+_UART_TX = {0: 0, 12: 0, 16: 0, 28: 0, 4: 1, 8: 1, 20: 1}
+_UART_RX = {1: 0, 13: 0, 17: 0, 5: 1, 9: 1, 21: 1}
+TX_FIFO = 32  # hardware transmit FIFO; CircuitPython's write waits until a byte fits in it
+
+
+class _Parity:
+    ODD = "ODD"
+    EVEN = "EVEN"
+
+
+class UART:
+    Parity = _Parity
+
+    def __init__(
+        self,
+        tx=None,
+        rx=None,
+        *,
+        rts=None,
+        cts=None,
+        rs485_dir=None,
+        rs485_invert=False,
+        baudrate=9600,
+        bits=8,
+        parity=None,
+        stop=1,
+        timeout=1,
+        receiver_buffer_size=64,
+    ):
+        for name, pin in (("tx", tx), ("rx", rx), ("rts", rts), ("cts", cts), ("rs485_dir", rs485_dir)):
+            if pin is not None and not isinstance(pin, Pin):
+                raise TypeError("%s must be of type Pin, not %s" % (name, type(pin).__name__))
+        if tx is None and rx is None:
+            raise ValueError("tx and rx cannot both be None")
+        block = None
+        if tx is not None:
+            if tx.number not in _UART_TX:
+                raise ValueError("Invalid pins")
+            block = _UART_TX[tx.number]
+        if rx is not None:
+            if rx.number not in _UART_RX or (block is not None and _UART_RX[rx.number] != block):
+                raise ValueError("Invalid pins")
+            block = _UART_RX[rx.number]
+        if not isinstance(baudrate, int) or isinstance(baudrate, bool):
+            raise TypeError("baudrate must be an int")
+        if bits not in (5, 6, 7, 8):
+            raise ValueError("Invalid bits")
+        if stop not in (1, 2):
+            raise ValueError("Invalid stop")
+        if not isinstance(receiver_buffer_size, int) or receiver_buffer_size < 1:
+            raise ValueError("receiver_buffer_size must be >= 1")
+        if not isinstance(timeout, (int, float)) or timeout < 0 or timeout > 100:
+            raise ValueError("timeout must be 0.0-100.0 seconds")
+        w = _world.current()
+        used = w.__dict__.setdefault("uart_blocks", set())
+        if block in used:
+            raise ValueError("All UART peripherals are in use")
+        for pin in (tx, rx):
+            if pin is not None:
+                claim(pin, self)
+        used.add(block)
+        self._block = block
+        self._tx, self._rx = tx, rx
+        self.baudrate = baudrate
+        self.timeout = timeout
+        self._rx_buffer = deque()
+        self._rx_size = receiver_buffer_size
+        self.lost = 0  # bytes that arrived while the receive buffer was full
+        self._transmitter = None
+        if tx is not None:
+            self._transmitter = Transmitter(w.tx_wire(tx.number), TX_FIFO, baudrate)
+        if rx is not None:
+            w.attach_receiver(rx.number, self)
+        self._deinited = False
+
+    # -- wire side -------------------------------------------------------------------------
+
+    def rx_byte(self, b, baud):
+        if baud != self.baudrate:
+            self.lost += 1  # framing garbage at the wrong speed
+        elif len(self._rx_buffer) >= self._rx_size:
+            self.lost += 1
+        else:
+            self._rx_buffer.append(b)
+
+    def rx_pending(self):
+        return len(self._rx_buffer)
+
+    # -- CircuitPython API -------------------------------------------------------------------
+
+    def _check(self):
+        if self._deinited:
+            raise ValueError("Object has been deinitialized and can no longer be used. Create a new object.")
+
+    @property
+    def in_waiting(self):
+        self._check()
+        _world.current().charge(costs.DEFAULT_CALL)
+        return len(self._rx_buffer)
+
+    def readinto(self, buf):
+        self._check()
+        w = _world.current()
+        w.charge(costs.UART_READINTO + costs.PER_READ_OVERHEAD)
+        want = len(buf)
+        if self.timeout:
+            deadline = w.now_ns + int(self.timeout * 1e9)
+            while len(self._rx_buffer) < want and w.now_ns < deadline:
+                nxt = w.next_event_ns()
+                w.advance_to(min(nxt, deadline) if nxt is not None else deadline)
+        n = min(want, len(self._rx_buffer))
+        if n == 0:
+            return None
+        for k in range(n):
+            buf[k] = self._rx_buffer.popleft()
+        w.charge(costs.PER_BYTE_PATH * n)
+        return n
+
+    def read(self, nbytes=None):
+        buf = bytearray(nbytes if nbytes is not None else max(1, len(self._rx_buffer)))
+        n = self.readinto(buf)
+        return bytes(buf[:n]) if n else None
+
+    def write(self, buf):
+        self._check()
+        if self._transmitter is None:
+            raise ValueError("No TX pin")
+        data = bytes(buf)
+        w = _world.current()
+        w.charge(costs.UART_WRITE_BASE + costs.UART_WRITE_PER_BYTE * len(data))
+        self._transmitter.put(data)
+        return len(data)
+
+    def reset_input_buffer(self):
+        self._rx_buffer.clear()
+
+    def deinit(self):
+        if not self._deinited:
+            release(self._tx)
+            release(self._rx)
+            w = _world.current()
+            w.uart_blocks.discard(self._block)
+            if self._rx is not None:
+                w.attach_receiver(self._rx.number, None)
+            self._deinited = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.deinit()
