@@ -16,8 +16,12 @@ real fill and a write never blocks.
 from micropython import const
 
 BYTE_US = const(320)  # one byte on a 31250 baud wire: 10 bits
-UART_FIFO = const(32)  # RP2040 UART transmit FIFO
-PIO_FIFO = const(8)  # PIO TX FIFO joined to 8 words (one byte a word)
+# How far ahead of the wire a DIN output may fill its transmit FIFO (the RP2040 UART FIFO holds
+# 32, a joined PIO FIFO 8). Bytes in the FIFO cannot be overtaken, so a real-time byte waits
+# behind them: 8 bytes bound that wait to 2.6 ms under load (the estimate's 1 ms margin is 3 of
+# them) while keeping the wire busy between passes.
+UART_FIFO = const(8)
+PIO_FIFO = const(8)
 USB_CHUNK = const(64)
 _STAGE = const(64)
 
