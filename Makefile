@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(PY) -m host_tools sim --in in1=examples/demo/keystep.txt --in in2=examples/demo/digitakt.txt --out $(DEMO_OUT)
 
 test: $(STAMP) $(NODE_STAMP)
-	$(PY) -m pytest
+	$(VENV)/bin/pytest
 
 bench: $(STAMP) $(NODE_STAMP)
 	$(PY) -m host_tools bench

@@ -14,7 +14,7 @@ def _ensure_micropython():
         mod.const = lambda x: x
         sys.modules["micropython"] = mod
     if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
+        sys.path.append(str(REPO))  # appended: code.py must not shadow the stdlib module
 
 
 def firmware_module(name):
