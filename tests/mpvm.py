@@ -105,8 +105,7 @@ def require_vm() -> tuple[str, Path]:
     node = os.environ.get("THRUWAY_NODE") or shutil.which("node")
     if not node:
         raise MPVMSetupError(
-            "node (Node.js >= 18) is not on PATH: the MicroPython tests need it. Install Node.js, "
-            "then run `make test`."
+            "node (Node.js >= 18) is not on PATH: the MicroPython tests need it. Install Node.js, then run `make test`."
         )
     package = MPVM_DIR / "node_modules" / NPM_PACKAGE / "package.json"
     if not package.is_file():

@@ -5,7 +5,9 @@
 #   tests/typecheck.sh [paths...]   default: firmware/ plus code.py and boot.py where present
 #
 # PYTHON: the interpreter whose environment has mypy and circuitpython-stubs (default: python3).
-# MYPY_CACHE_DIR: mypy's cache (default: thruway-mypy-cache in the temp directory, out of the tree).
+# MYPY_CACHE_DIR: mypy's cache (mypy's default: .mypy_cache at the repository root). mypy replays
+# the errors of an unchanged module from its cache with the path it had then: give files outside
+# the tree (temporary files) a cache of their own.
 # The board selection (circuitpython_setboard raspberry_pi_pico) rewrites board-stubs in that
 # environment; it runs only when the installed board stub is not already the Pico's.
 set -eu
@@ -37,5 +39,4 @@ if [ "$#" -eq 0 ]; then
         if [ -f "$f" ]; then set -- "$@" "$f"; fi
     done
 fi
-exec "$PY" -m mypy --config-file tests/mypy.ini \
-    --cache-dir "${MYPY_CACHE_DIR:-${TMPDIR:-/tmp}/thruway-mypy-cache}" "$@"
+exec "$PY" -m mypy --config-file tests/mypy.ini "$@"

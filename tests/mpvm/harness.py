@@ -10,23 +10,65 @@
 #   HEAP <name> <bytes>           gc.mem_alloc() after gc.collect()
 import builtins
 import gc
-import micropython
 import os
 import sys
+
+import micropython
 
 # Modules this VM has (built in or frozen) that CircuitPython 10's Pico build does not have.
 # The CircuitPython list is the "Included modules" line of the circuitpython-stubs board
 # definition raspberry_pi_pico; tests/test_runtime_compat.py keeps the two lists in step.
 VM_ONLY_MODULES = (
-    "abc", "asyncio", "base64", "cmath", "copy", "datetime", "deflate", "fnmatch", "framebuf",
-    "functools", "gzip", "heapq", "hmac", "html", "inspect", "itertools", "js", "jsffi",
-    "logging", "operator", "pathlib", "platform", "stat", "string", "tarfile", "types",
-    "uctypes", "unittest", "uu", "vfs",
+    "abc",
+    "asyncio",
+    "base64",
+    "cmath",
+    "copy",
+    "datetime",
+    "deflate",
+    "fnmatch",
+    "framebuf",
+    "functools",
+    "gzip",
+    "heapq",
+    "hmac",
+    "html",
+    "inspect",
+    "itertools",
+    "js",
+    "jsffi",
+    "logging",
+    "operator",
+    "pathlib",
+    "platform",
+    "stat",
+    "string",
+    "tarfile",
+    "types",
+    "uctypes",
+    "unittest",
+    "uu",
+    "vfs",
 )
 # Names the VM also accepts with a "u" prefix (utime, ustruct, ...); CircuitPython does not.
 _U_ALIASED = (
-    "array", "asyncio", "binascii", "collections", "errno", "hashlib", "heapq", "io", "json",
-    "os", "platform", "random", "re", "select", "struct", "sys", "time",
+    "array",
+    "asyncio",
+    "binascii",
+    "collections",
+    "errno",
+    "hashlib",
+    "heapq",
+    "io",
+    "json",
+    "os",
+    "platform",
+    "random",
+    "re",
+    "select",
+    "struct",
+    "sys",
+    "time",
 )
 # Names inside allowed modules that CircuitPython lacks: (module, name) for "from m import name"
 # and "m.name" submodule imports.
