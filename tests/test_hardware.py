@@ -124,7 +124,6 @@ def _bad(pins, **changes):
 
 @pytest.mark.parametrize("changes, expected", [
     ({"midi_out3": {"gpio": "GP2", "function": "uart0_tx"}}, "midi_out3: uart0_tx is not available on GP2"),
-    ({"gate2": {"gpio": "GP10", "function": "gpio_out"}}, "gate2: GP10 is already used by gate1"),
     ({"run_out": {"gpio": "GP23", "function": "gpio_out"}}, "GP23 is not a GPIO a Raspberry Pi Pico exposes"),
     ({"run_out": {"gpio": "GP25", "function": "gpio_out"}}, "GP25 is not a GPIO a Raspberry Pi Pico exposes"),
     ({"midi_in2": None, "midi_out2": None,
@@ -136,6 +135,12 @@ def _bad(pins, **changes):
 def test_wrong_pinmaps_give_the_right_error(pins, changes, expected):
     errors = pinmap.validate_pinmap(_bad(pins, **changes))
     assert any(expected in e for e in errors), errors
+
+
+def test_pin_used_twice(pins):
+    gp = pins["pins"]["gate1"]["gpio"]
+    errors = pinmap.validate_pinmap(_bad(pins, gate2={"gpio": gp, "function": "gpio_out"}))
+    assert f"gate2: {gp} is already used by gate1" in errors, errors
 
 
 def test_too_many_pio_users(pins):
@@ -151,7 +156,8 @@ def test_too_many_pio_users(pins):
 def test_invalid_pinmap_makes_the_command_fail(pins, tmp_path, capsys):
     import json
     bad = tmp_path / "pinmap.json"
-    bad.write_text(json.dumps(_bad(pins, gate2={"gpio": "GP10", "function": "gpio_out"})))
+    gp = pins["pins"]["gate1"]["gpio"]
+    bad.write_text(json.dumps(_bad(pins, gate2={"gpio": gp, "function": "gpio_out"})))
     out = tmp_path / "pinmap.py"
     assert pinmap.main(["--json", str(bad), "--out", str(out)]) == 1
     assert "already used" in capsys.readouterr().err
@@ -385,3 +391,21 @@ def test_bom_key_part_counts(net):
 def test_build_guide_documents_calibration():
     text = (ROOT / "docs" / "build.md").read_text(encoding="utf-8")
     assert '"calibration"' in text and '"cv1"' in text and "offset" in text and "scale" in text
+
+
+def test_build_guide_references_match_the_netlist(net):
+    text = (ROOT / "docs" / "build.md").read_text(encoding="utf-8")
+    comps = net["components"]
+    mpn = {r: c["fields"]["MPN"] for r, c in comps.items()}
+    expect = {"U2": "R-78E5.0-0.5", "U7": "SN74LVC125ADR", "U8": "MCP4728-E/UN", "U9": "MCP4728A4-E/UN",
+              "U10": "OPA4197IDR", "U11": "OPA4197IDR", "U12": "SN74HCT541N", "U13": "SN74HCT595N",
+              "J1": "61201021621", "Q1": "2N3904BU", "D1": "1N5819-T", "D2": "1N5819-T", "D3": "1N5819-T"}
+    for ref, part in expect.items():
+        assert mpn[ref] == part, ref
+        assert re.search(rf"\b{ref}\b", text), ref
+    assert [r for r in comps if comps[r]["value"] == "10k 0.1%"] == ["R20", "R28", "R36", "R44"]
+    assert [r for r in comps if comps[r]["value"] == "30k 0.1%"] == ["R21", "R29", "R37", "R45"]
+    assert "R20/R28/R36/R44" in text and "R21/R29/R37/R45" in text
+    assert [r for r in comps if comps[r]["value"] == "330p"] == ["C19", "C20", "C21", "C22"]
+    assert ("1", "+") in nets_of(net, "C2") and nets_of(net, "C2")[("1", "+")] == "GND"
+    assert [r for r in comps if comps[r]["value"] == "1N4148"] == ["D4", "D5", "D6", "D7", "D8"]

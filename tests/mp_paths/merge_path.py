@@ -1,0 +1,96 @@
+# The merger's whole byte path, on the MicroPython VM: the real Box.step() with the real Merger,
+# ports and routing, fed by scripted inputs. tests/test_hot_paths.py runs every file in this
+# folder; each ends with mpharness checks (add a file here for each new hot path).
+import gc
+
+import mpharness
+
+from firmware import app, config
+
+
+class ScriptIn:
+    """An input that hands out a looping byte stream, ``chunk`` bytes a read."""
+
+    def __init__(self, data, chunk):
+        self.data = data
+        self.pos = 0
+        self.chunk = chunk
+
+    def read(self, buf):
+        n = len(self.data) - self.pos
+        if n <= 0:
+            self.pos = 0
+            return 0
+        if n > self.chunk:
+            n = self.chunk
+        d = self.data
+        p = self.pos
+        k = 0
+        while k < n:
+            buf[k] = d[p + k]
+            k += 1
+        self.pos = p + n
+        return n
+
+
+class SinkOut:
+    """An output with a paced room, counting what it takes."""
+
+    def __init__(self, room):
+        self._room = room
+        self.count = 0
+
+    def room(self, now):
+        return self._room
+
+    def write_from(self, buf, start, end):
+        self.count += end - start
+        return end - start
+
+
+class Ticks:
+    def __init__(self):
+        self.t = 0
+
+    def now(self):
+        self.t = (self.t + 1) & 0x1FFFFFFF
+        return self.t
+
+
+def stream(seed):
+    # Notes with running status, a clock byte inside a note, CC and pitch bend, a SysEx with a
+    # real-time byte inside, program change, system common: every branch of the parser.
+    s = bytearray()
+    for k in range(12):
+        n = (seed * 7 + k * 5) % 60 + 30
+        s.extend(bytes((0x90 | seed, n, 0x64)))
+        s.extend(bytes((n + 2, 0x50)))  # running status
+        s.extend(bytes((0x80 | seed, n, 0xF8, 0x40)))  # clock inside a note-off
+        s.extend(bytes((0xB0 | seed, 1, k * 9)))
+        s.extend(bytes((0xE0 | seed, k, 0x40)))
+        s.append(0xF8)
+    s.extend(bytes((0xF0, 0x7D, 1, 2, 0xF8, 3, 4, 5, 0xF7)))
+    s.extend(bytes((0xC0 | seed, 5, 0xF6, 0xF1, 0x21)))
+    return s
+
+
+settings, errors = config.load(None)
+ticks = Ticks()
+inputs = [ScriptIn(stream(0), 3), ScriptIn(stream(1), 1), ScriptIn(stream(2), 7), ScriptIn(stream(3), 64), ScriptIn(stream(4), 16)]
+outputs = [SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(64)]
+box = app.Box(inputs, outputs, ticks.now, settings, errors)
+gc.collect()
+mpharness.report_heap("boot_default_config")
+
+
+def passes():
+    for _ in range(400):
+        box.step()
+
+
+mpharness.check_no_alloc("merge_path", passes, warmup=2)
+total = 0
+for o in outputs:
+    total += o.count
+print("FORWARDED", total)
+print("PARSED", sum(box.merger.messages_in))

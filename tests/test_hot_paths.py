@@ -1,0 +1,32 @@
+"""Every hot path in tests/mp_paths runs allocation-free on the MicroPython VM.
+
+Each scenario builds the real firmware objects with scripted ports and calls
+``mpharness.check_no_alloc``: bytes allocated by one steady-state call must be 0, and a further
+call must pass under ``micropython.heap_lock()``. The heap after start-up must fit an RP2040
+running CircuitPython (design notes 3b: about 187 KB free at boot; we keep under 96 KB live).
+"""
+
+from pathlib import Path
+
+import pytest
+
+import mpvm
+
+PATHS = sorted((Path(__file__).parent / "mp_paths").glob("*.py"))
+HEAP_BUDGET = 96 * 1024  # leaves over 90 KB of the RP2040 heap for CV, clock and panel
+
+
+@pytest.mark.parametrize("scenario", PATHS, ids=[p.stem for p in PATHS])
+def test_hot_path_allocates_nothing(scenario):
+    out = mpvm.run(scenario.read_text(), timeout=120)
+    report = mpvm.parse_report(out)
+    assert report["alloc"], "scenario %s made no check_no_alloc call" % scenario.name
+    for name, allocated in report["alloc"].items():
+        assert allocated == 0, "%s allocated %d bytes per call" % (name, allocated)
+        assert report["heaplock"][name] == "ok"
+    for name, used in report["heap"].items():
+        assert used < HEAP_BUDGET, "%s: %d bytes live after start-up" % (name, used)
+    if scenario.stem == "merge_path":
+        forwarded = int(out.split("FORWARDED")[1].split()[0])
+        parsed = int(out.split("PARSED")[1].split()[0])
+        assert forwarded > 1000 and parsed > 300  # the path really carried traffic
