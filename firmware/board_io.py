@@ -82,8 +82,8 @@ class Hardware:
     """Ports in the router's order (``router.INPUTS`` / ``router.OUTPUTS``); None where absent."""
 
     def __init__(self):
-        self.inputs = [None, None, None, None, None]
-        self.outputs = [None, None, None, None, None]
+        self.inputs = [None, None, None, None, None]  # type: list
+        self.outputs = [None, None, None, None, None]  # type: list
         self.faults = []
         self.ticks_ms = supervisor.ticks_ms
         for k, (tx, rx) in enumerate(((pinmap.MIDI_OUT1, pinmap.MIDI_IN1), (pinmap.MIDI_OUT2, pinmap.MIDI_IN2))):

@@ -17,7 +17,7 @@ MAX_PRESETS = 16
 MAX_ROUTES = 32
 DEFAULT_KINDS = KIND_ALL & ~KIND_ACTIVE_SENSING  # FE is answered locally, not forwarded
 
-DEFAULT_CONFIG = {
+DEFAULT_CONFIG = {  # type: dict
     "version": VERSION,
     "presets": [{"name": "Merge all", "routes": [{"from": "all", "to": "all"}]}],
 }

@@ -85,7 +85,7 @@ def stages_from_netlist(net):
     comps, nets = net["components"], net["nets"]
     pin_net = {}
     for name, nodes in nets.items():
-        for ref, pin, func in nodes:
+        for ref, _pin, func in nodes:
             pin_net[(ref, func)] = name
     resistors = []  # (ref, ohms, tolerance, net_a, net_b)
     for ref, c in comps.items():
@@ -135,7 +135,7 @@ def stages_from_netlist(net):
             gain_tol = (f_ohms / g_ohms) / gain * (f_tol + g_tol)
             # The DAC: +IN <- R <- a MCP4728 VOUT pin.
             dac = None
-            for r, _, _, far in across(plus):
+            for _r, _, _, far in across(plus):
                 for (dref, func), name in pin_net.items():
                     if name == far and comps[dref]["part"] == "MCP4728" and func.startswith("VOUT"):
                         mpn = comps[dref]["fields"].get("MPN", "")
@@ -249,7 +249,7 @@ def check(analog=None, netlist=None):
                                      | {"dac": (s.get("dac") or {}).get("address")} for s in stages]
         # Pitch settling: the in-loop output resistor's compensation cap sets the slow pole.
         figures["pitch_settling_us_estimate"] = None
-        for ref, c in netlist["components"].items():
+        for c in netlist["components"].values():
             if c["part"] == "C" and c["value"].endswith("p"):
                 cf = float(c["value"][:-1]) * 1e-12
                 rf = max(s["rf"] for s in stages if s.get("output_resistor_in_loop"))

@@ -297,7 +297,7 @@ def build(pinmap=None):
     for ch in "1234":
         b.pin(buf, f"~{{{ch}OE}}", GND)
     b.two("C", "C100n", P3V3, GND)
-    for n, ch in zip(range(1, 5), "1234"):
+    for n, ch in zip(range(1, 5), "1234", strict=True):
         b.pin(buf, f"{ch}A", f"MIDI_OUT{n}")
         b.pin(buf, f"{ch}Y", f"MIDI_OUT{n}_BUF")
         jack = b.add("J", "DIN")
@@ -314,7 +314,7 @@ def build(pinmap=None):
     for role, cat in (("PITCH", "MCP4728"), ("MOD", "MCP4728A4")):
         u = b.add("U", cat, VDD=P3V3, VSS=GND, SCL="DAC_SCL", SDA="DAC_SDA")
         b.pin(u, "~{LDAC}", GND)
-        for n, ch in zip(range(1, 5), "ABCD"):
+        for n, ch in zip(range(1, 5), "ABCD", strict=True):
             b.pin(u, f"VOUT{ch}", f"DAC_{role}{n}")
         b.two("C", "C100n", P3V3, GND)
         b.two("C", "C10u", P3V3, GND)
@@ -329,7 +329,7 @@ def build(pinmap=None):
         b.pin(u, "V-", "-12V")
         b.two("C", "C100n", "+12V", GND)
         b.two("C", "C100n", GND, "-12V")
-    for n, s in zip(range(1, 5), sections):
+    for n, s in zip(range(1, 5), sections, strict=True):
         # Pitch: x4, output resistor inside the loop.
         inp, fb, amp, jack_net = f"PITCH{n}_IN", f"PITCH{n}_FB", f"PITCH{n}_AMP", f"JACK_CV{n}"
         b.two("R", "R1k", f"DAC_PITCH{n}", inp)
@@ -374,7 +374,7 @@ def build(pinmap=None):
     b.pin(sr, "~{SRCLR}", VSYS)
     b.pin(sr, "~{OE}", GND)
     b.two("C", "C100n", VSYS, GND)
-    for n, q in zip(range(1, 9), "ABCDEFGH"):
+    for n, q in zip(range(1, 9), "ABCDEFGH", strict=True):
         b.pin(sr, f"Q{q}", f"DRUM{n}_5V")
         b.two("R", "R1k", f"DRUM{n}_5V", f"JACK_DRUM{n}")
         b.add("J", "JACK", T=f"JACK_DRUM{n}", S=GND)
@@ -450,7 +450,7 @@ def render_netlist(b):
     out[-1] += ")"
     out.append("  (libparts")
     used = sorted({CATALOGUE[c][0] for c in b.parts.values()}, key=lambda s: SYMBOLS[s][:2])
-    for i, symbol in enumerate(used):
+    for symbol in used:
         lib, part, sdesc, pins = SYMBOLS[symbol]
         out += [f'    (libpart (lib {_q(lib)}) (part {_q(part)})',
                 f'      (description {_q(sdesc)})',
