@@ -61,7 +61,7 @@ def plot_result(result, path):
     ax.set_yticklabels(lanes)
     ax.set_title("MIDI: notes (blue), real-time (grey), other (orange)")
     for ax, (title, group) in zip(axes[1:], groups):
-        for k, name in enumerate(group):
+        for name in group:
             xs, ys = _steps(result.signals, name, end_ms)
             ax.plot(xs, ys, drawstyle="default", label=name, linewidth=1)
         ax.set_ylabel(title)

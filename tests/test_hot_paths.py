@@ -8,9 +8,8 @@ running CircuitPython (design notes 3b: about 187 KB free at boot; we keep under
 
 from pathlib import Path
 
-import pytest
-
 import mpvm
+import pytest
 
 PATHS = sorted((Path(__file__).parent / "mp_paths").glob("*.py"))
 HEAP_BUDGET = 96 * 1024  # leaves over 90 KB of the RP2040 heap for CV, clock and panel

@@ -13,8 +13,6 @@ from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKES = ROOT / "host_tools" / "sim" / "fakes"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 from host_tools.sim import analog, costs, world
 from host_tools.sim import i2c as fake_i2c

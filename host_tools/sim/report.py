@@ -39,12 +39,12 @@ def latencies(result):
     arrived at the box to the moment it had fully left the output. Each output message is
     matched to the earliest not yet matched identical message from any input."""
     in_msgs = []
-    for port, timed in result.inputs.items():
+    for timed in result.inputs.values():
         msgs, _ = midiwire.decode(timed)
         in_msgs.extend(msgs)
     in_msgs.sort(key=lambda m: m.time_ns)
     by_class = {}
-    for port, timed in result.outputs.items():
+    for timed in result.outputs.values():
         out_msgs, _ = midiwire.decode(timed)
         pools = {}
         for m in in_msgs:

@@ -171,7 +171,7 @@ def _box():
 
 
 def _idle(w):
-    for wire_pin, din in w.din_inputs.items():
+    for din in w.din_inputs.values():
         receiver = din.receiver
         if receiver is not None and receiver.rx_pending():
             return False

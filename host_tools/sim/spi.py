@@ -1,9 +1,8 @@
 """Fake ``busio.SPI`` for the RP2040, enough for the drum shift register (write only)."""
 
-from host_tools.sim.pins import Pin, claim, release
-
 from host_tools.sim import costs
 from host_tools.sim import world as _world
+from host_tools.sim.pins import Pin, claim, release
 
 _SCK = {2: 0, 6: 0, 18: 0, 22: 0, 10: 1, 14: 1, 26: 1}
 _TX = {3: 0, 7: 0, 19: 0, 11: 1, 15: 1, 27: 1}

@@ -2,10 +2,9 @@
 
 from collections import deque
 
-from host_tools.sim.pins import Pin, claim, release
-
 from host_tools.sim import costs
 from host_tools.sim import world as _world
+from host_tools.sim.pins import Pin, claim, release
 from host_tools.sim.wires import Transmitter
 
 # RP2040 UART pin functions (datasheet 1.4.3, GPIO function select).

@@ -1,9 +1,8 @@
 """Fake ``digitalio``: pins whose output level lands on a named signal at the jack."""
 
-from host_tools.sim.pins import Pin, claim, release
-
 from host_tools.sim import costs
 from host_tools.sim import world as _world
+from host_tools.sim.pins import Pin, claim, release
 
 
 class Direction:

@@ -7,10 +7,9 @@ two blocks of four state machines are modelled as on the RP2040."""
 
 from collections import deque
 
-from host_tools.sim.pins import Pin, claim, release
-
 from host_tools.sim import costs
 from host_tools.sim import world as _world
+from host_tools.sim.pins import Pin, claim, release
 from host_tools.sim.wires import Transmitter
 
 _KWARGS = {
