@@ -194,3 +194,19 @@ def test_rx_buffer_overflow_is_counted_not_silent(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["ports"]["in1"]["dropped"]["rx_overflow"] == 0
     assert [b for _, b in wire(out / "out2.txt")] == [0xF0] + [k & 0x7F for k in range(600)] + [0xF7]
+
+
+def test_time_module_is_the_virtual_clock():
+    from host_tools.sim import costs, vtime, world
+
+    w = world.install(world.World())
+    try:
+        t = vtime.make_module(__import__("time"))
+        w.charge(5_000_000)
+        assert t.monotonic_ns() == 5_000_000  # read before the call is charged
+        assert w.now_ns == 5_000_000 + costs.MONOTONIC_NS
+        t.sleep(0.25)
+        assert w.now_ns == 255_000_000 + costs.MONOTONIC_NS
+        assert abs(t.monotonic() - 0.255) < 1e-3
+    finally:
+        world.uninstall()

@@ -75,12 +75,19 @@ def _purge_modules():
 
 @contextlib.contextmanager
 def _firmware_imports():
+    from host_tools.sim import vtime
+
     saved_path = list(sys.path)
+    real_time = sys.modules["time"]
     _purge_modules()
     sys.path[:0] = [str(FAKES), str(REPO)]
+    # Modules imported from here on (the firmware, the drivers it loads) get the virtual clock;
+    # host code imported earlier keeps its reference to the real one.
+    sys.modules["time"] = vtime.make_module(real_time)
     try:
         yield
     finally:
+        sys.modules["time"] = real_time
         sys.path[:] = saved_path
         _purge_modules()
 
