@@ -34,7 +34,8 @@ except ImportError as e:
 
 def _cpython():
     fwimport._ensure_micropython()
-    from host_tools import bench_paths as b
+    sys.path.insert(0, str(REPO / "host_tools"))  # bench_paths imports scripted_ports as in the VM
+    import bench_paths as b
 
     data = b.mixed_stream(0, NOTES)
     rows = []
@@ -52,6 +53,7 @@ def _vm():
 
     files = mpvm.firmware_files()
     files["/fw/bench_paths.py"] = (REPO / "host_tools" / "bench_paths.py").read_text()
+    files["/fw/scripted_ports.py"] = (REPO / "host_tools" / "scripted_ports.py").read_text()
     site = Path(__import__("adafruit_midi").__file__).parent
     for p in site.glob("*.py"):
         files["/fw/adafruit_midi/%s" % p.name] = p.read_text()
@@ -72,6 +74,8 @@ def main(argv):
     messages = NOTES * 5  # note-on, note-off (running status), CC, bend, clock
     print("Thruway bench: the firmware byte path vs a bare read/write loop, same stream, same run")
     print("stream: %d messages, %d bytes (notes with running status, CC, pitch bend, clock)" % (messages, NOTES * 12))
+    print("path: Box.step, default config: 5 inputs polled, every message queued and written to 5 outputs;")
+    print("bare: read what is there and write it to one output, no parsing")
     print()
     print("%-22s %6s %12s %12s %7s" % ("interpreter", "batch", "bare us/B", "path us/B", "ratio"))
     rows, ada = _cpython()

@@ -4,6 +4,7 @@ this file into the VM). Each returns (seconds_or_us, bytes, messages) for one ru
 import gc
 
 from firmware import app, config
+from scripted_ports import ScriptIn, SinkOut, Ticks
 
 try:
     from time import ticks_diff, ticks_us  # MicroPython
@@ -37,55 +38,10 @@ def mixed_stream(channel, notes):
     return s
 
 
-class ScriptIn:
-    def __init__(self, data, chunk):
-        self.data = data
-        self.pos = 0
-        self.chunk = chunk
-
-    def read(self, buf):
-        n = len(self.data) - self.pos
-        if n <= 0:
-            return 0
-        if n > self.chunk:
-            n = self.chunk
-        if n > len(buf):
-            n = len(buf)
-        d = self.data
-        p = self.pos
-        k = 0
-        while k < n:
-            buf[k] = d[p + k]
-            k += 1
-        self.pos = p + n
-        return n
-
-
-class SinkOut:
-    def __init__(self):
-        self.count = 0
-
-    def room(self, now):
-        return 64
-
-    def write_from(self, buf, start, end):
-        self.count += end - start
-        return end - start
-
-
-class Ticks:
-    def __init__(self):
-        self.t = 0
-
-    def now(self):
-        self.t = (self.t + 1) & 0x1FFFFFFF
-        return self.t
-
-
 def bare(data, chunk):
     """The reference: read what is there, write it straight out, no parsing."""
     inp = ScriptIn(data, chunk)
-    out = SinkOut()
+    out = SinkOut(64)
     buf = bytearray(64)
     t0 = clock_us()
     while True:
@@ -96,14 +52,18 @@ def bare(data, chunk):
     return elapsed_us(t0, clock_us()), out.count
 
 
-def full_path(data, chunk):
-    """The firmware's whole path: Box.step over five inputs and five outputs, default config,
-    one input carrying ``data`` (every output gets it: four DIN and USB)."""
+def _box(data, chunk):
+    # Five inputs and five outputs, default config; one input carries ``data`` to every output.
     settings, errors = config.load(None)
     inp = ScriptIn(data, chunk)
     idle = [ScriptIn(bytearray(), 1) for _ in range(4)]
-    outs = [SinkOut() for _ in range(5)]
-    box = app.Box([inp] + idle, outs, Ticks().now, settings, errors)
+    outs = [SinkOut(64) for _ in range(5)]
+    return inp, outs, app.Box([inp] + idle, outs, Ticks().now, settings, errors)
+
+
+def full_path(data, chunk):
+    """The firmware's whole path: Box.step over five inputs and five outputs."""
+    inp, outs, box = _box(data, chunk)
     gc.collect()
     t0 = clock_us()
     while inp.pos < len(data) or box.merger.pending(0):
@@ -113,11 +73,7 @@ def full_path(data, chunk):
 
 def full_path_alloc(data, chunk):
     """Bytes allocated while the path carries ``data`` (set-up excluded); MicroPython only."""
-    settings, errors = config.load(None)
-    inp = ScriptIn(data, chunk)
-    idle = [ScriptIn(bytearray(), 1) for _ in range(4)]
-    outs = [SinkOut() for _ in range(5)]
-    box = app.Box([inp] + idle, outs, Ticks().now, settings, errors)
+    inp, outs, box = _box(data, chunk)
     gc.collect()
     gc.disable()
     a = gc.mem_alloc()

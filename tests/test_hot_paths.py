@@ -11,13 +11,16 @@ from pathlib import Path
 import mpvm
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
 PATHS = sorted((Path(__file__).parent / "mp_paths").glob("*.py"))
 HEAP_BUDGET = 96 * 1024  # leaves over 90 KB of the RP2040 heap for CV, clock and panel
 
 
 @pytest.mark.parametrize("scenario", PATHS, ids=[p.stem for p in PATHS])
 def test_hot_path_allocates_nothing(scenario):
-    out = mpvm.run(scenario.read_text(), timeout=120)
+    files = mpvm.firmware_files()
+    files["/fw/scripted_ports.py"] = (ROOT / "host_tools" / "scripted_ports.py").read_text()
+    out = mpvm.run(scenario.read_text(), files=files, timeout=120)
     report = mpvm.parse_report(out)
     assert report["alloc"], "scenario %s made no check_no_alloc call" % scenario.name
     for name, allocated in report["alloc"].items():

@@ -6,55 +6,7 @@ import gc
 import mpharness
 
 from firmware import app, config
-
-
-class ScriptIn:
-    """An input that hands out a looping byte stream, ``chunk`` bytes a read."""
-
-    def __init__(self, data, chunk):
-        self.data = data
-        self.pos = 0
-        self.chunk = chunk
-
-    def read(self, buf):
-        n = len(self.data) - self.pos
-        if n <= 0:
-            self.pos = 0
-            return 0
-        if n > self.chunk:
-            n = self.chunk
-        d = self.data
-        p = self.pos
-        k = 0
-        while k < n:
-            buf[k] = d[p + k]
-            k += 1
-        self.pos = p + n
-        return n
-
-
-class SinkOut:
-    """An output with a paced room, counting what it takes."""
-
-    def __init__(self, room):
-        self._room = room
-        self.count = 0
-
-    def room(self, now):
-        return self._room
-
-    def write_from(self, buf, start, end):
-        self.count += end - start
-        return end - start
-
-
-class Ticks:
-    def __init__(self):
-        self.t = 0
-
-    def now(self):
-        self.t = (self.t + 1) & 0x1FFFFFFF
-        return self.t
+from scripted_ports import ScriptIn, SinkOut, Ticks
 
 
 def stream(seed):
@@ -76,7 +28,7 @@ def stream(seed):
 
 settings, errors = config.load(None)
 ticks = Ticks()
-inputs = [ScriptIn(stream(0), 3), ScriptIn(stream(1), 1), ScriptIn(stream(2), 7), ScriptIn(stream(3), 64), ScriptIn(stream(4), 16)]
+inputs = [ScriptIn(stream(k), chunk, loop=True) for k, chunk in enumerate((3, 1, 7, 64, 16))]
 outputs = [SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(64)]
 box = app.Box(inputs, outputs, ticks.now, settings, errors)
 gc.collect()

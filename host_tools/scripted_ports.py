@@ -1,0 +1,58 @@
+"""Scripted ports for driving the real Box without hardware, on CPython and on the MicroPython
+VM alike (benchmarks and the hot-path scenarios ship this file into the VM)."""
+
+
+class ScriptIn:
+    """An input that hands out ``data``, ``chunk`` bytes a read; with ``loop`` it starts over
+    (after one empty read) when the data runs out."""
+
+    def __init__(self, data, chunk, loop=False):
+        self.data = data
+        self.pos = 0
+        self.chunk = chunk
+        self.loop = loop
+
+    def read(self, buf):
+        n = len(self.data) - self.pos
+        if n <= 0:
+            if self.loop:
+                self.pos = 0
+            return 0
+        if n > self.chunk:
+            n = self.chunk
+        if n > len(buf):
+            n = len(buf)
+        d = self.data
+        p = self.pos
+        k = 0
+        while k < n:
+            buf[k] = d[p + k]
+            k += 1
+        self.pos = p + n
+        return n
+
+
+class SinkOut:
+    """An output with a fixed room a pass, counting what it takes."""
+
+    def __init__(self, room):
+        self._room = room
+        self.count = 0
+
+    def room(self, now):
+        return self._room
+
+    def write_from(self, buf, start, end):
+        self.count += end - start
+        return end - start
+
+
+class Ticks:
+    """A ticks_ms stand-in that moves one millisecond a call."""
+
+    def __init__(self):
+        self.t = 0
+
+    def now(self):
+        self.t = (self.t + 1) & 0x1FFFFFFF
+        return self.t
