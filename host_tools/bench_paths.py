@@ -3,8 +3,9 @@ this file into the VM). Each returns (seconds_or_us, bytes, messages) for one ru
 
 import gc
 
-from firmware import app, config
 from scripted_ports import ScriptIn, SinkOut, Ticks
+
+from firmware import app, config
 
 try:
     from time import ticks_diff, ticks_us  # MicroPython

@@ -4,9 +4,9 @@
 import gc
 
 import mpharness
+from scripted_ports import ScriptIn, SinkOut, Ticks
 
 from firmware import app, config
-from scripted_ports import ScriptIn, SinkOut, Ticks
 
 
 def stream(seed):
