@@ -25,6 +25,9 @@ class Box:
         self.settings = settings
         self.errors = list(errors)
         self.merger = Merger(len(inputs), len(outputs))
+        for o in range(len(outputs)):
+            if outputs[o] is None:
+                self.merger.present &= ~(1 << o)
         self.buf = bytearray(READ_SIZE)
         whole = memoryview(self.buf)
         self.views = [whole[:n] for n in range(READ_SIZE + 1)]
@@ -56,13 +59,19 @@ class Box:
                     merger.last_rx[i] = now
                     merger.feed(i, views[n])
         merger.service(now)
-        outputs = self.outputs
-        for o in range(len(outputs)):
-            port = outputs[o]
-            if port is not None:
-                room = port.room(now)
-                if room:
-                    merger.drain(o, port, room)
+        # Only outputs with bytes queued (merger.queued) are visited.
+        queued = merger.queued
+        if queued:
+            outputs = self.outputs
+            o = 0
+            while queued:
+                if queued & 1:
+                    port = outputs[o]
+                    room = port.room(now)
+                    if room:
+                        merger.drain(o, port, room)
+                queued >>= 1
+                o += 1
 
     def run(self):
         while True:

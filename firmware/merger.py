@@ -88,6 +88,13 @@ class Merger:
         self.master = NONE
         self.last_clock = 0
         self.now = 0  # ticks_ms of the current pass, set by the caller
+        # Cheap summaries so idle passes skip work: outputs with bytes queued, and whether any
+        # input needs its timeouts watched (open SysEx, active sensing) or any hold is in use.
+        self.queued = 0
+        self.watch = 0
+        self.held = 0
+        self._serviced = -1
+        self.present = (1 << n_out) - 1  # outputs that exist (board_io may leave one out)
         # Counters (small ints: updating them allocates nothing).
         self.dropped = [0] * (n_out * N_DROP_REASONS)
         self.stray = [0] * n_in  # data bytes with no status, undefined status bytes
@@ -97,9 +104,14 @@ class Merger:
     # -- configuration -----------------------------------------------------------------
 
     def set_routes(self, masks):
-        """Install routing: ``masks[i][status]`` is the output bitmask for that status byte."""
+        """Install routing: ``masks[i][status]`` is the output bitmask for that status byte.
+        Outputs not in ``present`` are routed nowhere."""
+        present = self.present
         for i in range(self.n_in):
-            self.masks[i][:] = masks[i]
+            table = self.masks[i]
+            src = masks[i]
+            for s in range(256):
+                table[s] = src[s] & present
             if self.run_status[i]:
                 self.cur_mask[i] = self.masks[i][self.run_status[i]]
 
@@ -175,19 +187,27 @@ class Merger:
         self.in_sysex[i] = sysex
 
     def _emit(self, i, mask, s, d1, d2, n):
-        # Queue one whole message on every output in ``mask``.
+        # Queue one whole message on every output in ``mask``. Per output this is the costly
+        # part of the path, so everything it touches is loaded into locals once per message.
         self.messages_in[i] += 1
+        self.queued |= mask
+        owner = self.owner
+        rings = self.rings
+        tails = self.tails
+        heads = self.heads
+        out_status = self.out_status
+        out_src = self.out_src
+        rs = self.running_status
         o = 0
         while mask:
             if mask & 1:
-                owner = self.owner[o]
-                if owner != NONE and owner != i:
+                if owner[o] != NONE and owner[o] != i:
                     self._hold(o, s, d1, d2, n)
                 else:
-                    ring = self.rings[o]
-                    t = self.tails[o]
-                    free = (self.heads[o] - t - 1) & _RING_MASK
-                    if self.running_status[o] and s < 0xF0 and self.out_status[o] == s and self.out_src[o] == i:
+                    ring = rings[o]
+                    t = tails[o]
+                    free = (heads[o] - t - 1) & _RING_MASK
+                    if rs[o] and s < 0xF0 and out_status[o] == s and out_src[o] == i:
                         if free < n:
                             self.dropped[o * N_DROP_REASONS + DROP_QUEUE_FULL] += 1
                         else:
@@ -196,7 +216,7 @@ class Merger:
                             if n == 2:
                                 ring[t] = d2
                                 t = (t + 1) & _RING_MASK
-                            self.tails[o] = t
+                            tails[o] = t
                     elif free <= n:
                         self.dropped[o * N_DROP_REASONS + DROP_QUEUE_FULL] += 1
                     else:
@@ -208,12 +228,12 @@ class Merger:
                             if n == 2:
                                 ring[t] = d2
                                 t = (t + 1) & _RING_MASK
-                        self.tails[o] = t
+                        tails[o] = t
                         if s < 0xF0:
-                            self.out_status[o] = s
-                            self.out_src[o] = i
+                            out_status[o] = s
+                            out_src[o] = i
                         else:
-                            self.out_status[o] = 0
+                            out_status[o] = 0
             mask >>= 1
             o += 1
 
@@ -224,6 +244,7 @@ class Merger:
         if ((self.hold_heads[o] - t - 1) & _HOLD_MASK) <= n:
             self.dropped[o * N_DROP_REASONS + DROP_HOLD_FULL] += 1
             return
+        self.held = 1
         hold[t] = s
         t = (t + 1) & _HOLD_MASK
         if n:
@@ -253,7 +274,9 @@ class Merger:
                 return
         elif b == 0xFE:
             self.sensing[i] = 1
+            self.watch = 1
         mask = self.masks[i][b]
+        self.queued |= mask
         o = 0
         while mask:
             if mask & 1:
@@ -285,6 +308,8 @@ class Merger:
             o += 1
         self.sysex_to[i] = taken
         self.in_sysex[i] = 1
+        self.queued |= taken
+        self.watch = 1
 
     def _sysex_byte(self, i, b):
         mask = self.sysex_to[i]
@@ -319,6 +344,7 @@ class Merger:
         t = self.tails[o]
         self.rings[o][t] = b
         self.tails[o] = (t + 1) & _RING_MASK
+        self.queued |= 1 << o
 
     def _release(self, o):
         # The SysEx holding ``o`` ended: messages held meanwhile follow it, in order.
@@ -337,26 +363,45 @@ class Merger:
             free -= 1
         self.tails[o] = rt
         self.hold_heads[o] = h
-        # Anything left (ring full) waits in the hold queue for the next release or drain.
+        self.queued |= 1 << o
+        # Anything left (ring full) waits in the hold queue for the next service pass.
 
     # -- once a pass ---------------------------------------------------------------------
 
     def service(self, now):
-        """Timeouts: a stalled SysEx, a silent clock master, an input lost after active sensing."""
+        """Timeouts: a stalled SysEx, a silent clock master, an input lost after active sensing.
+
+        Called every pass; does its loops only when the millisecond tick has moved and there is
+        something to watch, so an idle pass costs a comparison or two."""
         self.now = now
-        for i in range(self.n_in):
-            quiet = _ticks_diff(now, self.last_rx[i])
-            if self.in_sysex[i] and quiet > SYSEX_TIMEOUT_MS:
-                self._sysex_end(i)
-                self.sysex_timeouts += 1
-            if self.sensing[i] and quiet > SENSING_TIMEOUT_MS:
-                self.input_lost(i)
+        if now == self._serviced:
+            return
+        self._serviced = now
+        if self.watch:
+            still = 0
+            for i in range(self.n_in):
+                if self.in_sysex[i] or self.sensing[i]:
+                    quiet = _ticks_diff(now, self.last_rx[i])
+                    if self.in_sysex[i] and quiet > SYSEX_TIMEOUT_MS:
+                        self._sysex_end(i)
+                        self.sysex_timeouts += 1
+                    if self.sensing[i] and quiet > SENSING_TIMEOUT_MS:
+                        self.input_lost(i)
+                    if self.in_sysex[i] or self.sensing[i]:
+                        still = 1
+            self.watch = still
         if self.master != NONE and self.master_mode == MASTER_AUTO:
             if _ticks_diff(now, self.last_clock) > CLOCK_TIMEOUT_MS:
                 self.master = NONE
-        for o in range(self.n_out):
-            if self.owner[o] == NONE and self.hold_heads[o] != self.hold_tails[o]:
-                self._release(o)
+        if self.held:
+            still = 0
+            for o in range(self.n_out):
+                if self.hold_heads[o] != self.hold_tails[o]:
+                    if self.owner[o] == NONE:
+                        self._release(o)
+                    if self.hold_heads[o] != self.hold_tails[o]:
+                        still = 1
+            self.held = still
 
     def input_lost(self, i):
         """Input ``i`` went silent after active sensing: close what it left open."""
@@ -386,6 +431,8 @@ class Merger:
         h = self.heads[o]
         t = self.tails[o]
         if h == t:
+            if self.rt_heads[o] == self.rt_tails[o]:
+                self.queued &= ~(1 << o)
             return
         end = t if t > h else RING_SIZE
         n = end - h
@@ -399,6 +446,8 @@ class Merger:
             took = port.write_from(self.rings[o], 0, n)
             h = took
         self.heads[o] = h
+        if h == t and self.rt_heads[o] == self.rt_tails[o]:
+            self.queued &= ~(1 << o)
 
     def pending(self, o):
         """Bytes queued for output ``o`` (both lanes)."""

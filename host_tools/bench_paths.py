@@ -40,17 +40,22 @@ def mixed_stream(channel, notes):
 
 
 def bare(data, chunk):
-    """The reference: read what is there, write it straight out, no parsing."""
+    """The reference: the same five inputs polled and five outputs written as the firmware's
+    pass, but each read written straight to every output: no parsing, routing or queueing."""
     inp = ScriptIn(data, chunk)
-    out = SinkOut(64)
+    inputs = [inp] + [ScriptIn(bytearray(), 1) for _ in range(4)]
+    outs = [SinkOut(64) for _ in range(5)]
+    ticks = Ticks().now
     buf = bytearray(64)
     t0 = clock_us()
-    while True:
-        n = inp.read(buf)
-        if not n:
-            break
-        out.write_from(buf, 0, n)
-    return elapsed_us(t0, clock_us()), out.count
+    while inp.pos < len(data):
+        ticks()
+        for port in inputs:
+            n = port.read(buf)
+            if n:
+                for out in outs:
+                    out.write_from(buf, 0, n)
+    return elapsed_us(t0, clock_us()), outs[0].count
 
 
 def _box(data, chunk):
