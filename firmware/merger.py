@@ -13,6 +13,8 @@ Nothing here allocates once constructed: queues are fixed bytearrays, counters a
 in preallocated lists.
 """
 
+import array
+
 from micropython import const
 
 from firmware.midi import DATA_LENGTH
@@ -33,6 +35,8 @@ DROP_HOLD_FULL = const(3)
 DROP_REALTIME_FULL = const(4)
 N_DROP_REASONS = const(5)
 DROP_REASON_NAMES = ("queue_full", "sysex_busy", "sysex_overflow", "hold_full", "realtime_full")
+
+MAX_SOUNDING = const(64)  # notes tracked per input in a list; beyond that a full scan
 
 SYSEX_TIMEOUT_MS = const(500)
 CLOCK_TIMEOUT_MS = const(1000)
@@ -63,6 +67,12 @@ class Merger:
         self.in_sysex = bytearray(n_in)
         self.last_rx = [0] * n_in  # ticks of the last byte received
         self.sensing = bytearray(n_in)  # active sensing seen: watch for silence
+        # Sounding notes per input: for each channel*128+note, the outputs its note-on went to,
+        # and a short list of those indexes so releasing them never scans all 2,048.
+        self.note_outs = [bytearray(2048) for _ in range(n_in)]
+        self.sounding = [array.array("H", bytes(2 * MAX_SOUNDING)) for _ in range(n_in)]
+        self.n_sounding = [0] * n_in
+        self.sounding_overflow = bytearray(n_in)
         # Routing: per input, a 256-entry table of output masks by status byte.
         self.masks = [bytearray(256) for _ in range(n_in)]
         # Output queues.
@@ -190,6 +200,8 @@ class Merger:
         # Queue one whole message on every output in ``mask``. Per output this is the costly
         # part of the path, so everything it touches is loaded into locals once per message.
         self.messages_in[i] += 1
+        if (s & 0xE0) == 0x80 and mask:
+            self._track(i, s, d1, d2, mask)
         self.queued |= mask
         owner = self.owner
         rings = self.rings
@@ -236,6 +248,50 @@ class Merger:
                             out_status[o] = 0
             mask >>= 1
             o += 1
+
+    def _track(self, i, s, note, velocity, mask):
+        # Remember where a note-on went, forget it on its note-off (velocity 0 is a note-off).
+        idx = ((s & 0x0F) << 7) | note
+        outs = self.note_outs[i]
+        if (s & 0xF0) == 0x90 and velocity:
+            if not outs[idx]:
+                k = self.n_sounding[i]
+                if k < MAX_SOUNDING:
+                    self.sounding[i][k] = idx
+                    self.n_sounding[i] = k + 1
+                else:
+                    self.sounding_overflow[i] = 1
+            outs[idx] |= mask
+        elif outs[idx]:
+            outs[idx] = 0
+            lst = self.sounding[i]
+            k = self.n_sounding[i] - 1
+            j = k
+            while j >= 0 and lst[j] != idx:
+                j -= 1
+            if j >= 0:
+                lst[j] = lst[k]
+                self.n_sounding[i] = k
+
+    def release_notes(self, i):
+        """Send a note-off for every note input ``i`` has sounding, to each output its note-on
+        reached (after an input is lost, or before routing changes)."""
+        outs = self.note_outs[i]
+        if self.sounding_overflow[i]:
+            self.sounding_overflow[i] = 0
+            for idx in range(2048):
+                if outs[idx]:
+                    mask = outs[idx]
+                    outs[idx] = 0
+                    self._emit(i, mask, 0x80 | (idx >> 7), idx & 0x7F, 0, 2)
+        lst = self.sounding[i]
+        for k in range(self.n_sounding[i]):
+            idx = lst[k]
+            mask = outs[idx]
+            if mask:
+                outs[idx] = 0  # cleared first, so _emit's tracking leaves the list alone
+                self._emit(i, mask, 0x80 | (idx >> 7), idx & 0x7F, 0, 2)
+        self.n_sounding[i] = 0
 
     def _hold(self, o, s, d1, d2, n):
         # Another input's SysEx holds output ``o``: keep the whole message until it ends.
@@ -408,6 +464,7 @@ class Merger:
         self.sensing[i] = 0
         if self.in_sysex[i]:
             self._sysex_end(i)
+        self.release_notes(i)
         self.run_status[i] = 0
         self.need[i] = 0
         self.have[i] = 0

@@ -252,3 +252,64 @@ def test_merged_outputs_are_valid_and_keep_each_inputs_order(data):
                 assert any(x == msg for x in it), (i, msg.hex())
         # Under capacity nothing is dropped.
         assert sum(m.dropped[o * merger_mod.N_DROP_REASONS:(o + 1) * merger_mod.N_DROP_REASONS]) == 0
+
+
+def test_lost_input_gets_note_offs_for_its_sounding_notes_only():
+    m, ports = make()
+    m.now = 0
+    run(m, ports, [(0, [0xFE, 0x90, 60, 100, 62, 100, 64, 100, 62, 0]),  # 62 released (vel 0)
+                   (1, [0x91, 40, 100])])
+    m.service(301)
+    drain_all(m, ports)
+    got = msgs(ports[2].data)
+    offs = sorted(x for x in got if x[0] == 0x80)
+    assert offs == [bytes([0x80, 60, 0]), bytes([0x80, 64, 0])]  # never 62, never in2's note
+    assert m.n_sounding[0] == 0 and m.n_sounding[1] == 1
+
+
+def test_note_offs_follow_where_each_note_on_went():
+    routes = [{"from": [0], "to": [0], "kinds": 0x3FFF, "channels": 0xFFFF},
+              {"from": [0], "to": [1], "kinds": 0x3FFF, "channels": 0x0002}]  # out2: channel 2 only
+    m, ports = make(routes)
+    m.now = 0
+    run(m, ports, [(0, [0xFE, 0x90, 60, 100, 0x91, 61, 100])])
+    m.service(400)
+    drain_all(m, ports)
+    assert [x for x in msgs(ports[0].data) if x[0] == 0x80 or x[0] == 0x81] == [bytes([0x80, 60, 0]), bytes([0x81, 61, 0])]
+    assert [x for x in msgs(ports[1].data) if x[0] & 0xF0 == 0x80] == [bytes([0x81, 61, 0])]
+
+
+def test_more_notes_than_the_list_holds_still_all_released():
+    m, ports = make()
+    m.now = 0
+    data = [0xFE, 0x90]
+    for note in range(100):
+        data += [note, 100]
+    run(m, ports, [(0, data)])
+    m.service(301)
+    drain_all(m, ports)
+    offs = {x[1] for x in msgs(ports[4].data) if x[0] == 0x80}
+    assert offs == set(range(100))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 15), st.integers(0, 127), st.integers(0, 127)),
+                max_size=60))
+def test_no_note_hangs_after_input_loss(events):
+    m, ports = make()
+    m.now = 0
+    m.feed(0, memoryview(bytes([0xFE])))
+    for on, ch, note, vel in events:
+        m.feed(0, memoryview(bytes([(0x90 if on else 0x80) | ch, note, vel])))
+        drain_all(m, ports)
+    m.service(301)
+    drain_all(m, ports)
+    for port in ports[:4]:
+        sounding = set()
+        for x in msgs(port.data):
+            key = (x[0] & 0x0F, x[1])
+            if x[0] & 0xF0 == 0x90 and x[2]:
+                sounding.add(key)
+            elif x[0] & 0xF0 in (0x80, 0x90):
+                sounding.discard(key)
+        assert sounding == set()
