@@ -120,6 +120,7 @@ class Merger:
         for i in range(self.n_in):
             table = self.masks[i]
             src = masks[i]
+            self._strand_check(i, src, present)
             for s in range(256):
                 table[s] = src[s] & present
             if self.run_status[i]:
@@ -292,6 +293,36 @@ class Merger:
                 outs[idx] = 0  # cleared first, so _emit's tracking leaves the list alone
                 self._emit(i, mask, 0x80 | (idx >> 7), idx & 0x7F, 0, 2)
         self.n_sounding[i] = 0
+
+    def _strand_check(self, i, new_table, present):
+        # A routing change must not strand a note: outputs that had a note-on but will no
+        # longer get its note-off are sent one now; the note stays tracked on the others.
+        outs = self.note_outs[i]
+        lst = self.sounding[i]
+        k = 0
+        while k < self.n_sounding[i]:
+            idx = lst[k]
+            old = outs[idx]
+            keep = old & new_table[0x80 | (idx >> 7)] & present
+            if old & ~keep:
+                outs[idx] = 0  # so _emit's tracking leaves the list alone
+                self._emit(i, old & ~keep, 0x80 | (idx >> 7), idx & 0x7F, 0, 2)
+            outs[idx] = keep
+            if keep:
+                k += 1
+            else:
+                last = self.n_sounding[i] - 1
+                lst[k] = lst[last]
+                self.n_sounding[i] = last
+        if self.sounding_overflow[i]:
+            for idx in range(2048):
+                old = outs[idx]
+                if old:
+                    keep = old & new_table[0x80 | (idx >> 7)] & present
+                    if old & ~keep:
+                        outs[idx] = 0
+                        self._emit(i, old & ~keep, 0x80 | (idx >> 7), idx & 0x7F, 0, 2)
+                    outs[idx] = keep
 
     def _hold(self, o, s, d1, d2, n):
         # Another input's SysEx holds output ``o``: keep the whole message until it ends.

@@ -313,3 +313,46 @@ def test_no_note_hangs_after_input_loss(events):
             elif x[0] & 0xF0 in (0x80, 0x90):
                 sounding.discard(key)
         assert sounding == set()
+
+
+def test_route_change_sends_note_offs_only_where_they_would_be_stranded():
+    both = [{"from": [0], "to": [0, 1], "kinds": 0x3FFF, "channels": 0xFFFF}]
+    only_out1 = [{"from": [0], "to": [0], "kinds": 0x3FFF, "channels": 0xFFFF}]
+    m, ports = make(both)
+    run(m, ports, [(0, [0x90, 60, 100])])
+    m.set_routes(router.build_masks(only_out1, 5))
+    drain_all(m, ports)
+    assert msgs(ports[1].data) == [bytes([0x90, 60, 100]), bytes([0x80, 60, 0])]  # closed now
+    assert msgs(ports[0].data) == [bytes([0x90, 60, 100])]  # still sounding, still tracked
+    run(m, ports, [(0, [0x80, 60, 64])])
+    assert msgs(ports[0].data)[-1] == bytes([0x80, 60, 64])
+    assert msgs(ports[1].data)[-1] == bytes([0x80, 60, 0])  # nothing more on out2
+    assert m.n_sounding[0] == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(
+    st.tuples(st.just("note"), st.integers(0, 1), st.integers(0, 3), st.integers(0, 127), st.integers(0, 127)),
+    st.tuples(st.just("switch"), st.integers(0, 31)),
+), max_size=50))
+def test_no_note_hangs_across_route_changes(actions):
+    m, ports = make()
+    for a in actions:
+        if a[0] == "note":
+            _, on, ch, note, vel = a
+            m.feed(0, memoryview(bytes([(0x90 if on else 0x80) | ch, note, vel])))
+        else:
+            outs = [o for o in range(5) if a[1] & (1 << o)]
+            m.set_routes(router.build_masks([{"from": [0], "to": outs, "kinds": 0x3FFF, "channels": 0xFFFF}] if outs else [], 5))
+        drain_all(m, ports)
+    m.release_notes(0)
+    drain_all(m, ports)
+    for port in ports:
+        sounding = set()
+        for x in msgs(port.data):
+            key = (x[0] & 0x0F, x[1])
+            if x[0] & 0xF0 == 0x90 and x[2]:
+                sounding.add(key)
+            elif x[0] & 0xF0 in (0x80, 0x90):
+                sounding.discard(key)
+        assert sounding == set()
