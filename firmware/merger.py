@@ -36,6 +36,9 @@ DROP_REALTIME_FULL = const(4)
 N_DROP_REASONS = const(5)
 DROP_REASON_NAMES = ("queue_full", "sysex_busy", "sysex_overflow", "hold_full", "realtime_full")
 
+# Ring bytes only note-offs (and the F7 closing a SysEx) may use: a flood of controllers
+# fills the queue up to here, and the note-offs that follow still go out.
+NOTE_OFF_RESERVE = const(96)
 MAX_SOUNDING = const(64)  # notes tracked per input in a list; beyond that a full scan
 
 SYSEX_TIMEOUT_MS = const(500)
@@ -211,6 +214,8 @@ class Merger:
         out_status = self.out_status
         out_src = self.out_src
         rs = self.running_status
+        # Note-offs (velocity 0 note-ons too) may use the reserve; everything else stops short.
+        need = n if ((s & 0xF0) == 0x80 or ((s & 0xF0) == 0x90 and d2 == 0)) else n + NOTE_OFF_RESERVE
         o = 0
         while mask:
             if mask & 1:
@@ -221,7 +226,7 @@ class Merger:
                     t = tails[o]
                     free = (heads[o] - t - 1) & _RING_MASK
                     if rs[o] and s < 0xF0 and out_status[o] == s and out_src[o] == i:
-                        if free < n:
+                        if free < need:
                             self.dropped[o * N_DROP_REASONS + DROP_QUEUE_FULL] += 1
                         else:
                             ring[t] = d1
@@ -230,7 +235,7 @@ class Merger:
                                 ring[t] = d2
                                 t = (t + 1) & _RING_MASK
                             tails[o] = t
-                    elif free <= n:
+                    elif free <= need:
                         self.dropped[o * N_DROP_REASONS + DROP_QUEUE_FULL] += 1
                     else:
                         ring[t] = s

@@ -356,3 +356,16 @@ def test_no_note_hangs_across_route_changes(actions):
             elif x[0] & 0xF0 in (0x80, 0x90):
                 sounding.discard(key)
         assert sounding == set()
+
+
+def test_note_offs_survive_a_flood_that_fills_the_queue():
+    m, ports = make()
+    m.feed(0, memoryview(bytes([0x90, 60, 100, 62, 100])))
+    for k in range(600):  # nothing drains: the queue fills with controllers
+        m.feed(0, memoryview(bytes([0xB0, 1, k & 0x7F])))
+    m.feed(0, memoryview(bytes([0x90, 60, 0, 0x80, 62, 64])))
+    drain_all(m, ports)
+    got = msgs(ports[0].data)
+    assert got[-2:] == [bytes([0x90, 60, 0]), bytes([0x80, 62, 64])]
+    assert m.dropped[merger_mod.DROP_QUEUE_FULL] > 0  # controllers were dropped, not the note-offs
+    assert got.count(bytes([0x90, 60, 100])) == 1
