@@ -64,27 +64,37 @@ class _Paced:
         self._queued_us += n * BYTE_US
 
 
-class UartOut(_Paced):
-    """DIN OUT on a ``busio.UART``, whose ``write`` takes a whole buffer: bytes are staged
-    into a buffer with one preallocated view per length, so no slice is made per write."""
+class _Stage:
+    """For writers whose ``write`` takes a whole buffer (busio.UART, usb_midi.PortOut): bytes
+    are copied into a stage with one preallocated view per length, so no slice is made."""
 
-    def __init__(self, uart):
-        super().__init__(UART_FIFO)
-        self._uart = uart
+    def __init__(self):
         self._stage = bytearray(_STAGE)
         whole = memoryview(self._stage)
         self._views = [whole[:n] for n in range(_STAGE + 1)]
 
-    def write_from(self, buf, start, end):
+    def staged(self, buf, start, end):
         n = end - start
         stage = self._stage
         k = 0
         while k < n:
             stage[k] = buf[start + k]
             k += 1
-        self._uart.write(self._views[n])
-        self._sent(n)
-        return n
+        return self._views[n]
+
+
+class UartOut(_Paced):
+    """DIN OUT on a ``busio.UART``."""
+
+    def __init__(self, uart):
+        super().__init__(UART_FIFO)
+        self._uart = uart
+        self._stage = _Stage()
+
+    def write_from(self, buf, start, end):
+        self._uart.write(self._stage.staged(buf, start, end))
+        self._sent(end - start)
+        return end - start
 
 
 class PioOut(_Paced):
@@ -105,21 +115,13 @@ class UsbOut:
 
     def __init__(self, port):
         self._port = port
-        self._stage = bytearray(_STAGE)
-        whole = memoryview(self._stage)
-        self._views = [whole[:n] for n in range(_STAGE + 1)]
+        self._stage = _Stage()
 
     def room(self, now):
         return USB_CHUNK
 
     def write_from(self, buf, start, end):
-        n = end - start
-        stage = self._stage
-        k = 0
-        while k < n:
-            stage[k] = buf[start + k]
-            k += 1
-        took = self._port.write(self._views[n])
+        took = self._port.write(self._stage.staged(buf, start, end))
         return took if took else 0
 
 

@@ -43,6 +43,18 @@ def run(m, ports, feeds):
     return [bytes(p.data) for p in ports]
 
 
+def hanging_notes(data):
+    """(channel, note) pairs a stream leaves sounding."""
+    sounding = set()
+    for x in msgs(data):
+        key = (x[0] & 0x0F, x[1])
+        if x[0] & 0xF0 == 0x90 and x[2]:
+            sounding.add(key)
+        elif x[0] & 0xF0 in (0x80, 0x90):
+            sounding.discard(key)
+    return sounding
+
+
 def msgs(data):
     out, problems = midiwire.decode([(0, b) for b in data], strict=True)
     return [m.data for m in out]
@@ -305,14 +317,7 @@ def test_no_note_hangs_after_input_loss(events):
     m.service(301)
     drain_all(m, ports)
     for port in ports[:4]:
-        sounding = set()
-        for x in msgs(port.data):
-            key = (x[0] & 0x0F, x[1])
-            if x[0] & 0xF0 == 0x90 and x[2]:
-                sounding.add(key)
-            elif x[0] & 0xF0 in (0x80, 0x90):
-                sounding.discard(key)
-        assert sounding == set()
+        assert hanging_notes(port.data) == set()
 
 
 def test_route_change_sends_note_offs_only_where_they_would_be_stranded():
@@ -348,14 +353,7 @@ def test_no_note_hangs_across_route_changes(actions):
     m.release_notes(0)
     drain_all(m, ports)
     for port in ports:
-        sounding = set()
-        for x in msgs(port.data):
-            key = (x[0] & 0x0F, x[1])
-            if x[0] & 0xF0 == 0x90 and x[2]:
-                sounding.add(key)
-            elif x[0] & 0xF0 in (0x80, 0x90):
-                sounding.discard(key)
-        assert sounding == set()
+        assert hanging_notes(port.data) == set()
 
 
 def test_note_offs_survive_a_flood_that_fills_the_queue():
