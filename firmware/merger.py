@@ -18,6 +18,7 @@ import array
 from micropython import const
 
 from firmware.midi import DATA_LENGTH
+from firmware.ticks import ticks_diff
 
 NONE = const(0xFF)
 RING_SIZE = const(512)  # per output: at least 256 bytes queue before anything is dropped
@@ -49,10 +50,6 @@ SENSING_TIMEOUT_MS = const(300)
 MASTER_AUTO = const(0xFE)
 
 
-def _ticks_diff(a, b):
-    # Wrap-safe difference of two supervisor.ticks_ms() values (29-bit counter).
-    return ((a - b + 0x10000000) & 0x1FFFFFFF) - 0x10000000
-
 
 class Merger:
     """Parsers, routing tables and output queues for ``n_in`` inputs and ``n_out`` outputs."""
@@ -78,6 +75,7 @@ class Merger:
         self.sounding_overflow = bytearray(n_in)
         # Routing: per input, a 256-entry table of output masks by status byte.
         self.masks = [bytearray(256) for _ in range(n_in)]
+        self._no_routes = bytearray(256)
         # Output queues.
         self.rings = [bytearray(RING_SIZE) for _ in range(n_out)]
         self.heads = [0] * n_out
@@ -281,23 +279,8 @@ class Merger:
 
     def release_notes(self, i):
         """Send a note-off for every note input ``i`` has sounding, to each output its note-on
-        reached (after an input is lost, or before routing changes)."""
-        outs = self.note_outs[i]
-        if self.sounding_overflow[i]:
-            self.sounding_overflow[i] = 0
-            for idx in range(2048):
-                if outs[idx]:
-                    mask = outs[idx]
-                    outs[idx] = 0
-                    self._emit(i, mask, 0x80 | (idx >> 7), idx & 0x7F, 0, 2)
-        lst = self.sounding[i]
-        for k in range(self.n_sounding[i]):
-            idx = lst[k]
-            mask = outs[idx]
-            if mask:
-                outs[idx] = 0  # cleared first, so _emit's tracking leaves the list alone
-                self._emit(i, mask, 0x80 | (idx >> 7), idx & 0x7F, 0, 2)
-        self.n_sounding[i] = 0
+        reached (after an input is lost): a routing change to "nowhere" for that input."""
+        self._strand_check(i, self._no_routes, self.present)
 
     def _strand_check(self, i, new_table, present):
         # A routing change must not strand a note: outputs that had a note-on but will no
@@ -320,6 +303,8 @@ class Merger:
                 lst[k] = lst[last]
                 self.n_sounding[i] = last
         if self.sounding_overflow[i]:
+            # More notes than the list holds: scan them all; the flag stays while any remain.
+            kept = 0
             for idx in range(2048):
                 old = outs[idx]
                 if old:
@@ -328,6 +313,9 @@ class Merger:
                         outs[idx] = 0
                         self._emit(i, old & ~keep, 0x80 | (idx >> 7), idx & 0x7F, 0, 2)
                     outs[idx] = keep
+                    if keep:
+                        kept = 1
+            self.sounding_overflow[i] = kept
 
     def _hold(self, o, s, d1, d2, n):
         # Another input's SysEx holds output ``o``: keep the whole message until it ends.
@@ -473,7 +461,7 @@ class Merger:
             still = 0
             for i in range(self.n_in):
                 if self.in_sysex[i] or self.sensing[i]:
-                    quiet = _ticks_diff(now, self.last_rx[i])
+                    quiet = ticks_diff(now, self.last_rx[i])
                     if self.in_sysex[i] and quiet > SYSEX_TIMEOUT_MS:
                         self._sysex_end(i)
                         self.sysex_timeouts += 1
@@ -483,7 +471,7 @@ class Merger:
                         still = 1
             self.watch = still
         if self.master != NONE and self.master_mode == MASTER_AUTO:
-            if _ticks_diff(now, self.last_clock) > CLOCK_TIMEOUT_MS:
+            if ticks_diff(now, self.last_clock) > CLOCK_TIMEOUT_MS:
                 self.master = NONE
         if self.held:
             still = 0

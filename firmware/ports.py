@@ -15,6 +15,8 @@ real fill and a write never blocks.
 
 from micropython import const
 
+from firmware.ticks import ticks_diff
+
 BYTE_US = const(320)  # one byte on a 31250 baud wire: 10 bits
 # How far ahead of the wire a DIN output may fill its transmit FIFO (the RP2040 UART FIFO holds
 # 32, a joined PIO FIFO 8). Bytes in the FIFO cannot be overtaken, so a real-time byte waits
@@ -25,9 +27,6 @@ PIO_FIFO = const(8)
 USB_CHUNK = const(64)
 _STAGE = const(64)
 
-
-def _ticks_diff(a, b):
-    return ((a - b + 0x10000000) & 0x1FFFFFFF) - 0x10000000
 
 
 class _Paced:
@@ -44,7 +43,7 @@ class _Paced:
         self._now = now
         if not self._busy:
             return self.fifo
-        elapsed = _ticks_diff(now, self._base)
+        elapsed = ticks_diff(now, self._base)
         left = self._queued_us - elapsed * 1000
         if left <= 0:
             self._busy = False

@@ -43,12 +43,12 @@ def latencies(result):
         msgs, _ = midiwire.decode(timed)
         in_msgs.extend(msgs)
     in_msgs.sort(key=lambda m: m.time_ns)
+    pools = {}  # message bytes -> arrival times, shared by every output (each has its cursor)
+    for m in in_msgs:
+        pools.setdefault(m.data, []).append(m.time_ns)
     by_class = {}
     for timed in result.outputs.values():
         out_msgs, _ = midiwire.decode(timed)
-        pools = {}
-        for m in in_msgs:
-            pools.setdefault(m.data, []).append(m.time_ns)
         cursor = {}
         for m in out_msgs:
             times = pools.get(m.data)
@@ -66,11 +66,10 @@ def latencies(result):
 def summary(result):
     ports = {}
     for port in INPUT_PORTS:
-        key = "usb_in" if port == "usb" else port
         name = "usb_in" if port == "usb" else port
         timed = result.inputs.get(port, [])
         msgs, problems = midiwire.decode(timed)
-        counters = dict(result.counters.get(key, {}))
+        counters = dict(result.counters.get(name, {}))
         parsed = counters.pop("parsed", None)
         ports[name] = {
             "bytes": len(timed),
