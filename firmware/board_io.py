@@ -12,6 +12,8 @@ import array
 
 import board
 import busio
+import digitalio
+import microcontroller
 import rp2pio
 import supervisor
 
@@ -34,8 +36,36 @@ PIO_RX_PROGRAM = array.array("H", (0x2020, 0xEA27, 0x4001, 0x0642, 0x00C7, 0x20A
 PIO_TX_PROGRAM = array.array("H", (0x9FA0, 0xF727, 0x6001, 0x0642))
 
 
+DAC_I2C_HZ = 400000
+DAC_PITCH_ADDRESS = 0x60
+DAC_MOD_ADDRESS = 0x64
+DRUM_SPI_HZ = 1000000
+
+
 def _pin(name):
     return getattr(board, name)
+
+
+def _out(name):
+    pin = digitalio.DigitalInOut(_pin(name))
+    pin.switch_to_output(value=False)
+    return pin
+
+
+def _in(name):
+    pin = digitalio.DigitalInOut(_pin(name))
+    pin.switch_to_input(pull=digitalio.Pull.UP)
+    return pin
+
+
+def _probe(i2c, address):
+    # Only the two DAC addresses: a full scan takes milliseconds of bus time at boot.
+    while not i2c.try_lock():
+        pass
+    try:
+        return i2c.probe(address)
+    finally:
+        i2c.unlock()
 
 
 def _uart(tx, rx):
@@ -83,7 +113,7 @@ class Hardware:
 
     def __init__(self):
         self.inputs = [None, None, None, None, None]  # type: list
-        self.outputs = [None, None, None, None, None]  # type: list
+        self.outputs = [None, None, None, None, None, None]  # type: list  # [5]: cv, set by app
         self.faults = []
         self.ticks_ms = supervisor.ticks_ms
         for k, (tx, rx) in enumerate(((pinmap.MIDI_OUT1, pinmap.MIDI_IN1), (pinmap.MIDI_OUT2, pinmap.MIDI_IN2))):
@@ -100,6 +130,41 @@ class Hardware:
             except (ValueError, RuntimeError) as e:
                 self.faults.append("din%d (PIO): %s" % (k + 1, e))
         self._usb()
+        self._jacks()
+        self._panel()
+
+    def _jacks(self):
+        # CV/gate side: raw handles; firmware.cv and firmware.clock drive them. A DAC that does
+        # not answer is found here once (a missing device costs a 1 s I2C timeout per write).
+        self.i2c = None
+        try:
+            self.i2c = busio.I2C(_pin(pinmap.DAC_SCL), _pin(pinmap.DAC_SDA), frequency=DAC_I2C_HZ)
+            for address in (DAC_PITCH_ADDRESS, DAC_MOD_ADDRESS):
+                if not _probe(self.i2c, address):
+                    self.faults.append("dac 0x%02x: no answer on I2C; CV off" % address)
+        except (ValueError, RuntimeError) as e:
+            self.faults.append("dac: %s" % e)
+        self.gate_pins = [_out(name) for name in (pinmap.GATE1, pinmap.GATE2, pinmap.GATE3, pinmap.GATE4)]
+        self.clock_out = _out(pinmap.CLOCK_OUT)
+        self.reset_out = _out(pinmap.RESET_OUT)
+        self.run_out = _out(pinmap.RUN_OUT)
+        self.clock_in = _in(pinmap.CLOCK_IN)
+        self.drum_spi = None
+        self.drum_latch = _out(pinmap.DRUM_LATCH)
+        try:
+            spi = busio.SPI(_pin(pinmap.DRUM_SCK), MOSI=_pin(pinmap.DRUM_MOSI))
+            while not spi.try_lock():
+                pass
+            spi.configure(baudrate=DRUM_SPI_HZ)
+            self.drum_spi = spi  # stays locked: the drum writer is its only user
+        except (ValueError, RuntimeError) as e:
+            self.faults.append("drums: %s" % e)
+
+    def _panel(self):
+        self.buttons = [_in(name) for name in (pinmap.BUTTON1, pinmap.BUTTON2, pinmap.BUTTON3, pinmap.BUTTON4)]
+        self.leds_pin = _out(pinmap.LEDS)
+        self.nvm = microcontroller.nvm
+        self.watchdog = getattr(microcontroller, "watchdog", None)
 
     def _usb(self):
         try:

@@ -105,6 +105,27 @@ def _count_passes(w):
     supervisor.ticks_ms = counted
 
 
+def _attach_cv_hardware(w, pins):
+    # Two MCP4728s on I2C0 (pitch at 0x60, velocity/mod at 0x64) whose outputs reach the jacks
+    # through the op-amp stages of hardware/analog.json, and the drums' 74HCT595.
+    from host_tools.sim import analog, i2c
+    from host_tools.sim.mcp4728 import MCP4728
+    from host_tools.sim.shiftreg import ShiftRegister595
+
+    dac = analog.dac()
+    for address, stage, prefix in ((dac["pitch_address"], "pitch", "cv"), (dac["mod_address"], "mod", "mod")):
+
+        def publish(channel, volts, stage=analog.stage(stage), prefix=prefix):
+            w.signals.set("%s%d" % (prefix, channel + 1), round(stage.jack_volts(volts), 6))
+
+        i2c.attach(address, MCP4728(vdd=dac["vdd"], address=address, on_output=publish), world=w)
+    sr = ShiftRegister595(w, ["drum%d" % k for k in range(1, 9)])
+    w.shift_register = sr
+    sck = gpio_number(pins["drum_sck"]["gpio"])
+    w.__dict__.setdefault("spi_listeners", {}).setdefault(sck, []).append(sr.spi_write)
+    w.pin_hooks = {gpio_number(pins["drum_latch"]["gpio"]): sr.latch}
+
+
 def simulate(config_text, inputs=None, events=(), until_ms=None):
     """Run the box. ``inputs``: {port: [(time_ns, bytes)]}; ``events``: [(time_ns, action, button)].
 
@@ -122,6 +143,7 @@ def simulate(config_text, inputs=None, events=(), until_ms=None):
             w.signals.define(name, 0.0)
         w.pin_signals = {gpio_number(pins[k]["gpio"]): v for k, v in _PIN_SIGNALS.items()}
         w.pin_levels = {}
+        _attach_cv_hardware(w, pins)
         w.usb = UsbLink()
         last_ns = 0
         for port, lines in inputs.items():

@@ -84,6 +84,9 @@ class World:
         name = self.__dict__.get("pin_signals", {}).get(pin_number)
         if name is not None:
             self.signals.set(name, self.gate_volts if level else 0.0)
+        hook = self.__dict__.get("pin_hooks", {}).get(pin_number)
+        if hook is not None:
+            hook(level)
 
     def read_pin(self, pin_number, pull):
         """Level of an input GPIO: pressed buttons (to GND) read False; others follow the pull."""
