@@ -46,9 +46,9 @@ SYSEX_TIMEOUT_MS = const(500)
 CLOCK_TIMEOUT_MS = const(1000)
 SENSING_TIMEOUT_MS = const(300)
 
-# Clock master modes.
+# Clock master modes (``master_mode``); an input index 0..n_in-1 names a fixed master.
 MASTER_AUTO = const(0xFE)
-
+MASTER_INTERNAL = const(0xFD)  # the box's own clock (or the analog clock input) via inject_realtime
 
 
 class Merger:
@@ -98,6 +98,13 @@ class Merger:
         self.master_mode = MASTER_AUTO
         self.master = NONE
         self.last_clock = 0
+        self.clock_sink = None  # gets on_master(b, now) / song_position(beats) from the master
+        # Per output: clock and transport sent or not, and a tick divider (1 = every tick).
+        self.clock_send = (1 << n_out) - 1
+        self.divide = bytearray(n_out)
+        self.divide_count = bytearray(n_out)
+        for o in range(n_out):
+            self.divide[o] = 1
         self.now = 0  # ticks_ms of the current pass, set by the caller
         # Cheap summaries so idle passes skip work: outputs with bytes queued, and whether any
         # input needs its timeouts watched (open SysEx, active sensing) or any hold is in use.
@@ -127,6 +134,29 @@ class Merger:
             if self.run_status[i]:
                 self.cur_mask[i] = self.masks[i][self.run_status[i]]
 
+    def set_master(self, mode):
+        """Clock master: ``MASTER_AUTO``, ``MASTER_INTERNAL`` or an input index. Keeping the
+        same mode across a preset switch keeps the current master (no missing tick)."""
+        if mode == self.master_mode:
+            return
+        self.master_mode = mode
+        if mode == MASTER_AUTO:
+            self.master = NONE
+        else:
+            # An input index, or MASTER_INTERNAL, which no input matches: every external
+            # clock, transport and song position byte is then dropped.
+            self.master = mode
+
+    def set_clock_outputs(self, send, divide):
+        """``send``: bitmask of outputs that get clock and transport; ``divide[o]``: pass one
+        tick in that many (1 = all)."""
+        self.clock_send = send
+        for o in range(self.n_out):
+            d = divide[o]
+            if d != self.divide[o]:
+                self.divide[o] = d
+                self.divide_count[o] = 0
+
     # -- the byte path -------------------------------------------------------------------
 
     def feed(self, i, data):
@@ -154,6 +184,8 @@ class Merger:
                     have = 0
                     if status >= 0xF0:
                         # System common messages have no running status.
+                        if status == 0xF2 and self.clock_sink is not None and (self.master == i or self.master == NONE):
+                            self.clock_sink.song_position(d1 | (b << 7))
                         status = 0
                         need = 0
             elif b >= 0xF8:
@@ -186,8 +218,11 @@ class Merger:
                     status = b
                     need = n
                     mask = self.masks[i][b]
-                    if (b == 0xF2 or b == 0xF3) and self.master != NONE and self.master != i:
-                        mask = 0  # song position/select only from the clock master
+                    if b == 0xF2 or b == 0xF3:
+                        # Song position/select only from the clock master, to clocked outputs.
+                        if self.master != NONE and self.master != i:
+                            mask = 0
+                        mask &= self.clock_send
                     if n == 0:
                         self._emit(i, mask, b, 0, 0, 0)
                         status = 0
@@ -337,6 +372,7 @@ class Merger:
 
     def _realtime(self, i, b):
         # Real-time bytes bypass the parser state and take each output's priority lane.
+        # Clock and transport pass only from the clock master (design notes section 5).
         if b == 0xF8:
             if self.master == NONE and self.master_mode == MASTER_AUTO:
                 self.master = i
@@ -355,7 +391,40 @@ class Merger:
         elif b == 0xFE:
             self.sensing[i] = 1
             self.watch = 1
-        mask = self.masks[i][b]
+            self._queue_rt(b, self.masks[i][b])
+            return
+        else:
+            self._queue_rt(b, self.masks[i][b])
+            return
+        if self.clock_sink is not None:
+            self.clock_sink.on_master(b, self.now)
+        self._queue_rt(b, self.masks[i][b] & self.clock_send)
+
+    def inject_realtime(self, b):
+        """Queue clock or transport byte ``b`` from the box's own clock (master mode internal) on
+        every output whose clock is on. The clock that made it needs no ``clock_sink`` call."""
+        self._queue_rt(b, self.clock_send & self.present)
+
+    def _queue_rt(self, b, mask):
+        if b == 0xF8:
+            # Per-output divider: the first tick after Start passes, then one in ``divide``.
+            divide = self.divide
+            count = self.divide_count
+            m = mask
+            o = 0
+            while m:
+                if m & 1 and divide[o] > 1:
+                    c = count[o]
+                    if c:
+                        mask &= ~(1 << o)
+                    c += 1
+                    count[o] = 0 if c >= divide[o] else c
+                m >>= 1
+                o += 1
+        elif b == 0xFA or b == 0xFB:
+            count = self.divide_count
+            for o in range(self.n_out):
+                count[o] = 0
         self.queued |= mask
         o = 0
         while mask:

@@ -163,6 +163,64 @@ def test_song_position_only_from_master():
     assert out[2] == bytes([0xFA, 0xF2, 0x20, 0x00])
 
 
+class ClockLog:
+    def __init__(self):
+        self.events = []
+
+    def on_master(self, b, now):
+        self.events.append(b)
+
+    def song_position(self, beats):
+        self.events.append(("spp", beats))
+
+
+def test_named_input_master_ignores_every_other_clock_and_transport():
+    m, ports = make()
+    m.set_master(1)
+    log = m.clock_sink = ClockLog()
+    out = run(m, ports, [(0, [0xFA, 0xF8]), (1, [0xF8]), (0, [0xF2, 0x01, 0x00]), (1, [0xFA, 0xF2, 0x02, 0x00]), (0, [0xFC])])
+    assert out[2] == bytes([0xF8, 0xFA, 0xF2, 0x02, 0x00])
+    assert log.events == [0xF8, 0xFA, ("spp", 2)]
+
+
+def test_internal_master_drops_external_clock_and_injects_its_own():
+    m, ports = make()
+    m.set_master(merger_mod.MASTER_INTERNAL)
+    log = m.clock_sink = ClockLog()
+    run(m, ports, [(0, [0xFA, 0xF8, 0x90, 0x3C, 0x64]), (1, [0xF8, 0xF2, 0x00, 0x00])])
+    m.inject_realtime(0xFA)
+    m.inject_realtime(0xF8)
+    drain_all(m, ports)
+    # External clock, transport and song position gone; notes still merged; the box's own
+    # Start and tick reach every output (USB included).
+    assert ports[0].data == bytes([0x90, 0x3C, 0x64, 0xFA, 0xF8])
+    assert ports[4].data == bytes([0x90, 0x3C, 0x64, 0xFA, 0xF8])
+    assert log.events == []
+
+
+def test_switching_presets_with_the_same_auto_master_keeps_it():
+    m, ports = make()
+    run(m, ports, [(0, [0xF8])])
+    m.set_master(merger_mod.MASTER_AUTO)
+    run(m, ports, [(1, [0xF8]), (0, [0xF8])])
+    assert ports[2].data == bytes([0xF8, 0xF8])
+
+
+def test_clock_divide_and_send_per_output():
+    m, ports = make()
+    send = 0b11101  # not to out2
+    m.set_clock_outputs(send, [2, 1, 3, 1, 1])
+    run(m, ports, [(0, [0xFA] + [0xF8] * 7 + [0x90, 0x3C, 0x64])])
+    assert ports[0].data == bytes([0xFA, 0xF8, 0xF8, 0xF8, 0xF8, 0x90, 0x3C, 0x64])  # ticks 1,3,5,7
+    assert ports[1].data == bytes([0x90, 0x3C, 0x64])  # no clock or transport, notes still
+    assert ports[2].data == bytes([0xFA, 0xF8, 0xF8, 0xF8, 0x90, 0x3C, 0x64])  # ticks 1,4,7
+    assert ports[3].data.count(0xF8) == 7
+    # Start realigns the divider: the first tick after it passes.
+    ports[0].data.clear()
+    run(m, ports, [(0, [0xF8, 0xFA, 0xF8])])
+    assert ports[0].data == bytes([0xFA, 0xF8])
+
+
 def test_active_sensing_not_forwarded_and_loss_closes_sysex():
     m, ports = make()
     m.now = 0
