@@ -40,7 +40,11 @@ class Box:
         if not 0 <= index < len(presets):
             return False
         self.preset = index
-        self.merger.set_routes(router.build_masks(presets[index]["routes"], len(self.inputs)))
+        routes = presets[index]["routes"]
+        self.merger.set_routes(
+            router.build_masks(routes, len(self.inputs)),
+            router.build_transforms(routes, len(self.inputs), len(self.outputs)),
+        )
         return True
 
     def step(self):

@@ -42,6 +42,13 @@ DROP_REASON_NAMES = ("queue_full", "sysex_busy", "sysex_overflow", "hold_full", 
 NOTE_OFF_RESERVE = const(96)
 MAX_SOUNDING = const(64)  # notes tracked per input in a list; beyond that a full scan
 
+# Coalescing (design notes section 5): once an output has fewer than this many bytes free, the
+# positions of its queued CC / pitch bend / pressure messages are remembered (a few per output),
+# so a newer value that finds the ring full replaces the older one still queued instead of
+# being dropped. Below the threshold nothing is recorded: the common path pays one comparison.
+_PRESSURE = const(256)
+CO_SLOTS = const(8)
+
 SYSEX_TIMEOUT_MS = const(500)
 CLOCK_TIMEOUT_MS = const(1000)
 SENSING_TIMEOUT_MS = const(300)
@@ -76,6 +83,15 @@ class Merger:
         # Routing: per input, a 256-entry table of output masks by status byte.
         self.masks = [bytearray(256) for _ in range(n_in)]
         self._no_routes = bytearray(256)
+        # Transforms per (input, output) pair, index i * n_out + o (``router.build_transforms``):
+        # a status map (channel remap per kind), a transpose and a velocity table. ``xouts[i]``
+        # holds the outputs that need one, so untransformed messages pay a single test.
+        self.xouts = [0] * n_in
+        n_pairs = n_in * n_out
+        self.smap = [None] * n_pairs  # type: list
+        self.transpose = [0] * n_pairs
+        self.vtable = [None] * n_pairs  # type: list
+        self.xsig = [None] * n_pairs  # type: list
         # Output queues.
         self.rings = [bytearray(RING_SIZE) for _ in range(n_out)]
         self.heads = [0] * n_out
@@ -115,24 +131,49 @@ class Merger:
         self.present = (1 << n_out) - 1  # outputs that exist (board_io may leave one out)
         # Counters (small ints: updating them allocates nothing).
         self.dropped = [0] * (n_out * N_DROP_REASONS)
+        self.coalesced = [0] * n_out
+        self.co_n = bytearray(n_out)  # remembered positions per output (under pressure only)
+        self.co_key = [array.array("H", bytes(2 * CO_SLOTS)) for _ in range(n_out)]
+        self.co_pos = [array.array("H", bytes(2 * CO_SLOTS)) for _ in range(n_out)]
         self.stray = [0] * n_in  # data bytes with no status, undefined status bytes
         self.messages_in = [0] * n_in
         self.sysex_timeouts = 0
 
     # -- configuration -----------------------------------------------------------------
 
-    def set_routes(self, masks):
-        """Install routing: ``masks[i][status]`` is the output bitmask for that status byte.
-        Outputs not in ``present`` are routed nowhere."""
+    def set_routes(self, masks, transforms=None):
+        """Install routing: ``masks[i][status]`` is the output bitmask for that status byte;
+        ``transforms[i * n_out + o]`` is None or ``(smap, transpose, vtable, signature)`` from
+        ``router.build_transforms``. Outputs not in ``present`` are routed nowhere.
+
+        A sounding note whose output loses its route, or whose transform changes, gets its
+        note-off now, through the old transform, so it ends exactly as it began."""
         present = self.present
+        n_out = self.n_out
         for i in range(self.n_in):
+            changed = 0
+            for o in range(n_out):
+                new = transforms[i * n_out + o] if transforms else None
+                if (new[3] if new else None) != self.xsig[i * n_out + o]:
+                    changed |= 1 << o
             table = self.masks[i]
             src = masks[i]
-            self._strand_check(i, src, present)
+            self._strand_check(i, src, present & ~changed)
             for s in range(256):
                 table[s] = src[s] & present
             if self.run_status[i]:
                 self.cur_mask[i] = self.masks[i][self.run_status[i]]
+            xouts = 0
+            for o in range(n_out):
+                k = i * n_out + o
+                new = transforms[k] if transforms else None
+                if new:
+                    self.smap[k], self.transpose[k], self.vtable[k], self.xsig[k] = new
+                    xouts |= 1 << o
+                else:
+                    self.smap[k] = self.vtable[k] = self.xsig[k] = None
+                    self.transpose[k] = 0
+            self.xouts[i] = xouts
 
     def set_master(self, mode):
         """Clock master: ``MASTER_AUTO``, ``MASTER_INTERNAL`` or an input index. Keeping the
@@ -233,12 +274,27 @@ class Merger:
         self.cur_mask[i] = mask
         self.in_sysex[i] = sysex
 
-    def _emit(self, i, mask, s, d1, d2, n):
+    def _emit(self, i, mask, s, d1, d2, n, top=1):
         # Queue one whole message on every output in ``mask``. Per output this is the costly
         # part of the path, so everything it touches is loaded into locals once per message.
-        self.messages_in[i] += 1
-        if (s & 0xE0) == 0x80 and mask:
-            self._track(i, s, d1, d2, mask)
+        # ``top`` is 0 when _emit_x queues an already transformed copy for one output.
+        if top:
+            self.messages_in[i] += 1
+            if s < 0xF0:
+                if (s & 0xE0) == 0x80 and mask:
+                    self._track(i, s, d1, d2, mask)
+                xm = self.xouts[i] & mask
+                if xm:
+                    mask ^= xm
+                    self._emit_x(i, xm, s, d1, d2, n)
+        # Continuous data (poly/channel pressure, CC, pitch bend) may be coalesced under load.
+        hi = s & 0xF0
+        if hi == 0xB0 or hi == 0xA0:
+            co_key = (s << 7) | d1
+        elif hi == 0xE0 or hi == 0xD0:
+            co_key = s << 7
+        else:
+            co_key = -1
         self.queued |= mask
         owner = self.owner
         rings = self.rings
@@ -260,8 +316,11 @@ class Merger:
                     free = (heads[o] - t - 1) & _RING_MASK
                     if rs[o] and s < 0xF0 and out_status[o] == s and out_src[o] == i:
                         if free < need:
-                            self.dropped[o * N_DROP_REASONS + DROP_QUEUE_FULL] += 1
+                            if co_key < 0 or not self._coalesce(o, co_key, d1, d2, n):
+                                self.dropped[o * N_DROP_REASONS + DROP_QUEUE_FULL] += 1
                         else:
+                            if co_key >= 0 and free < _PRESSURE:
+                                self._remember(o, co_key, t)
                             ring[t] = d1
                             t = (t + 1) & _RING_MASK
                             if n == 2:
@@ -269,11 +328,14 @@ class Merger:
                                 t = (t + 1) & _RING_MASK
                             tails[o] = t
                     elif free <= need:
-                        self.dropped[o * N_DROP_REASONS + DROP_QUEUE_FULL] += 1
+                        if co_key < 0 or not self._coalesce(o, co_key, d1, d2, n):
+                            self.dropped[o * N_DROP_REASONS + DROP_QUEUE_FULL] += 1
                     else:
                         ring[t] = s
                         t = (t + 1) & _RING_MASK
                         if n:
+                            if co_key >= 0 and free < _PRESSURE:
+                                self._remember(o, co_key, t)
                             ring[t] = d1
                             t = (t + 1) & _RING_MASK
                             if n == 2:
@@ -287,6 +349,76 @@ class Merger:
                             out_status[o] = 0
             mask >>= 1
             o += 1
+
+    def _emit_x(self, i, xm, s, d1, d2, n):
+        # The outputs in ``xm`` get input ``i``'s message through their route's transform:
+        # status map (channel remap per kind), transpose, velocity table. A note pushed out of
+        # 0..127 by the transpose is not sent; its note-off, transposed alike, is not either.
+        hi = s & 0xF0
+        k = i * self.n_out
+        o = 0
+        while xm:
+            if xm & 1:
+                e1 = d1
+                e2 = d2
+                if hi <= 0xA0:
+                    e1 = d1 + self.transpose[k]
+                    if hi == 0x90 and d2:
+                        vt = self.vtable[k]
+                        if vt is not None:
+                            e2 = vt[d2]
+                if 0 <= e1 <= 127:
+                    self._emit(i, 1 << o, self.smap[k][s], e1, e2, n, 0)
+            xm >>= 1
+            o += 1
+            k += 1
+
+    def _remember(self, o, key, pos):
+        # Under pressure: where the newest queued message with this key keeps its data.
+        keys = self.co_key[o]
+        c = self.co_n[o]
+        j = 0
+        while j < c and keys[j] != key:
+            j += 1
+        if j == c:
+            if c < CO_SLOTS:
+                self.co_n[o] = c + 1
+            else:
+                j = pos % CO_SLOTS  # full: overwrite a slot (any; these are hints)
+        keys[j] = key
+        self.co_pos[o][j] = pos
+
+    def _coalesce(self, o, key, d1, d2, n):
+        # The ring is full: put the new value into a queued message with the same key.
+        keys = self.co_key[o]
+        for j in range(self.co_n[o]):
+            if keys[j] == key:
+                pos = self.co_pos[o][j]
+                ring = self.rings[o]
+                if (key >> 7) & 0xE0 == 0xA0:
+                    ring[(pos + 1) & _RING_MASK] = d2  # CC / poly pressure: same number
+                else:
+                    ring[pos] = d1
+                    if n == 2:
+                        ring[(pos + 1) & _RING_MASK] = d2
+                self.coalesced[o] += 1
+                return True
+        return False
+
+    def _forget_sent(self, o, h0, sent):
+        # Positions the drain has passed are no longer queued: drop them from the hints.
+        keys = self.co_key[o]
+        pos = self.co_pos[o]
+        c = self.co_n[o]
+        j = 0
+        while j < c:
+            if ((pos[j] - h0) & _RING_MASK) < sent:
+                c -= 1
+                keys[j] = keys[c]
+                pos[j] = pos[c]
+            else:
+                j += 1
+        self.co_n[o] = c
 
     def _track(self, i, s, note, velocity, mask):
         # Remember where a note-on went, forget it on its note-off (velocity 0 is a note-off).
@@ -595,6 +727,8 @@ class Merger:
             n = t if t < room else room
             took = port.write_from(self.rings[o], 0, n)
             h = took
+        if self.co_n[o]:
+            self._forget_sent(o, self.heads[o], (h - self.heads[o]) & _RING_MASK)
         self.heads[o] = h
         if h == t and self.rt_heads[o] == self.rt_tails[o]:
             self.queued &= ~(1 << o)

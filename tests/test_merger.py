@@ -242,12 +242,39 @@ def test_usb_never_echoed_to_usb_by_default():
 def test_queue_full_counts_drops_and_never_splits_a_message():
     m, ports = make()
     for k in range(400):
-        m.feed(0, memoryview(bytes([0xB0, 1, k & 0x7F])))
+        m.feed(0, memoryview(bytes([0x90, k & 0x7F, 1 + k % 100])))
     drain_all(m, ports)
     got = msgs(ports[0].data)
     assert all(len(x) == 3 for x in got)
     dropped = m.dropped[0 * merger_mod.N_DROP_REASONS + merger_mod.DROP_QUEUE_FULL]
     assert dropped > 0 and len(got) + dropped == 400
+    assert m.coalesced[0] == 0  # notes are never coalesced
+
+
+def test_overload_coalesces_controllers_and_bend_instead_of_dropping():
+    m, ports = make()
+    sent = []
+    for k in range(508):
+        v = k // 4  # unique within each of the four streams
+        msg = [(0xB0, 1, v), (0xB0, 74, v), (0xE1, v, 127 - v), (0xD2, v)][k % 4]
+        sent.append(bytes(msg))
+        m.feed(0, memoryview(bytes(msg)))
+    drain_all(m, ports)
+    got = msgs(ports[0].data)
+    dropped = sum(m.dropped[: merger_mod.N_DROP_REASONS])
+    assert dropped == 0 and m.coalesced[0] > 0
+    assert len(got) + m.coalesced[0] == 508
+    # The newest value of every controller, bend and pressure stream is the last one delivered.
+    def key(x):
+        return x[:2] if x[0] == 0xB0 else x[:1]
+
+    assert {key(x): x for x in got} == {key(bytes(x)): bytes(x) for x in sent}
+    # Each stream's values still arrive in the order they were sent (some skipped).
+    for stream in ((0xB0, 1), (0xB0, 74)):
+        values = [x[2] for x in got if tuple(x[:2]) == stream]
+        order = [x[2] for x in sent if tuple(x[:2]) == stream]
+        positions = [order.index(v) for v in values]
+        assert positions == sorted(positions)
 
 
 # -- properties -------------------------------------------------------------------------------
@@ -414,14 +441,88 @@ def test_no_note_hangs_across_route_changes(actions):
         assert hanging_notes(port.data) == set()
 
 
+# -- transforms ---------------------------------------------------------------------------
+
+
+def routes_with(transform, frm=(0,), to=(0,)):
+    route = {"from": list(frm), "to": list(to), "kinds": 0x3FFF, "channels": 0xFFFF}
+    route.update(transform)
+    return [route]
+
+
+def switch(m, routes):
+    m.set_routes(router.build_masks(routes, 5), router.build_transforms(routes, 5, 5))
+
+
+def test_keys_on_one_channel_bend_and_mod_wheel_on_another():
+    # The Digitakt seed: the keyboard's keys play channel 1, its bend and mod wheel channel 2.
+    m, ports = make()
+    switch(m, routes_with({"remap": {0x80: 0, 0x90: 0, 0xE0: 1, 0xB0: 1}}, frm=[0], to=[0, 1]))
+    out = run(m, ports, [(0, [0x93, 60, 100, 0xE3, 0, 0x50, 0xB3, 1, 64, 0x83, 60, 0])])
+    want = [bytes([0x90, 60, 100]), bytes([0xE1, 0, 0x50]), bytes([0xB1, 1, 64]), bytes([0x80, 60, 0])]
+    assert msgs(out[0]) == want and msgs(out[1]) == want
+
+
+def test_transpose_and_velocity_scale_per_route():
+    m, ports = make()
+    routes = routes_with({"transpose": 12, "velocity": (80, 10)}, to=[0]) + [
+        {"from": [0], "to": [1], "kinds": 0x3FFF, "channels": 0xFFFF}]
+    switch(m, routes)
+    out = run(m, ports, [(0, [0x90, 60, 100, 60, 0, 0xA0, 61, 30, 0x90, 120, 1, 0x80, 120, 0, 0x90, 1, 127])])
+    # Note 120 + 12 is out of range: neither its note-on nor its note-off is sent.
+    assert msgs(out[0]) == [bytes([0x90, 72, 90]), bytes([0x90, 72, 0]), bytes([0xA0, 73, 30]),
+                            bytes([0x90, 13, 112])]
+    assert msgs(out[1])[0] == bytes([0x90, 60, 100])  # the plain route is untouched
+    assert router.build_transforms(routes_with({"velocity": (0, 1)}))[0][2][127] == 1  # never 0
+
+
+def test_changing_a_transform_ends_notes_through_the_old_one():
+    m, ports = make()
+    switch(m, routes_with({"transpose": 5}))
+    run(m, ports, [(0, [0x90, 60, 100])])
+    switch(m, routes_with({"transpose": -5}))
+    drain_all(m, ports)
+    assert msgs(ports[0].data) == [bytes([0x90, 65, 100]), bytes([0x80, 65, 0])]
+    assert hanging_notes(ports[0].data) == set()
+
+
+transform_st = st.fixed_dictionaries({}, optional={
+    "remap": st.dictionaries(st.sampled_from([0x80, 0x90, 0xA0, 0xB0, 0xE0]), st.integers(0, 15), max_size=3),
+    "transpose": st.integers(-48, 48),
+    "velocity": st.tuples(st.integers(0, 400), st.integers(-127, 127)),
+})
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(
+    st.tuples(st.just("note"), st.integers(0, 1), st.integers(0, 3), st.integers(0, 127), st.integers(0, 127)),
+    st.tuples(st.just("switch"), st.integers(0, 31), transform_st),
+), max_size=40))
+def test_no_note_hangs_across_transform_changes(actions):
+    m, ports = make()
+    for a in actions:
+        if a[0] == "note":
+            _, on, ch, note, vel = a
+            m.feed(0, memoryview(bytes([(0x90 if on else 0x80) | ch, note, vel])))
+        else:
+            outs = [o for o in range(5) if a[1] & (1 << o)]
+            switch(m, routes_with(a[2], to=outs) if outs else [])
+        drain_all(m, ports)
+    m.release_notes(0)
+    drain_all(m, ports)
+    for port in ports:
+        assert hanging_notes(port.data) == set()
+        msgs(port.data)  # and every output is a valid stream
+
+
 def test_note_offs_survive_a_flood_that_fills_the_queue():
     m, ports = make()
     m.feed(0, memoryview(bytes([0x90, 60, 100, 62, 100])))
-    for k in range(600):  # nothing drains: the queue fills with controllers
-        m.feed(0, memoryview(bytes([0xB0, 1, k & 0x7F])))
+    for k in range(600):  # nothing drains: the queue fills with program changes
+        m.feed(0, memoryview(bytes([0xC0, k & 0x7F])))
     m.feed(0, memoryview(bytes([0x90, 60, 0, 0x80, 62, 64])))
     drain_all(m, ports)
     got = msgs(ports[0].data)
     assert got[-2:] == [bytes([0x90, 60, 0]), bytes([0x80, 62, 64])]
-    assert m.dropped[merger_mod.DROP_QUEUE_FULL] > 0  # controllers were dropped, not the note-offs
+    assert m.dropped[merger_mod.DROP_QUEUE_FULL] > 0  # program changes were dropped, not the note-offs
     assert got.count(bytes([0x90, 60, 100])) == 1
