@@ -210,3 +210,24 @@ def test_time_module_is_the_virtual_clock():
         assert abs(t.monotonic() - 0.255) < 1e-3
     finally:
         world.uninstall()
+
+
+def test_fast_usb_controller_sweep_coalesces_on_slow_din_outputs(tmp_path):
+    # A DAW sweeps a filter over USB much faster than a DIN port carries it: the DIN outputs
+    # keep the newest values (coalesced), drop nothing, and end on the final value.
+    lines = ["%d B0 4A %02X B1 07 %02X E2 %02X 40" % (k // 4, k & 0x7F, 127 - (k & 0x7F), k & 0x7F)
+             for k in range(800)]
+    sweep = write(tmp_path, "sweep.txt", "\n".join(lines) + "\n")
+    out, proc = sim(tmp_path, "--in", "usb=%s" % sweep)
+    summary = json.loads((out / "summary.json").read_text())
+    for port in ("out1", "out2", "out3", "out4"):
+        stats = summary["ports"][port]
+        assert sum(stats["dropped"].values()) == 0, stats
+        assert stats["coalesced"] > 0 and stats["stream_problems"] == 0
+        msgs, _ = midiwire.decode([(t, b) for t, data in midiwire.parse_timed_text((out / ("%s.txt" % port)).read_text()) for b in data])
+        last = {}
+        for m in msgs:
+            last[bytes(m.data[:2]) if m.data[0] & 0xF0 == 0xB0 else bytes(m.data[:1])] = bytes(m.data)
+        assert last[bytes([0xB0, 0x4A])] == bytes([0xB0, 0x4A, 799 & 0x7F])
+        assert last[bytes([0xB1, 0x07])] == bytes([0xB1, 0x07, 127 - (799 & 0x7F)])
+        assert last[bytes([0xE2])] == bytes([0xE2, 799 & 0x7F, 0x40])

@@ -88,7 +88,7 @@ def summary(result):
             "bytes": len(timed),
             "messages": len(msgs),
             "dropped": dict(result.counters.get(key, {})),
-            "coalesced": 0,
+            "coalesced": result.counters.get("coalesced", {}).get(key, 0),
             "stream_problems": len(problems),
         }
     end_ms = result.end_ns / NS_PER_MS

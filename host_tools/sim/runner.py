@@ -246,6 +246,8 @@ def _collect(w, result, pins):
         for o, port in enumerate(OUTPUT_PORTS):
             key = "usb_out" if port == "usb" else port
             counters[key] = {names[r]: m.dropped[o * fw_merger.N_DROP_REASONS + r] for r in range(len(names))}
+        counters["coalesced"] = {("usb_out" if port == "usb" else port): m.coalesced[o]
+                                 for o, port in enumerate(OUTPUT_PORTS)}
         counters["sysex_timeouts"] = m.sysex_timeouts
         result.config_errors = list(box.errors)
         counters["preset"] = box.preset + 1
