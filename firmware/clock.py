@@ -1,0 +1,683 @@
+"""Tempo, transport and the analog clock jacks (clock out, reset out, run out, clock in).
+
+``Clock`` is built once by ``app`` from ``board_io``'s pins and configured from a preset's
+``clock`` object (``DEFAULT_CLOCK`` is that object with every default; docs/config.md).
+
+Who calls what:
+- the merger calls ``on_master(b, now)`` for every F8/FA/FB/FC it accepted from the clock
+  master, and ``song_position(beats)`` for the master's Song Position. The merger forwards the
+  MIDI bytes itself; here they only drive the jacks and the tempo estimate.
+- ``app`` calls ``service(now)`` once a pass (and again while it returns a byte): it ends
+  pulses, polls the clock-in jack and, when the box is the master (``internal`` or
+  ``clock_in``), returns the real-time byte (F8 FA FB FC) due now, which ``app`` hands to
+  ``merger.inject_realtime``. ``due`` is the tick at which ``service`` has work next: ``app``
+  skips the call while ``now`` is before it, so an idle pass costs one comparison.
+- the panel calls ``tap(now)`` and ``start_stop(now)``; they only record a request that the
+  next ``service`` carries out, so they are safe to call from anywhere in the loop.
+
+Time is ``supervisor.ticks_ms()`` (design notes 3b: ``monotonic_ns`` allocates). The internal
+clock keeps an exact rational grid: half-tick k (48 PPQN) falls at ``anchor + round(k * 125000 /
+bpm_x100)`` ms, stepped with an integer remainder, so it never drifts; what is left is the
+millisecond rounding (at most 0.5 ms, none when a step is a whole number of ms) plus the wait
+for the next loop pass. Everything here is small ints; ``on_master`` and ``service`` allocate
+nothing (tests/mp_paths/clock_path.py).
+
+Transport (the rules of docs/config.md ``clock``):
+- Start: run gate high, a reset pulse, the position goes to 0; the first tick after Start is
+  pulse 0 (no start lag: the pulse is written while the merger handles the F8).
+- Stop: run gate low, no more clock pulses (a pulse already high ends at its length). The
+  position is kept: a Continue resumes from it.
+- Song Position sets the position (1 beat = 4 sixteenths = 24 ticks); a Continue then resumes
+  there, with a reset pulse when the position is 0. The analog pulses keep their phase to the
+  position: pulse when ``position % ticks_per_pulse == 0``.
+- Internal master: ``start_stop`` sends Start (from position 0) when stopped and Stop when
+  running; the box never sends Continue from the panel. MIDI clock (F8) runs all the time so
+  downstream gear knows the tempo; the clock jack pulses only while running. Start goes out at
+  once (run gate, reset pulse); tick 0 (and its clock pulse) is the next tick of the running
+  grid, at most one tick later, so the tempo downstream never hiccups.
+- Clock in: the first pulse after silence sends Start (and the tick of that pulse at once),
+  6 ticks follow per 4 PPQN pulse, spaced by the measured period; no pulse for
+  ``CLOCK_IN_TIMEOUT_MS`` sends Stop. ``start_stop`` while running sends Stop and ignores the
+  jack until pressed again.
+- A followed master that sends no clock for ``FOLLOW_TIMEOUT_MS`` while running is taken as
+  gone: the run gate drops (the merger gives the master role up after the same time).
+
+Pulses: ``pulse_ms`` wide, but never more than half the pulse period (at least 1 ms), so at high
+rates a pulse always ends before the next. A width is counted in ms ticks from the tick the pulse
+began in: an edge made by an arriving F8 (any phase within its ms) lasts pulse_ms - 1 to pulse_ms
+ms; the internal clock's edges come just after a ms tick, so theirs are pulse_ms. 48 PPQN: a pulse
+on every tick and one half a tick later (the exact grid when the box is master; half the
+estimated period when following, dropped if the next tick comes first).
+
+A stalled loop (a flash write, say): ticks overdue by up to ``CATCH_UP_MS`` go out at once, so
+the count stays on the grid; longer, the grid restarts from the present.
+"""
+
+from micropython import const
+
+from firmware.ticks import ticks_diff
+
+# Wrap-safe comparisons on 29-bit ticks, inlined where they are hot (firmware/ticks.py).
+_MASK = const(0x1FFFFFFF)
+_HALF = const(0x10000000)
+# "Nothing due": 18 hours ahead. Not further: an event overdue after a stalled pass must still
+# compare as earlier than this, which holds while the two are less than _HALF apart.
+_FAR = const(0x04000000)
+
+MODE_FOLLOW = const(0)  # "auto" or an input: the merger forwards the master's clock
+MODE_INTERNAL = const(1)  # the box's own tempo
+MODE_CLOCK_IN = const(2)  # tempo from the clock-in jack
+
+PPQN = const(24)
+BAR_TICKS = const(96)  # the position is kept modulo a 4/4 bar: enough for every resolution
+BPM_X100_MIN = const(2000)
+BPM_X100_MAX = const(30000)
+
+EST_TICKS = const(24)  # tempo estimate: a moving average over one beat of ticks
+EST_GAP_MS = const(500)  # longer than a tick at 20 BPM (125 ms): the clock stopped; start over
+FOLLOW_TIMEOUT_MS = const(1000)  # as the merger's CLOCK_TIMEOUT_MS
+
+CLOCK_IN_PPQN = const(4)  # pulses per quarter note expected on the clock-in jack
+_IN_TICKS = const(6)  # MIDI ticks per clock-in pulse: PPQN // CLOCK_IN_PPQN
+_IN_HALVES = const(12)
+CLOCK_IN_EDGES = const(4)  # clock-in tempo: average over the last 4 periods (a beat)
+CLOCK_IN_TIMEOUT_MS = const(1000)  # > 750 ms, a pulse period at 20 BPM
+CLOCK_IN_MIN_MS = const(4)  # a rising edge closer than this to the last is contact bounce
+
+TAP_TIMEOUT_MS = const(3000)  # a quarter note at 20 BPM; a longer gap starts a new tap run
+TAP_AVG = const(4)  # average of the last 4 intervals
+
+# A stalled loop (a flash write, a collection): ticks overdue by up to this go out at once, so
+# the count stays on the grid; further behind, the grid restarts from now (no flood of F8).
+CATCH_UP_MS = const(100)
+
+_REQ_START_STOP = const(1)
+_REQ_TEMPO = const(2)
+
+# Outputs in the router's order (router.OUTPUTS); ``cv`` is the CV engine, which needs transport
+# (a Stop drops its gates) and so is on by default like the others.
+OUTPUT_PORTS = ("out1", "out2", "out3", "out4", "usb", "cv")
+
+# The complete ``clock`` object of a preset with its defaults (docs/config.md). The config
+# checker merges a preset's keys over it; ``master`` stays the string of the file.
+DEFAULT_CLOCK = {
+    "master": "auto",
+    "bpm": 120,
+    "send": {"out1": True, "out2": True, "out3": True, "out4": True, "usb": True, "cv": True},
+    "divide": {"out1": 1, "out2": 1, "out3": 1, "out4": 1, "usb": 1, "cv": 1},
+    "analog": {"resolution": 4, "pulse_ms": 5, "reset_ms": 5},
+}
+
+# analog.resolution -> MIDI ticks per pulse (48 PPQN: a pulse every tick and one between).
+# The divisions are note values in 4/4: "1/8" an eighth note, "1bar" four quarter notes.
+TICKS_PER_PULSE = {1: 24, 2: 12, 4: 6, 24: 1, 48: 1, "1/8": 12, "1/4": 24, "1/2": 48, "1bar": 96}
+
+
+def clock_outputs(clock):
+    """``(send_mask, divide)`` for ``merger.set_clock_outputs``: bit o of the mask and
+    ``divide[o]`` per output in the router's order; a port not named keeps the default."""
+    send = clock.get("send", DEFAULT_CLOCK["send"])
+    divide = clock.get("divide", DEFAULT_CLOCK["divide"])
+    mask = 0
+    ratios = [1] * len(OUTPUT_PORTS)
+    for o in range(len(OUTPUT_PORTS)):
+        name = OUTPUT_PORTS[o]
+        if send.get(name, True):
+            mask |= 1 << o
+        ratios[o] = divide.get(name, 1)
+    return mask, ratios
+
+
+class _NoPin:
+    """Stands in for a jack the hardware does not have."""
+
+    def __init__(self):
+        self.value = True  # an input reads high: the clock-in jack sees no pulse
+
+
+class Clock:
+    """The box's clock: see the module docstring for the contract."""
+
+    def __init__(self, clock_out, reset_out, run_out, clock_in, ticks_ms):
+        self._clock_pin = clock_out if clock_out is not None else _NoPin()
+        self._reset_pin = reset_out if reset_out is not None else _NoPin()
+        self._run_pin = run_out if run_out is not None else _NoPin()
+        self._in_pin = clock_in if clock_in is not None else _NoPin()
+        self._clock_pin.value = False
+        self._reset_pin.value = False
+        self._run_pin.value = False
+        self.ticks_ms = ticks_ms
+        now = ticks_ms()
+        self.due = (now + _FAR) & _MASK  # service() has nothing to do before this tick
+        self.mode = MODE_FOLLOW
+        self.running = False
+        self._phase = 0  # position in ticks modulo BAR_TICKS; the next tick's
+        self._at_zero = True  # position 0 (Start, Song Position 0): a Continue resets
+        self._req = 0
+        self._rt = 0  # a transport byte to hand out (internal and clock-in masters)
+        # Analog settings.
+        self._tpp = 6
+        self._res48 = False
+        self._pulse_ms = 5
+        self._reset_ms = 5
+        # Pulses in progress.
+        self._pulse_on = False
+        self._pulse_end = 0
+        self._reset_on = False
+        self._reset_end = 0
+        self._half_on = False  # 48 PPQN: a pulse between two followed ticks, from the estimate
+        self._half_due = 0
+        self._plen = 5  # ms: a tick's pulse, a half-tick's pulse, half a tick (_lengths)
+        self._hlen = 5
+        self._half_ms = 0
+        # Tempo estimate from followed ticks (MODE_FOLLOW) or clock-in pulses: us per tick.
+        self._tick_us = 0
+        self._last_us = 0  # the last single interval, so a tempo jump never makes a double pulse
+        self._ring = [0] * EST_TICKS
+        self._ring_pos = 0
+        self._ring_n = 0  # ticks in the ring
+        self._last_tick = now
+        self._heard = now  # the last byte from the followed master
+        # The generator (internal and clock-in masters): half-tick steps on an exact grid.
+        self._gen = False
+        self._next = now  # ticks of the next half-tick
+        self._k = 0  # half-tick index: even ones are MIDI ticks
+        self._q = 0  # a step is q + r/d ms
+        self._r = 0
+        self._d = 1
+        self._frac = 0
+        self._k_end = -1  # clock in: the generator stops at this index and waits for a pulse
+        self._owed = 0  # clock in: ticks of the last pulse still to send (the tempo went up)
+        # Internal tempo.
+        self._bpm_x100 = 12000
+        self._preset_bpm = 0
+        # Clock in.
+        self._in_high = False
+        self._edges = [0] * CLOCK_IN_EDGES
+        self._edge_pos = 0
+        self._edge_n = 0
+        self._last_edge = now
+        self._hold = False
+        # Tap tempo.
+        self._taps = [0] * TAP_AVG
+        self._tap_pos = 0
+        self._tap_n = 0
+        self._tap_last = now
+        self._tapping = False
+
+    # -- configuration -----------------------------------------------------------------
+
+    def configure(self, clock):
+        """Apply a preset's ``clock`` object (on boot and on a preset switch). The running state,
+        the position and a pulse in progress carry over; a tick already scheduled is kept."""
+        now = self.ticks_ms()
+        if self._req:
+            self._requests(now)  # a panel action made under the old preset counts there
+        master = clock.get("master", "auto")
+        if master == "internal":
+            mode = MODE_INTERNAL
+        elif master == "clock_in":
+            mode = MODE_CLOCK_IN
+        else:
+            mode = MODE_FOLLOW
+        analog = clock.get("analog", DEFAULT_CLOCK["analog"])
+        res = analog.get("resolution", 4)
+        self._tpp = TICKS_PER_PULSE.get(res, 6)
+        self._res48 = res == 48
+        if not self._res48:
+            self._half_on = False
+        self._pulse_ms = _clamp(analog.get("pulse_ms", 5), 1, 50)
+        self._reset_ms = _clamp(analog.get("reset_ms", 5), 1, 50)
+        bpm = _clamp(int(clock.get("bpm", 120) * 100 + 0.5), BPM_X100_MIN, BPM_X100_MAX)
+        if bpm != self._preset_bpm:
+            # A tapped tempo stays until a preset with another bpm is selected.
+            self._preset_bpm = bpm
+            self._bpm_x100 = bpm
+        old = self.mode
+        self.mode = mode
+        if mode == MODE_INTERNAL:
+            if old == MODE_INTERNAL and self._gen:
+                if self._d != self._bpm_x100:
+                    self._set_step(125000, self._bpm_x100)  # from the tick already scheduled
+            else:
+                # Take over from the last tick heard, one period on (never in the past), so a
+                # switch neither repeats nor skips a tick.
+                period = (250000000 // self._bpm_x100 + 500) // 1000
+                start = (self._last_tick + period) & _MASK
+                if ticks_diff(start, now) < 0:
+                    start = now
+                self._start_gen(start, 125000, self._bpm_x100)
+        elif mode == MODE_CLOCK_IN:
+            if old != MODE_CLOCK_IN:
+                self._gen = False
+                self._k_end = -1
+                self._owed = 0
+                self._hold = False
+                self._edge_n = 0
+                self._in_high = not self._in_pin.value
+                self._last_edge = now
+        else:
+            self._gen = False
+            if old != MODE_FOLLOW:
+                self._ring_n = 0
+                self._heard = now
+        if mode != old:
+            self._tick_us = 0  # the estimate of another source
+            self._last_us = 0
+        self._lengths()
+        self._reschedule(now)
+
+    # -- from the merger: the followed master ---------------------------------------------
+
+    def on_master(self, b, now):
+        """The merger accepted real-time byte ``b`` (F8 FA FB FC) from the clock master."""
+        if self.mode != MODE_FOLLOW:
+            return  # the box is the master; the merger drops external clock then
+        self._heard = now
+        if b == 0xF8:
+            # The hot case: the pulse first (its pin write is the edge), the estimate after.
+            # No rescheduling: ``_pulse`` brought ``due`` forward for the pulse's end; the
+            # silence check left in ``due`` may be early, which costs one spare call.
+            self._half_on = False  # a half-tick not yet sent is dropped: never two at once
+            if self.running:
+                # _tick, inlined: one call (_pulse) stands between the byte and the edge.
+                phase = self._phase
+                if phase % self._tpp == 0:
+                    self._pulse(now, False)
+                phase += 1
+                self._phase = phase if phase < BAR_TICKS else 0
+                self._at_zero = False
+                self._estimate(now)
+                if self._res48:
+                    self._half(now)
+            else:
+                self._estimate(now)
+            return
+        if b == 0xFA:
+            self._start(now)
+        elif b == 0xFB:
+            self._continue(now)
+        elif b == 0xFC:
+            self._stop()
+        self._reschedule(now)
+
+    def song_position(self, beats):
+        """Song Position from the master: ``beats`` sixteenth notes (6 ticks each)."""
+        self._phase = (beats * 6) % BAR_TICKS
+        self._at_zero = beats == 0
+
+    # -- from the panel ------------------------------------------------------------------
+
+    def start_stop(self, now):
+        """Internal master: Start when stopped, Stop when running. Clock in: Stop (and ignore the
+        jack) when running, listen again when stopped. Following: nothing (the master rules)."""
+        if self.mode != MODE_FOLLOW:
+            self._req |= _REQ_START_STOP
+            self.due = now
+
+    def tap(self, now):
+        """A tap of the tempo button: the internal tempo follows the average of the last
+        ``TAP_AVG`` intervals; a gap over ``TAP_TIMEOUT_MS`` starts a new run."""
+        if self._tapping and 0 <= ticks_diff(now, self._tap_last) <= TAP_TIMEOUT_MS:
+            interval = ticks_diff(now, self._tap_last)
+            if interval > 0:
+                self._taps[self._tap_pos] = interval
+                self._tap_pos = (self._tap_pos + 1) % TAP_AVG
+                if self._tap_n < TAP_AVG:
+                    self._tap_n += 1
+                total = 0
+                for k in range(self._tap_n):
+                    total += self._taps[k]
+                self._bpm_x100 = _clamp(6000000 * self._tap_n // total, BPM_X100_MIN, BPM_X100_MAX)
+                self._req |= _REQ_TEMPO
+                self.due = now
+        else:
+            self._tap_n = 0
+            self._tap_pos = 0
+        self._tapping = True
+        self._tap_last = now
+
+    def bpm_x100(self):
+        """The tempo in hundredths of a BPM: the internal tempo, or the smoothed estimate of the
+        followed clock or clock-in jack; 0 while nothing is known."""
+        if self.mode == MODE_INTERNAL:
+            return self._bpm_x100
+        if self._tick_us > 0:
+            return 250000000 // self._tick_us
+        return 0
+
+    # -- once a pass ---------------------------------------------------------------------
+
+    def service(self, now):
+        """End pulses, poll the clock-in jack, run the generator. Returns the real-time byte the
+        box (as master) sends now, or 0; call again until it returns 0."""
+        if ((now - self.due) & _MASK) >= _HALF:
+            return 0
+        if self._pulse_on and ((now - self._pulse_end) & _MASK) < _HALF:
+            self._clock_pin.value = False
+            self._pulse_on = False
+        if self._reset_on and ((now - self._reset_end) & _MASK) < _HALF:
+            self._reset_pin.value = False
+            self._reset_on = False
+        if self._req:
+            self._requests(now)
+        b = self._rt
+        if b:
+            self._rt = 0
+            self._reschedule(now)
+            return b
+        mode = self.mode
+        if mode == MODE_CLOCK_IN:
+            b = self._poll_in(now)
+            if b:
+                self._reschedule(now)
+                return b
+        elif mode == MODE_FOLLOW:
+            if self._half_on and ((now - self._half_due) & _MASK) < _HALF:
+                self._half_on = False
+                if self.running:
+                    self._pulse(now, True)
+            if self.running and ((now - self._heard + _HALF) & _MASK) - _HALF > FOLLOW_TIMEOUT_MS:
+                self._stop()  # the master went silent: it is gone
+        if self._gen and ((now - self._next) & _MASK) < _HALF:
+            b = self._step(now)
+        self._reschedule(now)
+        return b
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _reschedule(self, now):
+        # ``due``: the earliest thing pending, so service() is skipped until then.
+        mode = self.mode
+        if mode == MODE_CLOCK_IN or self._rt or self._req or self._owed:
+            self.due = now  # poll the jack every pass; hand out what is queued
+            return
+        due = (now + _FAR) & _MASK
+        if self._pulse_on:
+            t = self._pulse_end
+            if ((t - due) & _MASK) >= _HALF:
+                due = t
+        if self._reset_on:
+            t = self._reset_end
+            if ((t - due) & _MASK) >= _HALF:
+                due = t
+        if self._gen:
+            t = self._next
+            if ((t - due) & _MASK) >= _HALF:
+                due = t
+        if mode == MODE_FOLLOW and self.running:
+            if self._half_on:
+                t = self._half_due
+                if ((t - due) & _MASK) >= _HALF:
+                    due = t
+            t = (self._heard + FOLLOW_TIMEOUT_MS + 1) & _MASK
+            if ((t - due) & _MASK) >= _HALF:
+                due = t
+        self.due = due
+
+    def _wake(self, t):
+        if ((t - self.due) & _MASK) >= _HALF:
+            self.due = t
+
+    def _requests(self, now):
+        req = self._req
+        self._req = 0
+        if req & _REQ_TEMPO and self.mode == MODE_INTERNAL and self._gen:
+            self._set_step(125000, self._bpm_x100)
+            self._lengths()
+        if req & _REQ_START_STOP:
+            if self.mode == MODE_INTERNAL:
+                if self.running:
+                    self._rt = 0xFC
+                    self._stop()
+                else:
+                    # Start now; tick 0 is the grid's next tick (the clock already running
+                    # while stopped keeps its tempo: no short interval downstream).
+                    self._rt = 0xFA
+                    self._start(now)
+            elif self.mode == MODE_CLOCK_IN:
+                if self.running:
+                    self._rt = 0xFC
+                    self._stop()
+                    self._gen = False
+                    self._owed = 0
+                    self._hold = True
+                else:
+                    self._hold = False
+
+    def _start(self, now):
+        self.running = True
+        self._phase = 0
+        self._at_zero = True
+        self._half_on = False
+        self._reset(now)
+        self._run_pin.value = True
+
+    def _continue(self, now):
+        if self.running:
+            return
+        self.running = True
+        if self._at_zero:
+            self._reset(now)
+        self._run_pin.value = True
+
+    def _stop(self):
+        if self.running:
+            self.running = False
+            self._half_on = False
+            self._run_pin.value = False
+
+    def _reset(self, now):
+        self._reset_pin.value = True
+        self._reset_on = True
+        self._reset_end = (now + self._reset_ms) & _MASK
+
+    def _tick(self, now):
+        # One MIDI tick while running: a pulse if the position is on the resolution's grid.
+        phase = self._phase
+        if phase % self._tpp == 0:
+            self._pulse(now, False)
+        phase += 1
+        self._phase = phase if phase < BAR_TICKS else 0
+        self._at_zero = False
+
+    def _half(self, now):
+        # Followed clock at 48 PPQN: the pulse between this tick and the next, half an estimated
+        # period on (see _lengths; the next tick cancels it if it comes first).
+        if self._half_ms:
+            self._half_on = True
+            self._half_due = (now + self._half_ms) & _MASK
+            self._wake(self._half_due)
+
+    def _lengths(self):
+        # Pulse widths from the tempo, worked out when it changes (never before an edge):
+        # pulse_ms, but at most half the pulse period and at least 1 ms. The period is the
+        # shorter of the average and the last interval, so after a jump to a faster tempo a
+        # pulse never runs into the next one and a half-tick never lands on the next tick.
+        if self.mode == MODE_INTERNAL:
+            us = 250000000 // self._bpm_x100
+        else:
+            us = self._tick_us
+            if self._last_us and self._last_us < us:
+                us = self._last_us
+        p = self._pulse_ms
+        if not us:
+            self._plen = p
+            self._hlen = p
+            self._half_ms = 0
+            return
+        cap = us // 4000 if self._res48 else us * self._tpp // 2000
+        self._plen = p if p < cap else cap if cap > 1 else 1
+        cap = us // 4000
+        self._hlen = p if p < cap else cap if cap > 1 else 1
+        self._half_ms = (us + 1000) // 2000
+
+    def _pulse(self, now, half):
+        # A clock pulse: the edge at once, its end a pulse length on.
+        pin = self._clock_pin
+        if self._pulse_on:
+            pin.value = False  # never merge two pulses into one
+        pin.value = True
+        self._pulse_on = True
+        end = (now + (self._hlen if half else self._plen)) & _MASK
+        self._pulse_end = end
+        if ((end - self.due) & _MASK) >= _HALF:
+            self.due = end
+
+    def _estimate(self, now):
+        # A followed tick: the tempo is the average interval over the last EST_TICKS ticks
+        # (a moving average: after a tempo jump it moves to the new tempo and never beyond).
+        # Runs after the tick's edge, on every followed F8: kept short.
+        interval = ((now - self._last_tick + _HALF) & _MASK) - _HALF  # ticks_diff, inlined
+        self._last_tick = now
+        ring = self._ring
+        pos = self._ring_pos
+        n = self._ring_n
+        if n == EST_TICKS and interval <= EST_GAP_MS:
+            # Steady state: the slot about to be overwritten holds the tick a beat ago.
+            us = (((now - ring[pos] + _HALF) & _MASK) - _HALF) * 1000 // EST_TICKS
+            ring[pos] = now
+            pos += 1
+            self._ring_pos = pos if pos < EST_TICKS else 0
+            self._tick_us = us
+            us_last = interval * 1000
+            self._last_us = us_last
+            # Pulse lengths: once a beat, or at once when the tempo has jumped up a third.
+            if pos == EST_TICKS or us_last * 4 < us * 3:
+                self._lengths()
+            return
+        if interval > EST_GAP_MS:
+            n = 0
+        if n:
+            self._last_us = interval * 1000
+            span = ((now - ring[(pos - n) % EST_TICKS] + _HALF) & _MASK) - _HALF
+            if span > 0:
+                self._tick_us = span * 1000 // n
+        ring[pos] = now
+        self._ring_pos = pos + 1 if pos + 1 < EST_TICKS else 0
+        self._ring_n = n + 1
+        self._lengths()
+
+    # The generator: half-ticks at anchor + round(k * num / den) ms.
+
+    def _set_step(self, num, den):
+        self._q = num // den
+        self._r = num % den
+        self._d = den
+        self._frac = den // 2  # rounds each position to the nearest ms
+
+    def _start_gen(self, at, num, den):
+        self._set_step(num, den)
+        self._next = at
+        self._k = 0
+        self._gen = True
+
+    def _step(self, now):
+        # One half-tick of the grid is due. Returns F8 for a tick, 0 for a half.
+        if ((now - self._next) & _MASK) > CATCH_UP_MS and ((now - self._next) & _MASK) < _HALF:
+            self._next = now  # stalled too long (CATCH_UP_MS): restart the grid here
+        k = self._k
+        q = self._q
+        r = self._r
+        d = self._d
+        nxt = self._next + q
+        f = self._frac + r
+        if f >= d:
+            f -= d
+            nxt += 1
+        k1 = k + 1
+        if not k & 1 and not (self._res48 and self.running):
+            # Nothing happens between ticks at this resolution: step over the half-tick.
+            nxt += q
+            f += r
+            if f >= d:
+                f -= d
+                nxt += 1
+            k1 += 1
+        self._frac = f
+        self._next = nxt & _MASK
+        self._k = k1 if k1 < 0x1FFFFFFF else k1 & 1  # parity kept across the wrap
+        if k1 > self._k_end >= k:
+            self._gen = False  # clock in: the pulse's ticks are all out; wait for the next
+        if k & 1:
+            if self._res48 and self.running and not self._at_zero:
+                self._pulse(now, True)  # (none between a Start and its tick 0)
+            return 0
+        self._last_tick = now
+        if self.running:
+            # _tick, inlined
+            phase = self._phase
+            if phase % self._tpp == 0:
+                self._pulse(now, False)
+            phase += 1
+            self._phase = phase if phase < BAR_TICKS else 0
+            self._at_zero = False
+        return 0xF8
+
+    def _poll_in(self, now):
+        # The jack's inverter: the pin reads low while the incoming clock is high.
+        high = not self._in_pin.value
+        if self._owed:
+            self._owed -= 1
+            self._last_tick = now
+            self._tick(now)
+            return 0xF8
+        if high and not self._in_high:
+            self._in_high = True
+            if ticks_diff(now, self._last_edge) >= CLOCK_IN_MIN_MS or not self._edge_n:
+                return self._edge(now)
+        elif not high:
+            self._in_high = False
+        if self.running and ticks_diff(now, self._last_edge) > CLOCK_IN_TIMEOUT_MS:
+            self._stop()
+            self._gen = False
+            self._edge_n = 0
+            return 0xFC
+        return 0
+
+    def _edge(self, now):
+        # A rising edge on the clock-in jack: one clock-in pulse = _IN_TICKS MIDI ticks.
+        n = self._edge_n
+        if n and ticks_diff(now, self._last_edge) > CLOCK_IN_TIMEOUT_MS:
+            n = 0
+        edges = self._edges
+        pos = self._edge_pos
+        if n:
+            oldest = edges[pos] if n == CLOCK_IN_EDGES else edges[(pos - n) % CLOCK_IN_EDGES]
+            span = ticks_diff(now, oldest)
+            if span > 0:
+                self._tick_us = span * 1000 // (n * _IN_TICKS)
+            self._last_us = ticks_diff(now, self._last_edge) * 1000 // _IN_TICKS
+            self._lengths()
+        edges[pos] = now
+        self._edge_pos = (pos + 1) % CLOCK_IN_EDGES
+        if n < CLOCK_IN_EDGES:
+            n += 1
+        self._edge_n = n
+        self._last_edge = now
+        if self._hold:
+            return 0
+        us = self._tick_us
+        if self._last_us and self._last_us < us:
+            us = self._last_us  # faster now: space this pulse's ticks by its own period
+        if not us:
+            us = 250000000 // self._bpm_x100  # first pulse: the preset's tempo until measured
+        owed = 0
+        if self.running and self._gen:
+            owed = (self._k_end + 1 - self._k) // 2  # ticks of the last pulse not yet sent
+        self._start_gen(now, us, 2000)
+        self._k_end = _IN_HALVES - 1
+        if not self.running:
+            self._start(now)
+            return 0xFA  # Start first; this pulse's tick 0 (due now) comes with the next call
+        self._owed = owed
+        if owed:
+            self._owed -= 1
+            self._last_tick = now
+            self._tick(now)
+            return 0xF8
+        return self._step(now)
+
+
+def _clamp(v, lo, hi):
+    return lo if v < lo else hi if v > hi else v

@@ -1,0 +1,138 @@
+# The clock's hot paths on the MicroPython VM: the real Box.step() with the real Merger and
+# Clock, in each master mode, allocate nothing (tests/test_hot_paths.py runs this file).
+# - follow: a master's F8 stream (with Start, Song Position + Continue, Stop) goes through
+#   Merger._realtime -> Clock.on_master; 48 PPQN, so the half-tick pulses run too;
+# - internal: Clock.service returns F8 / FA / FC and Merger.inject_realtime queues them;
+# - clock_in: the jack polled every pass, ticks generated between its pulses.
+# Each check also asserts that the path really ran (pulses on the jack, bytes on the outputs).
+import gc
+
+import mpharness
+from scripted_ports import SinkOut, Ticks
+
+from firmware import app, config
+
+PASSES_PER_MS = 6  # scripted_ports.Ticks: a pass on the Pico takes about 0.16 ms
+
+
+class Pin:
+    """A DigitalInOut stand-in that counts rising edges."""
+
+    def __init__(self, value=False):
+        self._v = value
+        self.rises = 0
+
+    @property
+    def value(self):
+        return self._v
+
+    @value.setter
+    def value(self, v):
+        if v and not self._v:
+            self.rises += 1
+        self._v = v
+
+
+class MasterIn:
+    """A clock master on one input: one byte every ``every`` reads, from a fixed script that
+    starts, plays, stops, repositions and continues (then loops)."""
+
+    def __init__(self, every):
+        s = bytearray()
+        s.append(0xFA)
+        for _ in range(200):
+            s.append(0xF8)
+        s.append(0xFC)
+        s.extend(bytes((0xF2, 0x08, 0x00)))  # Song Position: 8 sixteenths
+        s.append(0xFB)
+        for _ in range(200):
+            s.append(0xF8)
+        self.script = s
+        self.pos = 0
+        self.every = every
+        self.count = 0
+
+    def read(self, buf):
+        self.count += 1
+        if self.count < self.every:
+            return 0
+        self.count = 0
+        buf[0] = self.script[self.pos]
+        self.pos += 1
+        if self.pos == len(self.script):
+            self.pos = 0
+        return 1
+
+
+class Idle:
+    def read(self, buf):
+        return 0
+
+
+TEXT = """{"version": 1, "presets": [
+ {"name": "follow", "clock": {"master": "in1", "analog": {"resolution": 48, "pulse_ms": 2}}},
+ {"name": "internal", "clock": {"master": "internal", "bpm": 300, "analog": {"resolution": 24}}},
+ {"name": "clock in", "clock": {"master": "clock_in", "analog": {"resolution": 4}}}
+]}"""
+settings, errors = config.load(TEXT)
+if errors:
+    raise AssertionError(errors)
+ticks = Ticks(PASSES_PER_MS)
+# A byte every 60 passes (10 ms): F8 at 250 BPM.
+master = MasterIn(60)
+inputs = [master, Idle(), Idle(), Idle(), Idle()]
+outputs = [SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(64)]
+clock_out = Pin()
+reset_out = Pin()
+run_out = Pin()
+clock_in = Pin(True)
+jacks = app.Clock(clock_out, reset_out, run_out, clock_in, ticks.now)
+box = app.Box(inputs, outputs, ticks.now, settings, errors, clock=jacks)
+gc.collect()
+
+
+def follow():
+    for _ in range(6000):
+        box.step()
+
+
+before = clock_out.rises
+mpharness.check_no_alloc("clock_follow", follow, warmup=2)
+if clock_out.rises - before < 100 or reset_out.rises == 0 or run_out.rises == 0:
+    raise AssertionError("follow: %d pulses, %d resets" % (clock_out.rises - before, reset_out.rises))
+print("FOLLOW_PULSES", clock_out.rises - before, "BPM_X100", box.clock.bpm_x100())
+
+box.select_preset(1)  # the followed master was playing: the internal clock carries on
+if not box.clock.running:
+    raise AssertionError("the running state did not carry over to the internal clock")
+
+
+def internal():
+    for _ in range(3000):
+        box.step()
+
+
+sent = outputs[0].count
+before = clock_out.rises
+mpharness.check_no_alloc("clock_internal", internal, warmup=1)
+if clock_out.rises - before < 100 or outputs[0].count - sent < 100:
+    raise AssertionError("internal: %d pulses, %d bytes" % (clock_out.rises - before, outputs[0].count - sent))
+print("INTERNAL_PULSES", clock_out.rises - before)
+box.clock.start_stop(ticks.t)  # Stop, so the clock-in jack's first pulse starts
+box.select_preset(2)
+
+
+def clock_in_pulses():
+    # 4 PPQN at 120 BPM on the jack: high for 5 ms every 125 ms (the pin reads the inverse).
+    for _ in range(3000):
+        phase = (ticks.t % 125) < 5
+        clock_in._v = not phase
+        box.step()
+
+
+sent = outputs[0].count
+before = clock_out.rises
+mpharness.check_no_alloc("clock_in", clock_in_pulses, warmup=2)
+if clock_out.rises - before < 3 or outputs[0].count - sent < 18:
+    raise AssertionError("clock in: %d pulses, %d bytes" % (clock_out.rises - before, outputs[0].count - sent))
+print("CLOCK_IN_PULSES", clock_out.rises - before, "BPM_X100", box.clock.bpm_x100())
