@@ -1,0 +1,880 @@
+"""The CV engine: MIDI in, pitch/mod CVs, gates and drum triggers out.
+
+The router treats the engine as its internal output ``cv`` (``router.OUTPUTS[5]``): the merger
+queues whole messages for it, always with their status byte, and ``app`` drains it like a port
+(``room(now)`` then ``write_from(buf, start, end)``). ``service(now)`` runs once a main-loop
+pass and costs one flag test when nothing is timed. ``configure(cv, calibration)`` installs a
+preset's ``cv`` section and the ``calibration`` section (docs/config.md) at boot and on every
+preset switch: every gate and drum falls and every voice is released first.
+
+Layers, one way: MIDI bytes -> parts (a mono voice with its note stack, or the poly/unison group
+with ``voices.PolyAllocator``) -> voices (pitch in 1/256 semitone, glide, bend, mod) -> DAC
+codes (``firmware.dac``, per-voice integer tables built at configure time) and gate pins / the
+drums' 74HCT595.
+
+Contracts and the reasons behind them:
+- CV before gate. Every CV a batch of messages changed is flushed to the DACs at the end of
+  ``write_from``; a gate that must rise is only marked, and rises in the next pass's
+  ``service``, which ``app`` calls after that pass has polled the inputs (0.16 ms on the Pico).
+  So the op-amp stage has settled (about 0.1 ms, docs/build.md section 8) before the edge, and
+  the DAC costs at most one I2C transaction per chip per pass however many notes arrived.
+- Retrigger dip (legato off, a new note while the gate is high): the gate falls at once and
+  rises on the first pass at least ``RETRIGGER_MS`` ms ticks later: a dip of more than 1 ms and at
+  most 2 ms plus one pass. The same holds for a note-on that comes less than that after its
+  voice's gate fell (a sequencer's note-off and next note-on arrive together): every rising
+  edge follows more than 1 ms of low. Yarns makes 0.5 ms with a timer interrupt; here only
+  ``supervisor.ticks_ms`` reads time without allocating (``time.monotonic_ns`` allocates 32 B a
+  call on the board), and a busy wait would stall the inputs (a PIO FIFO lasts 1.3 ms). One
+  tick would allow a dip of a few microseconds when the tick happens to turn right after the
+  fall, too short for a module that samples its gate input; two ticks guarantee 1 ms.
+- A note shorter than a pass (its note-off arrives before its gate rose) still gives a gate of
+  more than 1 ms (``MIN_GATE_MS``), so no note is silently lost.
+- Drum triggers end on the first pass at least ``trigger_ms`` ticks after they started: a length
+  between trigger_ms - 1 and trigger_ms plus one pass.
+- Glide moves the pitch every ``GLIDE_STEP_MS`` ms from where it is to the new note, linear in
+  pitch (exponential in Hz, as 1 V/oct portamento is), reaching it ``glide_ms`` after the note.
+  With ``legato`` on, only overlapping notes glide (as in Yarns); otherwise every note does.
+- Everything per message is integer arithmetic on preallocated arrays: nothing allocates.
+"""
+
+import array
+
+from micropython import const
+
+from firmware import dac as _dac
+from firmware.midi import DATA_LENGTH
+from firmware.ticks import ticks_diff
+from firmware.voices import (
+    ALLOC_HIGH,
+    ALLOC_LOW,
+    ALLOC_NAMES,
+    MAX_VOICES,
+    NONE,
+    PRIORITY_NAMES,
+    NoteStack,
+    PolyAllocator,
+)
+
+VOICES = const(4)
+DRUMS = const(8)
+# Bytes taken a pass: one whole message. On the Pico a note-on and its note-off cost the engine
+# an estimated 2 ms of Python together (``make bench`` scales its MicroPython VM figures by a
+# reference loop), plus their I2C writes, so a burst (a chord from USB, a queue refilled after a
+# preset switch) is spread over passes and no pass keeps the PIO inputs waiting longer than
+# their FIFO lasts (design notes 3: about 2.6 ms at full rate).
+ROOM = const(3)
+GLIDE_STEP_MS = const(2)
+RETRIGGER_MS = const(2)
+MIN_GATE_MS = const(2)
+PITCH_TOP = const(32512)  # note 127 in 1/256 semitone
+NOTE_0V = 24  # 0 V at MIDI note 24 ...
+NOTE_8V = 120  # ... 8 V at note 120; notes outside clamp (design notes section 5)
+MOD_FULL = const(16384)  # a mod value's full scale (7-bit values are scaled to it)
+
+# Part kinds.
+PART_MONO = const(0)  # one voice, its own note stack and priority
+PART_POLY = const(1)  # the poly group: one channel over 2-4 voices
+PART_UNISON = const(2)  # the unison group: one note stack, every voice plays its note
+
+# Mod sources (``cv.voices[N].mod``).
+MOD_VELOCITY = const(0)
+MOD_AFTERTOUCH = const(1)
+MOD_BEND = const(2)
+MOD_CC = const(3)
+
+# Gate states.
+G_LOW = const(0)
+G_HIGH = const(1)
+G_RISE = const(2)  # CV written; rises at the next service
+G_DIP = const(3)  # low since gate_t (a retrigger, or a recent fall): rises RETRIGGER_MS ticks after it
+
+# What service() has to look at.
+P_DRUM = const(2)
+P_GLIDE = const(4)
+P_GATE = const(0xF0)  # one bit per voice: 16 << v
+
+JACKS = ("cv1", "cv2", "cv3", "cv4", "mod1", "mod2", "mod3", "mod4")
+
+
+def _default_voice(n):
+    return {
+        "channel": n + 1,
+        "priority": "last",
+        "legato": False,
+        "transpose": 0,
+        "bend_range": 2,
+        "glide_ms": 0,
+        "mod": "velocity",
+        "mod_range": 5.0,
+    }
+
+
+# The ``cv`` preset object of docs/config.md with every default filled in. The config checker
+# merges a user's keys over a copy of it; the engine receives that complete shape.
+DEFAULT_CV = {
+    "mode": "mono",
+    "voices": [_default_voice(n) for n in range(VOICES)],
+    "poly": {"channel": 1, "voices": 4, "allocation": "cyclic"},
+    "drums": {"channel": 10, "notes": [36, 37, 38, 39, 40, 41, 42, 43], "mode": "trigger", "trigger_ms": 10},
+}  # type: dict
+
+# The ``calibration`` object with every jack uncalibrated (the DAC is asked for the volts wanted).
+DEFAULT_CALIBRATION = {jack: {"offset": 0.0, "scale": 1.0} for jack in JACKS}  # type: dict
+
+
+# -- configure time: volts -> DAC code tables (floats allowed here) -------------------------
+
+
+def calibration_curve(entry):
+    """``(xs, ys)``: the volts to ask the DAC for (ys) at each wanted jack voltage (xs),
+    piecewise linear, extended linearly past both ends.
+
+    ``{"offset": o, "scale": s}`` asks for ``volts * s + o``. ``{"points": [[wanted, measured],
+    ...]}`` lists what the jack measured when, uncalibrated, ``wanted`` volts were asked for; to
+    get V the DAC is asked for the ``wanted`` whose ``measured`` is V (interpolated)."""
+    if isinstance(entry, dict) and "points" in entry:
+        pts = sorted((float(m), float(w)) for w, m in entry["points"])
+        return [p[0] for p in pts], [p[1] for p in pts]
+    offset = 0.0
+    scale = 1.0
+    if isinstance(entry, dict):
+        offset = float(entry.get("offset", 0.0))
+        scale = float(entry.get("scale", 1.0))
+    return [0.0, 1.0], [offset, offset + scale]
+
+
+def apply_curve(curve, volts):
+    xs, ys = curve
+    k = 1
+    while k < len(xs) - 1 and volts > xs[k]:
+        k += 1
+    x0 = xs[k - 1]
+    x1 = xs[k]
+    if x1 == x0:
+        return ys[k]
+    return ys[k - 1] + (ys[k] - ys[k - 1]) * (volts - x0) / (x1 - x0)
+
+
+def _code16(jack_volts, gain):
+    # DAC code with 4 fractional bits, clamped to the DAC's range.
+    c = int(round(_dac.volts_to_code(jack_volts / gain) * 16))
+    if c < 0:
+        return 0
+    if c > _dac.DAC_MAX * 16:
+        return _dac.DAC_MAX * 16
+    return c
+
+
+def note_volts(semitone):
+    """Ideal pitch CV of a (fractional) MIDI note: 1 V/oct, 0 V at note 24, clamped to 0..8 V."""
+    v = (semitone - NOTE_0V) / 12.0
+    if v < 0.0:
+        return 0.0
+    if v > (NOTE_8V - NOTE_0V) / 12.0:
+        return (NOTE_8V - NOTE_0V) / 12.0
+    return v
+
+
+def pitch_table(entry):
+    """129 codes (x16) for semitones 0..127 (the last repeated) on a pitch jack."""
+    curve = calibration_curve(entry)
+    t = array.array("H", bytes(2 * 129))
+    for s in range(128):
+        t[s] = _code16(apply_curve(curve, note_volts(s)), _dac.PITCH_GAIN)
+    t[128] = t[127]
+    return t
+
+
+def mod_table(entry, full_volts):
+    """130 codes (x16) for 0/128 .. 128/128 of ``full_volts`` on a mod jack (the last repeated)."""
+    curve = calibration_curve(entry)
+    t = array.array("H", bytes(2 * 130))
+    for k in range(129):
+        t[k] = _code16(apply_curve(curve, full_volts * k / 128.0), _dac.MOD_GAIN)
+    t[129] = t[128]
+    return t
+
+
+def _channel(value, default):
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 16:
+        return value - 1
+    return default - 1
+
+
+def _mod_source(text):
+    if isinstance(text, str) and text.startswith("cc:"):
+        try:
+            n = int(text[3:])
+        except ValueError:
+            n = 1
+        return MOD_CC, n & 0x7F
+    if text == "aftertouch":
+        return MOD_AFTERTOUCH, 0
+    if text == "pitch_bend":
+        return MOD_BEND, 0
+    return MOD_VELOCITY, 0
+
+
+def _merged(cv):
+    """``cv`` over DEFAULT_CV, one level deep and per voice: the checker normally does this;
+    the engine repeats it so a partial dict (tests, an older checker) still works."""
+    out = dict(DEFAULT_CV)
+    if isinstance(cv, dict):
+        out.update(cv)
+    voices = []
+    given = out.get("voices")
+    for n in range(VOICES):
+        v = _default_voice(n)
+        if isinstance(given, list) and n < len(given) and isinstance(given[n], dict):
+            v.update(given[n])
+        voices.append(v)
+    out["voices"] = voices
+    for key in ("poly", "drums"):
+        d = dict(DEFAULT_CV[key])
+        if isinstance(out.get(key), dict):
+            d.update(out[key])
+        out[key] = d
+    return out
+
+
+class CvEngine:
+    """Four voices (pitch CV, mod CV, gate) and eight drum gates, fed with MIDI messages."""
+
+    def __init__(self, hw, ticks_ms):
+        self.ticks_ms = ticks_ms
+        i2c = getattr(hw, "i2c", None)
+        present = 0
+        if i2c is not None:
+            present = 3
+            for fault in getattr(hw, "faults", ()):
+                if fault.startswith("dac 0x%02x" % _dac.PITCH_ADDRESS):
+                    present &= ~1
+                elif fault.startswith("dac 0x%02x" % _dac.MOD_ADDRESS):
+                    present &= ~2
+        self.dac = _dac.Dac(i2c, present)
+        self.dac.setup(getattr(hw, "dac_drivers", None))
+        self.gates = list(hw.gate_pins)
+        self.drum_spi = getattr(hw, "drum_spi", None)
+        self.drum_latch = getattr(hw, "drum_latch", None)
+        self.drum_buf = bytearray(1)
+        self.now = ticks_ms()
+        self.pending = 0
+        # Parser state (whole messages arrive, but may be split across write_from calls).
+        self.status = 0
+        self.need = 0
+        self.have = 0
+        self.d1 = 0
+        # Per voice: settings (configure time) ...
+        self.transpose = [0] * VOICES
+        self.bend_range = bytearray(VOICES)
+        self.glide_ms = [0] * VOICES
+        self.legato = bytearray(VOICES)
+        self.priority = bytearray(VOICES)
+        self.mod_src = bytearray(VOICES)
+        self.mod_cc = bytearray(VOICES)
+        self.pitch_tables = [pitch_table(None) for _ in range(VOICES)]  # type: list
+        self.mod_tables = [mod_table(None, 5.0) for _ in range(VOICES)]  # type: list
+        # ... and state.
+        self.gate_state = bytearray(VOICES)
+        self.gate_t = [0] * VOICES
+        self.short = bytearray(VOICES)
+        self.note_of = bytearray(VOICES)  # the note a voice sounds (NONE: released)
+        self.sounded = bytearray(VOICES)  # has played a note since configure (glide needs a start)
+        self.base = [0] * VOICES  # pitch in 1/256 semitone, before bend (moves while gliding)
+        self.bend = [0] * VOICES  # pitch bend in 1/256 semitone
+        self.g_from = [0] * VOICES
+        self.g_to = [0] * VOICES
+        self.g_t0 = [0] * VOICES
+        self.gliding = 0
+        self.glide_last = 0
+        self.modx = [0] * VOICES  # mod value, 0..MOD_FULL
+        # Parts.
+        self.part_kind = bytearray(VOICES)
+        self.part_voices = bytearray(VOICES)  # voice bitmask
+        self.part_lead = bytearray(VOICES)  # the voice whose priority/legato the part uses
+        self.part_note = bytearray(VOICES)  # the note a mono/unison part plays (NONE: none)
+        self.stacks = [NoteStack() for _ in range(VOICES)]
+        self.alloc = PolyAllocator()
+        self.chan_parts = bytearray(16)
+        self.chan_voices = bytearray(16)
+        # Drums.
+        self.drum_channel = NONE
+        self.drum_map = bytearray(128)  # note -> bitmask of drums
+        self.drum_gate_mode = 0  # bitmask: drums that follow the note instead of a trigger
+        self.drum_trigger_ms = 10
+        self.drum_bits = 0  # what the 595 outputs
+        self.drum_timing = 0  # triggers running
+        self.drum_t = [0] * DRUMS
+        for v in range(VOICES):
+            self.note_of[v] = NONE
+        self.configure(DEFAULT_CV, DEFAULT_CALIBRATION)
+
+    # -- configure time ------------------------------------------------------------------
+
+    def configure(self, cv_settings, calibration):
+        """Install a preset's ``cv`` section and the ``calibration`` section. Every gate and
+        drum falls and every voice is released first. May allocate (tables)."""
+        self.now = self.ticks_ms()
+        self._all_off()
+        self.gliding = 0
+        self.pending = 0
+        self.status = 0
+        self.need = 0
+        self.have = 0
+        cv = _merged(cv_settings)
+        cal = calibration if isinstance(calibration, dict) else {}
+        for v in range(VOICES):
+            s = cv["voices"][v]
+            self.transpose[v] = int(s["transpose"])
+            self.bend_range[v] = int(s["bend_range"])
+            self.glide_ms[v] = int(s["glide_ms"])
+            self.legato[v] = 1 if s["legato"] else 0
+            self.priority[v] = PRIORITY_NAMES.index(s["priority"]) if s["priority"] in PRIORITY_NAMES else 0
+            src, cc = _mod_source(s["mod"])
+            self.mod_src[v] = src
+            self.mod_cc[v] = cc
+            self.pitch_tables[v] = pitch_table(cal.get(JACKS[v]))
+            self.mod_tables[v] = mod_table(cal.get(JACKS[4 + v]), float(s["mod_range"]))
+            self.sounded[v] = 0
+            self.bend[v] = 0
+            self.modx[v] = 0
+        for ch in range(16):
+            self.chan_parts[ch] = 0
+            self.chan_voices[ch] = 0
+        mode = cv["mode"]
+        first_free = 0
+        n_parts = 0
+        if mode in ("poly", "unison"):
+            poly = cv["poly"]
+            k = int(poly["voices"])
+            if k < 2 or k > MAX_VOICES:
+                k = MAX_VOICES
+            mask = (1 << k) - 1
+            alloc = ALLOC_NAMES.index(poly["allocation"]) if poly["allocation"] in ALLOC_NAMES else 0
+            self.alloc.reset(k, alloc)
+            self.part_kind[0] = PART_POLY if mode == "poly" else PART_UNISON
+            self.part_voices[0] = mask
+            self.part_lead[0] = 0
+            ch = _channel(poly["channel"], 1)
+            self.chan_parts[ch] |= 1
+            self.chan_voices[ch] |= mask
+            first_free = k
+            n_parts = 1
+        # Mono voices: every voice in mono mode, and in poly/unison the voices the group leaves
+        # free (each keeps working on its own channel, so its mod jack can follow a CC).
+        for v in range(first_free, VOICES):
+            p = n_parts
+            self.part_kind[p] = PART_MONO
+            self.part_voices[p] = 1 << v
+            self.part_lead[p] = v
+            ch = _channel(cv["voices"][v]["channel"], v + 1)
+            self.chan_parts[ch] |= 1 << p
+            self.chan_voices[ch] |= 1 << v
+            n_parts += 1
+        for p in range(VOICES):
+            self.stacks[p].clear()
+            self.part_note[p] = NONE
+        drums = cv["drums"]
+        self.drum_channel = _channel(drums["channel"], 10)
+        for n in range(128):
+            self.drum_map[n] = 0
+        notes = drums["notes"]
+        for d in range(DRUMS):
+            if isinstance(notes, list) and d < len(notes):
+                self.drum_map[int(notes[d]) & 0x7F] |= 1 << d
+        modes = drums["mode"]
+        gate_mode = 0
+        for d in range(DRUMS):
+            m = modes[d] if isinstance(modes, list) and d < len(modes) else modes
+            if m == "gate":
+                gate_mode |= 1 << d
+        self.drum_gate_mode = gate_mode
+        self.drum_trigger_ms = int(drums["trigger_ms"])
+        for v in range(VOICES):
+            self._pitch_out(v)
+            self._mod_out(v)
+        self.dac.flush()
+
+    # -- the port interface (app drains the merger's cv queue into it) --------------------
+
+    def room(self, now):
+        self.now = now
+        return ROOM
+
+    def write_from(self, buf, start, end):
+        """Take the MIDI bytes ``buf[start:end]`` (no slice is made); returns how many."""
+        status = self.status
+        need = self.need
+        have = self.have
+        d1 = self.d1
+        k = start
+        while k < end:
+            b = buf[k]
+            k += 1
+            if b < 0x80:
+                if need == 0:
+                    continue  # SysEx body or a stray byte
+                if have == 0 and need == 2:
+                    d1 = b
+                    have = 1
+                    continue
+                have = 0
+                if status < 0xF0:
+                    # One message: dispatched here rather than through a method (a call costs
+                    # about 1,600 cycles on the Pico).
+                    hi = status & 0xF0
+                    if need == 1:
+                        d2 = b
+                        b = 0
+                    else:
+                        d2 = b
+                        b = d1
+                    # b: first data byte, d2: second (or the only one).
+                    if hi == 0x90:
+                        if d2:
+                            self._note_on(status & 0x0F, b, d2)
+                        else:
+                            self._note_off(status & 0x0F, b)
+                    elif hi == 0x80:
+                        self._note_off(status & 0x0F, b)
+                    elif hi == 0xB0:
+                        self._control(status & 0x0F, b, d2)
+                    elif hi == 0xE0:
+                        self._bend(status & 0x0F, b | (d2 << 7))
+                    elif hi == 0xD0:
+                        self._pressure(status & 0x0F, d2, NONE)
+                    elif hi == 0xA0:
+                        self._pressure(status & 0x0F, d2, b)
+                else:
+                    status = 0  # system common: no running status
+                    need = 0
+            elif b >= 0xF8:
+                if b == 0xFC or b == 0xFF:
+                    self._all_off()  # Stop and Reset: every gate falls, every voice released
+            else:
+                have = 0
+                status = b
+                need = DATA_LENGTH[b]
+                if need == 0xFF:  # SysEx start/end, undefined: nothing for the engine
+                    need = 0
+                    status = 0
+                elif b >= 0xF0 and need == 0:
+                    status = 0
+        self.status = status
+        self.need = need
+        self.have = have
+        self.d1 = d1
+        if self.dac.dirty:
+            self.dac.flush()
+        return end - start
+
+    def service(self, now):
+        """Timed work: gates to raise after their CV, retrigger dips, short gates, drum
+        triggers, glide steps. One flag test when nothing is pending."""
+        pending = self.pending
+        if not pending:
+            return
+        self.now = now
+        if pending & P_GATE:
+            self._service_gates(now)
+        if pending & P_DRUM:
+            self._service_drums(now)
+        if pending & P_GLIDE:
+            self._service_glide(now)
+
+    # -- messages --------------------------------------------------------------------------
+
+    def _note_on(self, ch, note, vel):
+        if ch == self.drum_channel:
+            self._drum_on(note)
+        parts = self.chan_parts[ch]
+        p = 0
+        while parts:
+            if parts & 1:
+                self._part_on(p, note, vel)
+            parts >>= 1
+            p += 1
+
+    def _note_off(self, ch, note):
+        if ch == self.drum_channel:
+            self._drum_off(self.drum_map[note] & self.drum_gate_mode)
+        parts = self.chan_parts[ch]
+        p = 0
+        while parts:
+            if parts & 1:
+                self._part_off(p, note)
+            parts >>= 1
+            p += 1
+
+    def _part_on(self, p, note, vel):
+        stack = self.stacks[p]
+        if self.part_kind[p] == PART_POLY:
+            alloc = self.alloc
+            if alloc.mode >= ALLOC_LOW:
+                stack.push(note, vel)
+                self._dispatch_sorted(p)
+            else:
+                # A voice taken from another note (stolen) retriggers; glide if set.
+                self._play(alloc.note_on(note), note, vel, 1, 1)
+            return
+        before = self.part_note[p]
+        stack.push(note, vel)
+        after = stack.pick(self.priority[self.part_lead[p]])
+        if after == before:
+            return
+        self.part_note[p] = after
+        overlapped = before != NONE
+        if after != note:
+            vel = stack.velocity(after)
+        voices = self.part_voices[p]
+        v = 0
+        while voices:
+            if voices & 1:
+                legato = self.legato[v]
+                self._play(v, after, vel, not (legato and overlapped), overlapped or not legato)
+            voices >>= 1
+            v += 1
+
+    def _part_off(self, p, note):
+        stack = self.stacks[p]
+        if self.part_kind[p] == PART_POLY:
+            alloc = self.alloc
+            if alloc.mode >= ALLOC_LOW:
+                if stack.remove(note):
+                    self._dispatch_sorted(p)
+            else:
+                v = alloc.note_off(note)
+                if v != NONE:
+                    self._release(v)
+            return
+        if not stack.remove(note):
+            return
+        after = stack.pick(self.priority[self.part_lead[p]])
+        if after == self.part_note[p]:
+            return
+        self.part_note[p] = after
+        voices = self.part_voices[p]
+        v = 0
+        while voices:
+            if voices & 1:
+                if after == NONE:
+                    self._release(v)
+                else:
+                    # Back to a key still held: glide to it, retrigger unless legato.
+                    self._play(v, after, stack.velocity(after), not self.legato[v], 1)
+            voices >>= 1
+            v += 1
+
+    def _dispatch_sorted(self, p):
+        # Poly "low"/"high": voice k plays the k-th lowest (highest) held note. A voice whose
+        # note changes while its gate is up moves without a retrigger (as Yarns' sorted mode).
+        stack = self.stacks[p]
+        alloc = self.alloc
+        top = alloc.mode == ALLOC_HIGH
+        note_of = self.note_of
+        v = 0
+        while v < alloc.size:
+            note = stack.nth(v, top)
+            if note == NONE:
+                if note_of[v] != NONE:
+                    self._release(v)
+            elif note != note_of[v]:
+                self._play(v, note, stack.velocity(note), 0, 1)
+            v += 1
+
+    def _control(self, ch, c, value):
+        if c == 123 or c == 120:  # all notes off, all sound off
+            self._channel_off(ch)
+        voices = self.chan_voices[ch]
+        v = 0
+        while voices:
+            if voices & 1:
+                if c == 121:  # reset all controllers: bend to centre
+                    self.bend[v] = 0
+                    self._pitch_out(v)
+                if self.mod_src[v] == MOD_CC and self.mod_cc[v] == c:
+                    self.modx[v] = (value * MOD_FULL + 63) // 127
+                    self._mod_out(v)
+            voices >>= 1
+            v += 1
+
+    def _bend(self, ch, value):
+        voices = self.chan_voices[ch]
+        v = 0
+        while voices:
+            if voices & 1:
+                # Linear in the 14-bit value around 8192, in 1/256 semitone, rounded.
+                self.bend[v] = ((value - 8192) * self.bend_range[v] + 16) >> 5
+                self._pitch_out(v)
+                if self.mod_src[v] == MOD_BEND:
+                    self.modx[v] = (value * MOD_FULL + 8191) // 16383
+                    self._mod_out(v)
+            voices >>= 1
+            v += 1
+
+    def _pressure(self, ch, value, note):
+        # Channel pressure (note NONE) reaches every voice on the channel; poly pressure only
+        # the voice sounding that note.
+        voices = self.chan_voices[ch]
+        v = 0
+        while voices:
+            if voices & 1 and self.mod_src[v] == MOD_AFTERTOUCH and (note == NONE or self.note_of[v] == note):
+                self.modx[v] = (value * MOD_FULL + 63) // 127
+                self._mod_out(v)
+            voices >>= 1
+            v += 1
+
+    # -- voices ------------------------------------------------------------------------------
+
+    def _play(self, v, note, vel, retrigger, glide):
+        target = note + self.transpose[v]
+        if target < 0:
+            target = 0
+        elif target > 127:
+            target = 127
+        target <<= 8
+        now = self.now
+        if glide and self.sounded[v] and self.glide_ms[v]:
+            self.g_from[v] = self.base[v]
+            self.g_to[v] = target
+            self.g_t0[v] = now
+            if not self.pending & P_GLIDE:
+                self.glide_last = now
+                self.pending |= P_GLIDE
+            self.gliding |= 1 << v
+        else:
+            self.base[v] = target
+            if self.gliding:
+                self.gliding &= ~(1 << v)
+        self.sounded[v] = 1
+        self.note_of[v] = note
+        if self.mod_src[v] == MOD_VELOCITY:
+            x = (vel * MOD_FULL + 63) // 127
+            self.modx[v] = x
+            # _mod_out inlined: this is the per-note path.
+            t = self.mod_tables[v]
+            i = x >> 7
+            c = t[i] + (((t[i + 1] - t[i]) * (x & 127) + 64) >> 7)
+            c = (c + 8) >> 4
+            want = self.dac.want
+            if want[4 + v] != c:
+                want[4 + v] = c
+                self.dac.dirty |= 16 << v
+        self._pitch_out(v)
+        self.short[v] = 0
+        state = self.gate_state
+        if state[v] == G_HIGH:
+            if retrigger:
+                self._fall(v)
+                state[v] = G_DIP
+                self.pending |= 16 << v
+        elif state[v] == G_LOW:
+            # A gate that fell less than RETRIGGER_MS ticks ago (a note-off and the next
+            # note-on arriving together, as from a sequencer) stays low like a retrigger dip,
+            # so every rising edge follows more than 1 ms of low. (ticks_diff inlined.)
+            d = ((self.ticks_ms() - self.gate_t[v] + 0x10000000) & 0x1FFFFFFF) - 0x10000000
+            state[v] = G_DIP if 0 <= d < RETRIGGER_MS else G_RISE
+            self.pending |= 16 << v
+
+    def _fall(self, v):
+        self.gates[v].value = False
+        # A tick read after the edge: the low time is counted from no earlier than the fall,
+        # so RETRIGGER_MS ticks are always more than 1 ms.
+        self.gate_t[v] = self.ticks_ms()
+
+    def _release(self, v):
+        self.note_of[v] = NONE
+        state = self.gate_state[v]
+        if state == G_HIGH:
+            self._fall(v)
+            self.gate_state[v] = G_LOW
+            self.short[v] = 0
+        elif state != G_LOW:
+            self.short[v] = 1  # ended before its gate rose: still give it a short gate
+
+    def _pitch_out(self, v):
+        p = self.base[v] + self.bend[v]
+        if p < 0:
+            p = 0
+        elif p > PITCH_TOP:
+            p = PITCH_TOP
+        t = self.pitch_tables[v]
+        i = p >> 8
+        f = p & 255
+        c = t[i]
+        if f:
+            c += ((t[i + 1] - c) * f + 128) >> 8
+        c = (c + 8) >> 4
+        dac = self.dac
+        if dac.want[v] != c:
+            dac.want[v] = c
+            dac.dirty |= 1 << v
+
+    def _mod_out(self, v):
+        x = self.modx[v]
+        t = self.mod_tables[v]
+        i = x >> 7
+        f = x & 127
+        c = t[i]
+        if f:
+            c += ((t[i + 1] - c) * f + 64) >> 7
+        c = (c + 8) >> 4
+        dac = self.dac
+        if dac.want[4 + v] != c:
+            dac.want[4 + v] = c
+            dac.dirty |= 16 << v
+
+    def _channel_off(self, ch):
+        parts = self.chan_parts[ch]
+        p = 0
+        while parts:
+            if parts & 1:
+                self.stacks[p].clear()
+                self.part_note[p] = NONE
+                if self.part_kind[p] == PART_POLY:
+                    self.alloc.release_all()
+                voices = self.part_voices[p]
+                v = 0
+                while voices:
+                    if voices & 1:
+                        self._gate_off(v)
+                    voices >>= 1
+                    v += 1
+            parts >>= 1
+            p += 1
+        if ch == self.drum_channel:
+            self._drum_off(0xFF)
+
+    def _gate_off(self, v):
+        # Ends a voice now, with no short gate: Stop, all-notes-off, a preset switch.
+        self.note_of[v] = NONE
+        self.short[v] = 0
+        state = self.gate_state[v]
+        if state != G_LOW:
+            self.gate_state[v] = G_LOW
+            if state == G_HIGH:
+                self._fall(v)
+
+    def _all_off(self):
+        for v in range(VOICES):
+            self._gate_off(v)
+        for p in range(VOICES):
+            self.stacks[p].clear()
+            self.part_note[p] = NONE
+        self.alloc.release_all()
+        self.drum_timing = 0
+        if self.drum_bits:
+            self._drum_write(0)
+        self.pending &= P_GLIDE
+
+    # -- drums -----------------------------------------------------------------------------
+
+    def _drum_on(self, note):
+        mask = self.drum_map[note]
+        if not mask:
+            return
+        trig = mask & ~self.drum_gate_mode
+        if self.drum_bits & mask:
+            # Already high: a short low first, so the new hit has its own rising edge.
+            self._drum_write(self.drum_bits & ~mask)
+        self._drum_write(self.drum_bits | mask)
+        if trig:
+            # Timed from a tick read after the latch: never shorter than trigger_ms - 1.
+            now = self.ticks_ms()
+            d = 0
+            m = trig
+            while m:
+                if m & 1:
+                    self.drum_t[d] = now
+                m >>= 1
+                d += 1
+            self.drum_timing |= trig
+            self.pending |= P_DRUM
+
+    def _drum_off(self, mask):
+        bits = self.drum_bits & ~mask
+        self.drum_timing &= ~mask
+        if bits != self.drum_bits:
+            self._drum_write(bits)
+
+    def _drum_write(self, bits):
+        self.drum_bits = bits
+        spi = self.drum_spi
+        latch = self.drum_latch
+        if spi is None or latch is None:
+            return  # no shift register (a fault at power-up): the drums are silent
+        self.drum_buf[0] = bits
+        spi.write(self.drum_buf)
+        latch.value = True  # the 595 copies its shift register to the jacks on this edge
+        latch.value = False
+
+    # -- timed work ----------------------------------------------------------------------------
+
+    def _service_gates(self, now):
+        # Only the voices whose bit is set in pending (16 << v) have something to do.
+        state = self.gate_state
+        bits = self.pending >> 4
+        done = 0
+        v = 0
+        while bits:
+            if bits & 1:
+                st = state[v]
+                if st == G_RISE or (st == G_DIP and ticks_diff(now, self.gate_t[v]) >= RETRIGGER_MS):
+                    self.gates[v].value = True
+                    state[v] = G_HIGH
+                    if self.short[v]:
+                        self.gate_t[v] = self.ticks_ms()  # read after the edge, as for the dip
+                    else:
+                        done |= 16 << v
+                elif st == G_HIGH and self.short[v]:
+                    if ticks_diff(now, self.gate_t[v]) >= MIN_GATE_MS:
+                        self._fall(v)
+                        state[v] = G_LOW
+                        self.short[v] = 0
+                        done |= 16 << v
+                elif st != G_DIP:
+                    done |= 16 << v  # ended meanwhile (all notes off, Stop)
+            bits >>= 1
+            v += 1
+        self.pending &= ~done
+
+    def _service_drums(self, now):
+        timing = self.drum_timing
+        ending = 0
+        d = 0
+        m = timing
+        length = self.drum_trigger_ms
+        while m:
+            if m & 1 and ticks_diff(now, self.drum_t[d]) >= length:
+                ending |= 1 << d
+            m >>= 1
+            d += 1
+        if ending:
+            self._drum_off(ending)
+        if not self.drum_timing:
+            self.pending &= ~P_DRUM
+
+    def _service_glide(self, now):
+        if ticks_diff(now, self.glide_last) < GLIDE_STEP_MS:
+            return
+        self.glide_last = now
+        g = self.gliding
+        v = 0
+        m = g
+        while m:
+            if m & 1:
+                ms = self.glide_ms[v]
+                elapsed = ticks_diff(now, self.g_t0[v])
+                if elapsed >= ms:
+                    self.base[v] = self.g_to[v]
+                    g &= ~(1 << v)
+                else:
+                    a = self.g_from[v]
+                    self.base[v] = a + (self.g_to[v] - a) * elapsed // ms
+                self._pitch_out(v)
+            m >>= 1
+            v += 1
+        self.gliding = g
+        if not g:
+            self.pending &= ~P_GLIDE
+        self.dac.flush()

@@ -1,0 +1,163 @@
+# The CV engine's per-message path on the MicroPython VM: the real CvEngine (firmware/cv.py,
+# voices.py, dac.py) fed note on/off, running status, pitch bend, CC, pressure, drum notes,
+# real-time bytes and SysEx through write_from, with service() every pass (gate rises,
+# retrigger dips, short gates, drum trigger ends, glide steps) in every voice mode; then the
+# whole Box.step with the engine as the router's cv output. Fake I2C/pins/SPI are plain classes.
+import gc
+
+import mpharness
+from scripted_ports import ScriptIn, SinkOut, Ticks
+
+from firmware import app, config, cv
+
+
+class I2C:
+    def __init__(self):
+        self.writes = 0
+
+    def try_lock(self):
+        return True
+
+    def unlock(self):
+        pass
+
+    def writeto(self, address, buf):
+        self.writes += 1
+
+
+class Pin:
+    def __init__(self):
+        self._v = False
+        self.rises = 0
+
+    @property
+    def value(self):
+        return self._v
+
+    @value.setter
+    def value(self, v):
+        if v and not self._v:
+            self.rises += 1
+        self._v = v
+
+
+class Spi:
+    def __init__(self):
+        self.writes = 0
+
+    def write(self, buf):
+        self.writes += 1
+
+
+class Hw:
+    def __init__(self):
+        self.i2c = I2C()
+        self.faults = []
+        self.gate_pins = [Pin(), Pin(), Pin(), Pin()]
+        self.drum_spi = Spi()
+        self.drum_latch = Pin()
+        self.outputs = [None] * 6
+
+
+def stream():
+    s = bytearray()
+    for k in range(24):
+        ch = k % 4
+        n = 36 + (k * 5) % 48
+        s.extend(bytes((0x90 | ch, n, 1 + (k * 11) % 127)))
+        s.extend(bytes((n + 3, 90)))  # running status: a second key, mono stack / poly voice
+        s.extend(bytes((0xE0 | ch, k & 0x7F, 0x40 + (k & 0x1F))))
+        s.append(0xF8)  # real-time between messages ...
+        s.extend(bytes((0xB0 | ch, 1, k & 0x7F)))
+        s.extend(bytes((0xD0 | ch, 0xFE, (k * 3) & 0x7F)))  # ... and inside one
+        s.extend(bytes((0xA0 | ch, n, 40)))
+        s.extend(bytes((0x99, 36 + k % 8, 100, 0x89, 36 + k % 8, 0)))
+        s.extend(bytes((0x80 | ch, n, 0, 0x90 | ch, n + 3, 0)))  # note-off and velocity 0
+        if k % 6 == 5:
+            s.extend(bytes((0xF0, 0x7D, 1, 2, 3, 0xF7, 0xB0 | ch, 123, 0)))
+    s.append(0xFC)  # Stop: every gate falls
+    return s
+
+
+# The whole pass first, so the heap read below is the box's at boot with the default config:
+# the real Box with the engine behind the merger as the cv output.
+settings, errors = config.load(None)
+hw2 = Hw()
+ticks2 = Ticks()
+engine2 = cv.CvEngine(hw2, ticks2.now)
+inputs = [ScriptIn(stream(), chunk, loop=True) for chunk in (3, 1, 7, 64, 16)]
+outputs = [SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(64), engine2]
+box = app.Box(inputs, outputs, ticks2.now, settings, errors)
+gc.collect()
+# --- step ---
+mpharness.report_heap("boot_with_cv_engine")
+# --- step ---
+
+
+def passes():
+    for _ in range(400):
+        box.step()
+
+
+mpharness.check_no_alloc("cv_box_step", passes, warmup=2)
+rises = 0
+for p in hw2.gate_pins:
+    rises += p.rises
+assert rises > 50, rises
+print("BOX_GATE_RISES", rises, "BOX_I2C_WRITES", hw2.i2c.writes)
+
+# --- step: every voice mode, write_from and service called directly ---
+hw = Hw()
+ticks = Ticks(calls_per_ms=3)
+engine = cv.CvEngine(hw, ticks.now)
+data = stream()
+SECTIONS = (
+    {},
+    {"voices": [{"glide_ms": 40, "priority": "low"}, {"legato": True, "glide_ms": 15, "mod": "cc:1"},
+                {"priority": "high", "mod": "aftertouch"}, {"mod": "pitch_bend"}],
+     "drums": {"mode": ["trigger", "gate"] * 4}},
+    {"mode": "poly", "poly": {"channel": 1, "voices": 3, "allocation": "reuse"}},
+    {"mode": "poly", "poly": {"channel": 2, "voices": 4, "allocation": "high"}},
+    {"mode": "unison", "poly": {"channel": 3, "voices": 2}},
+)
+calibration = {"cv1": {"points": [[0.0, 0.01], [4.0, 4.02], [8.0, 7.99]]}, "mod2": {"offset": 0.01, "scale": 0.99}}
+
+
+def play():
+    # The merger hands at most room(now) bytes a pass, sometimes splitting a message.
+    k = 0
+    n = len(data)
+    while k < n:
+        now = ticks.now()
+        if engine.pending:
+            engine.service(now)
+        room = engine.room(now)
+        end = k + (room if k % 2 else 5)
+        if end > n:
+            end = n
+        k += engine.write_from(data, k, end)
+    for _ in range(60):  # let triggers, dips and glides finish
+        now = ticks.now()
+        if engine.pending:
+            engine.service(now)
+
+
+mode_index = [0]
+
+
+def next_mode():
+    engine.configure(SECTIONS[mode_index[0]], calibration)
+    mode_index[0] += 1
+
+
+for name in ("cv_mono", "cv_mono_glide_mods", "cv_poly_reuse", "cv_poly_high", "cv_unison"):
+    next_mode()
+    mpharness.check_no_alloc(name, play, warmup=2)
+rises = 0
+for p in hw.gate_pins:
+    rises += p.rises
+assert rises > 100, rises
+assert hw.i2c.writes > 500, hw.i2c.writes
+assert hw.drum_latch.rises > 100, hw.drum_latch.rises
+print("GATE_RISES", rises, "I2C_WRITES", hw.i2c.writes, "DRUM_LATCHES", hw.drum_latch.rises)
+
