@@ -1,6 +1,21 @@
-"""Runs once at power-up, before USB starts: name the USB MIDI device."""
+"""Runs once at power-up (and after a reset), before USB starts: the USB MIDI device's name, and
+who may write the CIRCUITPY drive.
 
+- Normal (nothing held): the computer may write the drive (edit config.json); the firmware
+  only reads it. This is CircuitPython's default.
+- Button 1 held at power-up: the drive is read-only to the computer (config.json is locked:
+  nothing the computer does can change or corrupt it) and writable by code on the box (the
+  REPL, tools run there). The Thruway firmware itself never writes the drive in either mode.
+
+What it prints goes to boot_out.txt on the drive.
+"""
+
+import board
+import digitalio
+import storage
 import usb_midi
+
+from firmware import pinmap
 
 usb_midi.set_names(
     streaming_interface_name="Thruway MIDI",
@@ -9,3 +24,14 @@ usb_midi.set_names(
     out_jack_name="Thruway out",
 )
 usb_midi.enable()
+
+button1 = digitalio.DigitalInOut(getattr(board, pinmap.BUTTON1))
+button1.switch_to_input(pull=digitalio.Pull.UP)
+held = not button1.value  # pressed pulls the pin to GND
+button1.deinit()
+
+if held:
+    storage.remount("/", readonly=False)
+    print("Thruway boot: button 1 held: the drive is read-only to the computer, writable by the box")
+else:
+    print("Thruway boot: the drive is writable by the computer (hold button 1 at power-up to lock it)")

@@ -7,10 +7,14 @@ board and in the simulator alike.
 
 import gc
 
-from firmware import config, router
-from firmware.merger import Merger
+from firmware import router
+from firmware.clock import DEFAULT_CLOCK, Clock, clock_outputs
+from firmware.cv import CvEngine
+from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, Merger
+from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP, Panel
 
 READ_SIZE = 64
+WATCHDOG_S = 2.0  # a main loop stuck this long restarts the box (into its last preset: NVM)
 
 box = None  # the running Box, for the serial console and the simulator's summary
 
@@ -18,7 +22,7 @@ box = None  # the running Box, for the serial console and the simulator's summar
 class Box:
     """Everything the main loop touches, wired together once at start-up."""
 
-    def __init__(self, inputs, outputs, ticks_ms, settings, errors=()):
+    def __init__(self, inputs, outputs, ticks_ms, settings, errors=(), clock=None):
         self.inputs = inputs
         self.outputs = outputs
         self.ticks_ms = ticks_ms
@@ -28,10 +32,19 @@ class Box:
         for o in range(len(outputs)):
             if outputs[o] is None:
                 self.merger.present &= ~(1 << o)
+        # The CV engine is the internal output ``cv`` (None when a Box is built without it).
+        # It is fed whole messages, each with its status byte.
+        self.cv = outputs[router.CV_OUTPUT] if len(outputs) > router.CV_OUTPUT else None
+        if self.cv is not None:
+            self.merger.running_status[router.CV_OUTPUT] = 0
+        # The clock: tempo, transport and the clock/reset/run jacks (jackless when none given).
+        self.clock = clock if clock is not None else Clock(None, None, None, None, ticks_ms)
+        self.merger.clock_sink = self.clock
         self.buf = bytearray(READ_SIZE)
         whole = memoryview(self.buf)
         self.views = [whole[:n] for n in range(READ_SIZE + 1)]
         self.preset = 0
+        self.panel = None  # firmware.panel.Panel, attached by run() (tests may leave it out)
         self.select_preset(0)
 
     def select_preset(self, index):
@@ -40,18 +53,48 @@ class Box:
         if not 0 <= index < len(presets):
             return False
         self.preset = index
+        if self.cv is not None:
+            # Every gate and drum falls and every voice is released before the new mode.
+            self.cv.configure(presets[index].get("cv"), self.settings.get("calibration"))
+        # Clock master and clock outputs: the running state and the tick schedule carry over.
+        clock = presets[index].get("clock", DEFAULT_CLOCK)
+        self.clock.configure(clock)
+        self.merger.set_master(_master_mode(clock.get("master", "auto")))
+        send, divide = clock_outputs(clock)
+        self.merger.set_clock_outputs(send, divide)
         routes = presets[index]["routes"]
         self.merger.set_routes(
             router.build_masks(routes, len(self.inputs)),
             router.build_transforms(routes, len(self.inputs), len(self.outputs)),
         )
+        if self.panel is not None:
+            self.panel.set_preset(index, self.ticks_ms())
         return True
+
+    def panel_action(self, action, now):
+        """Carry out a front-panel action (``firmware.panel`` ACTION_*), between messages."""
+        if action >= ACTION_PRESET:
+            index = action - ACTION_PRESET
+            if index != self.preset and self.select_preset(index):
+                print("preset %d: %s" % (index + 1, self.settings["presets"][index]["name"]))
+        elif action == ACTION_TAP:
+            self.clock.tap(now)
+        elif action == ACTION_START_STOP:
+            self.clock.start_stop(now)
 
     def step(self):
         """One pass of the main loop. Allocates nothing."""
         now = self.ticks_ms()
         merger = self.merger
         merger.now = now
+        # The clock's jacks and, when the box is the master, its real-time bytes; first in the
+        # pass so an edge leaves as soon as its tick is due. Idle: this one comparison.
+        clock = self.clock
+        if ((now - clock.due) & 0x1FFFFFFF) < 0x10000000:
+            b = clock.service(now)
+            while b:
+                merger.inject_realtime(b)
+                b = clock.service(now)
         buf = self.buf
         views = self.views
         inputs = self.inputs
@@ -63,6 +106,17 @@ class Box:
                     merger.last_rx[i] = now
                     merger.feed(i, views[n])
         merger.service(now)
+        # Buttons, LEDs, NVM, watchdog: called once per ms tick (a method call costs about 1,600
+        # cycles; most passes see the same tick).
+        panel = self.panel
+        if panel is not None and now != panel.last:
+            action = panel.service(now)
+            if action:
+                self.panel_action(action, now)
+        # CV timing (a gate rises here, one pass after its CV was written; see firmware/cv.py).
+        cv = self.cv
+        if cv is not None and cv.pending:
+            cv.service(now)
         # Only outputs with bytes queued (merger.queued) are visited.
         queued = merger.queued
         if queued:
@@ -82,21 +136,64 @@ class Box:
             self.step()
 
 
+def _master_mode(name):
+    # config's clock.master -> merger.set_master: the box's own clock (internal, or the clock-in
+    # jack) makes the merger drop every external clock and transport byte.
+    if name == "internal" or name == "clock_in":
+        return MASTER_INTERNAL
+    if name in router.INPUTS:
+        return router.INPUTS.index(name)
+    return MASTER_AUTO
+
+
+def load_settings(text):
+    """``config.load(text)``, then the checker is dropped from memory: it runs once at start-up
+    and its code is about 19 KB of the heap (MicroPython VM). The top-level dict is copied
+    because the one the checker built keeps the module alive (measured on the VM). Returns
+    ``(settings, errors)``."""
+    import sys
+
+    import firmware
+    from firmware import config
+
+    settings, errors = config.load(text)
+    settings = dict(settings)
+    del config
+    sys.modules.pop("firmware.config", None)
+    if hasattr(firmware, "config"):
+        delattr(firmware, "config")
+    return settings, errors
+
+
 def run():
     """Start the box on the real (or simulated) hardware and loop forever."""
     global box
     from firmware import board_io
 
     hw = board_io.Hardware()
-    settings, errors = config.load(hw.read_config())
+    hw.outputs[router.CV_OUTPUT] = CvEngine(hw, hw.ticks_ms)
+    settings, errors = load_settings(hw.read_config())
+    if errors:
+        print("config.json not used (%d problem%s): running the safe default, everything merged"
+              % (len(errors), "" if len(errors) == 1 else "s"))
     for message in errors:
         print("config error:", message)
     for fault in hw.faults:
         print("fault:", fault)
-    box = Box(hw.inputs, hw.outputs, hw.ticks_ms, settings, errors)
+    jacks = Clock(hw.clock_out, hw.reset_out, hw.run_out, hw.clock_in, hw.ticks_ms)
+    box = Box(hw.inputs, hw.outputs, hw.ticks_ms, settings, errors, clock=jacks)
+    # The front panel. The box starts in the preset it was last in (NVM), if this config has it.
+    panel = Panel(hw.buttons, hw.write_leds, hw.nvm, None, len(settings["presets"]), settings["panel"],
+                  box.merger.last_rx, hw.ticks_ms(), error=bool(errors), fault=bool(hw.faults))
+    box.panel = panel
+    stored = panel.stored_preset()
+    if stored is not None and stored != box.preset:
+        box.select_preset(stored)
     # Collect once now, so start-up garbage never triggers a collection while playing.
     gc.collect()
     # mem_free is MicroPython's; CPython (the simulator) has no such figure.
     free = gc.mem_free() if hasattr(gc, "mem_free") else -1
     print("Thruway ready: preset %d, %d bytes free" % (box.preset + 1, free))
+    # Armed last: start-up (config check, DAC probe) may take longer than a loop pass ever may.
+    panel.watchdog = hw.start_watchdog(WATCHDOG_S)
     box.run()

@@ -36,6 +36,7 @@ PIO_RX_PROGRAM = array.array("H", (0x2020, 0xEA27, 0x4001, 0x0642, 0x00C7, 0x20A
 PIO_TX_PROGRAM = array.array("H", (0x9FA0, 0xF727, 0x6001, 0x0642))
 
 
+CONFIG_READ_LIMIT = 16385  # config.MAX_CONFIG_BYTES + 1 (tests/test_config.py checks)
 DAC_I2C_HZ = 400000
 DAC_PITCH_ADDRESS = 0x60
 DAC_MOD_ADDRESS = 0x64
@@ -165,6 +166,32 @@ class Hardware:
         self.leds_pin = _out(pinmap.LEDS)
         self.nvm = microcontroller.nvm
         self.watchdog = getattr(microcontroller, "watchdog", None)
+        # The LED chain's writer for firmware.panel: neopixel_write of the panel's 27-byte
+        # buffer (it blocks for the wire time, about 270 us for 9 pixels).
+        self.write_leds = None
+        try:
+            import neopixel_write
+
+            pin = self.leds_pin
+            show = neopixel_write.neopixel_write
+            self.write_leds = lambda buf: show(pin, buf)
+        except ImportError:
+            self.faults.append("leds: no neopixel_write module")
+
+    def start_watchdog(self, timeout):
+        """Arm the hardware watchdog in RESET mode: unfed for ``timeout`` seconds, the board
+        restarts (and, on the RP2040, it cannot be disarmed again). Returns it, or None."""
+        wd = self.watchdog
+        if wd is None:
+            return None
+        try:
+            from watchdog import WatchDogMode
+        except ImportError:
+            return None
+        wd.timeout = timeout
+        wd.mode = WatchDogMode.RESET
+        wd.feed()
+        return wd
 
     def _usb(self):
         try:
@@ -189,6 +216,8 @@ class Hardware:
         """The text of config.json on the CIRCUITPY drive, or None if there is none."""
         try:
             with open("config.json") as f:
-                return f.read()
+                # At most one character past config.MAX_CONFIG_BYTES: a huge file is refused by
+                # the checker, never read whole into the heap.
+                return f.read(CONFIG_READ_LIMIT)
         except OSError:
             return None

@@ -1,20 +1,54 @@
 """config.json: read it, check it, and fall back to the safe routing when it is broken.
 
-``load(text)`` returns ``(settings, errors)``. ``errors`` is a list of messages that each name the
-key path and the reason; when it is not empty, ``settings`` is the safe default (every input
-merged to every output) so the box always routes. The user's file is never written.
+``load(text)`` returns ``(settings, errors)``. ``errors`` lists every problem found (up to
+``MAX_ERRORS``), each naming its key path and the reason; when it is not empty, ``settings`` is
+the safe default (every input merged to every output) so the box always routes. The user's file
+is never written. ``check(raw)`` does the same on an already parsed document and returns
+``(None, errors)`` when it is invalid.
+
+The format is documented field by field in docs/config.md; ``config.schema.json`` (JSON Schema,
+used on the host) states the same rules, and tests/test_config.py proves the two agree on a
+corpus. A few rules cross fields and are checked here only (the schema cannot say them): a route
+with a transform is the only one joining an input to an output, and calibration points ascend.
+
+Checked settings (what the rest of the firmware reads)::
+
+    {"presets": [preset, ...], "outputs": {port: {...}}, "calibration": {jack: {...}},
+     "panel": {"brightness": float, "long_press_ms": int}}
+    preset = {"name": str, "routes": [route, ...], "clock": {...}, "cv": {...}}
+    route = {"from": [input index], "to": [output index], "kinds": kind bits,
+             "channels": 16-bit mask, "all_to": True (only if "to" was "all"),
+             "remap": {status high nibble: channel 0-15} ({} when none),
+             "transpose": int, "velocity": None or (scale_percent, offset)}
+
+``clock``, ``cv`` and ``calibration`` are complete dicts: the user's keys over copies of
+``firmware.clock.DEFAULT_CLOCK``, ``firmware.cv.DEFAULT_CV`` and ``DEFAULT_CALIBRATION`` (those
+modules own their defaults; values such as "cc:1", "1/4" and port names stay strings).
 
 Runs on the board (no jsonschema there) and on the host, where ``host_tools`` uses the same
-function so the simulator and the box judge a config alike.
+function so the simulator and the box judge a config alike. Runs once at start-up, never on the
+byte path.
 """
 
+from firmware.clock import DEFAULT_CLOCK
+from firmware.cv import DEFAULT_CALIBRATION, DEFAULT_CV
 from firmware.midi import KIND_ACTIVE_SENSING, KIND_ALL, KIND_NAMES
 from firmware.router import INPUTS, OUTPUTS
 
 VERSION = 1
-MAX_CONFIG_BYTES = 32768  # a larger file is refused before parsing (heap safety)
+# Heap safety (the Pico has about 187 KB free at boot, most of it the firmware's): the text, its
+# parse and the checked settings must fit at once. Measured on the MicroPython VM
+# (tests/test_config.py): 128 checked routes in 16 presets, each with its own clock and cv,
+# take about 25 KB; the counts below bound the parse itself.
+MAX_CONFIG_BYTES = 16384  # a larger file is refused before parsing
+MAX_DEPTH = 8  # brackets nested deeper are refused before parsing (no deep recursion anywhere)
+MAX_CONTAINERS = 1024  # objects and lists in the file
+MAX_STRINGS = 2048  # strings in the file, keys included (most keys cost nothing: interned)
 MAX_PRESETS = 16
-MAX_ROUTES = 32
+MAX_ROUTES = 32  # in one preset
+MAX_TOTAL_ROUTES = 128  # in all presets together
+MAX_NAME = 32
+MAX_ERRORS = 40  # bounded report: a big broken file must not fill the heap with messages
 DEFAULT_KINDS = KIND_ALL & ~KIND_ACTIVE_SENSING  # FE is answered locally, not forwarded
 
 DEFAULT_CONFIG = {  # type: dict
@@ -22,151 +56,752 @@ DEFAULT_CONFIG = {  # type: dict
     "presets": [{"name": "Merge all", "routes": [{"from": "all", "to": "all"}]}],
 }
 
+MIDI_OUTPUTS = tuple(p for p in OUTPUTS if p != "cv")  # ports that carry MIDI bytes
+JACKS = ("cv1", "cv2", "cv3", "cv4", "mod1", "mod2", "mod3", "mod4")
+CHANNEL_KINDS = (  # the kinds a remap may name, and the status high nibbles each covers
+    ("notes", (0x80, 0x90)),
+    ("poly_pressure", (0xA0,)),
+    ("control_change", (0xB0,)),
+    ("program_change", (0xC0,)),
+    ("channel_pressure", (0xD0,)),
+    ("pitch_bend", (0xE0,)),
+)
+CLOCK_MASTERS = ("auto", "internal", "clock_in")  # or an input port
+RESOLUTIONS = (1, 2, 4, 24, 48, "1/8", "1/4", "1/2", "1bar")
+CV_MODES = ("mono", "poly", "unison")
+PRIORITIES = ("last", "low", "high")
+ALLOCATIONS = ("cyclic", "reuse", "steal_oldest", "low", "high")
+MODS = ("velocity", "aftertouch", "pitch_bend")  # or "cc:N"
+DRUM_MODES = ("trigger", "gate")
+
+DEFAULT_OUTPUT = {"running_status": True}
+DEFAULT_PANEL = {"brightness": 0.2, "long_press_ms": 600}
+
+_FORBIDDEN = object()  # marks a value a checker rejected
+# Checked settings are read-only: identical parts are shared to keep the heap small (a preset
+# without "clock" or "cv" shares one complete default; routes share their port lists).
+_NO_REMAP = {}  # type: dict
+
 
 class ConfigError(Exception):
     pass
 
 
-def _ports(value, names, path, errors):
+class Errors:
+    """The report: the first MAX_ERRORS messages, and how many more there were."""
+
+    def __init__(self):
+        self.items = []
+        self.more = 0
+
+    def add(self, message):
+        if len(self.items) < MAX_ERRORS:
+            self.items.append(message)
+        else:
+            self.more += 1
+
+    def result(self):
+        out = list(self.items)
+        if self.more:
+            out.append("... and %d more problems" % self.more)
+        return out
+
+
+def _show(value):
+    """A short repr for messages (a long value is cut: the report stays small). Objects are
+    not spelled out: MicroPython's dicts keep no key order, and the message must not differ."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        for v in value:
+            if isinstance(v, (dict, list)):
+                return "a list"
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return text
+
+
+def _copy(value):
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_copy(v) for v in value]
+    return value
+
+
+# -- value checkers: each returns the checked value, or _FORBIDDEN after adding an error ------
+
+
+def _object(raw, path, keys, errors):
+    """``raw`` must be an object whose keys are in ``keys`` (plus "comment", a string)."""
+    if not isinstance(raw, dict):
+        errors.add("%s: expected an object, not %s" % (path, _show(raw)))
+        return None
+    for key in raw:
+        if key == "comment":
+            if not isinstance(raw[key], str):
+                errors.add("%s.comment: expected a string" % path)
+        elif key not in keys:
+            errors.add("%s.%s: unknown key (keys are %s)" % (path, key, ", ".join(keys)))
+    return raw
+
+
+def _map(raw, path, names, what, errors):
+    """An object keyed by names (ports, jacks, kinds): unknown keys are errors."""
+    if not isinstance(raw, dict):
+        errors.add("%s: expected an object keyed by %s, not %s" % (path, what, _show(raw)))
+        return None
+    for key in raw:
+        if key not in names:
+            errors.add("%s.%s: unknown %s (%ss are %s)" % (path, key, what, what, ", ".join(names)))
+    return raw
+
+
+def _is_integer(value):
+    # JSON has one number type: 2.0 is an integer, as JSON Schema's "integer" says.
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and -1e9 < value < 1e9 and value == int(value)
+
+
+def _integer(value, lo, hi, path, errors):
+    if _is_integer(value):
+        if lo <= value <= hi:
+            return int(value)
+        errors.add("%s: %s is out of range (%d..%d)" % (path, _show(value), lo, hi))
+    elif isinstance(value, float) and value * 0 == 0:  # finite (NaN and inf are not JSON)
+        if -1e9 < value < 1e9:
+            errors.add("%s: %s is not an integer (%d..%d)" % (path, _show(value), lo, hi))
+        else:
+            errors.add("%s: %s is out of range (%d..%d)" % (path, _show(value), lo, hi))
+    else:
+        errors.add("%s: expected an integer %d..%d, not %s" % (path, lo, hi, _show(value)))
+    return _FORBIDDEN
+
+
+def _number(value, lo, hi, path, errors):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if lo <= value <= hi:  # NaN fails both comparisons
+            return float(value)
+        errors.add("%s: %s is out of range (%s..%s)" % (path, _show(value), lo, hi))
+    else:
+        errors.add("%s: expected a number %s..%s, not %s" % (path, lo, hi, _show(value)))
+    return _FORBIDDEN
+
+
+def _bool(value, path, errors):
+    if value is True or value is False:
+        return value
+    errors.add("%s: expected true or false, not %s" % (path, _show(value)))
+    return _FORBIDDEN
+
+
+def _choice(value, choices, path, errors):
+    if isinstance(value, str) and value in choices:
+        return value
+    errors.add("%s: %s is not one of %s" % (path, _show(value), ", ".join(choices)))
+    return _FORBIDDEN
+
+
+def _name(value, path, errors):
+    if isinstance(value, str) and 1 <= len(value) <= MAX_NAME:
+        return value
+    errors.add("%s: expected a string of 1-%d characters, not %s" % (path, MAX_NAME, _show(value)))
+    return _FORBIDDEN
+
+
+def _fields(raw, spec, out, path, errors):
+    """Check each key of ``raw`` named in ``spec`` ((key, checker) pairs) into ``out``."""
+    for key, checker in spec:
+        if key in raw:
+            value = checker(raw[key], path + "." + key, errors)
+            if value is not _FORBIDDEN:
+                out[key] = value
+
+
+# -- routes -------------------------------------------------------------------------------
+
+
+def _ports(value, names, path, errors, shared):
     if value == "all":
-        return list(range(len(names)))
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value:
-        errors.append("%s: expected a port name, a list of port names or \"all\"" % path)
+        out = list(range(len(names)))
+    elif isinstance(value, str):
+        if value not in names:
+            errors.add("%s: unknown port %s (ports are %s)" % (path, _show(value), ", ".join(names)))
+            return []
+        out = [names.index(value)]
+    elif not isinstance(value, list) or not 1 <= len(value) <= len(names):
+        errors.add("%s: expected a port name, a list of 1-%d port names or \"all\"" % (path, len(names)))
         return []
-    out = []
-    for k, name in enumerate(value):
-        if name not in names:
-            errors.append("%s[%d]: unknown port %r (ports are %s)" % (path, k, name, ", ".join(names)))
-        elif names.index(name) not in out:
-            out.append(names.index(name))
+    else:
+        out = []
+        for k, name in enumerate(value):
+            if not isinstance(name, str) or name not in names:
+                errors.add("%s[%d]: unknown port %s (ports are %s)" % (path, k, _show(name), ", ".join(names)))
+            elif names.index(name) not in out:
+                out.append(names.index(name))
+    # One list object per distinct set of ports (the key is a small int bitmask).
+    key = 0
+    for i in out:
+        key |= 1 << i
+    key |= len(names) << 8
+    if key in shared:
+        return shared[key]
+    shared[key] = out
     return out
 
 
 def _kinds(value, path, errors):
     if value == "all":
         return KIND_ALL
-    if not isinstance(value, list):
-        errors.append("%s: expected a list of message kinds or \"all\"" % path)
+    if not isinstance(value, list) or not 1 <= len(value) <= len(KIND_NAMES):
+        errors.add("%s: expected a list of 1-%d message kinds or \"all\"" % (path, len(KIND_NAMES)))
         return 0
-    known = dict(KIND_NAMES)
     bits = 0
     for k, name in enumerate(value):
-        if name not in known:
-            errors.append(
-                "%s[%d]: unknown message kind %r (kinds are %s)"
-                % (path, k, name, ", ".join(n for n, _ in KIND_NAMES))
+        found = 0
+        for known, bit in KIND_NAMES:
+            if name == known:
+                found = bit
+        if not found:
+            errors.add(
+                "%s[%d]: unknown message kind %s (kinds are %s)"
+                % (path, k, _show(name), ", ".join(n for n, _ in KIND_NAMES))
             )
-        else:
-            bits |= known[name]
+        bits |= found
     return bits
 
 
 def _channels(value, path, errors):
     if value == "all":
         return 0xFFFF
-    if not isinstance(value, list):
-        errors.append("%s: expected a list of MIDI channels 1-16 or \"all\"" % path)
+    if not isinstance(value, list) or not 1 <= len(value) <= 16:
+        errors.add("%s: expected a list of 1-16 MIDI channels (1-16) or \"all\"" % path)
         return 0
     bits = 0
     for k, ch in enumerate(value):
-        if not isinstance(ch, int) or isinstance(ch, bool) or not 1 <= ch <= 16:
-            errors.append("%s[%d]: %r is not a MIDI channel (1-16)" % (path, k, ch))
+        if not _is_integer(ch) or not 1 <= ch <= 16:
+            errors.add("%s[%d]: %s is not a MIDI channel (1-16)" % (path, k, _show(ch)))
         else:
-            bits |= 1 << (ch - 1)
+            bits |= 1 << (int(ch) - 1)
     return bits
 
 
-def _route(raw, path, errors):
-    if not isinstance(raw, dict):
-        errors.append("%s: expected an object" % path)
+def _remap(raw, path, errors):
+    names = tuple(n for n, _ in CHANNEL_KINDS)
+    if _map(raw, path, names, "channel kind", errors) is None:
+        return _FORBIDDEN
+    out = {}
+    for name, nibbles in CHANNEL_KINDS:
+        if name in raw:
+            ch = _integer(raw[name], 1, 16, path + "." + name, errors)
+            if ch is not _FORBIDDEN:
+                for hi in nibbles:
+                    out[hi] = ch - 1
+    return out
+
+
+def _velocity(raw, path, errors):
+    if _object(raw, path, ("scale", "offset"), errors) is None:
+        return _FORBIDDEN
+    scale = _integer(raw.get("scale", 100), 0, 400, path + ".scale", errors)
+    offset = _integer(raw.get("offset", 0), -127, 127, path + ".offset", errors)
+    if scale is _FORBIDDEN or offset is _FORBIDDEN:
+        return _FORBIDDEN
+    if scale == 100 and offset == 0:
+        return None  # the identity: no transform
+    return (scale, offset)
+
+
+TOP_KEYS = ("version", "presets", "outputs", "calibration", "panel")
+ROUTE_KEYS = ("from", "to", "kinds", "channels", "channel", "remap", "transpose", "velocity")
+
+
+def _route(raw, path, errors, shared):
+    if _object(raw, path, ROUTE_KEYS, errors) is None:
         return None
-    for key in raw:
-        if key not in ("from", "to", "kinds", "channels"):
-            errors.append("%s.%s: unknown key" % (path, key))
     for key in ("from", "to"):
         if key not in raw:
-            errors.append("%s.%s: missing (a port name, a list of them, or \"all\")" % (path, key))
+            errors.add("%s.%s: missing (a port name, a list of them, or \"all\")" % (path, key))
     route = {
-        "from": _ports(raw.get("from", []), INPUTS, path + ".from", errors),
-        "to": _ports(raw.get("to", []), OUTPUTS, path + ".to", errors),
+        "from": _ports(raw["from"], INPUTS, path + ".from", errors, shared) if "from" in raw else [],
+        "to": _ports(raw["to"], OUTPUTS, path + ".to", errors, shared) if "to" in raw else [],
         "kinds": _kinds(raw["kinds"], path + ".kinds", errors) if "kinds" in raw else DEFAULT_KINDS,
-        "channels": _channels(raw.get("channels", "all"), path + ".channels", errors),
+        "channels": _channels(raw["channels"], path + ".channels", errors) if "channels" in raw else 0xFFFF,
+        "remap": _NO_REMAP,
+        "transpose": 0,
+        "velocity": None,
     }
     if raw.get("to") == "all":
         route["all_to"] = True
+    remap = {}
+    if "channel" in raw:
+        ch = _integer(raw["channel"], 1, 16, path + ".channel", errors)
+        if ch is not _FORBIDDEN:
+            for _, nibbles in CHANNEL_KINDS:
+                for hi in nibbles:
+                    remap[hi] = ch - 1
+    if "remap" in raw:
+        per_kind = _remap(raw["remap"], path + ".remap", errors)
+        if per_kind is not _FORBIDDEN:
+            remap.update(per_kind)  # remap wins over channel
+    if remap:
+        route["remap"] = remap
+    if "transpose" in raw:
+        t = _integer(raw["transpose"], -48, 48, path + ".transpose", errors)
+        if t is not _FORBIDDEN:
+            route["transpose"] = t
+    if "velocity" in raw:
+        v = _velocity(raw["velocity"], path + ".velocity", errors)
+        if v is not _FORBIDDEN:
+            route["velocity"] = v
     return route
 
 
+def is_transform(route):
+    """Does a checked route change messages (channel, remap, transpose, velocity)?"""
+    return bool(route["remap"]) or route["transpose"] != 0 or route["velocity"] is not None
+
+
+def _pairs(route):
+    """The (input, output) pairs a checked route joins ("all" never joins usb to usb)."""
+    out = []
+    usb_in = INPUTS.index("usb")
+    usb_out = OUTPUTS.index("usb")
+    for i in route["from"]:
+        for o in route["to"]:
+            if route.get("all_to") and i == usb_in and o == usb_out:
+                continue
+            out.append((i, o))
+    return out
+
+
+def _check_transforms(routes, path, errors):
+    # A transform route must be the only route joining an input to an output: two routes that
+    # both carry a message would send it twice, once changed and once not.
+    for r, route in enumerate(routes):
+        if route is None or not is_transform(route):
+            continue
+        mine = _pairs(route)
+        for q, other in enumerate(routes):
+            if q == r or other is None or (q < r and is_transform(other)):
+                continue  # two transform routes are reported once, at the first of them
+            for pair in _pairs(other):
+                if pair in mine:
+                    errors.add(
+                        "%s.routes[%d]: transforms %s -> %s, which routes[%d] also joins; a route with "
+                        "channel, remap, transpose or velocity must be the only one joining an input to an output"
+                        % (path, r, INPUTS[pair[0]], OUTPUTS[pair[1]], q)
+                    )
+                    break
+
+
+# -- clock and cv sections ------------------------------------------------------------------
+
+
+def _master(value, path, errors):
+    if isinstance(value, str) and (value in CLOCK_MASTERS or value in INPUTS):
+        return value
+    errors.add(
+        "%s: %s is not a clock master (%s, or an input: %s)"
+        % (path, _show(value), ", ".join(CLOCK_MASTERS), ", ".join(INPUTS))
+    )
+    return _FORBIDDEN
+
+
+def _resolution(value, path, errors):
+    if isinstance(value, str):
+        if value in RESOLUTIONS:
+            return value
+    elif _is_integer(value) and int(value) in RESOLUTIONS:
+        return int(value)
+    errors.add(
+        "%s: %s is not a clock resolution (%s)" % (path, _show(value), ", ".join(str(r) for r in RESOLUTIONS))
+    )
+    return _FORBIDDEN
+
+
+def _port_values(raw, path, errors, default, checker):
+    """An object output port -> value, merged over ``default`` (a dict with every port)."""
+    out = _copy(default)
+    if _map(raw, path, OUTPUTS, "output port", errors) is not None:
+        for port in OUTPUTS:
+            if port in raw:
+                value = checker(raw[port], path + "." + port, errors)
+                if value is not _FORBIDDEN:
+                    out[port] = value
+    return out
+
+
+def _clock(raw, path, errors, default):
+    out = _copy(default)
+    if _object(raw, path, ("master", "bpm", "send", "divide", "analog"), errors) is None:
+        return out
+    _fields(raw, (("master", _master), ("bpm", lambda v, p, e: _number(v, 20, 300, p, e))), out, path, errors)
+    if "send" in raw:
+        out["send"] = _port_values(raw["send"], path + ".send", errors, out["send"], _bool)
+    if "divide" in raw:
+        out["divide"] = _port_values(
+            raw["divide"], path + ".divide", errors, out["divide"], lambda v, p, e: _integer(v, 1, 16, p, e)
+        )
+    if "analog" in raw:
+        apath = path + ".analog"
+        if _object(raw["analog"], apath, ("resolution", "pulse_ms", "reset_ms"), errors) is not None:
+            _fields(
+                raw["analog"],
+                (
+                    ("resolution", _resolution),
+                    ("pulse_ms", lambda v, p, e: _integer(v, 1, 50, p, e)),
+                    ("reset_ms", lambda v, p, e: _integer(v, 1, 50, p, e)),
+                ),
+                out["analog"],
+                apath,
+                errors,
+            )
+    return out
+
+
+def _mod(value, path, errors):
+    if isinstance(value, str):
+        if value in MODS:
+            return value
+        digits = value[3:]
+        if value[:3] == "cc:" and 1 <= len(digits) <= 3 and not (len(digits) > 1 and digits[0] == "0"):
+            ok = True
+            for c in digits:
+                if c not in "0123456789":
+                    ok = False
+            if ok and int(digits) <= 127:
+                return value
+    errors.add("%s: %s is not a mod source (%s, or \"cc:N\" with N 0-127)" % (path, _show(value), ", ".join(MODS)))
+    return _FORBIDDEN
+
+
+VOICE_SPEC = (
+    ("channel", lambda v, p, e: _integer(v, 1, 16, p, e)),
+    ("priority", lambda v, p, e: _choice(v, PRIORITIES, p, e)),
+    ("legato", _bool),
+    ("transpose", lambda v, p, e: _integer(v, -48, 48, p, e)),
+    ("bend_range", lambda v, p, e: _integer(v, 0, 24, p, e)),
+    ("glide_ms", lambda v, p, e: _integer(v, 0, 5000, p, e)),
+    ("mod", _mod),
+    ("mod_range", lambda v, p, e: _number(v, 0, 5, p, e)),
+)
+
+
+def _drum_mode(value, path, errors):
+    if isinstance(value, str):
+        return _choice(value, DRUM_MODES, path, errors)
+    if isinstance(value, list) and len(value) == 8:
+        ok = True
+        for k, m in enumerate(value):
+            if _choice(m, DRUM_MODES, "%s[%d]" % (path, k), errors) is _FORBIDDEN:
+                ok = False
+        return list(value) if ok else _FORBIDDEN
+    errors.add("%s: expected \"trigger\", \"gate\" or a list of 8 of them, not %s" % (path, _show(value)))
+    return _FORBIDDEN
+
+
+def _drum_notes(value, path, errors):
+    if not isinstance(value, list) or len(value) != 8:
+        errors.add("%s: expected a list of 8 notes 0-127, not %s" % (path, _show(value)))
+        return _FORBIDDEN
+    out = []
+    for k, n in enumerate(value):
+        note = _integer(n, 0, 127, "%s[%d]" % (path, k), errors)
+        out.append(note)
+    return _FORBIDDEN if _FORBIDDEN in out else out
+
+
+def _cv(raw, path, errors, default):
+    out = _copy(default)
+    if _object(raw, path, ("mode", "voices", "poly", "drums"), errors) is None:
+        return out
+    _fields(raw, (("mode", lambda v, p, e: _choice(v, CV_MODES, p, e)),), out, path, errors)
+    if "voices" in raw:
+        vpath = path + ".voices"
+        voices = raw["voices"]
+        if not isinstance(voices, list) or not 1 <= len(voices) <= 4:
+            errors.add("%s: expected a list of 1-4 voice objects, not %s" % (vpath, _show(voices)))
+        else:
+            for n, voice in enumerate(voices):
+                p = "%s[%d]" % (vpath, n)
+                if _object(voice, p, tuple(k for k, _ in VOICE_SPEC), errors) is not None:
+                    _fields(voice, VOICE_SPEC, out["voices"][n], p, errors)
+    if "poly" in raw:
+        ppath = path + ".poly"
+        if _object(raw["poly"], ppath, ("channel", "voices", "allocation"), errors) is not None:
+            _fields(
+                raw["poly"],
+                (
+                    ("channel", lambda v, p, e: _integer(v, 1, 16, p, e)),
+                    ("voices", lambda v, p, e: _integer(v, 2, 4, p, e)),
+                    ("allocation", lambda v, p, e: _choice(v, ALLOCATIONS, p, e)),
+                ),
+                out["poly"],
+                ppath,
+                errors,
+            )
+    if "drums" in raw:
+        dpath = path + ".drums"
+        if _object(raw["drums"], dpath, ("channel", "notes", "mode", "trigger_ms"), errors) is not None:
+            _fields(
+                raw["drums"],
+                (
+                    ("channel", lambda v, p, e: _integer(v, 1, 16, p, e)),
+                    ("notes", _drum_notes),
+                    ("mode", _drum_mode),
+                    ("trigger_ms", lambda v, p, e: _integer(v, 1, 100, p, e)),
+                ),
+                out["drums"],
+                dpath,
+                errors,
+            )
+    return out
+
+
+# -- top-level sections ---------------------------------------------------------------------
+
+
+def _points(value, path, errors):
+    if not isinstance(value, list) or not 2 <= len(value) <= 16:
+        errors.add("%s: expected a list of 2-16 [volts_wanted, volts_measured] pairs" % path)
+        return _FORBIDDEN
+    out = []
+    for k, pair in enumerate(value):
+        p = "%s[%d]" % (path, k)
+        if not isinstance(pair, list) or len(pair) != 2:
+            errors.add("%s: expected a pair [volts_wanted, volts_measured], not %s" % (p, _show(pair)))
+            continue
+        wanted = _number(pair[0], -1, 10.5, p + "[0]", errors)
+        measured = _number(pair[1], -1, 10.5, p + "[1]", errors)
+        if wanted is not _FORBIDDEN and measured is not _FORBIDDEN:
+            out.append([wanted, measured])
+    if len(out) != len(value):
+        return _FORBIDDEN
+    for k in range(1, len(out)):
+        if out[k][0] <= out[k - 1][0] or out[k][1] <= out[k - 1][1]:
+            errors.add("%s[%d]: points must ascend in both volts (each above the one before)" % (path, k))
+            return _FORBIDDEN
+    return out
+
+
+def _calibration(raw, errors, default):
+    out = _copy(default)
+    if _map(raw, "calibration", JACKS, "jack", errors) is None:
+        return out
+    for jack in JACKS:
+        if jack not in raw:
+            continue
+        path = "calibration." + jack
+        entry = _object(raw[jack], path, ("offset", "scale", "points"), errors)
+        if entry is None:
+            continue
+        if "points" in entry:
+            if "offset" in entry or "scale" in entry:
+                errors.add("%s: give either offset/scale or points, not both" % path)
+                continue
+            points = _points(entry["points"], path + ".points", errors)
+            if points is not _FORBIDDEN:
+                out[jack] = {"points": points}
+        else:
+            checked = {"offset": 0.0, "scale": 1.0}
+            _fields(
+                entry,
+                (
+                    ("offset", lambda v, p, e: _number(v, -0.5, 0.5, p, e)),
+                    ("scale", lambda v, p, e: _number(v, 0.9, 1.1, p, e)),
+                ),
+                checked,
+                path,
+                errors,
+            )
+            out[jack] = checked
+    return out
+
+
+def _outputs(raw, errors):
+    out = {port: dict(DEFAULT_OUTPUT) for port in MIDI_OUTPUTS}
+    if _map(raw, "outputs", MIDI_OUTPUTS, "output port", errors) is None:
+        return out
+    for port in MIDI_OUTPUTS:
+        if port in raw:
+            path = "outputs." + port
+            if _object(raw[port], path, ("running_status",), errors) is not None:
+                _fields(raw[port], (("running_status", _bool),), out[port], path, errors)
+    return out
+
+
+def _panel(raw, errors):
+    out = dict(DEFAULT_PANEL)
+    if _object(raw, "panel", ("brightness", "long_press_ms"), errors) is not None:
+        _fields(
+            raw,
+            (
+                ("brightness", lambda v, p, e: _number(v, 0, 1, p, e)),
+                ("long_press_ms", lambda v, p, e: _integer(v, 200, 3000, p, e)),
+            ),
+            out,
+            "panel",
+            errors,
+        )
+    return out
+
+
+def _preset(raw, path, index, errors, clock_default, cv_default, shared):
+    if _object(raw, path, ("name", "routes", "clock", "cv"), errors) is None:
+        return None
+    name = "Preset %d" % (index + 1)
+    if "name" in raw:
+        checked = _name(raw["name"], path + ".name", errors)
+        if checked is not _FORBIDDEN:
+            name = checked
+    routes_raw = raw.get("routes", DEFAULT_CONFIG["presets"][0]["routes"])
+    routes = []
+    if not isinstance(routes_raw, list):
+        errors.add("%s.routes: expected a list of routes, not %s" % (path, _show(routes_raw)))
+    elif len(routes_raw) > MAX_ROUTES:
+        errors.add("%s.routes: %d routes, at most %d" % (path, len(routes_raw), MAX_ROUTES))
+    else:
+        for r, route in enumerate(routes_raw):
+            routes.append(_route(route, "%s.routes[%d]" % (path, r), errors, shared))
+        _check_transforms(routes, path, errors)
+    if "clock" in raw:
+        clock = _clock(raw["clock"], path + ".clock", errors, clock_default)
+    else:
+        clock = shared.setdefault("clock", _copy(clock_default))
+    if "cv" in raw:
+        cv = _cv(raw["cv"], path + ".cv", errors, cv_default)
+    else:
+        cv = shared.setdefault("cv", _copy(cv_default))
+    return {"name": name, "routes": [r for r in routes if r is not None], "clock": clock, "cv": cv}
+
+
 def check(raw):
-    """Check a parsed config. Returns ``(settings, errors)`` with settings only if no errors."""
-    errors = []
+    """Check a parsed config. Returns ``(settings, errors)``; settings is None if any error."""
+    errors = Errors()
     if not isinstance(raw, dict):
-        return None, ["(top level): expected a JSON object"]
+        return None, ["(top level): expected a JSON object, not %s" % _show(raw)]
     for key in raw:
-        if key not in ("version", "presets", "comment"):
-            errors.append("%s: unknown key" % key)
+        if key == "comment":
+            if not isinstance(raw[key], str):
+                errors.add("comment: expected a string")
+        elif key not in TOP_KEYS:
+            errors.add("%s: unknown key (keys are %s)" % (key, ", ".join(TOP_KEYS)))
     version = raw.get("version", VERSION)
-    if version != VERSION:
-        errors.append("version: %r is not supported (this firmware reads version %d)" % (version, VERSION))
+    if not _is_integer(version) or version != VERSION:
+        errors.add("version: %s is not supported (this firmware reads version %d)" % (_show(version), VERSION))
+    clock_default, cv_default, calibration_default = DEFAULT_CLOCK, DEFAULT_CV, DEFAULT_CALIBRATION
     presets_raw = raw.get("presets", DEFAULT_CONFIG["presets"])
     presets = []
     if not isinstance(presets_raw, list) or not presets_raw:
-        errors.append("presets: expected a non-empty list of presets")
-        presets_raw = []
+        errors.add("presets: expected a non-empty list of presets")
     elif len(presets_raw) > MAX_PRESETS:
-        errors.append("presets: %d presets, at most %d" % (len(presets_raw), MAX_PRESETS))
-        presets_raw = []
-    for p, preset in enumerate(presets_raw):
-        path = "presets[%d]" % p
-        if not isinstance(preset, dict):
-            errors.append("%s: expected an object" % path)
-            continue
-        for key in preset:
-            if key not in ("name", "routes"):
-                errors.append("%s.%s: unknown key" % (path, key))
-        name = preset.get("name", "Preset %d" % (p + 1))
-        if not isinstance(name, str):
-            errors.append("%s.name: expected a string" % path)
-        routes_raw = preset.get("routes", DEFAULT_CONFIG["presets"][0]["routes"])
-        if not isinstance(routes_raw, list):
-            errors.append("%s.routes: expected a list of routes" % path)
-            routes_raw = []
-        elif len(routes_raw) > MAX_ROUTES:
-            errors.append("%s.routes: %d routes, at most %d" % (path, len(routes_raw), MAX_ROUTES))
-            routes_raw = []
-        routes = []
-        for r, route in enumerate(routes_raw):
-            checked = _route(route, "%s.routes[%d]" % (path, r), errors)
-            if checked is not None:
-                routes.append(checked)
-        presets.append({"name": name, "routes": routes})
-    if errors:
-        return None, errors
-    return {"presets": presets}, []
+        errors.add("presets: %d presets, at most %d" % (len(presets_raw), MAX_PRESETS))
+    else:
+        total = 0
+        for preset in presets_raw:
+            if isinstance(preset, dict) and isinstance(preset.get("routes"), list):
+                total += len(preset["routes"])
+        if total > MAX_TOTAL_ROUTES:
+            errors.add("presets: %d routes in all presets, at most %d" % (total, MAX_TOTAL_ROUTES))
+        else:
+            shared = {}  # type: dict
+            for p, preset in enumerate(presets_raw):
+                checked = _preset(preset, "presets[%d]" % p, p, errors, clock_default, cv_default, shared)
+                if checked is not None:
+                    presets.append(checked)
+    outputs = _outputs(raw["outputs"], errors) if "outputs" in raw else _outputs({}, errors)
+    calibration = (
+        _calibration(raw["calibration"], errors, calibration_default)
+        if "calibration" in raw
+        else _copy(calibration_default)
+    )
+    panel = _panel(raw["panel"], errors) if "panel" in raw else dict(DEFAULT_PANEL)
+    if errors.items:
+        return None, errors.result()
+    return {"presets": presets, "outputs": outputs, "calibration": calibration, "panel": panel}, []
 
 
 def default_settings():
     settings, errors = check(DEFAULT_CONFIG)
-    if errors:  # the built-in default must always be valid
-        raise ConfigError(errors[0])
+    if errors or settings is None:  # the built-in default must always be valid
+        raise ConfigError(errors[0] if errors else "default config")
     return settings
 
 
+def scan(data):
+    """``(depth, containers, strings)`` of JSON text (bytes): the deepest bracket nesting, the
+    number of objects and lists, the number of strings (brackets inside strings ignored).
+
+    Checked before parsing so no parser (the host's is recursive) and no checker ever meets
+    deep nesting, and the parse cannot fill the heap (measured on the MicroPython VM: an empty
+    list costs about 38 bytes, a short string about 37 bytes). A loop over bytes: iterating
+    bytes yields ints and allocates nothing. Stops early once a limit is passed."""
+    depth = 0
+    deepest = 0
+    containers = 0
+    strings = 0
+    in_string = False
+    escaped = False
+    for c in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:  # backslash
+                escaped = True
+            elif c == 0x22:  # quote
+                in_string = False
+        elif c == 0x22:
+            in_string = True
+            strings += 1
+        elif c == 0x5B or c == 0x7B:  # [ {
+            depth += 1
+            containers += 1
+            if depth > deepest:
+                deepest = depth
+            if deepest > MAX_DEPTH or containers > MAX_CONTAINERS:
+                break
+        elif c == 0x5D or c == 0x7D:  # ] }
+            depth -= 1
+    return deepest, containers, strings
+
+
 def load(text):
-    """Parse and check config text. Returns ``(settings, errors)``; never raises on bad input."""
+    """Parse and check config text (str or bytes). Returns ``(settings, errors)``; never raises
+    on bad input: on any error the settings are the safe default."""
     import json
 
     if text is None:
         return default_settings(), ["config.json: not found; using the default routing (everything merged)"]
-    if len(text) > MAX_CONFIG_BYTES:
-        return default_settings(), ["config.json: %d bytes, at most %d" % (len(text), MAX_CONFIG_BYTES)]
+    data = text.encode() if isinstance(text, str) else text
+    if len(data) > MAX_CONFIG_BYTES:
+        # The board reads one character past the limit (board_io): the true size is unknown.
+        return default_settings(), ["config.json: more than %d bytes, the most the box reads" % MAX_CONFIG_BYTES]
+    depth, containers, strings = scan(data)
+    if depth > MAX_DEPTH:
+        return default_settings(), ["config.json: nested deeper than %d levels" % MAX_DEPTH]
+    if containers > MAX_CONTAINERS or strings > MAX_STRINGS:
+        return default_settings(), [
+            "config.json: more than %d objects and lists or %d strings (the box's memory)"
+            % (MAX_CONTAINERS, MAX_STRINGS)
+        ]
+    too_big = ["config.json: too big for the memory left on the box"]
     try:
-        raw = json.loads(text)
-    except ValueError as e:
+        raw = json.loads(data)
+    except ValueError as e:  # json.JSONDecodeError is a ValueError; so is a bad UTF-8 byte
         return default_settings(), ["config.json: not valid JSON (%s)" % e]
-    settings, errors = check(raw)
+    except MemoryError:
+        return default_settings(), too_big
+    del data
+    try:
+        settings, errors = check(raw)
+    except MemoryError:
+        raw = None
+        return default_settings(), too_big
     if errors:
         return default_settings(), errors
     return settings, []

@@ -100,4 +100,12 @@ def main(argv):
     print()
     print("Pico estimate: design notes 3b measure ~36 us/B for a minimal parser on the board, about 38x")
     print("the VM; the ratio column is the figure to trust (target <= 1.5x at full rate).")
+    print()
+    from host_tools import bench_clock
+
+    bench_clock.main()
+    print()
+    from host_tools import bench_cv
+
+    bench_cv.main()
     return 0

@@ -101,6 +101,24 @@ def _read_config(path, as_device):
     return text
 
 
+def _preset_nvm(choice, config_text):
+    """--preset NAME|NUMBER: the NVM the box powers up with, as if it had been switched off in
+    that preset (firmware/panel.py's record). A number (1-based) is a number; else a name."""
+    from host_tools import fwimport
+
+    settings, _ = fwimport.firmware_module("config").load(config_text)
+    names = [p["name"] for p in settings["presets"]]
+    if choice.strip().isdigit():
+        index = int(choice) - 1
+        if not 0 <= index < len(names):
+            raise UsageError("--preset %s: the config has %d preset%s" % (choice, len(names), "" if len(names) == 1 else "s"))
+    elif choice in names:
+        index = names.index(choice)
+    else:
+        raise UsageError("--preset %r: no preset of that name (presets: %s)" % (choice, ", ".join(repr(n) for n in names)))
+    return fwimport.firmware_module("panel").nvm_record(index)
+
+
 def main(argv):
     parser = _parser()
     args = parser.parse_args(argv)
@@ -115,12 +133,11 @@ def main(argv):
         events = _read_events(args.events) if args.events else []
         if args.until is not None and args.until < 0:
             raise UsageError("--until %s: must be >= 0" % args.until)
-        if args.preset is not None:
-            raise UsageError("--preset: preset selection at start arrives with the presets issue")
+        nvm = _preset_nvm(args.preset, config_text) if args.preset is not None else None
     except UsageError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
-    result = runner.simulate(config_text, inputs, events, args.until)
+    result = runner.simulate(config_text, inputs, events, args.until, nvm=nvm)
     data = report.write_outputs(result, args.out, plot=not args.no_plot)
     report.print_summary(data, args.out, sys.stdout)
     return 0

@@ -4,7 +4,7 @@ import csv
 import json
 import os
 
-from host_tools import midiwire
+from host_tools import bench_clock, bench_cv, midiwire
 from host_tools.sim.runner import INPUT_PORTS, OUTPUT_PORTS
 
 NS_PER_MS = 1_000_000
@@ -104,6 +104,8 @@ def summary(result):
         "preset": result.counters.get("preset"),
         "config_errors": result.config_errors,
         "sysex_timeouts": result.counters.get("sysex_timeouts", 0),
+        "clock": bench_clock.summary_figures(result),
+        "cv": bench_cv.summary_figures(result),
     }
 
 
@@ -147,6 +149,22 @@ def print_summary(data, out_dir, stream):
     for name, st in data["latency_ms"].items():
         if st["count"]:
             p("  %-16s %6d %6.3f %6.3f\n" % (name, st["count"], st["mean"], st["max"]))
+    c = data.get("clock")
+    if c and c["edges"]:
+        jit = c["jitter_ms"]
+        p("clock jack: %d pulses, jitter max %s ms, std %s ms (grid %s ms); tempo %s BPM\n"
+          % (c["edges"], jit["max_ms"], jit["std_ms"], jit["period_ms"], c["bpm"]))
+        d = c["f8_to_edge_ms"]
+        if d["count"]:
+            p("  F8 in -> clock edge: mean %.3f ms, max %.3f ms\n" % (d["mean_ms"], d["max_ms"]))
+    v = data.get("cv")
+    if v and v["gate_rise_delay_ms"]["count"]:
+        g = v["gate_rise_delay_ms"]
+        p("cv gates: %d rises, note -> gate %.3f ms mean, %.3f max; CV settled %.3f ms min before the edge\n"
+          % (g["count"], g["mean"], g["max"], v["cv_settle_ms"]["min"]))
+    if v and v["drum_trigger_ms"]["count"]:
+        t = v["drum_trigger_ms"]
+        p("drum triggers: %d, %.3f-%.3f ms long\n" % (t["count"], t["min"], t["max"]))
     for err in data["config_errors"]:
         p("config error: %s\n" % err)
     p("outputs written to %s\n" % out_dir)

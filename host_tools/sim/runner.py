@@ -41,6 +41,10 @@ _PIN_SIGNALS = {"gate1": "gate1", "gate2": "gate2", "gate3": "gate3", "gate4": "
 _FAKE_MODULES = tuple(p.stem for p in FAKES.glob("*.py"))
 END_GRACE_NS = 100 * NS_PER_MS  # run on 100 ms after the last input byte ...
 END_LIMIT_NS = 10_000 * NS_PER_MS  # ... until idle, but never more than 10 s past it
+# A reset (watchdog, microcontroller.reset()): the chip restarts, CircuitPython runs boot.py and
+# then code.py. An estimate of that time, not a measurement; the box is deaf meanwhile.
+REBOOT_NS = 1000 * NS_PER_MS
+MAX_REBOOTS = 50  # a box that resets over and over ends the run
 
 
 def pinmap():
@@ -65,6 +69,12 @@ class SimResult:
         self.cpu_ns = 0
         self.counters = {}  # firmware and hardware counters for the summary
         self.config_errors = []
+        self.nvm = b""  # the NVM at the end (simulate(nvm=...) starts a later run from it)
+        self.resets = []  # (time_ns, reason) of every reset of the box
+        self.led_frames = []  # (time_ns, GRB bytes) of every LED chain write
+        self.nvm_writes = 0
+        self.boot_out = ""  # what boot.py printed (boot_out.txt on the board)
+        self.drive = {}  # the CIRCUITPY drive's mode as boot.py left it (fakes/storage.py)
 
 
 def _purge_modules():
@@ -126,12 +136,79 @@ def _attach_cv_hardware(w, pins):
     w.pin_hooks = {gpio_number(pins["drum_latch"]["gpio"]): sr.latch}
 
 
-def simulate(config_text, inputs=None, events=(), until_ms=None):
+def _restart_hardware(w):
+    # What a reset does to the chip: its peripherals stop (bytes in transmit FIFOs are lost, a
+    # byte on the wire finishes), GPIO outputs float (the jacks' buffers read low), the watchdog
+    # is off. What is outside the chip stays: wires, the DACs and the shift register, the
+    # computer, NVM and the drive's files. Then the boot time passes with nobody listening.
+    for key in ("uart_blocks", "i2c_blocks_in_use"):
+        if key in w.__dict__:
+            w.__dict__[key].clear()
+    if "pio_state_machines" in w.__dict__:
+        w.__dict__["pio_state_machines"][0] = 0
+    for t in w.__dict__.get("transmitters", ()):
+        t.fifo.clear()
+    for din in w.din_inputs.values():
+        din.receiver = None
+    for name in w.__dict__.get("pin_signals", {}).values():
+        w.signals.set(name, 0.0)
+    w.__dict__.pop("drive", None)
+    w.watchdog_deadline_ns = None
+    _purge_modules()
+    w.charge(REBOOT_NS)
+
+
+def _run_boot(w, boot_out):
+    """boot.py, as CircuitPython runs it at power-up: its own VM (the fakes are imported afresh
+    for code.py afterwards, so every pin it used is free again), output to boot_out."""
+    path = REPO / "boot.py"
+    if not path.is_file():
+        return
+    import storage
+
+    storage._drive()["in_boot"] = True
+    # boot.py takes no virtual time: time 0 is the moment code.py starts (the contract's inputs
+    # and events are timed from there); after a reset, REBOOT_NS covers it.
+    w.charge = lambda ns: None
+    try:
+        with contextlib.redirect_stdout(boot_out):
+            runpy.run_path(str(path), run_name="__main__")
+    finally:
+        del w.charge
+    w.drive["in_boot"] = False
+    _purge_modules()
+
+
+def _run_firmware(w, console, boot_out):
+    """boot.py then code.py, and both again after every reset, until the run ends."""
+    while True:
+        try:
+            _run_boot(w, boot_out)
+            _count_passes(w)
+            with contextlib.redirect_stdout(console):
+                runpy.run_path(str(REPO / "code.py"), run_name="__main__")
+            return
+        except _world.SimulationEnd:
+            return
+        except _world.Reboot as e:
+            console.write("[simulator: reset (%s) at %.3f ms]\n" % (e.reason, w.now_ns / NS_PER_MS))
+            if w.resets > MAX_REBOOTS:
+                return
+            try:
+                _restart_hardware(w)
+            except _world.SimulationEnd:
+                return
+
+
+def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None):
     """Run the box. ``inputs``: {port: [(time_ns, bytes)]}; ``events``: [(time_ns, action, button)].
 
-    ``config_text`` None means no config.json on the drive. Returns a ``SimResult``."""
+    ``config_text`` None means no config.json on the drive. ``nvm``: bytes the box's NVM holds
+    at power-up (a previous run's ``result.nvm``: a power cycle). Returns a ``SimResult``."""
     inputs = inputs or {}
     w = _world.World(until_ns=None if until_ms is None else int(round(until_ms * NS_PER_MS)))
+    if nvm is not None:
+        w.nvm[: len(nvm)] = bytes(nvm)
     w.passes = 0
     _world.install(w)
     pins = pinmap()
@@ -165,7 +242,10 @@ def simulate(config_text, inputs=None, events=(), until_ms=None):
             def edge(gpio=gpio, level=level):
                 w.pin_levels[gpio] = level
 
-            w.at(t, edge)
+            if t <= 0:
+                edge()  # held at power-up: boot.py sees it (boot.py runs before time 0)
+            else:
+                w.at(t, edge)
             last_ns = max(last_ns, t)
         for port in ("out1", "out2", "out3", "out4"):
             w.tx_wire(gpio_number(pins["midi_" + port]["gpio"])).name = port
@@ -177,16 +257,13 @@ def simulate(config_text, inputs=None, events=(), until_ms=None):
             with open(os.path.join(drive, "config.json"), "w") as f:
                 f.write(config_text)
         console = io.StringIO()
+        boot_out = io.StringIO()
         os.chdir(drive)
         with _firmware_imports():
-            _count_passes(w)
-            try:
-                with contextlib.redirect_stdout(console):
-                    runpy.run_path(str(REPO / "code.py"), run_name="__main__")
-            except _world.SimulationEnd:
-                pass
+            _run_firmware(w, console, boot_out)
             _collect(w, result, pins)
         result.console = console.getvalue()
+        result.boot_out = boot_out.getvalue()
     finally:
         os.chdir(cwd)
         shutil.rmtree(drive, ignore_errors=True)
@@ -219,6 +296,11 @@ def _idle(w):
 
 def _collect(w, result, pins):
     result.end_ns = w.now_ns
+    result.nvm = bytes(w.nvm)
+    result.resets = list(w.reset_log)
+    result.led_frames = list(w.__dict__.get("led_frames", ()))
+    result.nvm_writes = w.__dict__.get("nvm_writes", 0)
+    result.drive = dict(w.__dict__.get("drive") or {})
     result.passes = w.passes
     result.cpu_ns = w.cpu_ns
     result.signals = list(w.signals.rows)
@@ -251,4 +333,7 @@ def _collect(w, result, pins):
         counters["sysex_timeouts"] = m.sysex_timeouts
         result.config_errors = list(box.errors)
         counters["preset"] = box.preset + 1
+        clock = getattr(box, "clock", None)
+        if clock is not None:
+            counters["clock_bpm"] = clock.bpm_x100() / 100  # the box's tempo estimate at the end
     result.counters = counters

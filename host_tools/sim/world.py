@@ -19,6 +19,15 @@ class SimulationEnd(BaseException):
     errors still stops here."""
 
 
+class Reboot(BaseException):
+    """Raised inside a fake call when the box resets (watchdog, ``microcontroller.reset()``,
+    ``supervisor.reload()``): the runner restarts the firmware on the same world, NVM kept."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
 class SignalRecorder:
     """Volts at the jacks over time: a row at time 0 for every signal, then one per change."""
 
@@ -59,6 +68,8 @@ class World:
         self.usb = None  # usb.UsbLink when the simulated host is attached
         self.nvm = bytearray(256)
         self.resets = 0
+        self.reset_log = []  # (time_ns, reason) of every reset
+        self.watchdog_deadline_ns = None  # armed watchdog: reset when time passes this
         self.gate_volts = 5.0
         # Without --until: end once past soft_until_ns and stop_check() says all is idle.
         self.soft_until_ns = None
@@ -95,10 +106,13 @@ class World:
             return levels[pin_number]
         return pull != "DOWN"
 
-    def request_reset(self):
-        """microcontroller.reset() or supervisor.reload(): the run ends here."""
+    def request_reset(self, reason="reset"):
+        """microcontroller.reset(), supervisor.reload() or the watchdog: the box restarts
+        (``Reboot``; the runner runs boot.py and code.py again, NVM kept)."""
         self.resets += 1
-        raise SimulationEnd()
+        self.reset_log.append((self.now_ns, reason))
+        self.watchdog_deadline_ns = None
+        raise Reboot(reason)
 
     def at(self, t_ns, fn):
         """Run ``fn()`` when virtual time reaches ``t_ns`` (never in the past)."""
@@ -116,6 +130,12 @@ class World:
         self.advance_to(self.now_ns + ns)
 
     def advance_to(self, t_ns):
+        deadline = self.watchdog_deadline_ns
+        if deadline is not None and t_ns >= deadline:
+            # Unfed for its timeout: what is due before the deadline happens, then the reset.
+            self.watchdog_deadline_ns = None
+            self.advance_to(deadline)
+            self.request_reset("watchdog")
         until = self.until_ns
         events = self._events
         while events and events[0][0] <= t_ns:

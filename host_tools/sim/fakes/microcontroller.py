@@ -1,5 +1,7 @@
 """Fake ``microcontroller``: pins, the CPU, NVM and the reset, as the Pico build has them."""
 
+import watchdog as _watchdog  # the fake watchdog module (fakes/ is first on sys.path)
+
 from host_tools.sim import world as _world
 from host_tools.sim.pins import Pin, claim, release  # noqa: F401
 
@@ -24,6 +26,12 @@ class Processor:
         self._frequency = value
 
 
+# One NVM assignment on the RP2040 erases and rewrites a 4 KB flash sector (CircuitPython's
+# common-hal/nvm/ByteArray.c), with the CPU stalled: W25Q16JV sector erase typ. 45 ms plus 16
+# page programs at typ. 0.4 ms. Charged per assignment; world.nvm_writes counts them (wear).
+NVM_WRITE_NS = 51_400_000
+
+
 class _NVM:
     """256 bytes of non-volatile memory, kept by the world across a simulated reboot."""
 
@@ -34,7 +42,14 @@ class _NVM:
         return _world.current().nvm[index]
 
     def __setitem__(self, index, value):
-        _world.current().nvm[index] = value
+        w = _world.current()
+        before = bytes(w.nvm)
+        w.nvm[index] = value
+        if len(w.nvm) != len(before):
+            w.nvm[:] = before
+            raise ValueError("Slice and value different lengths.")
+        w.nvm_writes = w.__dict__.get("nvm_writes", 0) + 1
+        w.charge(NVM_WRITE_NS)
 
 
 class RunMode:
@@ -46,6 +61,7 @@ class RunMode:
 
 cpu = Processor()
 nvm = _NVM()
+watchdog = _watchdog.WatchDogTimer()
 
 
 def reset():

@@ -1,0 +1,649 @@
+"""config.json: the firmware's checker, the JSON Schema and docs/config.md say the same thing.
+
+- the corpus (tests/configs): valid files pass both checkers, invalid files fail both with the
+  listed messages (or, for the rules joining several fields, the firmware alone);
+- generated configs (hypothesis): the two checkers agree, and their errors point at the same
+  places;
+- every default documented in docs/config.md is what the checker fills in, and what the schema
+  annotates; every documented key is in the schema and the reverse;
+- each kind of invalid file gives its message and the safe fallback; file-level limits;
+- the checked forms the merger, router, clock and CV engine read;
+- the same checker on the MicroPython VM gives the same verdicts, and its settings fit the heap.
+"""
+
+import json
+import math
+import re
+from pathlib import Path
+
+import jsonschema
+import mpvm
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from host_tools import fwimport
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = Path(__file__).resolve().parent / "configs"
+EXAMPLES = ROOT / "examples" / "configs"
+config = fwimport.firmware_module("config")
+midi = fwimport.firmware_module("midi")
+SCHEMA = json.loads((ROOT / "config.schema.json").read_text())
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+EXPECTED = json.loads((CORPUS / "expected_errors.json").read_text())
+VALID = sorted((CORPUS / "valid").glob("*.json"))
+INVALID = sorted((CORPUS / "invalid").glob("*.json"))
+CROSS_FIELD = ("must be the only one joining", "points must ascend", "routes in all presets")
+
+
+def schema_errors(doc):
+    return sorted(VALIDATOR.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+
+
+def key_path(parts):
+    """jsonschema's path in the firmware's notation (presets[0].routes[1].to)."""
+    out = ""
+    for part in parts:
+        out += "[%d]" % part if isinstance(part, int) else ("." if out else "") + str(part)
+    return out
+
+
+def firmware_path(message):
+    path = message.split(": ", 1)[0]
+    return "" if path == "(top level)" else path
+
+
+def related(a, b):
+    """One key path is the other or inside it (a parent's error covers its children)."""
+    return a == b or not a or not b or b.startswith(a + ".") or b.startswith(a + "[") or \
+        a.startswith(b + ".") or a.startswith(b + "[")
+
+
+def check_text(text):
+    return config.load(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# The corpus
+
+
+def test_corpus_is_complete():
+    assert len(VALID) >= 10 and len(INVALID) >= 70
+    assert sorted(EXPECTED) == sorted(p.name for p in INVALID), "every invalid file needs its expected errors"
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.stem)
+def test_valid_corpus_passes_both_checkers(path):
+    doc = json.loads(path.read_text())
+    assert [e.message for e in schema_errors(doc)] == []
+    settings_, errors = check_text(path.read_text())
+    assert errors == []
+    assert settings_["presets"], path
+
+
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+def test_invalid_corpus_fails_with_its_messages(path):
+    text = path.read_text()
+    expect = list(EXPECTED[path.name])
+    firmware_only = expect[:1] == ["firmware only"]
+    if firmware_only:
+        expect = expect[1:]
+    settings_, errors = check_text(text)
+    for fragment in expect:
+        assert any(fragment in e for e in errors), (fragment, errors)
+    assert settings_ == config.default_settings()  # the safe fallback
+    doc = json.loads(text)
+    found = schema_errors(doc)
+    if firmware_only:
+        assert found == [], [e.message for e in found]
+        assert all(any(c in e for c in CROSS_FIELD) for e in errors), errors
+    else:
+        assert found, "the schema accepts %s" % path.name
+        if errors[-1].startswith("... and "):
+            return  # a capped report does not list every place
+        for e in found:  # every schema error has a firmware error at or around its place
+            assert any(related(key_path(e.absolute_path), firmware_path(m)) for m in errors), (e.message, errors)
+
+
+@pytest.mark.parametrize(
+    "path", sorted(EXAMPLES.glob("*.json")) + [ROOT / "config.json"], ids=lambda p: p.name
+)
+def test_examples_and_the_default_config_pass_both_checkers(path):
+    text = path.read_text()
+    assert [e.message for e in schema_errors(json.loads(text))] == []
+    settings_, errors = check_text(text)
+    assert errors == []
+    assert len(text.encode()) <= config.MAX_CONFIG_BYTES
+    if path.name == "config.json":
+        # The box out of the box: one preset merging everything, active sensing not forwarded.
+        (preset,) = settings_["presets"]
+        (route,) = preset["routes"]
+        assert route["from"] == [0, 1, 2, 3, 4] and route["to"] == [0, 1, 2, 3, 4, 5]
+        assert route["all_to"] is True and route["kinds"] == config.DEFAULT_KINDS
+        assert not route["kinds"] & midi.KIND_ACTIVE_SENSING
+
+
+# ---------------------------------------------------------------------------------------------
+# docs/config.md: every default, every key
+
+
+def doc_tables():
+    """{heading: [(key, type, default)]} for every `| key | type | default | meaning |` table."""
+    tables = {}
+    heading = None
+    for line in (ROOT / "docs" / "config.md").read_text().splitlines():
+        if line.startswith("#"):
+            heading = line.lstrip("#").strip()
+        elif line.startswith("| `") and heading is not None:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            tables.setdefault(heading, []).append((cells[0].strip("`"), cells[1], cells[2]))
+    return tables
+
+
+def literal(default):
+    """A default written as `json`: its value; anything else: None."""
+    m = re.fullmatch(r"`(.*)`", default)
+    return json.loads(m.group(1)) if m else None
+
+
+SECTIONS = {  # docs heading -> (schema properties, checked object(s) under the defaults)
+    "Top level": (SCHEMA["properties"], None),
+    "`outputs.<port>` (`out1`..`out4`, `usb`)": (SCHEMA["$defs"]["output"]["properties"], "outputs"),
+    "`calibration.<jack>` (`cv1`..`cv4`, `mod1`..`mod4`)": (SCHEMA["$defs"]["calibration"]["oneOf"][0]["properties"], "calibration"),
+    "`panel`": (SCHEMA["$defs"]["panel"]["properties"], "panel"),
+    "Preset (`presets[N]`)": (SCHEMA["$defs"]["preset"]["properties"], "preset"),
+    "Route (`presets[N].routes[M]`)": (SCHEMA["$defs"]["route"]["properties"], "route"),
+    "`velocity`": (SCHEMA["$defs"]["route"]["properties"]["velocity"]["properties"], None),
+    "`clock` (`presets[N].clock`)": (SCHEMA["$defs"]["clock"]["properties"], "clock"),
+    "`clock.analog`": (SCHEMA["$defs"]["clock"]["properties"]["analog"]["properties"], "analog"),
+    "`cv` (`presets[N].cv`)": (SCHEMA["$defs"]["cv"]["properties"], "cv"),
+    "`cv.voices[N]`": (SCHEMA["$defs"]["voice"]["properties"], "voices"),
+    "`cv.poly`": (SCHEMA["$defs"]["cv"]["properties"]["poly"]["properties"], "poly"),
+    "`cv.drums`": (SCHEMA["$defs"]["cv"]["properties"]["drums"]["properties"], "drums"),
+}
+
+
+def checked_defaults():
+    """Where each section's defaults land, for a config that sets nothing."""
+    s, errors = config.check({"presets": [{"routes": [{"from": "in1", "to": "out1"}]}]})
+    assert errors == []
+    preset = s["presets"][0]
+    return {
+        "outputs": [s["outputs"][p] for p in ("out1", "out2", "out3", "out4", "usb")],
+        "calibration": [s["calibration"][j] for j in config.JACKS],
+        "panel": [s["panel"]],
+        "preset": [preset],
+        "route": [preset["routes"][0]],
+        "clock": [preset["clock"]],
+        "analog": [preset["clock"]["analog"]],
+        "cv": [preset["cv"]],
+        "voices": preset["cv"]["voices"],
+        "poly": [preset["cv"]["poly"]],
+        "drums": [preset["cv"]["drums"]],
+    }
+
+
+def test_docs_sections_are_all_known():
+    assert set(doc_tables()) == set(SECTIONS)
+
+
+def test_every_documented_key_is_in_the_schema_and_the_reverse():
+    for heading, rows in doc_tables().items():
+        props, _ = SECTIONS[heading]
+        documented = {key for key, _, _ in rows} - {"comment"}
+        assert documented == set(props) - {"comment"}, heading
+        assert heading != "Top level" and heading != "`calibration.<jack>` (`cv1`..`cv4`, `mod1`..`mod4`)" \
+            or "comment" in props
+
+
+def test_every_literal_default_of_the_docs_is_applied_and_annotated():
+    where = checked_defaults()
+    seen = 0
+    for heading, rows in doc_tables().items():
+        props, target = SECTIONS[heading]
+        for key, _, default in rows:
+            value = literal(default)
+            if value is None:
+                assert "default" not in props[key] or heading == "Top level" and key == "presets", (heading, key)
+                continue
+            assert props[key].get("default") == value, (heading, key, "schema default")
+            # Route keys whose checked form is not the written one are in the next test.
+            if target is not None and (target, key) not in (("preset", "routes"), ("route", "channels")):
+                for obj in where[target]:
+                    got = obj[key]
+                    assert got == value and type(got) is type(value), (heading, key, got, value)
+                    seen += 1
+    assert seen >= 40
+
+
+def test_defaults_written_in_words():
+    """The documented defaults that are not a JSON literal, one by one."""
+    s, _ = config.check({"presets": [{}, {}]})
+    p0, p1 = s["presets"]
+    assert (p0["name"], p1["name"]) == ("Preset 1", "Preset 2")  # "Preset N"
+    assert p0["routes"] == config.check(config.DEFAULT_CONFIG)[0]["presets"][0]["routes"]
+    assert config.check({})[0]["presets"][0]["name"] == "Merge all"  # presets: one "Merge all"
+    route = checked_defaults()["route"][0]
+    assert route["kinds"] == midi.KIND_ALL & ~midi.KIND_ACTIVE_SENSING  # every kind but FE
+    assert route["channels"] == 0xFFFF and route["remap"] == {} and route["velocity"] is None
+    assert "all_to" not in route
+    clock = p0["clock"]
+    assert clock["send"] == {p: True for p in ("out1", "out2", "out3", "out4", "usb", "cv")}
+    assert clock["divide"] == {p: 1 for p in ("out1", "out2", "out3", "out4", "usb", "cv")}
+    assert [v["channel"] for v in p0["cv"]["voices"]] == [1, 2, 3, 4]  # voice N on channel N
+    assert [v["channel"] for v in config.check({"presets": [{"cv": {"voices": [{"channel": 9}]}}]})[0]
+            ["presets"][0]["cv"]["voices"]] == [9, 2, 3, 4]  # voices not listed keep their defaults
+    assert s["calibration"]["cv1"] == {"offset": 0.0, "scale": 1.0}
+    assert config.check({"calibration": {"mod1": {"scale": 1.05}}})[0]["calibration"]["mod1"] == {
+        "offset": 0.0, "scale": 1.05}
+
+
+def test_clock_and_cv_defaults_come_from_their_modules():
+    clock = fwimport.firmware_module("clock")
+    cv = fwimport.firmware_module("cv")
+    s, _ = config.check({"presets": [{}]})
+    assert s["presets"][0]["clock"] == clock.DEFAULT_CLOCK
+    assert s["presets"][0]["cv"] == cv.DEFAULT_CV
+    assert s["calibration"] == cv.DEFAULT_CALIBRATION
+    # Complete dicts: the user's keys over the defaults, the rest kept.
+    s, _ = config.check({"presets": [{"clock": {"send": {"out2": False}, "analog": {"pulse_ms": 9}},
+                                      "cv": {"voices": [{}, {"mod": "cc:74"}], "drums": {"channel": 11}}}]})
+    p = s["presets"][0]
+    assert p["clock"]["send"] == dict(clock.DEFAULT_CLOCK["send"], out2=False)
+    assert p["clock"]["analog"] == dict(clock.DEFAULT_CLOCK["analog"], pulse_ms=9)
+    assert p["clock"]["master"] == "auto" and p["clock"]["bpm"] == 120
+    assert p["cv"]["voices"][1] == dict(cv.DEFAULT_CV["voices"][1], mod="cc:74")
+    assert p["cv"]["drums"] == dict(cv.DEFAULT_CV["drums"], channel=11)
+    assert clock.DEFAULT_CLOCK["send"]["out2"] is True and cv.DEFAULT_CV["drums"]["channel"] == 10  # not mutated
+
+
+# ---------------------------------------------------------------------------------------------
+# Checked forms (what the merger and router read)
+
+
+def one_route(route, **preset):
+    s, errors = config.check({"presets": [dict(preset, routes=[route])]})
+    assert errors == [], errors
+    return s["presets"][0]["routes"][0]
+
+
+def test_route_forms():
+    r = one_route({"from": "in2", "to": ["usb", "out1", "usb"], "kinds": ["notes", "clock"], "channels": [1, 10]})
+    assert r["from"] == [1] and r["to"] == [4, 0]
+    assert r["kinds"] == midi.KIND_NOTES | midi.KIND_CLOCK
+    assert r["channels"] == (1 << 0) | (1 << 9)
+    assert "all_to" not in r and r["remap"] == {} and r["transpose"] == 0 and r["velocity"] is None
+    r = one_route({"from": "all", "to": "all", "kinds": "all", "channels": "all"})
+    assert r["all_to"] is True and r["kinds"] == midi.KIND_ALL and r["channels"] == 0xFFFF
+
+
+def test_channel_and_remap_merge_into_one_table():
+    r = one_route({"from": "in1", "to": "out1", "channel": 5})
+    assert r["remap"] == {s: 4 for s in (0x80, 0x90, 0xA0, 0xB0, 0xC0, 0xD0, 0xE0)}
+    r = one_route({"from": "in1", "to": "out1", "channel": 5, "remap": {"notes": 2, "pitch_bend": 16}})
+    assert r["remap"] == {0x80: 1, 0x90: 1, 0xA0: 4, 0xB0: 4, 0xC0: 4, 0xD0: 4, 0xE0: 15}
+    r = one_route({"from": "in1", "to": "out1", "remap": {"control_change": 3}})
+    assert r["remap"] == {0xB0: 2}
+
+
+def test_transpose_and_velocity_forms():
+    r = one_route({"from": "in1", "to": "out1", "transpose": -7.0, "velocity": {"scale": 150}})
+    assert r["transpose"] == -7 and type(r["transpose"]) is int
+    assert r["velocity"] == (150, 0)
+    assert one_route({"from": "in1", "to": "out1", "velocity": {"offset": -10}})["velocity"] == (100, -10)
+    assert one_route({"from": "in1", "to": "out1", "velocity": {}})["velocity"] is None  # identity
+
+
+def test_transform_exclusivity():
+    def errors(routes):
+        return config.check({"presets": [{"routes": routes}]})[1]
+
+    # Disjoint pairs are fine; "all" never joins usb -> usb, so a usb -> usb transform may stay.
+    assert errors([{"from": "in1", "to": "out1", "channel": 2}, {"from": "in1", "to": "out2"}]) == []
+    assert errors([{"from": "all", "to": "all", "kinds": ["clock"]}, {"from": "usb", "to": "usb", "channel": 2}]) == []
+    # Identity velocity is no transform.
+    assert errors([{"from": "in1", "to": "out1"}, {"from": "in1", "to": "out1", "velocity": {"scale": 100}}]) == []
+    # Overlap: one message per conflicting pair of routes, naming both.
+    got = errors([{"from": "all", "to": "all"}, {"from": ["in1", "in2"], "to": ["out1", "out2"], "transpose": 5}])
+    assert got == ["presets[0].routes[1]: transforms in1 -> out1, which routes[0] also joins; a route with channel, "
+                   "remap, transpose or velocity must be the only one joining an input to an output"]
+    got = errors([{"from": "in3", "to": "cv", "transpose": 1}, {"from": "in3", "to": "cv", "channel": 1},
+                  {"from": "in3", "to": "cv"}])
+    assert len(got) == 3 and "routes[0]: transforms in3 -> cv, which routes[1]" in got[0]
+    assert "routes[0]: transforms in3 -> cv, which routes[2]" in got[1]
+    assert "routes[1]: transforms in3 -> cv, which routes[2]" in got[2]
+
+
+def test_checked_settings_share_what_is_identical():
+    s, _ = config.check({"presets": [{"routes": [{"from": "in1", "to": "out1"}, {"from": "in1", "to": "out1",
+                                                                                 "kinds": ["clock"]}]}, {}]})
+    a, b = s["presets"][0]["routes"]
+    assert a["from"] is b["from"] and a["to"] is b["to"]
+    assert s["presets"][0]["cv"] is s["presets"][1]["cv"]  # no "cv" key: one shared default
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole-file problems: message and the safe fallback
+
+
+def assert_fallback(text, fragment):
+    settings_, errors = config.load(text)
+    assert settings_ == config.default_settings()
+    assert any(fragment in e for e in errors), errors
+    return errors
+
+
+def test_missing_file():
+    assert_fallback(None, "config.json: not found; using the default routing (everything merged)")
+
+
+def test_not_json():
+    assert_fallback("{\"presets\": [", "config.json: not valid JSON")
+    assert_fallback(b"\xff\xfe{}", "config.json: not valid JSON")  # not UTF-8
+
+
+def test_too_big():
+    text = json.dumps({"comment": "x" * config.MAX_CONFIG_BYTES})
+    assert_fallback(text, "config.json: more than 16384 bytes, the most the box reads")
+    # Bytes, not characters: 6,000 three-byte characters are 18,000 bytes.
+    assert_fallback(json.dumps({"comment": "\u20ac" * 6000}, ensure_ascii=False), "more than 16384 bytes")
+
+
+def test_too_deep_is_refused_before_parsing(monkeypatch):
+    import json as host_json
+
+    def no_parse(*a, **k):
+        raise AssertionError("parsed a file that is too deep")
+
+    deep = "[" * 9 + "]" * 9
+    monkeypatch.setattr(host_json, "loads", no_parse)
+    assert_fallback(deep, "nested deeper than 8 levels")
+    assert_fallback("[" * 10000, "nested deeper than 8 levels")  # no recursion
+    monkeypatch.undo()
+    # Brackets inside strings do not count; escaped quotes do not end a string.
+    assert config.scan(b'{"comment": "[[[[[[[[[[\\"[[[[["}') == (1, 1, 2)
+    assert config.load(json.dumps({"comment": "[" * 50, "presets": [{"name": "{{{{\"[[["}]}))[1] == []
+
+
+def test_container_and_string_counts_are_limited():
+    assert_fallback(json.dumps({"comment": "", "x": [[]] * 1100}), "more than 1024 objects and lists")
+    assert_fallback(json.dumps({"x": ["ab"] * 2100}), "2048 strings")
+
+
+def test_memory_error_while_parsing_or_checking_falls_back(monkeypatch):
+    import json as host_json
+
+    def oom(*a, **k):
+        raise MemoryError
+
+    monkeypatch.setattr(host_json, "loads", oom)
+    assert_fallback("{}", "too big for the memory left on the box")
+    monkeypatch.undo()
+    real_check = config.check
+    calls = []
+
+    def oom_once(raw):
+        calls.append(raw)
+        if len(calls) == 1:
+            raise MemoryError
+        return real_check(raw)
+
+    monkeypatch.setattr(config, "check", oom_once)
+    assert_fallback("{}", "too big for the memory left on the box")
+    assert calls[0] == {} and calls[1] == config.DEFAULT_CONFIG  # the user's file, then the default
+
+
+def test_total_routes_are_limited():
+    route = {"from": "in1", "to": "out1"}
+    ok = {"presets": [{"routes": [route] * 32}] * 4}
+    assert config.load(json.dumps(ok))[1] == []
+    bad = {"presets": [{"routes": [route] * 32}] * 4 + [{"routes": [route]}]}
+    assert_fallback(json.dumps(bad), "presets: 129 routes in all presets, at most 128")
+    assert schema_errors(bad) == []  # a rule JSON Schema cannot state
+
+
+def test_report_is_bounded():
+    errors = assert_fallback((CORPUS / "invalid" / "many_errors.json").read_text(), "... and 8 more problems")
+    assert len(errors) == config.MAX_ERRORS + 1
+
+
+def test_long_values_are_cut_in_messages():
+    (error,) = config.check({"presets": [{"name": "n" * 500}]})[1]
+    assert len(error) < 120 and error.endswith("...")
+    assert config.check({"presets": [{"name": {"b": 1, "a": 2}}]})[1] == [
+        "presets[0].name: expected a string of 1-32 characters, not an object"]
+
+
+def test_the_users_text_is_never_changed():
+    text = (CORPUS / "invalid" / "unknown_port_string.json").read_text()
+    copy = str(text)
+    config.load(text)
+    assert text == copy
+
+
+# ---------------------------------------------------------------------------------------------
+# Generated configs: the two checkers agree
+
+
+def bad_values():
+    return st.sampled_from([None, True, False, "x", "", -1, 0, 1000, 2.5, -0.5, 1e20, [], {}, ["in1"], {"a": 1}])
+
+
+def documents(bad):
+    """Config documents: with ``bad``, about one value in four is of a wrong type or out of
+    range and objects sometimes carry an unknown key; without, every value is valid (so only
+    the rules joining fields can fail: transforms overlap often, points may not ascend)."""
+
+    def mostly(valid):
+        return st.one_of(valid, valid, valid, bad_values()) if bad else valid
+
+    def ints(lo, hi):
+        if not bad:
+            return st.one_of(st.integers(lo, hi), st.integers(lo, hi).map(float))
+        return st.one_of(st.integers(lo - 2, hi + 2), st.integers(lo, hi).map(float))
+
+    def numbers(lo, hi):
+        if not bad:
+            return st.one_of(st.integers(int(math.ceil(lo)), int(hi)),
+                             st.floats(lo, hi, allow_nan=False, allow_infinity=False))
+        return st.one_of(st.integers(int(lo) - 1, int(hi) + 1),
+                         st.floats(lo - 1, hi + 1, allow_nan=False, allow_infinity=False))
+
+    def pick(valid, wrong):
+        return st.sampled_from(valid + wrong if bad else valid)
+
+    def obj(required, optional):
+        base = st.fixed_dictionaries(required, optional=optional)
+        keys = ["comment", "colour", "From", "x"] if bad else ["comment"]
+        values = st.one_of(st.text(max_size=3), bad_values()) if bad else st.text(max_size=3)
+        junk = st.dictionaries(st.sampled_from(keys), values, max_size=1)
+        return st.one_of(base, base, st.tuples(base, junk).map(lambda t: {**t[0], **t[1]}))
+
+    def ports(names):
+        return mostly(st.one_of(st.just("all"), pick(names, ["out9", "in0"]),
+                                st.lists(pick(names, ["in9"]), min_size=0 if bad else 1,
+                                         max_size=len(names) + (1 if bad else 0))))
+
+    def port_map(values):
+        return st.dictionaries(pick(OUT, ["in1"]), values, max_size=3)
+
+    route = obj(
+        {"from": ports(IN), "to": ports(OUT)},
+        {
+            "kinds": mostly(st.one_of(st.just("all"), st.lists(pick(KINDS, ["note_on"]), min_size=0 if bad else 1,
+                                                               max_size=15 if bad else 14))),
+            "channels": mostly(st.one_of(st.just("all"), st.lists(ints(1, 16), min_size=0 if bad else 1,
+                                                                  max_size=17 if bad else 16))),
+            "channel": mostly(ints(1, 16)),
+            "remap": mostly(st.dictionaries(pick(KINDS[:6], ["sysex"]), ints(1, 16), max_size=3)),
+            "transpose": mostly(ints(-48, 48)),
+            "velocity": mostly(obj({}, {"scale": mostly(ints(0, 400)), "offset": mostly(ints(-127, 127))})),
+        },
+    )
+    clock = obj({}, {
+        "master": mostly(pick(["auto", "internal", "clock_in", "in1", "usb"], ["out1", "in5"])),
+        "bpm": mostly(numbers(20, 300)),
+        "send": mostly(port_map(mostly(st.booleans()))),
+        "divide": mostly(port_map(ints(1, 16))),
+        "analog": mostly(obj({}, {
+            "resolution": pick([1, 2, 4, 24, 48, 4.0, "1/8", "1/4", "1/2", "1bar"], [3, "1/16", "4"]),
+            "pulse_ms": ints(1, 50), "reset_ms": ints(1, 50)})),
+    })
+    voice = obj({}, {
+        "channel": ints(1, 16), "priority": pick(["last", "low", "high"], ["first"]),
+        "legato": mostly(st.booleans()), "transpose": ints(-48, 48), "bend_range": ints(0, 24),
+        "glide_ms": ints(0, 5000), "mod_range": numbers(0, 5),
+        "mod": pick(["velocity", "aftertouch", "pitch_bend", "cc:0", "cc:1", "cc:127"],
+                    ["cc:128", "cc:01", "cc:", "cc:1 ", "cc:-1", "CC:1", "cc:1\n"]),
+    })
+    cv = obj({}, {
+        "mode": pick(["mono", "poly", "unison"], ["duo"]),
+        "voices": mostly(st.lists(voice, min_size=0 if bad else 1, max_size=5 if bad else 4)),
+        "poly": mostly(obj({}, {"channel": ints(1, 16), "voices": ints(2, 4),
+                                "allocation": pick(["cyclic", "reuse", "steal_oldest", "low", "high"], ["random"])})),
+        "drums": mostly(obj({}, {
+            "channel": ints(1, 16),
+            "notes": mostly(st.lists(ints(0, 127), min_size=7 if bad else 8, max_size=9 if bad else 8)),
+            "mode": mostly(st.one_of(pick(["trigger", "gate"], ["latch"]),
+                                     st.lists(pick(["trigger", "gate"], ["latch"]), min_size=7 if bad else 8,
+                                              max_size=9 if bad else 8))),
+            "trigger_ms": ints(1, 100)})),
+    })
+    preset = obj({}, {
+        "name": mostly(st.text(min_size=0 if bad else 1, max_size=34 if bad else 32)),
+        "routes": mostly(st.lists(route, max_size=4)),
+        "clock": mostly(clock),
+        "cv": mostly(cv),
+    })
+    points = st.lists(st.lists(numbers(-1, 10.5), min_size=1 if bad else 2, max_size=3 if bad else 2),
+                      min_size=1 if bad else 2, max_size=4)
+    jack = mostly(st.one_of(
+        obj({}, {"offset": numbers(-0.5, 0.5), "scale": numbers(0.9, 1.1)}),
+        obj({"points": points}, {"offset": st.just(0.0)} if bad else {}),
+    ))
+    doc = obj({}, {
+        "version": pick([1, 1.0], [2, True, "1"]),
+        "presets": mostly(st.lists(preset, min_size=0 if bad else 1, max_size=3)),
+        "outputs": mostly(st.dictionaries(pick(OUT[:5], ["cv", "in1"]),
+                                          mostly(obj({}, {"running_status": mostly(st.booleans())})), max_size=2)),
+        "calibration": mostly(st.dictionaries(pick(list(config.JACKS), ["cv9"]), jack, max_size=2)),
+        "panel": mostly(obj({}, {"brightness": numbers(0, 1), "long_press_ms": ints(200, 3000)})),
+    })
+    return st.one_of(doc, bad_values()) if bad else doc
+
+
+IN = ["in1", "in2", "in3", "in4", "usb"]
+OUT = ["out1", "out2", "out3", "out4", "usb", "cv"]
+KINDS = [n for n, _ in midi.KIND_NAMES]
+DOC = st.one_of(documents(bad=True), documents(bad=False))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(DOC)
+def test_generated_configs_get_the_same_verdict_from_both_checkers(doc):
+    found = schema_errors(doc)
+    settings_, errors = config.check(doc)
+    if not found:
+        # Valid to the schema: the firmware accepts it, or refuses it for a rule the schema
+        # cannot state.
+        assert all(any(c in e for c in CROSS_FIELD) for e in errors), errors
+        if not errors:
+            assert settings_ is not None and settings_["presets"]
+        return
+    assert errors, "the schema refuses what the firmware accepts: %s" % [e.message for e in found]
+    assert settings_ is None
+    schema_paths = [key_path(e.absolute_path) for e in found]
+    for e in errors:
+        if e.startswith("... and "):
+            continue
+        assert any(related(firmware_path(e), p) for p in schema_paths), (e, schema_paths)
+    if len(errors) < config.MAX_ERRORS:
+        for p in schema_paths:
+            assert any(related(p, firmware_path(e)) for e in errors), (p, errors)
+
+
+@settings(max_examples=150, deadline=None)
+@given(DOC)
+def test_generated_configs_load_like_they_check(doc):
+    """load() of the text = check() of the document, with the safe fallback on any error."""
+    text = json.dumps(doc)
+    settings_, errors = config.load(text)
+    checked, check_errors = config.check(doc)
+    if len(text.encode()) > config.MAX_CONFIG_BYTES or config.scan(text.encode())[0] > config.MAX_DEPTH:
+        return
+    assert errors == check_errors
+    assert settings_ == (checked if not errors else config.default_settings())
+
+
+# ---------------------------------------------------------------------------------------------
+# The same checker on MicroPython
+
+
+def test_micropython_gives_the_same_verdicts():
+    """Every corpus file through config.load on the MicroPython VM: the same errors (or none)."""
+    names = [p for p in VALID + INVALID] + [ROOT / "config.json"] + sorted(EXAMPLES.glob("*.json"))
+    files = mpvm.firmware_files()
+    for k, p in enumerate(names):
+        files["/fw/corpus/%d.json" % k] = p.read_text()
+    script = (
+        "import json\nfrom firmware import config\n"
+        "for k in range(%d):\n"
+        "    s, e = config.load(open('/fw/corpus/%%d.json' %% k).read())\n"
+        "    print('RESULT', k, json.dumps(e), json.dumps(s is not None and len(s['presets'])))\n" % len(names)
+    )
+    out = mpvm.run(script, files=files, timeout=120)
+    results = {}
+    for line in out.splitlines():
+        if line.startswith("RESULT "):
+            _, k, rest = line.split(" ", 2)
+            errors_json, n = rest.rsplit(" ", 1)
+            results[int(k)] = (json.loads(errors_json), json.loads(n))
+    assert len(results) == len(names)
+    for k, p in enumerate(names):
+        settings_, errors = config.load(p.read_text())
+        assert results[k] == (errors, len(settings_["presets"])), p.name
+
+
+def big_config():
+    """128 routes over 16 presets, each preset with its own clock and cv: the heaviest realistic
+    file within the limits (about 12 KB)."""
+    presets = []
+    for p in range(16):
+        routes = [{"from": "in%d" % (1 + r % 4), "to": ["out%d" % (1 + (r + k) % 4) for k in range(2)],
+                   "kinds": ["notes", "clock"], "channels": [1 + r % 16]} for r in range(8)]
+        presets.append({"name": "Preset number %d" % p, "routes": routes,
+                        "cv": {"mode": "poly", "voices": [{"mod": "cc:1"}]}, "clock": {"master": "in1", "send": {"out2": False}}})
+    return json.dumps({"presets": presets}, separators=(",", ":"))
+
+
+def test_checked_settings_fit_the_heap_on_micropython():
+    text = big_config()
+    assert config.load(text)[1] == [] and len(text) < config.MAX_CONFIG_BYTES
+    files = dict(mpvm.firmware_files(), **{"/fw/big.json": text})
+    steps = [
+        # Warm up (imports, a first load) so both measurements carry the same leftovers.
+        "import mpharness\nfrom firmware import config\ns, e = config.load(None)\n",
+        "s = None\n",
+        "mpharness.report_heap('before')\n",
+        "s, e = config.load(open('/fw/big.json').read())\nassert e == [], e\n",
+        "mpharness.report_heap('after')\n",
+    ]
+    report = mpvm.parse_report(mpvm.run(steps, files=files, timeout=120))
+    live = report["heap"]["after"] - report["heap"]["before"]
+    print("checked settings of the 128-route config: %d bytes live" % live)
+    assert 0 < live < 32 * 1024
+
+
+def test_the_board_reads_at_most_one_character_past_the_limit():
+    import ast
+
+    tree = ast.parse((ROOT / "firmware" / "board_io.py").read_text())
+    limit = next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                 and getattr(node.targets[0], "id", "") == "CONFIG_READ_LIMIT")
+    assert limit == config.MAX_CONFIG_BYTES + 1
+    # Through the simulator: a 100 KB config.json is refused as too big, not read whole.
+    from host_tools.sim import runner
+
+    r = runner.simulate(json.dumps({"comment": "x" * 100000}), {}, until_ms=5)
+    assert r.config_errors == ["config.json: more than 16384 bytes, the most the box reads"]

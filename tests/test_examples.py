@@ -1,0 +1,67 @@
+"""The seeds' setups (examples/configs) do in the simulator what their musicians asked for."""
+
+import json
+from pathlib import Path
+
+from host_tools import midiwire
+from host_tools.sim import runner
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "examples" / "configs"
+MS = 1_000_000
+
+
+def run(name, inputs, events=()):
+    text = (CONFIGS / name).read_text()
+    result = runner.simulate(text, inputs={p: [(int(t * MS), bytes(b)) for t, b in lines] for p, lines in inputs.items()},
+                             events=[(int(t * MS), a, b) for t, a, b in events])
+    assert result.config_errors == [], result.config_errors
+    return {port: [m.data for m in midiwire.decode(timed)[0]] for port, timed in result.outputs.items()}
+
+
+def test_every_example_config_is_valid_json_with_presets():
+    for path in sorted(CONFIGS.glob("*.json")):
+        raw = json.loads(path.read_text())
+        assert raw["presets"], path
+
+
+def test_digitakt_master_keys_via_digitakt_bend_and_mod_straight_to_the_synth():
+    out = run("digitakt-master.json", {
+        "in1": [(0, [0x90, 60, 100]), (5, [0xE0, 0, 0x50]), (8, [0xB0, 1, 90]), (12, [0x80, 60, 0])],
+        "in2": [(1, [0xFA]), (2, [0xF8]), (3, [0x91, 48, 110]), (4, [0xF8]), (20, [0x81, 48, 0])],
+    })
+    # The Digitakt gets the keys on its auto channel, and none of its own clock back.
+    assert out["out1"] == [bytes([0x9F, 60, 100]), bytes([0x8F, 60, 0])]
+    # The Rev2 gets bend and mod wheel on its channel, plus the Digitakt's track and clock.
+    assert bytes([0xE0, 0, 0x50]) in out["out2"] and bytes([0xB0, 1, 90]) in out["out2"]
+    assert bytes([0x91, 48, 110]) in out["out2"]
+    for port in ("out2", "out3", "out4", "usb"):
+        assert out[port].count(bytes([0xF8])) == 2 and bytes([0xFA]) in out[port], port
+    # The OP-Z and Minitaur get no KeyStep bend in this preset.
+    assert not any(m[0] == 0xE0 for m in out["out3"] + out["out4"])
+
+
+def test_digitakt_master_preset_button_moves_the_bend_to_another_synth():
+    out = run("digitakt-master.json", {"in1": [(0, [0xE0, 0, 0x40]), (200, [0xE0, 0, 0x60])]},
+              events=[(100, "press", "button2"), (150, "release", "button2")])
+    assert out["out2"] == [bytes([0xE0, 0, 0x40])]
+    assert out["out3"] == [bytes([0xE1, 0, 0x60])]
+
+
+def test_a4_rytm_two_synths_keystep_and_a4_reach_both_synths_a4_clocks_the_rytm():
+    out = run("a4-rytm-two-synths.json", {
+        "in1": [(0, [0x90, 60, 100]), (3, [0x94, 62, 100]), (6, [0x95, 64, 100])],
+        "in2": [(1, [0xFA, 0xF8]), (10, [0x94, 50, 90]), (13, [0x95, 52, 90]), (16, [0xF8, 0xFC])],
+    })
+    assert out["out1"] == [bytes([0x90, 60, 100])]  # A4 tracks 1-4 from the KeyStep, no clock echo
+    assert out["out3"] == [bytes([0xFA]), bytes([0xF8]), bytes([0x94, 62, 100]), bytes([0x94, 50, 90]),
+                           bytes([0xF8]), bytes([0xFC])]
+    assert bytes([0x95, 64, 100]) in out["out4"] and bytes([0x95, 52, 90]) in out["out4"]
+    assert out["out2"] == [bytes([0xFA]), bytes([0xF8]), bytes([0xF8]), bytes([0xFC])]  # the Rytm: clock only
+
+
+def test_a4_preset_two_moves_the_keystep_to_the_ju06a_channel():
+    out = run("a4-rytm-two-synths.json", {"in1": [(200, [0x90, 60, 100]), (210, [0x80, 60, 0])]},
+              events=[(100, "press", "button2"), (150, "release", "button2")])
+    assert out["out3"] == [bytes([0x94, 60, 100]), bytes([0x84, 60, 0])]
+    assert out["out1"] == []
