@@ -43,6 +43,18 @@ class Box:
         self.buf = bytearray(READ_SIZE)
         whole = memoryview(self.buf)
         self.views = [whole[:n] for n in range(READ_SIZE + 1)]
+        # Every preset's routing tables are built here, once: building them takes tens of ms
+        # on the RP2040, too long a pause for a switch while playing (PIO inputs hold 2.6 ms).
+        # About 1.3 KB of heap a preset.
+        self.routing = []
+        for preset in settings["presets"]:
+            if self.cv is not None:
+                self.cv.prepare(preset.get("cv"), settings.get("calibration"))
+            routes = preset["routes"]
+            self.routing.append((
+                self.merger.prepare_routes(router.build_masks(routes, len(inputs))),
+                router.build_transforms(routes, len(inputs), len(outputs)),
+            ))
         self.preset = 0
         self.panel = None  # firmware.panel.Panel, attached by run() (tests may leave it out)
         self.select_preset(0)
@@ -62,11 +74,8 @@ class Box:
         self.merger.set_master(_master_mode(clock.get("master", "auto")))
         send, divide = clock_outputs(clock)
         self.merger.set_clock_outputs(send, divide)
-        routes = presets[index]["routes"]
-        self.merger.set_routes(
-            router.build_masks(routes, len(self.inputs)),
-            router.build_transforms(routes, len(self.inputs), len(self.outputs)),
-        )
+        masks, transforms = self.routing[index]
+        self.merger.set_routes(masks, transforms, prepared=True)
         if self.panel is not None:
             self.panel.set_preset(index, self.ticks_ms())
         return True

@@ -272,6 +272,7 @@ class CvEngine:
         self.priority = bytearray(VOICES)
         self.mod_src = bytearray(VOICES)
         self.mod_cc = bytearray(VOICES)
+        self._table_cache = {}  # type: dict
         self.pitch_tables = [pitch_table(None) for _ in range(VOICES)]  # type: list
         self.mod_tables = [mod_table(None, 5.0) for _ in range(VOICES)]  # type: list
         # ... and state.
@@ -311,6 +312,23 @@ class CvEngine:
 
     # -- configure time ------------------------------------------------------------------
 
+    def _tables(self, v, cal, mod_range):
+        # Building a 128-entry table costs milliseconds on the RP2040 (floats): each is built
+        # once (prepare() at start-up) and a preset switch only picks it up.
+        key = (v, str(cal.get(JACKS[v])), str(cal.get(JACKS[4 + v])), float(mod_range))
+        tables = self._table_cache.get(key)
+        if tables is None:
+            tables = (pitch_table(cal.get(JACKS[v])), mod_table(cal.get(JACKS[4 + v]), float(mod_range)))
+            self._table_cache[key] = tables
+        return tables
+
+    def prepare(self, cv_settings, calibration):
+        """Build the DAC tables a preset will need, at start-up, so switching to it is quick."""
+        cv = _merged(cv_settings)
+        cal = calibration if isinstance(calibration, dict) else {}
+        for v in range(VOICES):
+            self._tables(v, cal, cv["voices"][v]["mod_range"])
+
     def configure(self, cv_settings, calibration):
         """Install a preset's ``cv`` section and the ``calibration`` section. Every gate and
         drum falls and every voice is released first. May allocate (tables)."""
@@ -333,8 +351,7 @@ class CvEngine:
             src, cc = _mod_source(s["mod"])
             self.mod_src[v] = src
             self.mod_cc[v] = cc
-            self.pitch_tables[v] = pitch_table(cal.get(JACKS[v]))
-            self.mod_tables[v] = mod_table(cal.get(JACKS[4 + v]), float(s["mod_range"]))
+            self.pitch_tables[v], self.mod_tables[v] = self._tables(v, cal, s["mod_range"])
             self.sounded[v] = 0
             self.bend[v] = 0
             self.modx[v] = 0

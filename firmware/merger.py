@@ -141,10 +141,20 @@ class Merger:
 
     # -- configuration -----------------------------------------------------------------
 
-    def set_routes(self, masks, transforms=None):
+    def prepare_routes(self, masks):
+        """Restrict routing tables to the outputs that exist, in place, once (at start-up), so
+        ``set_routes(..., prepared=True)`` can install them by reference on a preset switch."""
+        present = self.present
+        for table in masks:
+            for s in range(256):
+                table[s] &= present
+        return masks
+
+    def set_routes(self, masks, transforms=None, prepared=False):
         """Install routing: ``masks[i][status]`` is the output bitmask for that status byte;
         ``transforms[i * n_out + o]`` is None or ``(smap, transpose, vtable, signature)`` from
-        ``router.build_transforms``. Outputs not in ``present`` are routed nowhere.
+        ``router.build_transforms``. Outputs not in ``present`` are routed nowhere; tables
+        from ``prepare_routes`` (``prepared``) are installed as they are, without a copy.
 
         A sounding note whose output loses its route, or whose transform changes, gets its
         note-off now, through the old transform, so it ends exactly as it began."""
@@ -156,11 +166,14 @@ class Merger:
                 new = transforms[i * n_out + o] if transforms else None
                 if (new[3] if new else None) != self.xsig[i * n_out + o]:
                     changed |= 1 << o
-            table = self.masks[i]
             src = masks[i]
             self._strand_check(i, src, present & ~changed)
-            for s in range(256):
-                table[s] = src[s] & present
+            if prepared:
+                self.masks[i] = src  # no per-status loop: a switch costs microseconds here
+            else:
+                table = self.masks[i]
+                for s in range(256):
+                    table[s] = src[s] & present
             if self.run_status[i]:
                 self.cur_mask[i] = self.masks[i][self.run_status[i]]
             xouts = 0
