@@ -75,7 +75,7 @@ class Box:
         send, divide = clock_outputs(clock)
         self.merger.set_clock_outputs(send, divide)
         masks, transforms = self.routing[index]
-        self.merger.set_routes(masks, transforms, prepared=True)
+        self.merger.set_routes(masks, transforms)
         if self.panel is not None:
             self.panel.set_preset(index, self.ticks_ms())
         return True

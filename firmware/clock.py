@@ -605,13 +605,7 @@ class Clock:
             return 0
         self._last_tick = now
         if self.running:
-            # _tick, inlined
-            phase = self._phase
-            if phase % self._tpp == 0:
-                self._pulse(now, False)
-            phase += 1
-            self._phase = phase if phase < BAR_TICKS else 0
-            self._at_zero = False
+            self._tick(now)  # one call per generated tick; only on_master's path inlines it
         return 0xF8
 
     def _poll_in(self, now):

@@ -277,31 +277,17 @@ i.start_stop(0)
 base = best(internal, Null())
 print("INTERNAL", (best(internal, i) - base) / N)
 
-# Reference for the Pico estimate: design notes 3b's minimal byte parser, one call per byte
-# (about 36 us a byte on the Pico), measured in the same run.
-def parse(state, b):
-    if b & 0x80:
-        return 1
-    if state == 1:
-        return 2
-    if state == 2:
-        return 1
-    return 0
-
-ref_data = bytearray(256)
-for k in range(256):
-    ref_data[k] = (0x90, 60, 100, 62)[k & 3]
+# Reference for the Pico estimate (host_tools/bench_ref.py), measured in the same run.
+from bench_ref import ref_parse
 
 def ref(_):
     t0 = ticks_us()
-    s = 0
-    for k in range(4 * N):
-        s = parse(s, ref_data[k & 255])
+    ref_parse(4 * N)
     return ticks_diff(ticks_us(), t0)
 
 print("REF", best(ref, None) / (4 * N))
 """
-PICO_US_PER_REF_BYTE = 36.0  # design notes 3b: the minimal parser on the Pico, a byte
+from host_tools.bench_ref import PICO_US_PER_REF_BYTE  # noqa: E402
 
 
 def vm_costs():
@@ -312,7 +298,9 @@ def vm_costs():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     import mpvm
 
-    out = mpvm.run(VM_SCRIPT, timeout=120, import_guard=False)  # time.ticks_us: VM only
+    files = mpvm.firmware_files()
+    files["/fw/bench_ref.py"] = (Path(__file__).resolve().parent / "bench_ref.py").read_text()
+    out = mpvm.run(VM_SCRIPT, files=files, timeout=120, import_guard=False)  # ticks_us: VM only
     got = {}
     for line in out.splitlines():
         f = line.split()

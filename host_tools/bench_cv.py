@@ -27,21 +27,11 @@ import sys
 from pathlib import Path
 
 from host_tools import midiwire
+from host_tools.figures import NS_PER_MS
+from host_tools.figures import stats_ms as _stats
 
 REPO = Path(__file__).resolve().parents[1]
-NS_PER_MS = 1_000_000
 DIP_LIMIT_NS = 5 * NS_PER_MS
-
-
-def _stats(values_ns):
-    if not values_ns:
-        return {"count": 0, "mean": None, "max": None, "min": None}
-    return {
-        "count": len(values_ns),
-        "mean": round(sum(values_ns) / len(values_ns) / NS_PER_MS, 3),
-        "max": round(max(values_ns) / NS_PER_MS, 3),
-        "min": round(min(values_ns) / NS_PER_MS, 3),
-    }
 
 
 def _histories(result):
@@ -105,34 +95,7 @@ import gc
 import time
 from firmware import cv, dac
 
-class I2C:
-    def __init__(self):
-        self.n = 0
-    def try_lock(self):
-        return True
-    def unlock(self):
-        pass
-    def writeto(self, address, buf, *, start=0, end=None):
-        self.n += 1
-    def readfrom_into(self, address, buf, *, start=0, end=None):
-        for k in range(len(buf)):
-            buf[k] = 0
-
-class Pin:
-    def __init__(self):
-        self.value = False
-
-class Spi:
-    def write(self, buf):
-        pass
-
-class Hw:
-    def __init__(self):
-        self.i2c = I2C()
-        self.faults = []
-        self.gate_pins = [Pin(), Pin(), Pin(), Pin()]
-        self.drum_spi = Spi()
-        self.drum_latch = Pin()
+from scripted_ports import CountingI2C as I2C, Jacks as Hw
 
 T = [0]
 def ticks():
@@ -159,22 +122,8 @@ def measure(name, fn):
         best = us if best is None or us < best else best
     print("ROW", name, best, b - a)
 
-# Reference: design notes 3b's minimal byte parser, one call per byte (36 us a byte on the Pico).
-def parse(state, b):
-    if b & 0x80:
-        return 1
-    if state == 1:
-        return 2
-    if state == 2:
-        return 1
-    return 0
-ref_data = bytearray(256)
-for k in range(256):
-    ref_data[k] = (0x90, 60, 100, 62)[k & 3]
-def ref(n):
-    s = 0
-    for k in range(n):
-        s = parse(s, ref_data[k & 255])
+# Reference for the Pico estimate (host_tools/bench_ref.py).
+from bench_ref import ref_parse as ref
 measure("ref_parser_byte", ref)
 
 d = dac.Dac(I2C(), 3)
@@ -276,6 +225,8 @@ def _vm(n):
     bus = Path(adafruit_bus_device.__file__).parent
     for p in bus.glob("*.py"):
         files["/fw/adafruit_bus_device/%s" % p.name] = p.read_text()
+    for name in ("bench_ref.py", "scripted_ports.py"):
+        files["/fw/" + name] = (REPO / "host_tools" / name).read_text()
     out = mpvm.run(VM_SCRIPT % {"n": n}, files=files, timeout=300, import_guard=False)
     rows = {}
     for line in out.splitlines():
@@ -359,7 +310,7 @@ ENGINE_ROWS = (
     ("drum_trigger", "drum note-on + its trigger end"),
     ("idle_pass_check", "an idle pass: app's `if cv.pending` test"),
 )
-PICO_US_PER_REF_BYTE = 36.0  # design notes 3b: the minimal parser on CircuitPython, Pico 125 MHz
+from host_tools.bench_ref import PICO_US_PER_REF_BYTE  # noqa: E402
 
 
 def main(argv=(), n=20000):

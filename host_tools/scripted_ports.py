@@ -62,3 +62,61 @@ class Ticks:
             self.calls = 0
             self.t = (self.t + 1) & 0x1FFFFFFF
         return self.t
+
+
+class CountingPin:
+    """A DigitalInOut stand-in that counts rising edges."""
+
+    def __init__(self, value=False):
+        self._v = value
+        self.rises = 0
+
+    @property
+    def value(self):
+        return self._v
+
+    @value.setter
+    def value(self, v):
+        if v and not self._v:
+            self.rises += 1
+        self._v = v
+
+
+class CountingI2C:
+    """A busio.I2C stand-in where every device answers: counts write transactions."""
+
+    def __init__(self):
+        self.writes = 0
+
+    def try_lock(self):
+        return True
+
+    def unlock(self):
+        pass
+
+    def writeto(self, address, buf, *, start=0, end=None):
+        self.writes += 1
+
+    def readfrom_into(self, address, buf, *, start=0, end=None):
+        for k in range(len(buf)):
+            buf[k] = 0
+
+
+class CountingSpi:
+    def __init__(self):
+        self.writes = 0
+
+    def write(self, buf):
+        self.writes += 1
+
+
+class Jacks:
+    """The CV side of ``board_io.Hardware`` (what ``cv.CvEngine`` uses), with both DACs."""
+
+    def __init__(self):
+        self.i2c = CountingI2C()
+        self.faults = []
+        self.gate_pins = [CountingPin(), CountingPin(), CountingPin(), CountingPin()]
+        self.drum_spi = CountingSpi()
+        self.drum_latch = CountingPin()
+        self.outputs = [None] * 6

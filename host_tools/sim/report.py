@@ -5,20 +5,9 @@ import json
 import os
 
 from host_tools import bench_clock, bench_cv, midiwire
+from host_tools.figures import NS_PER_MS
+from host_tools.figures import stats_ms as _stats
 from host_tools.sim.runner import INPUT_PORTS, OUTPUT_PORTS
-
-NS_PER_MS = 1_000_000
-
-
-def _stats(values_ns):
-    if not values_ns:
-        return {"count": 0, "mean": None, "max": None, "min": None}
-    return {
-        "count": len(values_ns),
-        "mean": round(sum(values_ns) / len(values_ns) / NS_PER_MS, 3),
-        "max": round(max(values_ns) / NS_PER_MS, 3),
-        "min": round(min(values_ns) / NS_PER_MS, 3),
-    }
 
 
 def _latency_class(m):

@@ -8,29 +8,11 @@
 import gc
 
 import mpharness
-from scripted_ports import SinkOut, Ticks
+from scripted_ports import CountingPin, SinkOut, Ticks
 
 from firmware import app, config
 
 PASSES_PER_MS = 6  # scripted_ports.Ticks: a pass on the Pico takes about 0.16 ms
-
-
-class Pin:
-    """A DigitalInOut stand-in that counts rising edges."""
-
-    def __init__(self, value=False):
-        self._v = value
-        self.rises = 0
-
-    @property
-    def value(self):
-        return self._v
-
-    @value.setter
-    def value(self, v):
-        if v and not self._v:
-            self.rises += 1
-        self._v = v
 
 
 class MasterIn:
@@ -82,10 +64,10 @@ ticks = Ticks(PASSES_PER_MS)
 master = MasterIn(60)
 inputs = [master, Idle(), Idle(), Idle(), Idle()]
 outputs = [SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(64)]
-clock_out = Pin()
-reset_out = Pin()
-run_out = Pin()
-clock_in = Pin(True)
+clock_out = CountingPin()
+reset_out = CountingPin()
+run_out = CountingPin()
+clock_in = CountingPin(True)
 jacks = app.Clock(clock_out, reset_out, run_out, clock_in, ticks.now)
 box = app.Box(inputs, outputs, ticks.now, settings, errors, clock=jacks)
 gc.collect()

@@ -6,57 +6,9 @@
 import gc
 
 import mpharness
-from scripted_ports import ScriptIn, SinkOut, Ticks
+from scripted_ports import Jacks, ScriptIn, SinkOut, Ticks
 
 from firmware import app, config, cv
-
-
-class I2C:
-    def __init__(self):
-        self.writes = 0
-
-    def try_lock(self):
-        return True
-
-    def unlock(self):
-        pass
-
-    def writeto(self, address, buf):
-        self.writes += 1
-
-
-class Pin:
-    def __init__(self):
-        self._v = False
-        self.rises = 0
-
-    @property
-    def value(self):
-        return self._v
-
-    @value.setter
-    def value(self, v):
-        if v and not self._v:
-            self.rises += 1
-        self._v = v
-
-
-class Spi:
-    def __init__(self):
-        self.writes = 0
-
-    def write(self, buf):
-        self.writes += 1
-
-
-class Hw:
-    def __init__(self):
-        self.i2c = I2C()
-        self.faults = []
-        self.gate_pins = [Pin(), Pin(), Pin(), Pin()]
-        self.drum_spi = Spi()
-        self.drum_latch = Pin()
-        self.outputs = [None] * 6
 
 
 def stream():
@@ -82,7 +34,7 @@ def stream():
 # The whole pass first, so the heap read below is the box's at boot with the default config:
 # the real Box with the engine behind the merger as the cv output.
 settings, errors = config.load(None)
-hw2 = Hw()
+hw2 = Jacks()
 ticks2 = Ticks()
 engine2 = cv.CvEngine(hw2, ticks2.now)
 inputs = [ScriptIn(stream(), chunk, loop=True) for chunk in (3, 1, 7, 64, 16)]
@@ -107,7 +59,7 @@ assert rises > 50, rises
 print("BOX_GATE_RISES", rises, "BOX_I2C_WRITES", hw2.i2c.writes)
 
 # --- step: every voice mode, write_from and service called directly ---
-hw = Hw()
+hw = Jacks()
 ticks = Ticks(calls_per_ms=3)
 engine = cv.CvEngine(hw, ticks.now)
 data = stream()

@@ -33,7 +33,7 @@ routes = [
      "remap": {0xE0: 1, 0xB0: 1, 0xD0: 1}, "transpose": 12, "velocity": (80, 10)},
     {"from": [2, 3, 4], "to": [0, 1, 2, 3, 4], "kinds": KIND_ALL, "channels": 0xFFFF},
 ]
-box.merger.set_routes(router.build_masks(routes, 5), router.build_transforms(routes, 5, 5))
+box.merger.set_routes(box.merger.prepare_routes(router.build_masks(routes, 5)), router.build_transforms(routes, 5, 5))
 gc.collect()
 # --- step ---
 
