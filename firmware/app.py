@@ -29,6 +29,7 @@ class Box:
         self.settings = settings
         self.errors = list(errors)
         self.merger = Merger(len(inputs), len(outputs))
+        self.merger.outputs = outputs
         for o in range(len(outputs)):
             if outputs[o] is None:
                 self.merger.present &= ~(1 << o)
@@ -107,14 +108,17 @@ class Box:
         buf = self.buf
         views = self.views
         inputs = self.inputs
+        last_rx = merger.last_rx
         for i in range(len(inputs)):
             port = inputs[i]
             if port is not None:
                 n = port.read(buf)
                 if n:
-                    merger.last_rx[i] = now
+                    last_rx[i] = now
                     merger.feed(i, views[n])
-        merger.service(now)
+        # Timeouts, once per ms tick (most passes see the same tick: no call).
+        if now != merger.serviced:
+            merger.service(now)
         # Buttons, LEDs, NVM, watchdog: called once per ms tick (a method call costs about 1,600
         # cycles; most passes see the same tick).
         panel = self.panel
@@ -126,19 +130,8 @@ class Box:
         cv = self.cv
         if cv is not None and cv.pending:
             cv.service(now)
-        # Only outputs with bytes queued (merger.queued) are visited.
-        queued = merger.queued
-        if queued:
-            outputs = self.outputs
-            o = 0
-            while queued:
-                if queued & 1:
-                    port = outputs[o]
-                    room = port.room(now)
-                    if room:
-                        merger.drain(o, port, room)
-                queued >>= 1
-                o += 1
+        if merger.queued:
+            merger.write_outputs(now)
 
     def run(self):
         while True:

@@ -53,6 +53,24 @@ SYSEX_TIMEOUT_MS = const(500)
 CLOCK_TIMEOUT_MS = const(1000)
 SENSING_TIMEOUT_MS = const(300)
 
+# Parser state packing (``Merger.feed``): status bits 0-7, data bytes left 8-9, first data
+# byte 10-16, output mask from bit 17 (eight outputs fit a small int).
+_MASK_SHIFT = const(17)
+_NOT_MASK = const(0x1FFFF)
+
+
+def _lefts():
+    # Data bytes a status byte starts: 2 for two, 3 for one (a marker: "one left, the last"),
+    # 0 for none.
+    t = bytearray(256)
+    for s in range(0x80, 0xF8):
+        n = DATA_LENGTH[s]
+        t[s] = 2 if n == 2 else (3 if n == 1 else 0)
+    return t
+
+
+_LEFT = _lefts()
+
 # Clock master modes (``master_mode``); an input index 0..n_in-1 names a fixed master.
 MASTER_AUTO = const(0xFE)
 MASTER_INTERNAL = const(0xFD)  # the box's own clock (or the analog clock input) via inject_realtime
@@ -64,14 +82,12 @@ class Merger:
     def __init__(self, n_in, n_out):
         self.n_in = n_in
         self.n_out = n_out
-        # Parser state per input.
-        self.run_status = bytearray(n_in)  # running status (0: none)
-        self.need = bytearray(n_in)  # data bytes of the message being parsed
-        self.have = bytearray(n_in)  # data bytes seen so far (0 or 1)
-        self.data1 = bytearray(n_in)
-        self.cur_mask = bytearray(n_in)  # outputs of the message being parsed
+        # Parser state per input, packed into one small int (``_pack``): loading and storing six
+        # per-input fields cost about as much as the bare loop's whole pass on the RP2040, one
+        # int costs one list read and one write. Status 0xF0 means "inside a SysEx".
+        self.state = [0] * n_in
         self.sysex_to = bytearray(n_in)  # outputs this input's SysEx streams to
-        self.in_sysex = bytearray(n_in)
+        self.in_sysex = bytearray(n_in)  # for service(): a SysEx open (its timeout watched)
         self.last_rx = [0] * n_in  # ticks of the last byte received
         self.sensing = bytearray(n_in)  # active sensing seen: watch for silence
         # Sounding notes per input: for each channel*128+note, the outputs its note-on went to,
@@ -103,13 +119,17 @@ class Merger:
         self.hold_heads = [0] * n_out
         self.hold_tails = [0] * n_out
         self.owner = bytearray(n_out)  # input whose SysEx holds the output, or NONE
-        self.out_status = bytearray(n_out)  # last status sent (running status on output)
-        self.out_src = bytearray(n_out)
+        self.owned = 0  # outputs some SysEx holds (so _emit tests one mask, not every owner)
+        # Running status on output: the status and source (``status | input << 8``) of the last
+        # channel message written, or -1 when the next message must state its status.
+        self.out_key = [-1] * n_out
         self.running_status = bytearray(n_out)  # per output: may omit a repeated status
         for o in range(n_out):
             self.owner[o] = NONE
-            self.out_src[o] = NONE
             self.running_status[o] = 1
+        # What _emit needs per output, in one tuple: one attribute load instead of four.
+        self._q = (self.rings, self.tails, self.heads, self.out_key)
+        self.outputs = ()  # ports, for write_outputs (set by app.Box)
         # Clock master (design notes section 5).
         self.master_mode = MASTER_AUTO
         self.master = NONE
@@ -127,7 +147,7 @@ class Merger:
         self.queued = 0
         self.watch = 0
         self.held = 0
-        self._serviced = -1
+        self.serviced = -1  # the ms tick service() last ran in (app skips the call within it)
         self.present = (1 << n_out) - 1  # outputs that exist (board_io may leave one out)
         # Counters (small ints: updating them allocates nothing).
         self.dropped = [0] * (n_out * N_DROP_REASONS)
@@ -169,8 +189,10 @@ class Merger:
             src = masks[i]
             self._strand_check(i, src, present & ~changed)
             self.masks[i] = src
-            if self.run_status[i]:
-                self.cur_mask[i] = self.masks[i][self.run_status[i]]
+            st = self.state[i]
+            if 0 < (st & 0xFF) < 0xF0:
+                # A channel message under way (or running status) follows the new routes.
+                self.state[i] = (st & _NOT_MASK) | (src[st & 0xFF] << _MASK_SHIFT)
             xouts = 0
             for o in range(n_out):
                 k = i * n_out + o
@@ -209,93 +231,153 @@ class Merger:
     # -- the byte path -------------------------------------------------------------------
 
     def feed(self, i, data):
-        """Parse ``data`` (bytes just read from input ``i``) and queue what it completes."""
-        status = self.run_status[i]
-        need = self.need[i]
-        have = self.have[i]
-        d1 = self.data1[i]
-        mask = self.cur_mask[i]
-        sysex = self.in_sysex[i]
+        """Parse ``data`` (bytes just read from input ``i``) and queue what it completes.
+
+        State per input: the status byte in force (running status; 0xF0 inside a SysEx), the
+        data bytes still expected (``left``: 2 then 1 for a two-byte message, 3 for a one-byte
+        message, 0 for none), the first data byte and the message's output mask."""
+        st = self.state[i]
+        status = st & 0xFF
+        left = (st >> 8) & 3
+        d1 = (st >> 10) & 0x7F
+        mask = st >> _MASK_SHIFT
+        got = 0
         for b in data:
             if b < 0x80:
-                if sysex:
-                    self._sysex_byte(i, b)
-                elif need == 0:
-                    self.stray[i] += 1
-                elif have == 0 and need == 2:
-                    d1 = b
-                    have = 1
-                else:
-                    if need == 1:
-                        self._emit(i, mask, status, b, 0, 1)
-                    else:
-                        self._emit(i, mask, status, d1, b, 2)
-                    have = 0
+                if left == 1:
+                    self._emit(i, mask, status, d1, b, 2)
+                    got += 1
+                    left = 2
                     if status >= 0xF0:
-                        # System common messages have no running status.
+                        # Song position: a system common message has no running status.
                         if status == 0xF2 and self.clock_sink is not None and (self.master == i or self.master == NONE):
                             self.clock_sink.song_position(d1 | (b << 7))
                         status = 0
-                        need = 0
+                        left = 0
+                elif left == 2:
+                    d1 = b
+                    left = 1
+                elif left == 3:
+                    self._emit(i, mask, status, b, 0, 1)
+                    got += 1
+                    if status >= 0xF0:
+                        status = 0
+                        left = 0
+                elif status == 0xF0:
+                    self._sysex_byte(i, b)
+                else:
+                    self.stray[i] += 1
             elif b >= 0xF8:
                 self._realtime(i, b)
             else:
-                if sysex:
+                if status == 0xF0:
                     # Any status byte ends a SysEx; F7 is its proper end, anything else
                     # interrupts it and the outputs get an F7 to close it cleanly.
                     self._sysex_end(i)
-                    sysex = 0
+                    status = 0
+                    left = 0
                     if b == 0xF7:
                         continue
-                have = 0
-                n = DATA_LENGTH[b]
                 if b < 0xF0:
                     status = b
-                    need = n
+                    left = _LEFT[b]
                     mask = self.masks[i][b]
-                elif n == 0xFF:
+                elif b == 0xF0:
+                    status = 0xF0
+                    left = 0
+                    self._sysex_start(i)
+                elif DATA_LENGTH[b] == 0xFF:
+                    # F7 with no SysEx open, or an undefined status (F4 F5 F9 FD).
                     status = 0
-                    need = 0
-                    if b == 0xF0:
-                        self._sysex_start(i)
-                        sysex = 1
-                    else:
-                        # F7 with no SysEx open, or an undefined status (F4 F5 F9 FD).
-                        self.stray[i] += 1
+                    left = 0
+                    self.stray[i] += 1
                 else:
                     # System common: cancels running status on input and output.
                     status = b
-                    need = n
+                    left = _LEFT[b]
                     mask = self.masks[i][b]
                     if b == 0xF2 or b == 0xF3:
                         # Song position/select only from the clock master, to clocked outputs.
                         if self.master != NONE and self.master != i:
                             mask = 0
                         mask &= self.clock_send
-                    if n == 0:
+                    if left == 0:
                         self._emit(i, mask, b, 0, 0, 0)
+                        got += 1
                         status = 0
-        self.run_status[i] = status
-        self.need[i] = need
-        self.have[i] = have
-        self.data1[i] = d1
-        self.cur_mask[i] = mask
-        self.in_sysex[i] = sysex
+        self.state[i] = status | (left << 8) | (d1 << 10) | (mask << _MASK_SHIFT)
+        if got:
+            self.messages_in[i] += got
 
     def _emit(self, i, mask, s, d1, d2, n, top=1):
         # Queue one whole message on every output in ``mask``. Per output this is the costly
-        # part of the path, so everything it touches is loaded into locals once per message.
+        # part of the path: everything it touches is loaded into locals once per message, and
+        # the common case (room to spare, no SysEx holding the output) is a few statements.
         # ``top`` is 0 when _emit_x queues an already transformed copy for one output.
-        if top:
-            self.messages_in[i] += 1
-            if s < 0xF0:
+        if s < 0xF0:
+            if top:
                 if (s & 0xE0) == 0x80 and mask:
                     self._track(i, s, d1, d2, mask)
                 xm = self.xouts[i] & mask
                 if xm:
                     mask ^= xm
                     self._emit_x(i, xm, s, d1, d2, n)
-        # Continuous data (poly/channel pressure, CC, pitch bend) may be coalesced under load.
+            key = s | (i << 8)
+        else:
+            key = -2  # system common: never running status, and it cancels it
+        if mask & self.owned:
+            mask = self._hold_for(i, mask, s, d1, d2, n)
+        self.queued |= mask
+        rings, tails, heads, out_key = self._q
+        o = 0
+        while mask:
+            if mask & 1:
+                t = tails[o]
+                if ((heads[o] - t - 1) & _RING_MASK) < _PRESSURE:
+                    # Little room left: the reserve for note-offs, coalescing, drop counts.
+                    self._tight(o, i, key, s, d1, d2, n)
+                else:
+                    ring = rings[o]
+                    # Running status on output (status omitted) and a full message are written
+                    # out separately: merging them measured 4-7 % slower on the VM (make bench).
+                    if out_key[o] == key:
+                        ring[t] = d1
+                        t = (t + 1) & _RING_MASK
+                        if n == 2:
+                            ring[t] = d2
+                            t = (t + 1) & _RING_MASK
+                    else:
+                        ring[t] = s
+                        t = (t + 1) & _RING_MASK
+                        if n:
+                            ring[t] = d1
+                            t = (t + 1) & _RING_MASK
+                            if n == 2:
+                                ring[t] = d2
+                                t = (t + 1) & _RING_MASK
+                        out_key[o] = key if key >= 0 and self.running_status[o] else -1
+                    tails[o] = t
+            mask >>= 1
+            o += 1
+
+    def _hold_for(self, i, mask, s, d1, d2, n):
+        # Outputs in ``mask`` that another input's SysEx holds keep the message in their hold
+        # queue until it ends; returns the outputs the message may go to now.
+        owner = self.owner
+        m = mask & self.owned
+        o = 0
+        while m:
+            if m & 1 and owner[o] != i:
+                self._hold(o, s, d1, d2, n)
+                mask &= ~(1 << o)
+            m >>= 1
+            o += 1
+        return mask
+
+    def _tight(self, o, i, key, s, d1, d2, n):
+        # Output ``o`` has fewer than _PRESSURE bytes free. Note-offs (velocity 0 note-ons too)
+        # may use the reserve; continuous data (CC, pitch bend, pressure) replaces a queued
+        # value with the same key instead of being dropped, and its position is remembered.
         hi = s & 0xF0
         if hi == 0xB0 or hi == 0xA0:
             co_key = (s << 7) | d1
@@ -303,62 +385,28 @@ class Merger:
             co_key = s << 7
         else:
             co_key = -1
-        self.queued |= mask
-        owner = self.owner
-        rings = self.rings
-        tails = self.tails
-        heads = self.heads
-        out_status = self.out_status
-        out_src = self.out_src
-        rs = self.running_status
-        # Note-offs (velocity 0 note-ons too) may use the reserve; everything else stops short.
-        need = n if ((s & 0xF0) == 0x80 or ((s & 0xF0) == 0x90 and d2 == 0)) else n + NOTE_OFF_RESERVE
-        o = 0
-        while mask:
-            if mask & 1:
-                if owner[o] != NONE and owner[o] != i:
-                    self._hold(o, s, d1, d2, n)
-                else:
-                    ring = rings[o]
-                    t = tails[o]
-                    free = (heads[o] - t - 1) & _RING_MASK
-                    # Running status on output (status omitted) and a full message are written
-                    # out separately: merging them measured 4-7 % slower on the VM (make bench).
-                    if rs[o] and s < 0xF0 and out_status[o] == s and out_src[o] == i:
-                        if free < need:
-                            if co_key < 0 or not self._coalesce(o, co_key, d1, d2, n):
-                                self.dropped[o * N_DROP_REASONS + DROP_QUEUE_FULL] += 1
-                        else:
-                            if co_key >= 0 and free < _PRESSURE:
-                                self._remember(o, co_key, t)
-                            ring[t] = d1
-                            t = (t + 1) & _RING_MASK
-                            if n == 2:
-                                ring[t] = d2
-                                t = (t + 1) & _RING_MASK
-                            tails[o] = t
-                    elif free <= need:
-                        if co_key < 0 or not self._coalesce(o, co_key, d1, d2, n):
-                            self.dropped[o * N_DROP_REASONS + DROP_QUEUE_FULL] += 1
-                    else:
-                        ring[t] = s
-                        t = (t + 1) & _RING_MASK
-                        if n:
-                            if co_key >= 0 and free < _PRESSURE:
-                                self._remember(o, co_key, t)
-                            ring[t] = d1
-                            t = (t + 1) & _RING_MASK
-                            if n == 2:
-                                ring[t] = d2
-                                t = (t + 1) & _RING_MASK
-                        tails[o] = t
-                        if s < 0xF0:
-                            out_status[o] = s
-                            out_src[o] = i
-                        else:
-                            out_status[o] = 0
-            mask >>= 1
-            o += 1
+        need = n if (hi == 0x80 or (hi == 0x90 and d2 == 0)) else n + NOTE_OFF_RESERVE
+        ring = self.rings[o]
+        t = self.tails[o]
+        free = (self.heads[o] - t - 1) & _RING_MASK
+        rs = self.out_key[o] == key
+        if free < need or (free == need and not rs):
+            if co_key < 0 or not self._coalesce(o, co_key, d1, d2, n):
+                self.dropped[o * N_DROP_REASONS + DROP_QUEUE_FULL] += 1
+            return
+        if not rs:
+            ring[t] = s
+            t = (t + 1) & _RING_MASK
+            self.out_key[o] = key if key >= 0 and self.running_status[o] else -1
+        if n:
+            if co_key >= 0:
+                self._remember(o, co_key, t)
+            ring[t] = d1
+            t = (t + 1) & _RING_MASK
+            if n == 2:
+                ring[t] = d2
+                t = (t + 1) & _RING_MASK
+        self.tails[o] = t
 
     def _emit_x(self, i, xm, s, d1, d2, n):
         # The outputs in ``xm`` get input ``i``'s message through their route's transform:
@@ -592,13 +640,14 @@ class Merger:
                     self.owner[o] = i
                     taken |= 1 << o
                     self._put(o, 0xF0)
-                    self.out_status[o] = 0
+                    self.out_key[o] = -1
                 else:
                     self.dropped[o * N_DROP_REASONS + DROP_SYSEX_BUSY] += 1
             mask >>= 1
             o += 1
         self.sysex_to[i] = taken
         self.in_sysex[i] = 1
+        self.owned |= taken
         self.queued |= taken
         self.watch = 1
 
@@ -630,6 +679,8 @@ class Merger:
             o += 1
         self.sysex_to[i] = 0
         self.in_sysex[i] = 0
+        if (self.state[i] & 0xFF) == 0xF0:
+            self.state[i] = 0  # closed from outside the parser (timeout, input lost)
 
     def _put(self, o, b):
         t = self.tails[o]
@@ -640,7 +691,8 @@ class Merger:
     def _release(self, o):
         # The SysEx holding ``o`` ended: messages held meanwhile follow it, in order.
         self.owner[o] = NONE
-        self.out_status[o] = 0
+        self.owned &= ~(1 << o)
+        self.out_key[o] = -1
         hold = self.hold[o]
         h = self.hold_heads[o]
         t = self.hold_tails[o]
@@ -665,9 +717,9 @@ class Merger:
         Called every pass; does its loops only when the millisecond tick has moved and there is
         something to watch, so an idle pass costs a comparison or two."""
         self.now = now
-        if now == self._serviced:
+        if now == self.serviced:
             return
-        self._serviced = now
+        self.serviced = now
         if self.watch:
             still = 0
             for i in range(self.n_in):
@@ -700,9 +752,7 @@ class Merger:
         if self.in_sysex[i]:
             self._sysex_end(i)
         self.release_notes(i)
-        self.run_status[i] = 0
-        self.need[i] = 0
-        self.have[i] = 0
+        self.state[i] = 0
         if self.master == i:
             self.master = NONE
 
@@ -742,6 +792,40 @@ class Merger:
         self.heads[o] = h
         if h == t and self.rt_heads[o] == self.rt_tails[o]:
             self.queued &= ~(1 << o)
+
+    def write_outputs(self, now):
+        """Hand every output's queued bytes to its port (``self.outputs``), as much as each
+        takes without blocking. Once a pass, when ``queued`` is not 0.
+
+        The common case (no real-time byte waiting, the queued bytes in one piece, nothing
+        under coalescing watch) is inline: per output one ``room`` and one ``write_from`` call.
+        Everything else goes through ``drain``."""
+        q = self.queued
+        outputs = self.outputs
+        rings, tails, heads, out_key = self._q
+        rt_heads = self.rt_heads
+        rt_tails = self.rt_tails
+        co_n = self.co_n
+        o = 0
+        while q:
+            if q & 1:
+                port = outputs[o]
+                h = heads[o]
+                t = tails[o]
+                if h < t and rt_heads[o] == rt_tails[o] and not co_n[o]:
+                    room = port.room(now)
+                    if room:
+                        end = t if t - h <= room else h + room
+                        h += port.write_from(rings[o], h, end)
+                        heads[o] = h
+                        if h == t:
+                            self.queued &= ~(1 << o)
+                else:
+                    room = port.room(now)
+                    if room:
+                        self.drain(o, port, room)
+            q >>= 1
+            o += 1
 
     def pending(self, o):
         """Bytes queued for output ``o`` (both lanes)."""
