@@ -38,6 +38,9 @@ class Box:
         self.cv = outputs[router.CV_OUTPUT] if len(outputs) > router.CV_OUTPUT else None
         if self.cv is not None:
             self.merger.running_status[router.CV_OUTPUT] = 0
+        self.merger.direct = self.merger.present
+        if self.cv is not None:
+            self.merger.direct &= ~(1 << router.CV_OUTPUT)
         # The clock: tempo, transport and the clock/reset/run jacks (jackless when none given).
         self.clock = clock if clock is not None else Clock(None, None, None, None, ticks_ms)
         self.merger.clock_sink = self.clock

@@ -418,6 +418,13 @@ class CvEngine:
         self.now = now
         return ROOM
 
+    def send(self, buf, start, end, now):
+        """The output-port interface (``firmware.ports``): ``room`` and ``write_from`` in one."""
+        self.now = now
+        if end - start > ROOM:
+            end = start + ROOM
+        return self.write_from(buf, start, end)
+
     def write_from(self, buf, start, end):
         """Take the MIDI bytes ``buf[start:end]`` (no slice is made); returns how many."""
         status = self.status

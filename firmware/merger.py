@@ -129,7 +129,11 @@ class Merger:
             self.running_status[o] = 1
         # What _emit needs per output, in one tuple: one attribute load instead of four.
         self._q = (self.rings, self.tails, self.heads, self.out_key)
-        self.outputs = ()  # ports, for write_outputs (set by app.Box)
+        self.outputs = ()  # ports, for write_outputs and direct writes (set by app.Box)
+        # Outputs a completed message may be sent to at once when nothing is queued for them
+        # (set by app.Box; not the CV engine, whose gates rise a pass after its CV is written).
+        self.direct = 0
+        self.msg = bytearray(3)
         # Clock master (design notes section 5).
         self.master_mode = MASTER_AUTO
         self.master = NONE
@@ -327,8 +331,35 @@ class Merger:
             key = -2  # system common: never running status, and it cancels it
         if mask & self.owned:
             mask = self._hold_for(i, mask, s, d1, d2, n)
-        self.queued |= mask
         rings, tails, heads, out_key = self._q
+        # An output with nothing queued gets the message straight away: one ``send`` call, no
+        # ring write and no drain. This is the wire-rate case (one message per pass).
+        dm = mask & self.direct & ~self.queued
+        if dm:
+            mask ^= dm
+            mb = self.msg
+            mb[0] = s
+            mb[1] = d1
+            mb[2] = d2
+            end = n + 1
+            outputs = self.outputs
+            now = self.now
+            o = 0
+            while dm:
+                if dm & 1:
+                    if out_key[o] == key:
+                        took = outputs[o].send(mb, 1, end, now) + 1
+                    else:
+                        took = outputs[o].send(mb, 0, end, now)
+                        if took:
+                            out_key[o] = key if key >= 0 and self.running_status[o] else -1
+                    if took < end:
+                        self._rest(o, key, took, end)
+                dm >>= 1
+                o += 1
+            if not mask:
+                return
+        self.queued |= mask
         o = 0
         while mask:
             if mask & 1:
@@ -359,6 +390,21 @@ class Merger:
                     tails[o] = t
             mask >>= 1
             o += 1
+
+    def _rest(self, o, key, k, end):
+        # The port took only ``k`` bytes of the message in ``self.msg``: the rest waits in the
+        # (empty) ring, in front of anything that follows.
+        mb = self.msg
+        ring = self.rings[o]
+        t = self.tails[o]
+        if k == 0:
+            self.out_key[o] = key if key >= 0 and self.running_status[o] else -1
+        while k < end:
+            ring[t] = mb[k]
+            t = (t + 1) & _RING_MASK
+            k += 1
+        self.tails[o] = t
+        self.queued |= 1 << o
 
     def _hold_for(self, i, mask, s, d1, d2, n):
         # Outputs in ``mask`` that another input's SysEx holds keep the message in their hold
@@ -756,50 +802,41 @@ class Merger:
         if self.master == i:
             self.master = NONE
 
-    def drain(self, o, port, room):
-        """Hand up to ``room`` queued bytes of output ``o`` to ``port``: real-time first.
-
-        ``port.write_from(buf, start, end)`` returns how many bytes it took."""
+    def drain(self, o, port, now):
+        """Hand output ``o``'s queued bytes to ``port`` (``port.send``), real-time first, as
+        many as it takes without blocking."""
         h = self.rt_heads[o]
         t = self.rt_tails[o]
-        while h != t and room > 0:
-            if port.write_from(self.rt[o], h, h + 1) != 1:
+        while h != t:
+            if port.send(self.rt[o], h, h + 1, now) != 1:
+                self.rt_heads[o] = h
                 return
             h = (h + 1) & _RT_MASK
-            room -= 1
         self.rt_heads[o] = h
-        if room <= 0:
-            return
-        h = self.heads[o]
+        h0 = self.heads[o]
         t = self.tails[o]
+        h = h0
+        if h != t:
+            ring = self.rings[o]
+            if t < h:
+                # The queued bytes wrap: the end of the ring first.
+                took = port.send(ring, h, RING_SIZE, now)
+                h = (h + took) & _RING_MASK
+            if h < t:
+                h += port.send(ring, h, t, now)
+            if self.co_n[o]:
+                self._forget_sent(o, h0, (h - h0) & _RING_MASK)
+            self.heads[o] = h
         if h == t:
-            if self.rt_heads[o] == self.rt_tails[o]:
-                self.queued &= ~(1 << o)
-            return
-        end = t if t > h else RING_SIZE
-        n = end - h
-        if n > room:
-            n = room
-        took = port.write_from(self.rings[o], h, h + n)
-        h = (h + took) & _RING_MASK
-        room -= took
-        if took == n and room > 0 and h == 0 and t > 0:
-            n = t if t < room else room
-            took = port.write_from(self.rings[o], 0, n)
-            h = took
-        if self.co_n[o]:
-            self._forget_sent(o, self.heads[o], (h - self.heads[o]) & _RING_MASK)
-        self.heads[o] = h
-        if h == t and self.rt_heads[o] == self.rt_tails[o]:
             self.queued &= ~(1 << o)
 
     def write_outputs(self, now):
-        """Hand every output's queued bytes to its port (``self.outputs``), as much as each
+        """Hand every output's queued bytes to its port (``self.outputs``), as many as each
         takes without blocking. Once a pass, when ``queued`` is not 0.
 
         The common case (no real-time byte waiting, the queued bytes in one piece, nothing
-        under coalescing watch) is inline: per output one ``room`` and one ``write_from`` call.
-        Everything else goes through ``drain``."""
+        under coalescing watch) is inline: one ``send`` call per output. The rest goes through
+        ``drain``."""
         q = self.queued
         outputs = self.outputs
         rings, tails, heads, out_key = self._q
@@ -809,21 +846,15 @@ class Merger:
         o = 0
         while q:
             if q & 1:
-                port = outputs[o]
                 h = heads[o]
                 t = tails[o]
                 if h < t and rt_heads[o] == rt_tails[o] and not co_n[o]:
-                    room = port.room(now)
-                    if room:
-                        end = t if t - h <= room else h + room
-                        h += port.write_from(rings[o], h, end)
-                        heads[o] = h
-                        if h == t:
-                            self.queued &= ~(1 << o)
+                    h += outputs[o].send(rings[o], h, t, now)
+                    heads[o] = h
+                    if h == t:
+                        self.queued &= ~(1 << o)
                 else:
-                    room = port.room(now)
-                    if room:
-                        self.drain(o, port, room)
+                    self.drain(o, outputs[o], now)
             q >>= 1
             o += 1
 

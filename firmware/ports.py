@@ -1,8 +1,10 @@
 """MIDI ports over whatever hardware object ``board_io`` hands in.
 
 Inputs have ``read(buf) -> n``: never waits, returns 0 when nothing arrived.
-Outputs have ``room(now) -> n`` (bytes that can be written without blocking) and
-``write_from(buf, start, end) -> n`` (bytes taken). Nothing here imports a hardware module, so
+Outputs have ``send(buf, start, end, now) -> n``: take as many of ``buf[start:end]`` as go
+without blocking (``now`` is the pass's ``ticks_ms``) and say how many. One call, not a room
+query and a write: the merger calls it for every output a message goes to, and a method call is
+the costliest thing on that path (design notes 3b). Nothing here imports a hardware module, so
 the simulator and the MicroPython tests drive the same classes with fakes.
 
 Why outputs pace themselves: a CircuitPython ``busio.UART.write`` (and ``rp2pio`` write) returns
@@ -24,6 +26,11 @@ BYTE_US = const(320)  # one byte on a 31250 baud wire: 10 bits
 # them) while keeping the wire busy between passes.
 UART_FIFO = const(8)
 PIO_FIFO = const(8)
+# A real-time byte (clock) may go past that soft limit up to what the hardware FIFO really
+# holds (RP2040 UART 32, joined PIO TX FIFO 8): the estimate's 1 ms margin must not hold a
+# clock byte back while the FIFO has room.
+UART_HARD = const(32)
+PIO_HARD = const(8)
 USB_CHUNK = const(64)
 _STAGE = const(64)
 
@@ -32,35 +39,39 @@ _STAGE = const(64)
 class _Paced:
     """Wire-time bookkeeping shared by the DIN outputs."""
 
-    def __init__(self, fifo):
+    def __init__(self, fifo, hard):
         self.fifo = fifo
+        self.hard = hard
         self._base = 0  # ticks_ms when the current burst was (at the latest) started
         self._queued_us = 0  # wire time written since _base, plus the 1 ms start margin
         self._busy = False
-        self._now = 0
 
-    def room(self, now):
-        self._now = now
-        if not self._busy:
-            return self.fifo
-        elapsed = ticks_diff(now, self._base)
-        left = self._queued_us - elapsed * 1000
-        if left <= 0:
-            self._busy = False
-            return self.fifo
-        if elapsed > 10000:
-            # Rebase so the counters stay small ints; exact, both are whole ms.
-            self._base = now
-            self._queued_us = left
-        queued = (left + BYTE_US - 1) // BYTE_US
-        return self.fifo - queued if queued < self.fifo else 0
-
-    def _sent(self, n):
-        if not self._busy:
-            self._busy = True
-            self._base = self._now
-            self._queued_us = 1000  # the burst may start up to 1 ms after the tick we read
-        self._queued_us += n * BYTE_US
+    def _room(self, now, n, fifo):
+        # How many of ``n`` bytes fit the FIFO estimate (``fifo`` deep) now; books them as sent.
+        if self._busy:
+            elapsed = ticks_diff(now, self._base)
+            left = self._queued_us - elapsed * 1000
+            if left <= 0:
+                self._busy = False
+            else:
+                if elapsed > 10000:
+                    # Rebase so the counters stay small ints; exact, both are whole ms.
+                    self._base = now
+                    self._queued_us = left
+                queued = (left + BYTE_US - 1) // BYTE_US
+                room = fifo - queued if queued < fifo else 0
+                if n > room:
+                    n = room
+                self._queued_us += n * BYTE_US
+                return n
+        if n > fifo:
+            n = fifo
+        elif n <= 0:
+            return 0
+        self._busy = True
+        self._base = now
+        self._queued_us = 1000 + n * BYTE_US  # the burst may start up to 1 ms after the tick
+        return n
 
 
 class _Stage:
@@ -86,27 +97,31 @@ class UartOut(_Paced):
     """DIN OUT on a ``busio.UART``."""
 
     def __init__(self, uart):
-        super().__init__(UART_FIFO)
+        super().__init__(UART_FIFO, UART_HARD)
         self._uart = uart
         self._stage = _Stage()
 
-    def write_from(self, buf, start, end):
-        self._uart.write(self._stage.staged(buf, start, end))
-        self._sent(end - start)
-        return end - start
+    def send(self, buf, start, end, now):
+        # A lone byte >= F8 comes only from the merger's real-time lane.
+        n = self._room(now, end - start, self.hard if buf[start] >= 0xF8 and end - start == 1 else self.fifo)
+        if n:
+            self._uart.write(self._stage.staged(buf, start, start + n))
+        return n
 
 
 class PioOut(_Paced):
     """DIN OUT on an ``rp2pio.StateMachine`` running the UART transmit program."""
 
     def __init__(self, sm):
-        super().__init__(PIO_FIFO)
+        super().__init__(PIO_FIFO, PIO_HARD)
         self._sm = sm
 
-    def write_from(self, buf, start, end):
-        self._sm.write(buf, start=start, end=end)
-        self._sent(end - start)
-        return end - start
+    def send(self, buf, start, end, now):
+        # A lone byte >= F8 comes only from the merger's real-time lane.
+        n = self._room(now, end - start, self.hard if buf[start] >= 0xF8 and end - start == 1 else self.fifo)
+        if n:
+            self._sm.write(buf, start=start, end=start + n)
+        return n
 
 
 class UsbOut:
@@ -116,10 +131,9 @@ class UsbOut:
         self._port = port
         self._stage = _Stage()
 
-    def room(self, now):
-        return USB_CHUNK
-
-    def write_from(self, buf, start, end):
+    def send(self, buf, start, end, now):
+        if end - start > USB_CHUNK:
+            end = start + USB_CHUNK
         took = self._port.write(self._stage.staged(buf, start, end))
         return took if took else 0
 

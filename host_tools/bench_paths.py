@@ -54,7 +54,7 @@ def bare(data, chunk):
             n = port.read(buf)
             if n:
                 for out in outs:
-                    out.write_from(buf, 0, n)
+                    out.send(buf, 0, n, 0)
     return elapsed_us(t0, clock_us()), outs[0].count
 
 

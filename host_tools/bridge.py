@@ -14,7 +14,7 @@ failed on the board. There is no CV here (the internal ``cv`` output is absent).
 Adapters (the same contract as ``firmware/ports.py``):
 - ``MidoIn.read(buf)``: the bytes of every message the system port has pending, real-time
   included, encoded in full (the box handles running status on its inputs anyway).
-- ``MidoOut.write_from(buf, start, end)``: the merged byte stream goes through ``StreamParser``,
+- ``MidoOut.send(buf, start, end, now)``: the merged byte stream goes through ``StreamParser``,
   an incremental parser with running status, real-time bytes inside messages and SysEx, and
   each complete message is sent. (mido's own ``Parser`` drops the notes of a running-status
   stream, which is exactly what the merger emits; design notes section 3.) It also remembers
@@ -154,10 +154,9 @@ class MidoOut:
 
         self.make_message = make_message
 
-    def room(self, now):
-        return OUT_ROOM
-
-    def write_from(self, buf, start, end):
+    def send(self, buf, start, end, now):
+        if end - start > OUT_ROOM:
+            end = start + OUT_ROOM
         feed = self.parser.feed
         for k in range(start, end):
             data = feed(buf[k])

@@ -39,12 +39,12 @@ class SinkOut:
         self._room = room
         self.count = 0
 
-    def room(self, now):
-        return self._room
-
-    def write_from(self, buf, start, end):
-        self.count += end - start
-        return end - start
+    def send(self, buf, start, end, now):
+        n = end - start
+        if n > self._room:
+            n = self._room
+        self.count += n
+        return n
 
 
 class Ticks:

@@ -100,13 +100,14 @@ def kinds(port):
 def test_running_status_stream_comes_out_as_every_message(monkeypatch):
     chord = [msg("note_on", note=n, velocity=100) for n in (60, 64, 67)]
     raw = {}
-    real = bridge.MidoOut.write_from
+    real = bridge.MidoOut.send
 
-    def spy(self, buf, start, end):
-        raw.setdefault(id(self), bytearray()).extend(buf[start:end])
-        return real(self, buf, start, end)
+    def spy(self, buf, start, end, now):
+        took = real(self, buf, start, end, now)
+        raw.setdefault(id(self), bytearray()).extend(buf[start:start + took])
+        return took
 
-    monkeypatch.setattr(bridge.MidoOut, "write_from", spy)
+    monkeypatch.setattr(bridge.MidoOut, "send", spy)
     outs, _ = run({"in1": {3: chord + [msg("clock")]}})
     for name, port in outs.items():
         notes = [(m.type, m.note) for m in port.sent if m.type == "note_on"]

@@ -15,7 +15,7 @@ class ListPort:
     def __init__(self):
         self.data = bytearray()
 
-    def write_from(self, buf, start, end):
+    def send(self, buf, start, end, now):
         self.data.extend(buf[start:end])
         return end - start
 
@@ -32,7 +32,7 @@ def make(routes=None, n_in=5, n_out=5):
 def drain_all(m, ports):
     for o, port in enumerate(ports):
         while m.pending(o):
-            m.drain(o, port, 1000)
+            m.drain(o, port, 0)
 
 
 def run(m, ports, feeds):

@@ -413,7 +413,10 @@ def test_preset_switching_under_a_running_stream(tmp_path):
         assert notes_pair_up(msgs) == {}, port  # no hung note: every note-on got its note-off
         clocks = [m.time_ns for m in msgs if m.data == b"\xf8"]
         assert len(clocks) == 96, port  # the clock went on through every switch, no tick lost
-        gaps = [b - a for a, b in zip(clocks, clocks[1:])]
+        # From the second tick on: the first is already waiting in in2's buffer when the box
+        # finishes booting (1.2 ms in), and in1's first note, read first in that pass, is sent
+        # at once, ahead of it.
+        gaps = [b - a for a, b in zip(clocks[1:], clocks[2:])]
         assert max(gaps) - min(gaps) < 2 * MS, port  # and evenly: no pause at a switch
         per_port[port] = msgs
     notes = {p: [m.time_ns / MS for m in per_port[p] if m.data[0] == 0x90] for p in per_port}
