@@ -134,6 +134,7 @@ class Merger:
         # (set by app.Box; not the CV engine, whose gates rise a pass after its CV is written).
         self.direct = 0
         self.msg = bytearray(3)
+        self.rtb = bytearray(1)
         # Clock master (design notes section 5).
         self.master_mode = MASTER_AUTO
         self.master = NONE
@@ -661,6 +662,20 @@ class Merger:
             count = self.divide_count
             for o in range(self.n_out):
                 count[o] = 0
+        # Idle outputs get the byte at once (one ``send``); the rest queue it in their lane.
+        dm = mask & self.direct & ~self.queued
+        if dm:
+            mask ^= dm
+            rtb = self.rtb
+            rtb[0] = b
+            outputs = self.outputs
+            now = self.now
+            o = 0
+            while dm:
+                if dm & 1 and not outputs[o].send(rtb, 0, 1, now):
+                    mask |= 1 << o
+                dm >>= 1
+                o += 1
         self.queued |= mask
         o = 0
         while mask:
