@@ -44,6 +44,9 @@ class Box:
         # The clock: tempo, transport and the clock/reset/run jacks (jackless when none given).
         self.clock = clock if clock is not None else Clock(None, None, None, None, ticks_ms)
         self.merger.clock_sink = self.clock
+        # The inputs that exist, with their index: the pass polls them without a None test.
+        self.polled = [(i, inputs[i]) for i in range(len(inputs)) if inputs[i] is not None]
+        self.tick = -1  # the ms tick the once-a-tick work last ran in
         self.buf = bytearray(READ_SIZE)
         whole = memoryview(self.buf)
         self.views = [whole[:n] for n in range(READ_SIZE + 1)]
@@ -110,25 +113,22 @@ class Box:
                 b = clock.service(now)
         buf = self.buf
         views = self.views
-        inputs = self.inputs
         last_rx = merger.last_rx
-        for i in range(len(inputs)):
-            port = inputs[i]
-            if port is not None:
-                n = port.read(buf)
-                if n:
-                    last_rx[i] = now
-                    merger.feed(i, views[n])
-        # Timeouts, once per ms tick (most passes see the same tick: no call).
-        if now != merger.serviced:
+        for i, port in self.polled:
+            n = port.read(buf)
+            if n:
+                last_rx[i] = now
+                merger.feed(i, views[n])
+        # Once per ms tick (most passes see the same tick, and a method call costs about 1,600
+        # cycles): the merger's timeouts, then buttons, LEDs, NVM and the watchdog.
+        if now != self.tick:
+            self.tick = now
             merger.service(now)
-        # Buttons, LEDs, NVM, watchdog: called once per ms tick (a method call costs about 1,600
-        # cycles; most passes see the same tick).
-        panel = self.panel
-        if panel is not None and now != panel.last:
-            action = panel.service(now)
-            if action:
-                self.panel_action(action, now)
+            panel = self.panel
+            if panel is not None:
+                action = panel.service(now)
+                if action:
+                    self.panel_action(action, now)
         # CV timing (a gate rises here, one pass after its CV was written; see firmware/cv.py).
         cv = self.cv
         if cv is not None and cv.pending:

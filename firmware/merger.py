@@ -152,7 +152,7 @@ class Merger:
         self.queued = 0
         self.watch = 0
         self.held = 0
-        self.serviced = -1  # the ms tick service() last ran in (app skips the call within it)
+        self.serviced = -1  # the ms tick service() last ran in (it does its work once a tick)
         self.present = (1 << n_out) - 1  # outputs that exist (board_io may leave one out)
         # Counters (small ints: updating them allocates nothing).
         self.dropped = [0] * (n_out * N_DROP_REASONS)
