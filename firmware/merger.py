@@ -131,7 +131,7 @@ class Merger:
         self._q = (self.rings, self.tails, self.heads, self.out_key)
         self.outputs = ()  # ports, for write_outputs and direct writes (set by app.Box)
         # Outputs a completed message may be sent to at once when nothing is queued for them
-        # (set by app.Box; not the CV engine, whose gates rise a pass after its CV is written).
+        # (``set_output_modes``).
         self.direct = 0
         self.msg = bytearray(3)
         self.rtb = bytearray(1)
@@ -209,6 +209,16 @@ class Merger:
                     self.smap[k] = self.vtable[k] = self.xsig[k] = None
                     self.transpose[k] = 0
             self.xouts[i] = xouts
+
+    def set_output_modes(self, running_status, direct):
+        """Bitmasks of outputs: which may omit a repeated status byte (running status), and
+        which a completed message may be sent to at once when nothing is queued for them.
+        Direct sends are kept to running-status outputs: the direct path then records the
+        status it sent without a per-output test."""
+        for o in range(self.n_out):
+            self.running_status[o] = (running_status >> o) & 1
+            self.out_key[o] = -1
+        self.direct = direct & running_status
 
     def set_master(self, mode):
         """Clock master: ``MASTER_AUTO``, ``MASTER_INTERNAL`` or an input index. Keeping the
@@ -332,12 +342,12 @@ class Merger:
             key = -2  # system common: never running status, and it cancels it
         if mask & self.owned:
             mask = self._hold_for(i, mask, s, d1, d2, n)
-        rings, tails, heads, out_key = self._q
         # An output with nothing queued gets the message straight away: one ``send`` call, no
         # ring write and no drain. This is the wire-rate case (one message per pass).
         dm = mask & self.direct & ~self.queued
         if dm:
             mask ^= dm
+            out_key = self.out_key
             mb = self.msg
             mb[0] = s
             mb[1] = d1
@@ -353,13 +363,17 @@ class Merger:
                     else:
                         took = outputs[o].send(mb, 0, end, now)
                         if took:
-                            out_key[o] = key if key >= 0 and self.running_status[o] else -1
+                            out_key[o] = key  # a running-status output (set_output_modes)
                     if took < end:
                         self._rest(o, key, took, end)
                 dm >>= 1
                 o += 1
-            if not mask:
-                return
+        if mask:
+            self._queue(i, mask, key, s, d1, d2, n)
+
+    def _queue(self, i, mask, key, s, d1, d2, n):
+        # The outputs in ``mask`` get the message in their rings, behind what waits there.
+        rings, tails, heads, out_key = self._q
         self.queued |= mask
         o = 0
         while mask:
