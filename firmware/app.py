@@ -107,14 +107,13 @@ class Box:
         now = self.ticks_ms()
         merger = self.merger
         merger.now = now
-        # The clock's jacks and, when the box is the master, its real-time bytes; first in the
-        # pass so an edge leaves as soon as its tick is due. Idle: this one comparison.
+        # Work timed in ms runs once per tick, first in the pass (most passes see the same tick,
+        # and a method call costs about 1,600 cycles): the clock's jacks and, when the box is
+        # the master, its real-time bytes; the merger's timeouts; the panel. The clock-in jack
+        # is polled every pass.
         clock = self.clock
-        if ((now - clock.due) & 0x1FFFFFFF) < 0x10000000:
-            b = clock.service(now)
-            while b:
-                merger.inject_realtime(b)
-                b = clock.service(now)
+        if now != self.tick or clock.poll:
+            self._timed(now)
         buf = self.buf
         views = self.views
         last_rx = merger.last_rx
@@ -123,22 +122,31 @@ class Box:
             if n:
                 last_rx[i] = now
                 merger.feed(i, views[n])
-        # Once per ms tick (most passes see the same tick, and a method call costs about 1,600
-        # cycles): the merger's timeouts, then buttons, LEDs, NVM and the watchdog.
-        if now != self.tick:
-            self.tick = now
-            merger.service(now)
-            panel = self.panel
-            if panel is not None:
-                action = panel.service(now)
-                if action:
-                    self.panel_action(action, now)
         # CV timing (a gate rises here, one pass after its CV was written; see firmware/cv.py).
         cv = self.cv
         if cv is not None and cv.pending:
             cv.service(now)
         if merger.queued:
             merger.write_outputs(now)
+
+    def _timed(self, now):
+        merger = self.merger
+        clock = self.clock
+        if ((now - clock.due) & 0x1FFFFFFF) < 0x10000000:
+            b = clock.service(now)
+            while b:
+                merger.inject_realtime(b)
+                b = clock.service(now)
+        if now != self.tick:
+            self.tick = now
+            merger.service(now)
+            # Buttons, LEDs, NVM, watchdog. A tap or start/stop is served by the clock on the
+            # next tick.
+            panel = self.panel
+            if panel is not None:
+                action = panel.service(now)
+                if action:
+                    self.panel_action(action, now)
 
     def run(self):
         while True:

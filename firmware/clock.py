@@ -150,6 +150,7 @@ class Clock:
         now = ticks_ms()
         self.due = (now + _FAR) & _MASK  # service() has nothing to do before this tick
         self.mode = MODE_FOLLOW
+        self.poll = False  # service() wanted every pass, not once a ms tick (clock-in jack)
         self.running = False
         self._phase = 0  # position in ticks modulo BAR_TICKS; the next tick's
         self._at_zero = True  # position 0 (Start, Song Position 0): a Continue resets
@@ -235,6 +236,7 @@ class Clock:
             self._bpm_x100 = bpm
         old = self.mode
         self.mode = mode
+        self.poll = mode == MODE_CLOCK_IN
         if mode == MODE_INTERNAL:
             if old == MODE_INTERNAL and self._gen:
                 if self._d != self._bpm_x100:

@@ -53,12 +53,6 @@ SYSEX_TIMEOUT_MS = const(500)
 CLOCK_TIMEOUT_MS = const(1000)
 SENSING_TIMEOUT_MS = const(300)
 
-# Parser state packing (``Merger.feed``): status bits 0-7, data bytes left 8-9, first data
-# byte 10-16, output mask from bit 17 (eight outputs fit a small int).
-_MASK_SHIFT = const(17)
-_NOT_MASK = const(0x1FFFF)
-
-
 def _lefts():
     # Data bytes a status byte starts: 2 for two, 3 for one (a marker: "one left, the last"),
     # 0 for none.
@@ -82,10 +76,14 @@ class Merger:
     def __init__(self, n_in, n_out):
         self.n_in = n_in
         self.n_out = n_out
-        # Parser state per input, packed into one small int (``_pack``): loading and storing six
-        # per-input fields cost about as much as the bare loop's whole pass on the RP2040, one
-        # int costs one list read and one write. Status 0xF0 means "inside a SysEx".
+        # Parser state per input. What every byte needs is packed into one small int: the
+        # status in force (bits 0-7; 0xF0 inside a SysEx) and the data bytes left (bits 8-9).
+        # At wire rate each read is one byte, and loading and storing six per-input fields cost
+        # about as much as the bare loop's whole pass on the RP2040. The first data byte and
+        # the message's output mask are read only when a message completes.
         self.state = [0] * n_in
+        self.data1 = bytearray(n_in)
+        self.cur_mask = bytearray(n_in)
         self.sysex_to = bytearray(n_in)  # outputs this input's SysEx streams to
         self.in_sysex = bytearray(n_in)  # for service(): a SysEx open (its timeout watched)
         self.last_rx = [0] * n_in  # ticks of the last byte received
@@ -194,10 +192,10 @@ class Merger:
             src = masks[i]
             self._strand_check(i, src, present & ~changed)
             self.masks[i] = src
-            st = self.state[i]
-            if 0 < (st & 0xFF) < 0xF0:
+            st = self.state[i] & 0xFF
+            if 0 < st < 0xF0:
                 # A channel message under way (or running status) follows the new routes.
-                self.state[i] = (st & _NOT_MASK) | (src[st & 0xFF] << _MASK_SHIFT)
+                self.cur_mask[i] = src[st]
             xouts = 0
             for o in range(n_out):
                 k = i * n_out + o
@@ -248,19 +246,19 @@ class Merger:
     def feed(self, i, data):
         """Parse ``data`` (bytes just read from input ``i``) and queue what it completes.
 
-        State per input: the status byte in force (running status; 0xF0 inside a SysEx), the
+        State per input: the status byte in force (running status; 0xF0 inside a SysEx) and the
         data bytes still expected (``left``: 2 then 1 for a two-byte message, 3 for a one-byte
-        message, 0 for none), the first data byte and the message's output mask."""
+        message, 0 for none) in ``state``; the first data byte in ``data1``; the message's
+        output mask in ``cur_mask``."""
         st = self.state[i]
         status = st & 0xFF
-        left = (st >> 8) & 3
-        d1 = (st >> 10) & 0x7F
-        mask = st >> _MASK_SHIFT
+        left = st >> 8
         got = 0
         for b in data:
             if b < 0x80:
                 if left == 1:
-                    self._emit(i, mask, status, d1, b, 2)
+                    d1 = self.data1[i]
+                    self._emit(i, self.cur_mask[i], status, d1, b, 2)
                     got += 1
                     left = 2
                     if status >= 0xF0:
@@ -270,10 +268,10 @@ class Merger:
                         status = 0
                         left = 0
                 elif left == 2:
-                    d1 = b
+                    self.data1[i] = b
                     left = 1
                 elif left == 3:
-                    self._emit(i, mask, status, b, 0, 1)
+                    self._emit(i, self.cur_mask[i], status, b, 0, 1)
                     got += 1
                     if status >= 0xF0:
                         status = 0
@@ -296,7 +294,7 @@ class Merger:
                 if b < 0xF0:
                     status = b
                     left = _LEFT[b]
-                    mask = self.masks[i][b]
+                    self.cur_mask[i] = self.masks[i][b]
                 elif b == 0xF0:
                     status = 0xF0
                     left = 0
@@ -316,11 +314,12 @@ class Merger:
                         if self.master != NONE and self.master != i:
                             mask = 0
                         mask &= self.clock_send
+                    self.cur_mask[i] = mask
                     if left == 0:
                         self._emit(i, mask, b, 0, 0, 0)
                         got += 1
                         status = 0
-        self.state[i] = status | (left << 8) | (d1 << 10) | (mask << _MASK_SHIFT)
+        self.state[i] = status | (left << 8)
         if got:
             self.messages_in[i] += got
 

@@ -555,8 +555,8 @@ def test_generated_configs_get_the_same_verdict_from_both_checkers(doc):
     assert settings_ is None
     schema_paths = [key_path(e.absolute_path) for e in found]
     for e in errors:
-        if e.startswith("... and "):
-            continue
+        if e.startswith("... and ") or any(c in e for c in CROSS_FIELD):
+            continue  # a rule the schema cannot state has no schema error to match
         assert any(related(firmware_path(e), p) for p in schema_paths), (e, schema_paths)
     if len(errors) < config.MAX_ERRORS:
         for p in schema_paths:
