@@ -65,6 +65,11 @@ def _lefts():
 
 _LEFT = _lefts()
 
+# The output indexes in each output mask: ``for o in _BITS[mask]``
+# visits them without a test and two updates per output.
+MAX_OUTPUTS = const(6)
+_BITS = tuple(tuple(o for o in range(MAX_OUTPUTS) if m >> o & 1) for m in range(1 << MAX_OUTPUTS))
+
 # Clock master modes (``master_mode``); an input index 0..n_in-1 names a fixed master.
 MASTER_AUTO = const(0xFE)
 MASTER_INTERNAL = const(0xFD)  # the box's own clock (or the analog clock input) via inject_realtime
@@ -74,6 +79,8 @@ class Merger:
     """Parsers, routing tables and output queues for ``n_in`` inputs and ``n_out`` outputs."""
 
     def __init__(self, n_in, n_out):
+        if n_out > MAX_OUTPUTS:
+            raise ValueError("at most %d outputs" % MAX_OUTPUTS)
         self.n_in = n_in
         self.n_out = n_out
         # Parser state per input. What every byte needs is packed into one small int: the
@@ -142,6 +149,7 @@ class Merger:
         self.clock_send = (1 << n_out) - 1
         self.divide = bytearray(n_out)
         self.divide_count = bytearray(n_out)
+        self.dividing = 0  # outputs whose divide is above 1
         for o in range(n_out):
             self.divide[o] = 1
         self.now = 0  # ticks_ms of the current pass, set by the caller
@@ -240,6 +248,10 @@ class Merger:
             if d != self.divide[o]:
                 self.divide[o] = d
                 self.divide_count[o] = 0
+            if d > 1:
+                self.dividing |= 1 << o
+            else:
+                self.dividing &= ~(1 << o)
 
     # -- the byte path -------------------------------------------------------------------
 
@@ -354,19 +366,15 @@ class Merger:
             end = n + 1
             outputs = self.outputs
             now = self.now
-            o = 0
-            while dm:
-                if dm & 1:
-                    if out_key[o] == key:
-                        took = outputs[o].send(mb, 1, end, now) + 1
-                    else:
-                        took = outputs[o].send(mb, 0, end, now)
-                        if took:
-                            out_key[o] = key  # a running-status output (set_output_modes)
-                    if took < end:
-                        self._rest(o, key, took, end)
-                dm >>= 1
-                o += 1
+            for o in _BITS[dm]:
+                if out_key[o] == key:
+                    took = outputs[o].send(mb, 1, end, now) + 1
+                else:
+                    took = outputs[o].send(mb, 0, end, now)
+                    if took:
+                        out_key[o] = key  # a running-status output (set_output_modes)
+                if took < end:
+                    self._rest(o, key, took, end)
         if mask:
             self._queue(i, mask, key, s, d1, d2, n)
 
@@ -658,19 +666,16 @@ class Merger:
     def _queue_rt(self, b, mask):
         if b == 0xF8:
             # Per-output divider: the first tick after Start passes, then one in ``divide``.
-            divide = self.divide
-            count = self.divide_count
-            m = mask
-            o = 0
-            while m:
-                if m & 1 and divide[o] > 1:
+            m = mask & self.dividing
+            if m:
+                divide = self.divide
+                count = self.divide_count
+                for o in _BITS[m]:
                     c = count[o]
                     if c:
                         mask &= ~(1 << o)
                     c += 1
                     count[o] = 0 if c >= divide[o] else c
-                m >>= 1
-                o += 1
         elif b == 0xFA or b == 0xFB:
             count = self.divide_count
             for o in range(self.n_out):
@@ -683,12 +688,9 @@ class Merger:
             rtb[0] = b
             outputs = self.outputs
             now = self.now
-            o = 0
-            while dm:
-                if dm & 1 and not outputs[o].send(rtb, 0, 1, now):
+            for o in _BITS[dm]:
+                if not outputs[o].send(rtb, 0, 1, now):
                     mask |= 1 << o
-                dm >>= 1
-                o += 1
         self.queued |= mask
         o = 0
         while mask:
