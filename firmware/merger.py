@@ -26,6 +26,7 @@ _RING_MASK = const(511)
 RT_SIZE = const(64)  # real-time lane per output
 _RT_MASK = const(63)
 HOLD_SIZE = const(256)  # messages waiting while another input's SysEx holds an output
+SX_WAIT_SIZE = const(256)  # per input: a SysEx waiting for an output another SysEx holds
 _HOLD_MASK = const(255)
 
 # Drop reasons, indexes into the per-output counters.
@@ -93,6 +94,16 @@ class Merger:
         self.cur_mask = bytearray(n_in)
         self.sysex_to = bytearray(n_in)  # outputs this input's SysEx streams to
         self.in_sysex = bytearray(n_in)  # for service(): a SysEx open (its timeout watched)
+        # SysEx that wait for outputs another input's SysEx holds, per input: a buffer of
+        # them in arrival order (each as: outputs waiting, F0, data, F7), its length, where
+        # the open one starts and which outputs wait for it; per (input, output) pair the
+        # markers still in the output's hold queue and where its next one starts.
+        self.sx_buf = [bytearray(SX_WAIT_SIZE) for _ in range(n_in)]
+        self.sx_len = [0] * n_in
+        self.sx_start = [0] * n_in
+        self.sx_wait = bytearray(n_in)
+        self.sx_pend = bytearray(n_in * n_out)
+        self.sx_cur = [0] * (n_in * n_out)
         self.last_rx = [0] * n_in  # ticks of the last byte received
         self.sensing = bytearray(n_in)  # active sensing seen: watch for silence
         # Sounding notes per input: for each channel*128+note, the outputs its note-on went to,
@@ -707,52 +718,119 @@ class Merger:
     # -- SysEx ---------------------------------------------------------------------------
 
     def _sysex_start(self, i):
+        # Outputs that are free carry the SysEx as it streams. Outputs another input's SysEx
+        # holds get it later, whole: its bytes are kept in this input's wait buffer, and a
+        # marker (F0, input) in the output's hold queue keeps its place among the messages
+        # held there, so each input's order is kept.
         mask = self.masks[i][0xF0]
+        n_out = self.n_out
+        pend = self.sx_pend
+        if self.sx_len[i] and not self._sx_pending(i):
+            self.sx_len[i] = 0  # every SysEx kept here has gone out: start over
         taken = 0
-        o = 0
-        while mask:
-            if mask & 1:
-                if self.owner[o] == NONE:
-                    self.owner[o] = i
-                    taken |= 1 << o
-                    self._put(o, 0xF0)
-                    self.out_key[o] = -1
-                else:
-                    self.dropped[o * N_DROP_REASONS + DROP_SYSEX_BUSY] += 1
-            mask >>= 1
-            o += 1
+        wait = 0
+        for o in _BITS[mask]:
+            if self.owner[o] == NONE:
+                self.owner[o] = i
+                taken |= 1 << o
+                self._put(o, 0xF0)
+                self.out_key[o] = -1
+            elif self.sx_len[i] + 2 <= SX_WAIT_SIZE and self._hold_marker(o, i):
+                k = i * n_out + o
+                if not pend[k]:
+                    self.sx_cur[k] = self.sx_len[i]
+                pend[k] += 1
+                wait |= 1 << o
+            else:
+                self.dropped[o * N_DROP_REASONS + DROP_SYSEX_BUSY] += 1
+        if wait:
+            # In the wait buffer each SysEx starts with the outputs waiting for it.
+            buf = self.sx_buf[i]
+            k = self.sx_len[i]
+            self.sx_start[i] = k
+            buf[k] = wait
+            buf[k + 1] = 0xF0
+            self.sx_len[i] = k + 2
+        self.sx_wait[i] = wait
         self.sysex_to[i] = taken
         self.in_sysex[i] = 1
         self.owned |= taken
         self.queued |= taken
         self.watch = 1
 
+    def _sx_pending(self, i):
+        # Outputs with a marker for input ``i`` still in their hold queue.
+        pend = self.sx_pend
+        k = i * self.n_out
+        for o in range(self.n_out):
+            if pend[k + o]:
+                return True
+        return False
+
+    def _hold_marker(self, o, i):
+        hold = self.hold[o]
+        t = self.hold_tails[o]
+        if ((self.hold_heads[o] - t - 1) & _HOLD_MASK) < 2:
+            return False
+        hold[t] = 0xF0
+        t = (t + 1) & _HOLD_MASK
+        hold[t] = i
+        self.hold_tails[o] = (t + 1) & _HOLD_MASK
+        self.held = 1
+        return True
+
+    def _sysex_drop_waiting(self, i):
+        # Input ``i``'s open SysEx outgrew its wait buffer: the outputs waiting for it drop it
+        # whole (none of it was sent there) and their markers for it are voided.
+        wait = self.sx_wait[i]
+        for o in _BITS[wait]:
+            self.dropped[o * N_DROP_REASONS + DROP_SYSEX_BUSY] += 1
+            self.sx_pend[i * self.n_out + o] -= 1
+            # Its marker is the last one for ``i`` in this hold queue.
+            hold = self.hold[o]
+            h = self.hold_heads[o]
+            t = self.hold_tails[o]
+            last = -1
+            while h != t:
+                if hold[h] == 0xF0 and hold[(h + 1) & _HOLD_MASK] == i:
+                    last = h
+                h = (h + 1) & _HOLD_MASK
+            if last >= 0:
+                hold[(last + 1) & _HOLD_MASK] = NONE
+        self.sx_len[i] = self.sx_start[i]
+        self.sx_wait[i] = 0
+
     def _sysex_byte(self, i, b):
         mask = self.sysex_to[i]
-        o = 0
-        while mask:
-            if mask & 1:
-                # Keep one byte of room for the F7 that closes a SysEx cut short.
-                if ((self.heads[o] - self.tails[o] - 1) & _RING_MASK) < 2:
-                    self._put(o, 0xF7)
-                    self._release(o)
-                    self.sysex_to[i] &= ~(1 << o) & 0xFF
-                    self.dropped[o * N_DROP_REASONS + DROP_SYSEX_OVERFLOW] += 1
-                else:
-                    self._put(o, b)
-            mask >>= 1
-            o += 1
+        for o in _BITS[mask]:
+            # Keep one byte of room for the F7 that closes a SysEx cut short.
+            if ((self.heads[o] - self.tails[o] - 1) & _RING_MASK) < 2:
+                self._put(o, 0xF7)
+                self._release(o)
+                self.sysex_to[i] &= ~(1 << o) & 0xFF
+                self.dropped[o * N_DROP_REASONS + DROP_SYSEX_OVERFLOW] += 1
+            else:
+                self._put(o, b)
+        if self.sx_wait[i]:
+            k = self.sx_len[i]
+            if k < SX_WAIT_SIZE - 1:  # room for its F7
+                self.sx_buf[i][k] = b
+                self.sx_len[i] = k + 1
+            else:
+                self._sysex_drop_waiting(i)
 
     def _sysex_end(self, i):
         # Close input ``i``'s SysEx on every output carrying it (F7 ends it or closes it).
+        # Outputs still waiting for it get it whole, with its F7, when their turn comes.
         mask = self.sysex_to[i]
-        o = 0
-        while mask:
-            if mask & 1:
-                self._put(o, 0xF7)
-                self._release(o)
-            mask >>= 1
-            o += 1
+        for o in _BITS[mask]:
+            self._put(o, 0xF7)
+            self._release(o)
+        if self.sx_wait[i]:
+            k = self.sx_len[i]
+            self.sx_buf[i][k] = 0xF7
+            self.sx_len[i] = k + 1
+            self.sx_wait[i] = 0
         self.sysex_to[i] = 0
         self.in_sysex[i] = 0
         if (self.state[i] & 0xFF) == 0xF0:
@@ -765,7 +843,8 @@ class Merger:
         self.queued |= 1 << o
 
     def _release(self, o):
-        # The SysEx holding ``o`` ended: messages held meanwhile follow it, in order.
+        # The SysEx holding ``o`` ended: messages held meanwhile follow it, in order, up to a
+        # waiting SysEx's marker: that SysEx goes out next (and holds ``o`` if still open).
         self.owner[o] = NONE
         self.owned &= ~(1 << o)
         self.out_key[o] = -1
@@ -775,15 +854,63 @@ class Merger:
         ring = self.rings[o]
         rt = self.tails[o]
         free = (self.heads[o] - rt - 1) & _RING_MASK
+        bit = 1 << o
         while h != t and free:
-            ring[rt] = hold[h]
+            b = hold[h]
+            if b == 0xF0:
+                j = hold[(h + 1) & _HOLD_MASK]
+                if j != NONE:
+                    if free < SX_WAIT_SIZE:
+                        break  # not enough room yet: the next service pass tries again
+                    self.tails[o] = rt
+                    self._sysex_catch_up(o, j)
+                    rt = self.tails[o]
+                    free = (self.heads[o] - rt - 1) & _RING_MASK
+                h = (h + 2) & _HOLD_MASK
+                if self.owner[o] != NONE:
+                    break  # that SysEx is still open and now holds ``o``
+                continue
+            ring[rt] = b
             rt = (rt + 1) & _RING_MASK
             h = (h + 1) & _HOLD_MASK
             free -= 1
         self.tails[o] = rt
         self.hold_heads[o] = h
-        self.queued |= 1 << o
-        # Anything left (ring full) waits in the hold queue for the next service pass.
+        self.queued |= bit
+        # Anything left (ring full, or a SysEx holds ``o`` again) waits in the hold queue.
+
+    def _sysex_catch_up(self, o, j):
+        # Output ``o`` reached a marker for input ``j``: the next SysEx in ``j``'s wait buffer
+        # that waits for ``o`` goes out, from its F0; if it is still open, ``o`` joins the
+        # outputs it streams to and is held by it.
+        bit = 1 << o
+        k = j * self.n_out + o
+        buf = self.sx_buf[j]
+        end = self.sx_len[j]
+        c = self.sx_cur[k]
+        while c < end and not buf[c] & bit:
+            # A SysEx that did not wait for ``o``: skip past its F7.
+            c += 1
+            while c < end and buf[c] != 0xF7:
+                c += 1
+            c += 1
+        self.sx_pend[k] -= 1
+        if c >= end:
+            return  # not kept (cannot happen while markers and the buffer agree)
+        c += 1  # the header: outputs waiting
+        while c < end:
+            b = buf[c]
+            self._put(o, b)
+            c += 1
+            if b == 0xF7:
+                break
+        else:
+            # Still open: the rest streams to ``o`` as it arrives.
+            self.owner[o] = j
+            self.owned |= bit
+            self.sysex_to[j] |= bit
+            self.sx_wait[j] &= ~bit
+        self.sx_cur[k] = c
 
     # -- once a pass ---------------------------------------------------------------------
 

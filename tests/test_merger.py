@@ -100,6 +100,54 @@ def test_sysex_holds_output_other_inputs_wait_whole():
     assert out[2] == bytes([0xF0, 0x7D, 0x01, 0x02, 0xF7, 0x91, 0x3C, 0x64])
 
 
+def test_second_sysex_waits_whole_and_keeps_its_inputs_order():
+    m, ports = make()
+    out = run(m, ports, [
+        (0, [0xF0, 0x7D, 0x01]),
+        (1, [0x91, 0x3C, 0x64]),  # in2's note before its SysEx: held
+        (1, [0xF0, 0x7E, 0x05]),  # in2's SysEx starts while in1's holds the output: waits
+        (2, [0x92, 0x40, 0x40]),  # in3's note, held behind in2's SysEx marker
+        (1, [0x06]),
+        (0, [0x02, 0xF7]),  # in1's ends: the note, then in2's SysEx so far, then it streams
+        (1, [0x07, 0xF7, 0x81, 0x3C, 0x00]),
+    ])
+    assert out[2] == bytes([0xF0, 0x7D, 0x01, 0x02, 0xF7, 0x91, 0x3C, 0x64,
+                            0xF0, 0x7E, 0x05, 0x06, 0x07, 0xF7, 0x92, 0x40, 0x40, 0x81, 0x3C, 0x00])
+    assert sum(m.dropped) == 0
+
+
+def test_waiting_sysex_that_ended_goes_out_whole_when_its_turn_comes():
+    m, ports = make()
+    out = run(m, ports, [
+        (0, [0xF0, 0x01]),
+        (1, [0xF0, 0x02, 0x03, 0xF7]),  # complete while in1's SysEx is open
+        (1, [0x91, 0x3C, 0x64]),  # in2's note after its SysEx: stays after it
+        (0, [0xF7]),
+    ])
+    assert out[0] == bytes([0xF0, 0x01, 0xF7, 0xF0, 0x02, 0x03, 0xF7, 0x91, 0x3C, 0x64])
+
+
+def test_waiting_sysex_longer_than_its_buffer_is_dropped_whole_and_counted():
+    m, ports = make()
+    long = [0xF0] + [k & 0x7F for k in range(merger_mod.SX_WAIT_SIZE + 10)] + [0xF7]
+    out = run(m, ports, [(0, [0xF0, 0x01]), (1, long), (1, [0x91, 0x3C, 0x64]), (0, [0xF7])])
+    # in1's SysEx, then in2's note: nothing of in2's SysEx, which did not fit while it waited.
+    assert out[0] == bytes([0xF0, 0x01, 0xF7, 0x91, 0x3C, 0x64])
+    assert m.dropped[0 * merger_mod.N_DROP_REASONS + merger_mod.DROP_SYSEX_BUSY] == 1
+    # The same SysEx finding the output free streams whole, however long.
+    out2 = run(*make(), [(1, long)])
+    assert out2[0] == bytes(long)
+
+
+def test_waiting_sysex_closed_with_f7_when_its_input_is_lost():
+    m, ports = make()
+    m.now = 0
+    run(m, ports, [(0, [0xF0, 0x01]), (1, [0xFE, 0xF0, 0x02, 0x03])])
+    m.service(301)  # in2 silent 300 ms after active sensing: lost, its SysEx closed
+    out = run(m, ports, [(0, [0xF7])])
+    assert out[0] == bytes([0xF0, 0x01, 0xF7, 0xF0, 0x02, 0x03, 0xF7])
+
+
 def test_stalled_sysex_times_out_and_releases():
     m, ports = make()
     m.now = 0
@@ -310,10 +358,8 @@ def encode_with_running_status_and_realtime(messages, rts, draw_positions):
 def input_streams(draw):
     streams = []
     for k in range(draw(st.integers(1, 3))):
-        # SysEx from one input at a time: a second input's SysEx that starts while the first
-        # holds an output is dropped and counted (sysex_busy) until issue 3 queues it.
-        kinds = channel_msg if k == 0 else channel_msg.filter(lambda m: m[0] != 0xF0)
-        messages = draw(st.lists(kinds, max_size=25))
+        # Any input may send SysEx: one that starts while another holds an output waits whole.
+        messages = draw(st.lists(channel_msg, max_size=25))
         rts = draw(st.lists(st.sampled_from([0xF8, 0xFA, 0xFC, 0xFB]), max_size=6))
         positions = draw(st.lists(st.integers(0, 400), min_size=len(rts), max_size=len(rts)))
         streams.append((messages, encode_with_running_status_and_realtime(messages, rts, positions)))
