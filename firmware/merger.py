@@ -1,13 +1,17 @@
-"""The byte path: parse every input, route each message, queue it whole on every output.
+"""The byte path: parse every input, route each message, send or queue it whole on every output.
 
 ``Merger`` holds one parser state per input and two queues per output (a priority lane for
-real-time bytes and a message ring). ``app`` calls ``feed()`` with each batch an input read,
-``service()`` once a pass for timeouts, and ``drain()`` to hand queued bytes to a port.
+real-time bytes and a message ring). Each pass ``app`` calls ``feed()`` with what an input
+read, ``service()`` once per ms tick for timeouts, and ``write_outputs()`` when anything is
+queued. A completed message goes straight to every output that has nothing queued (one
+``port.send`` call each, the wire-rate case); only outputs that are busy queue it.
 
-Why one long function: on the RP2040 a method call costs about 1,600 cycles and an attribute
-load 220, against about 4,500 cycles for a whole minimal parser step (design notes 3b). So the
-per-byte work stays in ``feed``'s loop with its state in locals; methods are called per message
-(``_emit``) or for rare bytes (real-time, SysEx edges), never per ordinary byte.
+Why it is written this way: on the RP2040 a method call costs about 1,600 cycles and an
+attribute load 220, against about 4,500 cycles for a whole minimal parser step (design notes
+3b), and `make bench` holds the whole path to 1.5x a bare read/write loop. So the per-byte work
+stays in ``feed``'s loop with its state in locals; methods are called per message (``_emit``)
+or for rare bytes (real-time, SysEx edges), never per ordinary byte; output masks are walked
+through ``_BITS``.
 
 Nothing here allocates once constructed: queues are fixed bytearrays, counters are small ints
 in preallocated lists.

@@ -357,7 +357,7 @@ def encode_with_running_status_and_realtime(messages, rts, draw_positions):
 @st.composite
 def input_streams(draw):
     streams = []
-    for k in range(draw(st.integers(1, 3))):
+    for _ in range(draw(st.integers(1, 3))):
         # Any input may send SysEx: one that starts while another holds an output waits whole.
         messages = draw(st.lists(channel_msg, max_size=25))
         rts = draw(st.lists(st.sampled_from([0xF8, 0xFA, 0xFC, 0xFB]), max_size=6))
