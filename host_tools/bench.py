@@ -74,7 +74,7 @@ def main(argv):
     messages = NOTES * 5  # note-on, note-off (running status), CC, bend, clock
     print("Thruway bench: the firmware byte path vs a bare read/write loop, same stream, same run")
     print("stream: %d messages, %d bytes (notes with running status, CC, pitch bend, clock)" % (messages, NOTES * 12))
-    print("path: Box.step, default config: 5 inputs polled, every message queued and written to 5 outputs;")
+    print("path: Box.step, default config: 5 inputs polled, every message parsed, routed and sent to 5 outputs;")
     print("bare: the same 5 inputs polled, each read written straight to the same 5 outputs, no parsing")
     print()
     print("%-22s %6s %12s %12s %7s" % ("interpreter", "batch", "bare us/B", "path us/B", "ratio"))

@@ -26,7 +26,11 @@ def _latency_class(m):
 def latencies(result):
     """Added latency of every output message: from the moment its input message had fully
     arrived at the box to the moment it had fully left the output. Each output message is
-    matched to the earliest not yet matched identical message from any input."""
+    matched to the earliest not yet matched identical message from any input.
+
+    Returns ``(all, idle)``: figures per class over every message, and over the messages that
+    found their output idle (the output's previous message had fully left before this one
+    arrived), the case the latency targets are stated for."""
     in_msgs = []
     for timed in result.inputs.values():
         msgs, _ = midiwire.decode(timed)
@@ -36,20 +40,24 @@ def latencies(result):
     for m in in_msgs:
         pools.setdefault(m.data, []).append(m.time_ns)
     by_class = {}
+    idle = {}
     for timed in result.outputs.values():
         out_msgs, _ = midiwire.decode(timed)
         cursor = {}
+        prev_end = None
         for m in out_msgs:
             times = pools.get(m.data)
-            if not times:
-                continue
             k = cursor.get(m.data, 0)
-            if k < len(times) and times[k] <= m.time_ns:
+            if times and k < len(times) and times[k] <= m.time_ns:
                 cursor[m.data] = k + 1
-                by_class.setdefault(_latency_class(m), []).append(m.time_ns - times[k])
+                added = m.time_ns - times[k]
+                by_class.setdefault(_latency_class(m), []).append(added)
+                if prev_end is None or prev_end <= times[k]:
+                    idle.setdefault(_latency_class(m), []).append(added)
+            prev_end = m.time_ns
     out = {name: _stats(v) for name, v in sorted(by_class.items())}
     out["all"] = _stats([x for v in by_class.values() for x in v])
-    return out
+    return out, {name: _stats(v) for name, v in sorted(idle.items())}
 
 
 def summary(result):
@@ -81,9 +89,11 @@ def summary(result):
             "stream_problems": len(problems),
         }
     end_ms = result.end_ns / NS_PER_MS
+    latency, latency_idle = latencies(result)
     return {
         "ports": ports,
-        "latency_ms": latencies(result),
+        "latency_ms": latency,
+        "latency_idle_ms": latency_idle,
         "loop": {
             "passes": result.passes,
             "mean_period_ms": round(end_ms / result.passes, 4) if result.passes else None,
@@ -138,6 +148,10 @@ def print_summary(data, out_dir, stream):
     for name, st in data["latency_ms"].items():
         if st["count"]:
             p("  %-16s %6d %6.3f %6.3f\n" % (name, st["count"], st["mean"], st["max"]))
+    idle = data.get("latency_idle_ms", {})
+    if idle:
+        p("  at idle (output quiet when the message arrived): %s\n" % ", ".join(
+            "%s max %.3f" % (name, st["max"]) for name, st in idle.items() if st["count"]))
     c = data.get("clock")
     if c and c["edges"]:
         jit = c["jitter_ms"]
