@@ -55,6 +55,26 @@ def test_note_reaches_every_output_after_it_arrived(tmp_path):
     assert "ports" in summary and set(summary["ports"]["out1"]) >= {"bytes", "messages", "dropped", "coalesced"}
 
 
+def test_added_latency_at_idle_meets_the_targets(tmp_path):
+    # Notes and clock bytes one at a time, 10.037 ms apart so they land at every phase of the
+    # main loop; the default config also plays them on CV voice 1 (I2C writes lengthen passes).
+    lines = []
+    for k in range(40):
+        t = 10 + k * 10.037
+        lines.append("%.3f F8" % t if k % 2 else "%.3f 90 %02X 64" % (t, 40 + k))
+    stream = write(tmp_path, "idle.txt", "\n".join(lines) + "\n")
+    out, _ = sim(tmp_path, "--in", "in1=%s" % stream)
+    summary = json.loads((out / "summary.json").read_text())
+    idle = summary["latency_idle_ms"]
+    loop_ms = summary["loop"]["max_period_ms"]
+    assert idle["clock"]["count"] == 100 and idle["note"]["count"] == 100  # 20 each on 5 outputs
+    # A clock byte: at most one byte time plus one loop period; a note: one message time plus
+    # one loop period (the longest pass: a byte may arrive just after its input was read).
+    assert idle["clock"]["max"] <= BYTE_MS + loop_ms, (idle, loop_ms)
+    assert idle["note"]["max"] <= 3 * BYTE_MS + loop_ms, (idle, loop_ms)
+    assert loop_ms < 1.0  # and the longest pass stays well under a millisecond
+
+
 def test_outputs_of_section_7_are_written(tmp_path):
     note = write(tmp_path, "note.txt", "0 90 3C 64\n5 80 3C 40\n")
     out, _ = sim(tmp_path, "--in", "in2=%s" % note)

@@ -97,6 +97,7 @@ def summary(result):
         "loop": {
             "passes": result.passes,
             "mean_period_ms": round(end_ms / result.passes, 4) if result.passes else None,
+            "max_period_ms": round(result.max_pass_ns / NS_PER_MS, 4),
             "cpu_load": round(result.cpu_ns / result.end_ns, 4) if result.end_ns else None,
         },
         "end_ms": round(end_ms, 3),

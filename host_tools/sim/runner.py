@@ -67,6 +67,7 @@ class SimResult:
         self.end_ns = 0
         self.passes = 0
         self.cpu_ns = 0
+        self.max_pass_ns = 0  # the longest main-loop pass
         self.counters = {}  # firmware and hardware counters for the summary
         self.config_errors = []
         self.nvm = b""  # the NVM at the end (simulate(nvm=...) starts a later run from it)
@@ -110,6 +111,11 @@ def _count_passes(w):
 
     def counted():
         w.passes += 1
+        # The longest gap between two tick reads: the longest pass (CV's I2C writes, a preset
+        # switch), which bounds the latency of a byte that arrives just after its input was read.
+        if w.passes > 1 and w.now_ns - w.last_pass_ns > w.max_pass_ns:
+            w.max_pass_ns = w.now_ns - w.last_pass_ns
+        w.last_pass_ns = w.now_ns
         return real()
 
     supervisor.ticks_ms = counted
@@ -210,6 +216,8 @@ def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None):
     if nvm is not None:
         w.nvm[: len(nvm)] = bytes(nvm)
     w.passes = 0
+    w.last_pass_ns = 0
+    w.max_pass_ns = 0
     _world.install(w)
     pins = pinmap()
     result = SimResult()
@@ -302,6 +310,7 @@ def _collect(w, result, pins):
     result.nvm_writes = w.__dict__.get("nvm_writes", 0)
     result.drive = dict(w.__dict__.get("drive") or {})
     result.passes = w.passes
+    result.max_pass_ns = w.max_pass_ns
     result.cpu_ns = w.cpu_ns
     result.signals = list(w.signals.rows)
     for port in ("out1", "out2", "out3", "out4"):
