@@ -197,7 +197,7 @@ def run():
         print("config error:", message)
     for fault in hw.faults:
         print("fault:", fault)
-    jacks = Clock(hw.clock_out, hw.reset_out, hw.run_out, hw.clock_in, hw.ticks_ms)
+    jacks = Clock(hw.clock_out, hw.reset_out, hw.run_out, hw.clock_in, hw.ticks_ms, hw.metronome, hw.pulse_timer)
     box = Box(hw.inputs, hw.outputs, hw.ticks_ms, settings, errors, clock=jacks)
     # The front panel. The box starts in the preset it was last in (NVM), if this config has it.
     panel = Panel(hw.buttons, hw.write_leds, hw.nvm, None, len(settings["presets"]), settings["panel"],

@@ -35,6 +35,36 @@ READ_SIZE = 64
 PIO_RX_PROGRAM = array.array("H", (0x2020, 0xEA27, 0x4001, 0x0642, 0x00C7, 0x20A0, 0x0000, 0x8020))
 PIO_TX_PROGRAM = array.array("H", (0x9FA0, 0xF727, 0x6001, 0x0642))
 
+# The clock's PIO timers (firmware/clock.py; tests/test_board_io.py re-assembles them). No pins.
+# The metronome counts the intervals the clock writes, one after the other with no gap, and
+# pushes a token as each one ends. CircuitPython's write returns only once the TX FIFO is empty,
+# so the program takes the next interval into the OSR while it counts (a one-word mailbox;
+# written nothing, it counts the last interval again):
+#       pull block               ; start: wait for the first interval
+#   .wrap_target
+#       mov x, osr               ; 1 cycle
+#   loop:
+#       jmp x-- poll             ; 1 (x > 0) | 1 (x = 0: the interval is over)
+#       push block [2]           ; 3: the token
+#   .wrap
+#   poll:
+#       mov y, status            ; 1: all ones while the TX FIFO is empty (mov_status_n=1)
+#       jmp !y take              ; 1
+#       jmp loop [1]             ; 2
+#   take:
+#       pull noblock             ; 1: the next interval, into the OSR
+#       jmp loop                 ; 1
+# A count is 5 cycles either way (1 us at 5 MHz): a word n counts 1 + 5n + 1 + 3 = 5(n + 1)
+# cycles, token to token: n + 1 us. (Only the first interval after the start pull is 3 cycles
+# shorter; its start is known to the ms anyway.)
+PIO_METRONOME_PROGRAM = array.array("H", (0x80A0, 0xA027, 0x0044, 0x8220, 0xA045, 0x0067, 0x0102, 0x8080, 0x0002))
+METRONOME_HZ = 5000000  # 125 MHz / 25: an integer divider, so no divider jitter and no drift
+# The one-shot times a clock pulse's end: it waits for a word n and pushes a token n + 4 cycles
+# (us at 1 MHz) later: pull (1), mov (1), n + 1 rounds of the jmp, push (1).
+#       pull block / mov x, osr / loop: jmp x-- loop / push block
+PIO_ONE_SHOT_PROGRAM = array.array("H", (0x80A0, 0xA027, 0x0042, 0x8020))
+ONE_SHOT_HZ = 1000000
+
 
 CONFIG_READ_LIMIT = 16385  # config.MAX_CONFIG_BYTES + 1 (tests/test_config.py checks)
 DAC_I2C_HZ = 400000
@@ -109,6 +139,22 @@ def _pio_tx(tx):
     return ports.PioOut(sm)
 
 
+def _metronome():
+    return rp2pio.StateMachine(
+        PIO_METRONOME_PROGRAM,
+        frequency=METRONOME_HZ,
+        wrap_target=1,
+        wrap=3,
+        mov_status_type="txfifo",
+        mov_status_n=1,
+        fifo_type="txrx",
+    )
+
+
+def _one_shot():
+    return rp2pio.StateMachine(PIO_ONE_SHOT_PROGRAM, frequency=ONE_SHOT_HZ, fifo_type="txrx")
+
+
 class Hardware:
     """Ports in the router's order (``router.INPUTS`` / ``router.OUTPUTS``); None where absent."""
 
@@ -130,9 +176,26 @@ class Hardware:
                 self.outputs[k] = _pio_tx(tx)
             except (ValueError, RuntimeError) as e:
                 self.faults.append("din%d (PIO): %s" % (k + 1, e))
+        self._timers()
         self._usb()
         self._jacks()
         self._panel()
+
+    def _timers(self):
+        # The clock's PIO metronome and pulse one-shot (firmware/clock.py), after the DIN ports:
+        # 4 + 2 of the 8 state machines, one left for neopixel_write, which borrows one per call.
+        # Without them the clock runs on the ms tick.
+        self.metronome = None
+        self.pulse_timer = None
+        try:
+            self.metronome = _metronome()
+        except (ValueError, RuntimeError) as e:
+            self.faults.append("clock metronome (PIO): %s; clock on the ms tick" % e)
+            return
+        try:
+            self.pulse_timer = _one_shot()
+        except (ValueError, RuntimeError) as e:
+            self.faults.append("clock pulse one-shot (PIO): %s; pulses end on the ms tick" % e)
 
     def _jacks(self):
         # CV/gate side: raw handles; firmware.cv and firmware.clock drive them. A DAC that does

@@ -16,11 +16,11 @@ Who calls what:
   next ``service`` carries out, so they are safe to call from anywhere in the loop.
 
 Time is ``supervisor.ticks_ms()`` (design notes 3b: ``monotonic_ns`` allocates). The internal
-clock keeps an exact rational grid: half-tick k (48 PPQN) falls at ``anchor + round(k * 125000 /
-bpm_x100)`` ms, stepped with an integer remainder, so it never drifts; what is left is the
-millisecond rounding (at most 0.5 ms, none when a step is a whole number of ms) plus the wait
-for the next loop pass. Everything here is small ints; ``on_master`` and ``service`` allocate
-nothing (tests/mp_paths/clock_path.py).
+clock keeps an exact rational grid: half-tick k (48 PPQN) falls at ``anchor + k * 125000 /
+bpm_x100`` ms, stepped with an integer remainder, so it never drifts. The PIO metronome
+(``board_io``) times it to the microsecond (the comments at ``_metronome``); without one the grid
+is rounded to the ms tick (+-0.5 ms). Everything here is small ints; ``on_master`` and
+``service`` allocate nothing (tests/mp_paths/clock_path.py).
 
 Transport (the rules of docs/config.md ``clock``):
 - Start: run gate high, a reset pulse, the position goes to 0; the first tick after Start is
@@ -45,13 +45,15 @@ Transport (the rules of docs/config.md ``clock``):
 Pulses: ``pulse_ms`` wide, but never more than half the pulse period (at least 1 ms), so at high
 rates a pulse always ends before the next. A width is counted in ms ticks from the tick the pulse
 began in: an edge made by an arriving F8 (any phase within its ms) lasts pulse_ms - 1 to pulse_ms
-ms; the internal clock's edges come just after a ms tick, so theirs are pulse_ms. 48 PPQN: a pulse
-on every tick and one half a tick later (the exact grid when the box is master; half the
-estimated period when following, dropped if the next tick comes first).
+ms; the internal clock's are pulse_ms (ended by the one-shot, or begun just after a ms tick).
+48 PPQN: a pulse on every tick and one half a tick later (the exact grid when the box is master;
+half the estimated period when following, dropped if the next tick comes first).
 
 A stalled loop (a flash write, say): ticks overdue by up to ``CATCH_UP_MS`` go out at once, so
 the count stays on the grid; longer, the grid restarts from the present.
 """
+
+import array
 
 from micropython import const
 
@@ -93,6 +95,15 @@ CATCH_UP_MS = const(100)
 
 _REQ_START_STOP = const(1)
 _REQ_TEMPO = const(2)
+
+# The PIO timers (board_io's programs): a metronome word n counts n + 1 us; a one-shot word n
+# ends n + 4 us after it is written.
+_METRO_US = const(1)
+_SHOT_US = const(4)
+_FIFO = const(4)  # tokens the metronome's RX FIFO holds; when full, it stalls
+_MIN_US = const(200)  # the shortest interval written (a correction after a stall may ask less)
+_LEAD_US = const(200)  # poll from this long before a token is due (its time is known to the us)
+_LATE_MS = const(5)  # a token this late never comes: the metronome stopped; start it again
 
 # Outputs in the router's order (router.OUTPUTS); ``cv`` is the CV engine, which needs transport
 # (a Stop drops its gates) and so is on by default like the others.
@@ -138,7 +149,7 @@ class _NoPin:
 class Clock:
     """The box's clock: see the module docstring for the contract."""
 
-    def __init__(self, clock_out, reset_out, run_out, clock_in, ticks_ms):
+    def __init__(self, clock_out, reset_out, run_out, clock_in, ticks_ms, metronome=None, pulse_timer=None):
         self._clock_pin = clock_out if clock_out is not None else _NoPin()
         self._reset_pin = reset_out if reset_out is not None else _NoPin()
         self._run_pin = run_out if run_out is not None else _NoPin()
@@ -205,6 +216,26 @@ class Clock:
         self._tap_n = 0
         self._tap_last = now
         self._tapping = False
+        # The PIO metronome and pulse one-shot (board_io; None: the ms grid): see _metronome.
+        self._sm = metronome
+        self._ps = pulse_timer
+        self._metro = False  # the metronome times the internal clock
+        self._live = False  # it is counting (else the ms grid runs until it starts again)
+        self._tok = 0  # half-ticks that ended (tokens read, or overdue) not yet handled
+        self._rbuf = bytearray(8)
+        self._wbuf = array.array("I", (0,))  # 32-bit words for the state machines
+        self._m = 0  # us: the interval the metronome holds next (and again if given nothing)
+        self._mh = 0  # us: that interval on the ideal grid
+        self._err = 0  # us: ideal minus actual end of the interval it counts now
+        self._ams = now  # ms + us: when that interval ends (the next half-tick)
+        self._aus = 0
+        self._hq = 0  # a half-tick is hq + hr/hd us
+        self._hr = 0
+        self._hd = 1
+        self._hf = 0
+        self._mseen = now  # the ms of the last pass that ran the metronome path
+        self._ps_busy = 0  # the one-shot times a pulse: 2 the one on the jack, 1 one gone
+        self._pwin = now  # ms from which its token may be there
 
     # -- configuration -----------------------------------------------------------------
 
@@ -237,6 +268,8 @@ class Clock:
         old = self.mode
         self.mode = mode
         self.poll = mode == MODE_CLOCK_IN
+        if mode != MODE_INTERNAL and self._metro:
+            self._stop_metro()
         if mode == MODE_INTERNAL:
             if old == MODE_INTERNAL and self._gen:
                 if self._d != self._bpm_x100:
@@ -249,6 +282,11 @@ class Clock:
                 if ticks_diff(start, now) < 0:
                     start = now
                 self._start_gen(start, 125000, self._bpm_x100)
+                if self._sm is not None:
+                    # The metronome starts on that tick at the start of a coming ms (_arm).
+                    self._metro = True
+                    self._ams = start
+                    self._aus = 0
         elif mode == MODE_CLOCK_IN:
             if old != MODE_CLOCK_IN:
                 self._gen = False
@@ -355,6 +393,13 @@ class Clock:
         box (as master) sends now, or 0; call again until it returns 0."""
         if ((now - self.due) & _MASK) >= _HALF:
             return 0
+        n = p = -1
+        if self.poll and self._metro and now == self._mseen and not (self._tok or self._req or self._rt):
+            # Waiting for a token, the ms's work done: only the FIFOs to look at.
+            n = self._sm.in_waiting
+            p = self._ps_busy and self._ps.in_waiting
+            if not (n or p):
+                return 0
         if self._pulse_on and ((now - self._pulse_end) & _MASK) < _HALF:
             self._clock_pin.value = False
             self._pulse_on = False
@@ -381,7 +426,9 @@ class Clock:
                     self._pulse(now, True)
             if self.running and ((now - self._heard + _HALF) & _MASK) - _HALF > FOLLOW_TIMEOUT_MS:
                 self._stop()  # the master went silent: it is gone
-        if self._gen and ((now - self._next) & _MASK) < _HALF:
+        if self._metro:
+            b = self._metronome(now, n, p)
+        elif self._gen and ((now - self._next) & _MASK) < _HALF:
             b = self._step(now)
         self._reschedule(now)
         return b
@@ -391,7 +438,7 @@ class Clock:
     def _reschedule(self, now):
         # ``due``: the earliest thing pending, so service() is skipped until then.
         mode = self.mode
-        if mode == MODE_CLOCK_IN or self._rt or self._req or self._owed:
+        if mode == MODE_CLOCK_IN or self._rt or self._req or self._owed or self._tok:
             self.due = now  # poll the jack every pass; hand out what is queued
             return
         due = (now + _FAR) & _MASK
@@ -403,7 +450,24 @@ class Clock:
             t = self._reset_end
             if ((t - due) & _MASK) >= _HALF:
                 due = t
-        if self._gen:
+        if self._metro:
+            # Poll every pass from just before a token can be there until it is seen.
+            win = (now + _FAR) & _MASK
+            if self._live:
+                win = self._ams if self._aus >= _LEAD_US else (self._ams - 1) & _MASK
+            else:
+                t = (now + 1) & _MASK  # the ms grid, until the metronome starts again
+                if ((t - due) & _MASK) >= _HALF:
+                    due = t
+            if self._ps_busy and ((self._pwin - win) & _MASK) >= _HALF:
+                win = self._pwin
+            self.poll = ((now - win) & _MASK) < _HALF
+            if self.poll:
+                self.due = now
+                return
+            if ((win - due) & _MASK) >= _HALF:
+                due = win
+        elif self._gen:
             t = self._next
             if ((t - due) & _MASK) >= _HALF:
                 due = t
@@ -425,7 +489,7 @@ class Clock:
         req = self._req
         self._req = 0
         if req & _REQ_TEMPO and self.mode == MODE_INTERNAL and self._gen:
-            self._set_step(125000, self._bpm_x100)
+            self._set_step(125000, self._bpm_x100)  # the metronome: from the next interval written
             self._lengths()
         if req & _REQ_START_STOP:
             if self.mode == MODE_INTERNAL:
@@ -567,6 +631,11 @@ class Clock:
         self._r = num % den
         self._d = den
         self._frac = den // 2  # rounds each position to the nearest ms
+        num *= 1000  # and in us, for the metronome
+        self._hq = num // den
+        self._hr = num % den
+        self._hd = den
+        self._hf = den // 2
 
     def _start_gen(self, at, num, den):
         self._set_step(num, den)
@@ -609,6 +678,174 @@ class Clock:
         if self.running:
             self._tick(now)  # one call per generated tick; only on_master's path inlines it
         return 0xF8
+
+    # The metronome: a PIO state machine counting microseconds (board_io's program). The clock
+    # writes it each half-tick's length in us (the ms grid's rational steps, remainder carried),
+    # it pushes a token as each ends, and the clock acts on a token in the pass that sees it:
+    # what is left of the ms rounding is the wait for that pass.
+    # - It holds one interval ahead: CircuitPython's write returns once the state machine has
+    #   taken the word, so the program takes the next interval into its OSR while it counts
+    #   (given nothing new it counts the last one again). The clock writes the next half-tick as
+    #   each one ends, so a tempo change (tap, preset) applies after the one already taken:
+    #   within a tick, and the phase carries on (a restart would lose where the grid is).
+    # - The clock keeps where it is: _ams/_aus, when the interval it counts ends (ms + us, from
+    #   the ms tick it started at: a pass early at most, never late); _err, the ideal grid's end
+    #   minus that. It starts on the grid's next half-tick in a pass that began just after a ms
+    #   tick, and is stopped (back to its first pull, its tokens cleared) when the box leaves the
+    #   internal master, when its FIFO fills (the loop stalled: it may have stood still) and when
+    #   a token is _LATE_MS overdue; then the grid goes on on the ms tick (overdue half-ticks at
+    #   once, as _step) and it starts again on the next half-tick.
+    # - ``poll`` (app calls ``service`` every pass) is set from _LEAD_US before a token can be
+    #   there until it is seen, not all the time: each poll is a method call or two.
+    # - A pulse a token starts ends on the one-shot (a second state machine started at the
+    #   edge): pulse_ms to a pass, not to a ms. Without it, or while it still times the last
+    #   pulse, on the ms tick a ms late.
+
+    def _half_us(self):
+        # The next half-tick of the ideal grid in us (hq + hr/hd, the remainder carried).
+        h = self._hq
+        f = self._hf + self._hr
+        if f >= self._hd:
+            f -= self._hd
+            h += 1
+        self._hf = f
+        return h
+
+    def _metronome(self, now, n, p):
+        # Half-ticks of the internal clock: read what the metronome counted and give it its
+        # next interval (or, while it does not count, take them from the ms grid), then hand
+        # them out one a call (F8 for a tick). n, p: the FIFO levels if service has read them.
+        # A pass in the ms after the last one's began just after the ms tick (to a pass).
+        first = now == (self._mseen + 1) & _MASK
+        self._mseen = now
+        if not self._tok:
+            if self._live:
+                sm = self._sm
+                if n < 0:
+                    n = sm.in_waiting
+                if n:
+                    sm.readinto(self._rbuf, end=n)
+                    # Each token: the interval it counted ended; it took the next (or the same).
+                    f = self._aus + n * self._m
+                    self._ams = (self._ams + f // 1000) & _MASK
+                    self._aus = f % 1000
+                    self._err += n * (self._mh - self._m)
+                    self._tok = n
+                    if n < _FIFO:
+                        self._feed()
+                    else:
+                        self._stop_metro()  # its FIFO filled: it may have stood still a while
+                elif ((now - self._ams + _HALF) & _MASK) - _HALF > _LATE_MS:
+                    self._stop_metro()  # the token never came
+            if not self._live:
+                self._arm(now, first)
+        if self._ps_busy and ((now - self._pwin) & _MASK) < _HALF:
+            ps = self._ps
+            if p < 0:
+                p = ps.in_waiting
+            if p:
+                ps.readinto(self._rbuf, end=1)
+                if self._ps_busy == 2 and self._pulse_on:
+                    self._clock_pin.value = False  # the pulse's exact end
+                    self._pulse_on = False
+                self._ps_busy = 0
+        while self._tok:
+            self._tok -= 1
+            b = self._beat(now)
+            if b:
+                return b
+        return 0
+
+    def _feed(self):
+        # The metronome's next interval: the ideal grid's next half-tick, less what the one it
+        # counts now ends off the grid (after a start or a stall).
+        h = self._half_us()
+        w = h + self._err
+        if w < _MIN_US:
+            w = _MIN_US
+        self._m = w
+        self._mh = h
+        self._wbuf[0] = w - _METRO_US
+        self._sm.write(self._wbuf)
+
+    def _arm(self, now, first):
+        # The metronome is not counting: half-ticks due on the ms grid go out now (those overdue
+        # at once, as _step does); at a pass that began just after a ms tick (``first``) it
+        # starts on the next one.
+        while True:
+            d = (((self._ams - now + _HALF) & _MASK) - _HALF) * 1000 + self._aus  # us to it
+            if d >= 500:
+                break
+            if d < -CATCH_UP_MS * 1000:
+                self._ams = now  # stalled too long: the grid restarts here
+                self._aus = 0
+            self._tok += 1
+            f = self._aus + self._half_us()
+            self._ams = (self._ams + f // 1000) & _MASK
+            self._aus = f % 1000
+        if first:
+            # This pass began just after the ms tick: d from now is d from the tick, to a pass.
+            self._wbuf[0] = d - _METRO_US
+            self._sm.write(self._wbuf)
+            self._live = True
+            self._err = 0
+            self._feed()
+
+    def _stop_metro(self):
+        # Back to its first pull, what it counted dropped; the grid goes on from the ideal end of
+        # the interval it was counting. Out of the internal master, the one-shot stops too.
+        if self._live:
+            self._live = False
+            sm = self._sm
+            sm.restart()
+            sm.clear_rxfifo()
+            f = self._aus + self._err
+            self._ams = (self._ams + f // 1000) & _MASK
+            self._aus = f % 1000
+            self._err = 0
+        if self.mode != MODE_INTERNAL:
+            self._metro = False
+            self._tok = 0
+            if self._ps_busy:
+                self._ps_busy = 0
+                self._ps.restart()  # a pulse on ends on the ms tick
+                self._ps.clear_rxfifo()
+
+    def _beat(self, now):
+        # One half-tick: F8 for a tick (with its pulse), a pulse between ticks at 48 PPQN. The
+        # one-shot ends a pulse ms later (else the ms tick, a ms after that).
+        k = self._k
+        k1 = k + 1
+        self._k = k1 if k1 < 0x1FFFFFFF else k1 & 1
+        if k & 1:
+            if not (self._res48 and self.running and not self._at_zero):
+                return 0
+            b = 0
+            ms = self._hlen
+            self._pulse(now, True)
+        else:
+            self._last_tick = now
+            if not self.running:
+                return 0xF8
+            phase = self._phase
+            self._phase = phase + 1 if phase + 1 < BAR_TICKS else 0
+            self._at_zero = False
+            if phase % self._tpp:
+                return 0xF8
+            b = 0xF8
+            ms = self._plen
+            self._pulse(now, False)
+        ps = self._ps
+        if ps is not None:
+            if self._ps_busy:
+                self._ps_busy = 1  # still on the last pulse: this one ends on the ms tick
+            else:
+                self._wbuf[0] = ms * 1000 - _SHOT_US
+                ps.write(self._wbuf)
+                self._ps_busy = 2
+                self._pulse_end = (now + ms + 1) & _MASK
+                self._pwin = (now + (ms * 1000 - _LEAD_US) // 1000) & _MASK
+        return b
 
     def _poll_in(self, now):
         # The jack's inverter: the pin reads low while the incoming clock is high.

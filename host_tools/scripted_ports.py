@@ -120,3 +120,64 @@ class Jacks:
         self.drum_spi = CountingSpi()
         self.drum_latch = CountingPin()
         self.outputs = [None] * 6
+
+
+class ScriptedTimer:
+    """The clock's PIO timers (firmware/board_io.py) on a ``Ticks`` clock, for the VM scenarios.
+
+    The metronome (``one_shot`` False) counts the intervals written to it back to back and has a
+    token as each one ends; given nothing new it counts the last one again. The one-shot counts
+    one interval a word, then waits. A word n counts n + ``constant_us``; time moves in whole ms
+    here (``Ticks``), and four tokens fill the FIFO (then ``rxstall``, and it stands still)."""
+
+    def __init__(self, ticks, constant_us, one_shot=False):
+        self._ticks = ticks
+        self._c = constant_us
+        self._one = one_shot
+        self._end = -1  # us: when the interval counted now ends; -1: waiting for a word
+        self._next = 0  # us: the interval it holds next
+        self._tokens = 0
+        self.rxstall = False
+        self.written = 0
+        self.restarts = 0
+
+    def _run(self):
+        now = self._ticks.t * 1000
+        while 0 <= self._end <= now:
+            if self._tokens == 4:
+                self.rxstall = True
+                return
+            self._tokens += 1
+            if self._one:
+                self._end = -1
+            else:
+                self._end += self._next
+
+    @property
+    def in_waiting(self):
+        self._run()
+        return self._tokens
+
+    def readinto(self, buf, *, start=0, end=None):
+        if end is None:
+            end = len(buf)
+        k = start
+        while k < end:
+            buf[k] = 0
+            k += 1
+        self._tokens -= end - start
+
+    def write(self, buf):
+        n = buf[0] + self._c
+        self.written += 1
+        if self._end < 0:
+            self._end = self._ticks.t * 1000 + n
+        self._next = n
+
+    def restart(self):
+        self._end = -1
+        self.restarts += 1
+
+    def clear_rxfifo(self):
+        self._tokens = 0
+        self.rxstall = False

@@ -733,3 +733,174 @@ def test_grid_jitter_measure():
     # A Stop and a Start off the old grid: a new segment, not a 7 ms error.
     restarted = grid + [grid[-1] + 507 * ms + k * 20.8333 * ms for k in range(20)]
     assert bc.grid_jitter(restarted)["max_ms"] < 0.001
+
+
+# -- the PIO metronome ---------------------------------------------------------------------------
+# The simulator runs board_io's metronome and one-shot programs on its PIO model (cycle-exact in
+# virtual time, host_tools/sim/fakes/rp2pio.py), so these are the firmware's own timings.
+
+
+def expected_edges(bpm, ppqn, start_ms, end_ms):
+    # Tick 0 is the running grid's next tick after the Start, then one edge every 1/ppqn beat.
+    return (end_ms - start_ms) * bpm * ppqn / 60000.0
+
+
+@pytest.mark.parametrize("ppqn", [24, 48])
+@pytest.mark.parametrize("bpm", [40, 120, 300])
+def test_metronome_edges_and_f8_within_a_loop_period_of_the_grid(bpm, ppqn):
+    res, jit = bc.internal_run(bpm, ppqn, seconds=4)  # Start at 10 ms, run to 4010 ms
+    loop = bc.loop_ms(res)
+    assert res.counters["clock_timer"] == "pio" and "fault" not in res.console
+    assert abs(jit["edges"] - expected_edges(bpm, ppqn, 10, 4010)) <= 2
+    # Edges against the ideal grid (its period the tempo's, only the offset fitted).
+    assert jit["max_ms"] <= loop, (jit, loop)
+    assert jit["std_ms"] <= loop / 2
+    # The F8 bytes on the wire, from boot (the clock runs while stopped): one grid throughout.
+    f8 = bc.midi_tick_jitter(res, bpm)
+    assert f8["edges"] >= 4 * bpm * 24 / 60 and f8["max_ms"] <= loop, (f8, loop)
+    # The one-shot ends every pulse: pulse_ms (5, at most a quarter tick at 48 PPQN), give or
+    # take the passes that see the edge's token and the end's (a pass polling both FIFOs is
+    # longer than the mean).
+    tick_ms = 60000.0 / bpm / 24
+    want = min(5, max(1, int(tick_ms / 4 if ppqn == 48 else tick_ms / 2)))
+    clock = signal_changes(res, "clock")
+    widths = [b[0] - a[0] for a, b in zip(clock[::2], clock[1::2])]
+    assert widths and all(want - 0.05 <= w <= want + 0.3 for w in widths), (want, min(widths), max(widths))
+
+
+def test_metronome_keeps_the_grid_for_a_minute_without_drift():
+    # 133.33 BPM: a half-tick is 9375.23 us, so the remainder is carried on every word.
+    bpm = 133.33
+    res = bc.simulate_clock(bc.clock_config("internal", bpm, 24), actions=[(10, "start_stop")], until_ms=61010)
+    loop = bc.loop_ms(res)
+    edges = bc.rising_edges(res)
+    period = 60e9 / bpm / 24
+    jit = bc.grid_jitter(edges, period)
+    assert jit["max_ms"] <= loop, jit
+    n = round((edges[-1] - edges[0]) / period)
+    assert len(edges) == n + 1 and n >= 60 * bpm * 24 / 60 - 1  # a minute of ticks, none lost
+    # No drift: the first and the last 10 s sit on the same grid to a few us.
+    first = [t - k * period - edges[0] for k, t in enumerate(edges[:500])]
+    last = [t - (n - 499 + k) * period - edges[0] for k, t in enumerate(edges[-500:])]
+    assert abs(sum(last) / 500 - sum(first) / 500) < 0.01 * NS
+
+
+def tempo_gaps(res, after_ms):
+    edges = [t / NS for t in bc.rising_edges(res)]
+    before = [e for e in edges if e <= after_ms]
+    after = [e for e in edges if e > after_ms]
+    seq = before[-1:] + after
+    return [b - a for a, b in zip(seq, seq[1:])]
+
+
+def test_metronome_tap_tempo_takes_effect_within_two_ticks():
+    # 90 BPM (27.78 ms a tick); two taps 500 ms apart make it 120 BPM (20.83 ms).
+    res = bc.simulate_clock(bc.clock_config("internal", 90, 24),
+                            actions=[(10, "start_stop"), (1000.3, "tap"), (1500.3, "tap")], until_ms=2500)
+    loop = bc.loop_ms(res)
+    assert res.counters["clock_bpm"] == 120
+    assert_new_tempo_within_two_ticks(res, 1501, 60000 / 90 / 24, 60000 / 120 / 24, loop)
+
+
+def assert_new_tempo_within_two_ticks(res, at_ms, old, new, loop):
+    # The tick under way and the half-tick the metronome holds go out at the old tempo: the two
+    # intervals from the change are old, or half old and half new; from the third, the new
+    # tempo on its grid (each interval is a difference of two edges: a pass either way).
+    gaps = tempo_gaps(res, at_ms)
+    assert all(min(old, new) - 2 * loop <= g <= max(old, new) + 2 * loop for g in gaps[:2]), gaps[:4]
+    edges = [t for t in bc.rising_edges(res) if t > at_ms * NS]
+    assert bc.grid_jitter(edges[1:], new * NS)["max_ms"] <= loop, gaps[:4]
+
+
+def test_metronome_preset_bpm_change_takes_effect_within_two_ticks():
+    cfg = bc.clock_config("internal", 120, 24, more=[{"master": "internal", "bpm": 60, "analog": {"resolution": 24}}])
+    res = bc.simulate_clock(cfg, actions=[(10, "start_stop"), (1000.5, lambda box, now: box.select_preset(1))],
+                            until_ms=2500)
+    loop = bc.loop_ms(res)
+    assert_new_tempo_within_two_ticks(res, 1000.5, 60000 / 120 / 24, 60000 / 60 / 24, loop)
+    assert [b for _, b in sim_bytes(res, "out1") if b != 0xF8] == [0xFA]  # no Start or Stop from the switch
+
+
+def test_metronome_stop_and_start_no_stale_tick():
+    res = bc.simulate_clock(bc.clock_config("internal", 120, 24),
+                            actions=[(100.3, "start_stop"), (600.3, "start_stop"), (900.7, "start_stop")],
+                            until_ms=1400)
+    loop = bc.loop_ms(res)
+    out = sim_bytes(res, "out1")
+    fa = [t for t, b in out if b == 0xFA]
+    fc = [t for t, b in out if b == 0xFC]
+    assert len(fa) == 2 and len(fc) == 1
+    # Start and Stop go out at once (the clock serves the panel on the next ms tick; 0.32 ms on
+    # the wire).
+    for sent, pressed in ((fa[0], 100.3), (fc[0], 600.3), (fa[1], 900.7)):
+        assert 0.32 < sent - pressed <= 1 + 0.32 + loop
+    period = 60000 / 120 / 24
+    ticks = [t for t, b in out if b == 0xF8]
+    # The MIDI clock runs on one grid from boot through Stop and Start (no hiccup downstream).
+    assert bc.grid_jitter([t * NS for t in ticks], period * NS)["max_ms"] <= loop
+    edges = [t / NS for t in bc.rising_edges(res)]
+    # No pulse while stopped; after each Start the first pulse is the grid's next tick (at most
+    # a tick later), then one a tick: nothing stale, nothing twice.
+    assert not [e for e in edges if fc[0] - 0.32 < e < fa[1] - 0.32]
+    for start, end in ((fa[0], fc[0]), (fa[1], 1400)):
+        run = [e for e in edges if start - 0.32 < e < end - 0.32]
+        assert 0 < run[0] - (start - 0.32) <= period + loop
+        assert all(abs(b - a - period) <= 2 * loop for a, b in zip(run, run[1:]))
+        # Each pulse goes with its tick's F8 (out on the wire 0.32 ms after the byte is written).
+        assert all(any(0 < t - e < 0.32 + 2 * loop for t in ticks) for e in run)
+    assert bc.grid_jitter(bc.rising_edges(res), period * NS)["max_ms"] <= loop  # the same grid
+
+
+def test_metronome_stops_while_following_and_takes_over_on_the_grid_again():
+    cfg = bc.clock_config("internal", 120, 24, more=[{"master": "in1", "analog": {"resolution": 24}}])
+    res = bc.simulate_clock(cfg, actions=[(10, "start_stop"), (500.5, lambda box, now: box.select_preset(1)),
+                                          (1000.5, lambda box, now: box.select_preset(0))], until_ms=1600)
+    loop = bc.loop_ms(res)
+    ticks = [t for t, b in sim_bytes(res, "out1") if b == 0xF8]
+    last = max(t for t in ticks if t < 502)
+    # Following a silent in1: no F8 from the box, no stale token from the stopped metronome.
+    assert not [t for t in ticks if 502 < t < 1000.5]
+    after = [t for t in ticks if t > 1000.5]
+    # Back on the internal master: the next tick at once (a period since the last is long gone),
+    # then the tempo's grid again, timed by the metronome.
+    assert after[0] - 1000.5 <= 1 + 0.32
+    assert after[0] - last > 60000 / 120 / 24
+    assert bc.grid_jitter([t * NS for t in after[1:]], 60e9 / 120 / 24)["max_ms"] <= loop
+    assert res.counters["clock_timer"] == "pio"
+
+
+def test_without_a_metronome_the_clock_runs_on_the_ms_grid_as_before():
+    # No PIO room for the metronome: board_io reports a fault and the clock keeps the ms grid.
+    res, jit = bc.internal_run(120, 24, seconds=3, metronome=False)
+    loop = bc.loop_ms(res)
+    assert "fault: clock metronome (PIO)" in res.console and res.counters["clock_timer"] == "ms"
+    assert res.led_frames  # the LEDs' neopixel_write still found a state machine
+    assert abs(jit["edges"] - expected_edges(120, 24, 10, 3010)) <= 2
+    assert loop < jit["max_ms"] <= 0.5 + loop  # the ms rounding, as before the metronome
+    assert bc.midi_tick_jitter(res, 120)["max_ms"] <= 0.5 + loop
+    clock = signal_changes(res, "clock")
+    widths = [b[0] - a[0] for a, b in zip(clock[::2], clock[1::2])]
+    assert all(5 - 0.3 < w < 5 + 0.3 for w in widths)
+
+
+def test_metronome_back_on_the_grid_after_a_stalled_loop():
+    # As test_sim_clock_survives_a_stalled_loop (a 51 ms NVM write about 2050 ms): the metronome's
+    # FIFO fills, it is stopped, the overdue ticks go out at once and it starts again on the grid.
+    cfg = bc.clock_config("internal", 120, 24, more=[{"master": "internal", "bpm": 120, "analog": {"resolution": 24}}])
+    res = bc.simulate_clock(cfg, actions=[(50, lambda box, now: box.select_preset(1)), (100, "start_stop")],
+                            until_ms=3000)
+    loop = bc.loop_ms(res)
+    assert res.nvm_writes == 1 and res.counters["clock_timer"] == "pio"
+    period = 500 / 24
+    ticks = [t for t, b in sim_bytes(res, "out1") if b == 0xF8]
+    assert len(ticks) == round((ticks[-1] - ticks[0]) / period) + 1  # none lost
+    edges = [t / NS for t in bc.rising_edges(res)]
+    stall = max(range(1, len(edges)), key=lambda k: edges[k] - edges[k - 1])
+    before, after = edges[:stall], edges[stall + 3:]  # the edges overdue went out together
+    assert edges[stall + 2] - edges[stall] < 1.5
+    grid = bc.grid_jitter([e * NS for e in before], period * NS)
+    assert grid["max_ms"] <= loop
+    # After: the grid set before the stall, to a pass (its restart is timed from a pass that
+    # began just after a ms tick) and the pass that sees each token.
+    offset = sum(e - round((e - before[0]) / period) * period for e in before) / len(before)
+    assert all(abs(e - round((e - before[0]) / period) * period - offset) <= 2 * loop for e in after)

@@ -169,6 +169,33 @@ def test_bad_timed_bytes_name_file_and_line(tmp_path):
     assert "bad.txt:3" in proc.stderr and "'1FF'" in proc.stderr
 
 
+def test_clock_in_file_drives_the_clock_in_master(tmp_path):
+    from host_tools import bench_clock
+
+    cfg = write(tmp_path, "c.json", bench_clock.clock_config("clock_in", 120, 4))
+    times = [100 + 125 * k for k in range(8)]  # 4 PPQN at 120 BPM
+    edges = write(tmp_path, "edges.txt", "# clock-in pulses\n" + "".join("%d\n" % t for t in times))
+    out, _ = sim(tmp_path, "--config", cfg, "--clock-in", edges, "--until", 2100)
+    got = wire(out / "out1.txt")
+    assert [b for _, b in got if b != 0xF8] == [0xFA, 0xFC]  # Start at the first pulse, Stop after 1 s of none
+    assert sum(1 for _, b in got if b == 0xF8) == 6 * len(times)
+    summary = json.loads((out / "summary.json").read_text())
+    loop_ms = summary["loop"]["mean_period_ms"]
+    rows = [line.split(",") for line in (out / "signals.csv").read_text().splitlines()[1:]]
+    rises = [float(t) for t, name, v in rows if name == "clock" and float(v) > 0]
+    assert len(rises) == len(times)
+    assert all(0 <= r - t <= loop_ms + 0.05 for r, t in zip(rises, times))  # the jack follows within a pass
+    assert summary["clock"]["bpm"] == pytest.approx(120, abs=0.01)
+
+
+def test_bad_clock_in_file_names_file_and_line(tmp_path):
+    bad = write(tmp_path, "edges.txt", "100\n# ok\n90\n")
+    _, proc = sim(tmp_path, "--clock-in", bad, expect=2)
+    assert "edges.txt:3" in proc.stderr and "increasing" in proc.stderr
+    _, proc = sim(tmp_path, "--clock-in", tmp_path / "none.txt", expect=2)
+    assert "cannot read" in proc.stderr
+
+
 def test_bad_event_button(tmp_path):
     ev = write(tmp_path, "ev.txt", "10 press button9\n")
     _, proc = sim(tmp_path, "--events", ev, expect=2)

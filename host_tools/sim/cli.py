@@ -20,6 +20,8 @@ def _parser():
     p.add_argument("--in", dest="inputs", action="append", default=[], metavar="PORT=FILE",
                    help="feed PORT (in1..in4, usb) from FILE (.txt timed bytes or .mid)")
     p.add_argument("--events", help="front-panel actions: '<time_ms> press|release <button>' lines")
+    p.add_argument("--clock-in", metavar="FILE",
+                   help="clock-in jack pulses: the time in ms of each rising edge, one a line (5 ms pulses)")
     p.add_argument("--until", type=float, metavar="MS", help="simulate up to this time")
     p.add_argument("--as-device", action="store_true",
                    help="treat an invalid or missing config as the box does (fallback routing)")
@@ -52,17 +54,22 @@ def _read_input(spec):
         raise UsageError(str(e)) from None
 
 
-def _read_events(path):
+def _lines(path):
+    """(line number, text) of the file's non-empty lines, '#' comments removed."""
     try:
         with open(path) as f:
             lines = f.read().splitlines()
     except OSError as e:
         raise UsageError("%s: cannot read (%s)" % (path, e.strerror)) from None
-    events = []
     for number, raw in enumerate(lines, 1):
         line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
+        if line:
+            yield number, line
+
+
+def _read_events(path):
+    events = []
+    for number, line in _lines(path):
         fields = line.split()
         if len(fields) != 3 or fields[1] not in ("press", "release"):
             raise UsageError("%s:%d: expected '<time_ms> press|release <button>'" % (path, number))
@@ -75,6 +82,31 @@ def _read_events(path):
                              % (path, number, fields[2], ", ".join(runner.BUTTONS)))
         events.append((int(round(t * 1_000_000)), fields[1], fields[2]))
     return events
+
+
+CLOCK_IN_PULSE_MS = 5.0  # a clock-in pulse's width; less when the next comes sooner
+
+
+def _read_clock_in(path):
+    """``--clock-in FILE``: [(time_ns, high)] levels of the clock-in jack, a pulse at each time
+    (ms, one a line, '#' comments), CLOCK_IN_PULSE_MS wide or half the gap to the next."""
+    times = []
+    for number, line in _lines(path):
+        try:
+            t = float(line)
+        except ValueError:
+            raise UsageError("%s:%d: %r is not a time in ms" % (path, number, line)) from None
+        if t < 0 or (times and t <= times[-1]):
+            raise UsageError("%s:%d: times must be >= 0 and increasing" % (path, number))
+        times.append(t)
+    levels = []
+    for k, t in enumerate(times):
+        width = CLOCK_IN_PULSE_MS
+        if k + 1 < len(times):
+            width = min(width, (times[k + 1] - t) / 2)
+        levels.append((int(round(t * 1_000_000)), True))
+        levels.append((int(round((t + width) * 1_000_000)), False))
+    return levels
 
 
 def _read_config(path, as_device):
@@ -131,13 +163,14 @@ def main(argv):
                 raise UsageError("--in %s: port %s given twice" % (spec, port))
             inputs[port] = lines
         events = _read_events(args.events) if args.events else []
+        clock_in = _read_clock_in(args.clock_in) if args.clock_in else []
         if args.until is not None and args.until < 0:
             raise UsageError("--until %s: must be >= 0" % args.until)
         nvm = _preset_nvm(args.preset, config_text) if args.preset is not None else None
     except UsageError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
-    result = runner.simulate(config_text, inputs, events, args.until, nvm=nvm)
+    result = runner.simulate(config_text, inputs, events, args.until, nvm=nvm, clock_in=clock_in)
     data = report.write_outputs(result, args.out, plot=not args.no_plot)
     report.print_summary(data, args.out, sys.stdout)
     return 0

@@ -152,6 +152,7 @@ def _restart_hardware(w):
             w.__dict__[key].clear()
     if "pio_state_machines" in w.__dict__:
         w.__dict__["pio_state_machines"][0] = 0
+    w.__dict__.pop("pio_blocks", None)
     for t in w.__dict__.get("transmitters", ()):
         t.fifo.clear()
     for din in w.din_inputs.values():
@@ -206,11 +207,13 @@ def _run_firmware(w, console, boot_out):
                 return
 
 
-def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None):
+def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock_in=()):
     """Run the box. ``inputs``: {port: [(time_ns, bytes)]}; ``events``: [(time_ns, action, button)].
 
     ``config_text`` None means no config.json on the drive. ``nvm``: bytes the box's NVM holds
-    at power-up (a previous run's ``result.nvm``: a power cycle). Returns a ``SimResult``."""
+    at power-up (a previous run's ``result.nvm``: a power cycle). ``clock_in``: [(time_ns, high)],
+    the clock-in jack's level from that time (its input inverter makes the pin read the
+    opposite). Returns a ``SimResult``."""
     inputs = inputs or {}
     w = _world.World(until_ns=None if until_ms is None else int(round(until_ms * NS_PER_MS)))
     if nvm is not None:
@@ -254,6 +257,10 @@ def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None):
                 edge()  # held at power-up: boot.py sees it (boot.py runs before time 0)
             else:
                 w.at(t, edge)
+            last_ns = max(last_ns, t)
+        jack = gpio_number(pins["clock_in"]["gpio"])
+        for t, high in clock_in:
+            w.at(t, lambda high=high: w.pin_levels.__setitem__(jack, not high))
             last_ns = max(last_ns, t)
         for port in ("out1", "out2", "out3", "out4"):
             w.tx_wire(gpio_number(pins["midi_" + port]["gpio"])).name = port
@@ -345,4 +352,6 @@ def _collect(w, result, pins):
         clock = getattr(box, "clock", None)
         if clock is not None:
             counters["clock_bpm"] = clock.bpm_x100() / 100  # the box's tempo estimate at the end
+            # What times the internal clock: the PIO metronome, or the ms tick without one.
+            counters["clock_timer"] = "pio" if getattr(clock, "_sm", None) is not None else "ms"
     result.counters = counters

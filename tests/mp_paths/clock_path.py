@@ -118,3 +118,45 @@ mpharness.check_no_alloc("clock_in", clock_in_pulses, warmup=2)
 if clock_out.rises - before < 3 or outputs[0].count - sent < 18:
     raise AssertionError("clock in: %d pulses, %d bytes" % (clock_out.rises - before, outputs[0].count - sent))
 print("CLOCK_IN_PULSES", clock_out.rises - before, "BPM_X100", box.clock.bpm_x100())
+
+# The internal clock on the PIO metronome and pulse one-shot (scripted: firmware/board_io.py's
+# programs on the VM's Ticks): tokens read and handed out as F8 and pulses, the next interval
+# written, pulse ends from the one-shot; a stalled loop (time jumping 40 ms) fills the FIFO, the
+# metronome is stopped and restarted on the grid.
+from scripted_ports import ScriptedTimer  # noqa: E402
+
+mticks = Ticks(PASSES_PER_MS)
+metronome = ScriptedTimer(mticks, 1)
+one_shot = ScriptedTimer(mticks, 4, one_shot=True)
+m_out = CountingPin()
+mjacks = app.Clock(m_out, CountingPin(), CountingPin(), CountingPin(True), mticks.now, metronome, one_shot)
+m_outputs = [SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(64)]
+mbox = app.Box([Idle(), Idle(), Idle(), Idle(), Idle()], m_outputs, mticks.now, settings, errors, clock=mjacks)
+mbox.select_preset(1)  # internal, 300 BPM, 24 PPQN
+mbox.select_preset(0)
+mbox.select_preset(1)  # out of the internal master and back: the metronome stops and restarts
+mjacks.start_stop(mticks.t)
+gc.collect()
+PASS = [0]
+
+
+def metronome_passes():
+    for _ in range(3000):
+        PASS[0] += 1
+        if PASS[0] % 2000 == 0:
+            mticks.t += 40  # a stalled loop
+        mbox.step()
+
+
+sent = m_outputs[0].count
+before = m_out.rises
+written = metronome.written
+shots = one_shot.written
+restarts = metronome.restarts
+mpharness.check_no_alloc("clock_metronome", metronome_passes, warmup=2)
+if (m_out.rises - before < 100 or m_outputs[0].count - sent < 100 or metronome.written - written < 100
+        or one_shot.written - shots < 100 or metronome.restarts - restarts < 1):
+    raise AssertionError("metronome: %d pulses, %d bytes, %d words, %d shots" % (
+        m_out.rises - before, m_outputs[0].count - sent, metronome.written - written, one_shot.written - shots))
+print("METRONOME_PULSES", m_out.rises - before, "WORDS", metronome.written - written,
+      "RESTARTS", metronome.restarts - restarts)
