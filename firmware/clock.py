@@ -229,9 +229,8 @@ class Clock:
         self._err = 0  # us: ideal minus actual end of the interval it counts now
         self._ams = now  # ms + us: when that interval ends (the next half-tick)
         self._aus = 0
-        self._hq = 0  # a half-tick is hq + hr/hd us
+        self._hq = 0  # a half-tick is hq + hr/d us (d: the ms grid's denominator)
         self._hr = 0
-        self._hd = 1
         self._hf = 0
         self._mseen = now  # the ms of the last pass that ran the metronome path
         self._ps_busy = 0  # the one-shot times a pulse: 2 the one on the jack, 1 one gone
@@ -540,12 +539,15 @@ class Clock:
 
     def _tick(self, now):
         # One MIDI tick while running: a pulse if the position is on the resolution's grid.
+        # Returns whether it pulsed.
         phase = self._phase
-        if phase % self._tpp == 0:
+        pulsed = phase % self._tpp == 0
+        if pulsed:
             self._pulse(now, False)
         phase += 1
         self._phase = phase if phase < BAR_TICKS else 0
         self._at_zero = False
+        return pulsed
 
     def _half(self, now):
         # Followed clock at 48 PPQN: the pulse between this tick and the next, half an estimated
@@ -634,7 +636,6 @@ class Clock:
         num *= 1000  # and in us, for the metronome
         self._hq = num // den
         self._hr = num % den
-        self._hd = den
         self._hf = den // 2
 
     def _start_gen(self, at, num, den):
@@ -702,11 +703,11 @@ class Clock:
     #   pulse, on the ms tick a ms late.
 
     def _half_us(self):
-        # The next half-tick of the ideal grid in us (hq + hr/hd, the remainder carried).
+        # The next half-tick of the ideal grid in us (hq + hr/d, the remainder carried).
         h = self._hq
         f = self._hf + self._hr
-        if f >= self._hd:
-            f -= self._hd
+        if f >= self._d:
+            f -= self._d
             h += 1
         self._hf = f
         return h
@@ -825,16 +826,10 @@ class Clock:
             self._pulse(now, True)
         else:
             self._last_tick = now
-            if not self.running:
-                return 0xF8
-            phase = self._phase
-            self._phase = phase + 1 if phase + 1 < BAR_TICKS else 0
-            self._at_zero = False
-            if phase % self._tpp:
+            if not self.running or not self._tick(now):
                 return 0xF8
             b = 0xF8
             ms = self._plen
-            self._pulse(now, False)
         ps = self._ps
         if ps is not None:
             if self._ps_busy:

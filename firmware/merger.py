@@ -97,7 +97,6 @@ class Merger:
         self.data1 = bytearray(n_in)
         self.cur_mask = bytearray(n_in)
         self.sysex_to = bytearray(n_in)  # outputs this input's SysEx streams to
-        self.in_sysex = bytearray(n_in)  # for service(): a SysEx open (its timeout watched)
         # SysEx that wait for outputs another input's SysEx holds, per input: a buffer of
         # them in arrival order (each as: outputs waiting, F0, data, F7), its length, where
         # the open one starts and which outputs wait for it; per (input, output) pair the
@@ -381,13 +380,16 @@ class Merger:
             end = n + 1
             outputs = self.outputs
             now = self.now
+            # What the output's key becomes: a running-status output (set_output_modes) keeps a
+            # channel message's key; a system common message cancels running status.
+            after = key if key >= 0 else -1
             for o in _BITS[dm]:
                 if out_key[o] == key:
                     took = outputs[o].send(mb, 1, end, now) + 1
                 else:
                     took = outputs[o].send(mb, 0, end, now)
                     if took:
-                        out_key[o] = key  # a running-status output (set_output_modes)
+                        out_key[o] = after
                 if took < end:
                     self._rest(o, key, took, end)
         if mask:
@@ -757,7 +759,6 @@ class Merger:
             self.sx_len[i] = k + 2
         self.sx_wait[i] = wait
         self.sysex_to[i] = taken
-        self.in_sysex[i] = 1
         self.owned |= taken
         self.queued |= taken
         self.watch = 1
@@ -836,7 +837,6 @@ class Merger:
             self.sx_len[i] = k + 1
             self.sx_wait[i] = 0
         self.sysex_to[i] = 0
-        self.in_sysex[i] = 0
         if (self.state[i] & 0xFF) == 0xF0:
             self.state[i] = 0  # closed from outside the parser (timeout, input lost)
 
@@ -929,15 +929,17 @@ class Merger:
         self.serviced = now
         if self.watch:
             still = 0
+            state = self.state
             for i in range(self.n_in):
-                if self.in_sysex[i] or self.sensing[i]:
+                # A SysEx open on input i: its parser status is 0xF0 (between feeds it is stored).
+                if (state[i] & 0xFF) == 0xF0 or self.sensing[i]:
                     quiet = ticks_diff(now, self.last_rx[i])
-                    if self.in_sysex[i] and quiet > SYSEX_TIMEOUT_MS:
+                    if (state[i] & 0xFF) == 0xF0 and quiet > SYSEX_TIMEOUT_MS:
                         self._sysex_end(i)
                         self.sysex_timeouts += 1
                     if self.sensing[i] and quiet > SENSING_TIMEOUT_MS:
                         self.input_lost(i)
-                    if self.in_sysex[i] or self.sensing[i]:
+                    if (state[i] & 0xFF) == 0xF0 or self.sensing[i]:
                         still = 1
             self.watch = still
         if self.master != NONE and self.master_mode == MASTER_AUTO:
@@ -956,7 +958,7 @@ class Merger:
     def input_lost(self, i):
         """Input ``i`` went silent after active sensing: close what it left open."""
         self.sensing[i] = 0
-        if self.in_sysex[i]:
+        if (self.state[i] & 0xFF) == 0xF0:
             self._sysex_end(i)
         self.release_notes(i)
         self.state[i] = 0

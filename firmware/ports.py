@@ -46,8 +46,11 @@ class _Paced:
         self._queued_us = 0  # wire time written since _base, plus the 1 ms start margin
         self._busy = False
 
-    def _room(self, now, n, fifo):
-        # How many of ``n`` bytes fit the FIFO estimate (``fifo`` deep) now; books them as sent.
+    def _room(self, now, buf, start, end):
+        # How many of ``buf[start:end]`` fit the FIFO estimate now; books them as sent. A lone
+        # byte >= F8 comes only from the merger's real-time lane: it may use the real depth.
+        n = end - start
+        fifo = self.hard if n == 1 and buf[start] >= 0xF8 else self.fifo
         if self._busy:
             elapsed = ticks_diff(now, self._base)
             left = self._queued_us - elapsed * 1000
@@ -102,8 +105,7 @@ class UartOut(_Paced):
         self._stage = _Stage()
 
     def send(self, buf, start, end, now):
-        # A lone byte >= F8 comes only from the merger's real-time lane.
-        n = self._room(now, end - start, self.hard if buf[start] >= 0xF8 and end - start == 1 else self.fifo)
+        n = self._room(now, buf, start, end)
         if n:
             self._uart.write(self._stage.staged(buf, start, start + n))
         return n
@@ -117,8 +119,7 @@ class PioOut(_Paced):
         self._sm = sm
 
     def send(self, buf, start, end, now):
-        # A lone byte >= F8 comes only from the merger's real-time lane.
-        n = self._room(now, end - start, self.hard if buf[start] >= 0xF8 and end - start == 1 else self.fifo)
+        n = self._room(now, buf, start, end)
         if n:
             self._sm.write(buf, start=start, end=start + n)
         return n

@@ -100,6 +100,17 @@ def test_sysex_holds_output_other_inputs_wait_whole():
     assert out[2] == bytes([0xF0, 0x7D, 0x01, 0x02, 0xF7, 0x91, 0x3C, 0x64])
 
 
+def test_direct_sends_restate_system_common_and_running_status():
+    # Outputs with nothing queued get each message straight from _emit (as in app.Box): two
+    # system common messages in a row are both sent whole, and the status after them is stated.
+    m, ports = make()
+    m.outputs = ports
+    m.set_output_modes(0x1F, 0x1F)
+    m.feed(0, memoryview(bytes([0xF6, 0xF6, 0xF1, 0x21, 0xF1, 0x22, 0x90, 60, 100, 62, 100])))
+    assert m.queued == 0  # everything went direct
+    assert ports[0].data == bytes([0xF6, 0xF6, 0xF1, 0x21, 0xF1, 0x22, 0x90, 60, 100, 62, 100])
+
+
 def test_second_sysex_waits_whole_and_keeps_its_inputs_order():
     m, ports = make()
     out = run(m, ports, [
@@ -364,14 +375,17 @@ def input_streams(draw):
         positions = draw(st.lists(st.integers(0, 400), min_size=len(rts), max_size=len(rts)))
         streams.append((messages, encode_with_running_status_and_realtime(messages, rts, positions)))
     chunks = draw(st.lists(st.integers(1, 7), min_size=1, max_size=20))
-    return streams, chunks
+    return streams, chunks, draw(st.booleans())
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(input_streams())
 def test_merged_outputs_are_valid_and_keep_each_inputs_order(data):
-    streams, chunks = data
+    streams, chunks, direct = data
     m, ports = make()
+    if direct:  # as in app.Box: idle outputs get each message straight away
+        m.outputs = ports
+        m.set_output_modes(0x1F, 0x1F)
     # Interleave the inputs in chunks of varying size, as reads of a pass would.
     pos = [0] * len(streams)
     k = 0
