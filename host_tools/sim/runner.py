@@ -16,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from host_tools.sim import pycost
 from host_tools.sim import world as _world
 from host_tools.sim.usb import UsbLink
 from host_tools.sim.wires import din_arrival_times
@@ -45,6 +46,9 @@ END_LIMIT_NS = 10_000 * NS_PER_MS  # ... until idle, but never more than 10 s pa
 # then code.py. An estimate of that time, not a measurement; the box is deaf meanwhile.
 REBOOT_NS = 1000 * NS_PER_MS
 MAX_REBOOTS = 50  # a box that resets over and over ends the run
+# Python the board runs and the simulator charges, operation by operation (pycost.py). boot.py
+# runs before time 0 and takes no virtual time.
+CHARGED_PYTHON = (REPO / "firmware", REPO / "code.py")
 
 
 def pinmap():
@@ -110,6 +114,11 @@ def _count_passes(w):
     real = supervisor.ticks_ms
 
     def counted():
+        if _box() is None:
+            return real()  # start-up: building the box is not a pass of the main loop
+        if not pycost.live:
+            pycost.pending_cycles = 0  # start-up Python is not charged (pycost.live)
+            pycost.live = True
         w.passes += 1
         # The longest gap between two tick reads: the longest pass (CV's I2C writes, a preset
         # switch), which bounds the latency of a byte that arrives just after its input was read.
@@ -192,7 +201,7 @@ def _run_firmware(w, console, boot_out):
         try:
             _run_boot(w, boot_out)
             _count_passes(w)
-            with contextlib.redirect_stdout(console):
+            with contextlib.redirect_stdout(console), pycost.charging(CHARGED_PYTHON):
                 runpy.run_path(str(REPO / "code.py"), run_name="__main__")
             return
         except _world.SimulationEnd:

@@ -111,7 +111,7 @@ class UART:
     def readinto(self, buf):
         self._check()
         w = _world.current()
-        w.charge(costs.UART_READINTO + costs.PER_READ_OVERHEAD)
+        w.charge(costs.UART_READINTO)
         want = len(buf)
         if self.timeout:
             deadline = w.now_ns + int(self.timeout * 1e9)
@@ -123,7 +123,6 @@ class UART:
             return None
         for k in range(n):
             buf[k] = self._rx_buffer.popleft()
-        w.charge(costs.PER_BYTE_PATH * n)
         return n
 
     def read(self, nbytes=None):

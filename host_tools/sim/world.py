@@ -9,6 +9,8 @@ Nothing reads the host's clock, so the same inputs always give the same outputs.
 
 import heapq
 
+from host_tools.sim import pycost
+
 NS_PER_MS = 1_000_000
 
 
@@ -162,6 +164,11 @@ def current():
     """The world the fakes act in. Raises if no simulation is running."""
     if _current is None:
         raise RuntimeError("no simulated world: fake hardware used outside a simulation")
+    if pycost.pending_cycles:
+        # The firmware's Python since the last hardware call runs first (host_tools/sim/pycost.py).
+        ns = pycost.take_ns()
+        if ns:
+            _current.charge(ns)
     return _current
 
 

@@ -518,7 +518,7 @@ class StateMachine:
     def in_waiting(self):
         self._check()
         w = _world.current()
-        w.charge(costs.PIO_READINTO + costs.PER_READ_OVERHEAD)
+        w.charge(costs.PIO_READINTO)
         if self._core is not None:
             return len(self._now().rx)
         return len(self._rx)
@@ -565,7 +565,6 @@ class StateMachine:
         w.charge(costs.DEFAULT_CALL)
         for k in range(start, end):
             buffer[k] = self._rx.popleft()
-        w.charge(costs.PER_BYTE_PATH * n)
 
     def write(self, buffer, *, start=0, end=None, swap=False):
         self._check()

@@ -13,14 +13,12 @@ class PortIn:
 
     def readinto(self, buf, nbytes=None):
         w = _world.current()
-        w.charge(costs.USB_READINTO + costs.PER_READ_OVERHEAD)
+        w.charge(costs.USB_READINTO)
         want = len(buf) if nbytes is None else min(nbytes, len(buf))
         q = self._link.to_device
         n = min(want, len(q))
         for k in range(n):
             buf[k] = q.popleft()
-        if n:
-            w.charge(costs.PER_BYTE_PATH * n)
         return n
 
     def read(self, nbytes=None):
