@@ -176,16 +176,24 @@ def run_engine(job, tmp):
         return json.load(f)
 
 
-def board_run(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock_in=(), files=None):
+def board_run(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock_in=(), files=None, tree=None):
     """Run the box on the board engine; the simulator's ``runner.simulate`` arguments.
-    Returns a ``BoardResult``."""
+    ``tree``: {drive path: bytes} to run instead of the firmware install (the benchmark's bare
+    loop, the tests' probes). Returns a ``BoardResult``."""
     files = files or find_files()
     inputs = inputs or {}
     tmp = tempfile.mkdtemp(prefix="thruway-board-")
     try:
         drive = os.path.join(tmp, "drive")
         os.mkdir(drive)
-        install_tree(config_text, files["mpy_cross"], drive)
+        if tree is None:
+            install_tree(config_text, files["mpy_cross"], drive)
+        else:
+            for name, data in tree.items():
+                path = os.path.join(drive, name)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "wb") as f:
+                    f.write(data)
         image_path = os.path.join(tmp, "circuitpy.img")
         with open(image_path, "wb") as f:
             f.write(fat.image_of(drive))
