@@ -98,6 +98,17 @@ def install_tree(config_text, mpy_cross, dest):
     os.remove(os.path.join(dest, "boot_out.txt"))
 
 
+def install_files(mpy_cross):
+    """{logical path: bytes} of one firmware version as ``flash --mpy`` builds it (code.py,
+    boot.py, firmware/*.mpy, lib/...), without the flasher's version directories."""
+    from host_tools import flash
+
+    payload = flash.collect(flash.board_definition("raspberry_pi_pico"))
+    with contextlib.redirect_stdout(io.StringIO()):
+        flash.compile_mpy(payload, [mpy_cross])
+    return dict(payload.files)
+
+
 class BoardResult(runner.SimResult):
     """A SimResult plus the board's own figures (``board``) and raw traces."""
 
