@@ -744,5 +744,4 @@ function pioIdle() {
   return true;
 }
 out.pass_count = passCount;
-out.pio_tx_sizes = machines.map((m) => m.sm.txFIFO.size);
 fs.writeFileSync(process.argv[3], JSON.stringify(out));

@@ -395,7 +395,6 @@ def board_figures(raw, result):
         "allocated_bytes_playing": 16 * len(allocs),
         "gc_collections_playing": collections,
         "resets": len(raw["resets"]),
-        "pio_tx_fifo_depths": raw.get("pio_tx_sizes"),
     }
     return figures
 
