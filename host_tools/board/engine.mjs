@@ -502,10 +502,14 @@ function watchHeap() {
       }
     }
   };
+  // Most stores are elsewhere: one bounds test over all tables first.
+  const low = Math.min(...ranges.map((r) => r[0]));
+  const high = Math.max(...ranges.map((r) => r[1]));
   for (const [name, size] of [['writeUint8', 1], ['writeUint16', 2], ['writeUint32', 4]]) {
     const w = core[name].bind(core);
     core[name] = (address, value) => {
-      if (watchingHeap) check(address >>> 0, size, value);
+      const at = address >>> 0;
+      if (watchingHeap && at < high && at + size > low) check(at, size, value);
       w(address, value);
     };
   }
