@@ -407,12 +407,12 @@ function pioStep() {
   pioSchedule();
 }
 
-// PIO UART outputs: the pin's edges, decoded into bytes in Python.
+// PIO outputs (the DIN UARTs, the NeoPixel chain): the pin's edges, decoded in Python.
 const pioTxPins = new Map();
 for (const [name, gpio] of Object.entries(job.pio_tx)) {
   const edges = [];
   out.outputs.pio_edges[name] = edges;
-  pioTxPins.set(gpio, { level: 1, edges });
+  pioTxPins.set(gpio, { level: name === 'leds' ? 0 : 1, edges }); // UART idles high, WS2812 low
 }
 
 // -- The pass marker and the GC heap watch.
