@@ -130,3 +130,15 @@ def test_usb_midi_packets_round_trip():
     assert [p for _, p in packets][0] == bytes((0x09, 0x90, 0x3C, 0x64))
     assert bytes(b for _, b in usbmidi.packets_to_timed_bytes(packets)) == b"".join(d for _, d in lines)
     assert usbmidi.whole_message_problems(packets)  # the running-status data bytes are flagged
+
+
+def test_usb_input_reaches_the_din_outputs_as_in_the_simulator():
+    lines = [(100_000_000, b"\x90\x3c\x64"), (150_000_000, b"\x3e\x64"),
+             (200_000_000, b"\xf0\x01\x02\x03\x04\xf7"), (250_000_000, b"\x80\x3c\x00\xf8")]
+    config = (runner.REPO / "config.json").read_text()
+    board = engine.board_run(config, {"usb": lines}, until_ms=300, files=FILES)
+    sim = runner.simulate(config, {"usb": lines}, until_ms=300)
+    sent = b"".join(data for _, data in lines)
+    for port in ("out1", "out2", "out3", "out4"):
+        assert bytes(b for _, b in board.outputs[port]) == bytes(b for _, b in sim.outputs[port]) == sent, port
+    assert board.outputs["usb"] == []  # never echoed back to USB

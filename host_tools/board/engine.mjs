@@ -526,7 +526,6 @@ const host = {
   midiIn: -1,
   midiOut: -1,
   armed: new Map(), // OUT endpoint -> size the device is waiting for
-  consoleIn: [],
   midiQueue: [], // [due_ns, Uint8Array packet]
 };
 function parseEndpoints(d) {
@@ -589,11 +588,6 @@ usb.onEndpointRead = (ep, size) => {
 };
 function feedUsb() {
   const now = nowNs();
-  if (host.armed.has(host.cdcOut) && host.consoleIn.length) {
-    const size = host.armed.get(host.cdcOut);
-    host.armed.delete(host.cdcOut);
-    usb.endpointReadDone(host.cdcOut, Uint8Array.from(host.consoleIn.splice(0, size)));
-  }
   if (host.armed.has(host.midiOut) && host.midiQueue.length && host.midiQueue[0][0] <= now) {
     const size = host.armed.get(host.midiOut);
     const chunk = [];
@@ -604,32 +598,16 @@ function feedUsb() {
     usb.endpointReadDone(host.midiOut, Uint8Array.from(chunk));
   }
 }
-function sendConsole(text) {
-  for (const ch of Buffer.from(text, 'latin1')) host.consoleIn.push(ch);
-  feedUsb();
-}
 
 // -- The session: inputs timed from t0 (the first main-loop pass).
 let readyFree = null;
 let consoleTail = '';
-const waiters = [];
 function consoleSeen(text) {
   consoleTail = (consoleTail + text).slice(-4096);
   const m = /Thruway ready: preset \d+, (-?\d+) bytes free/.exec(consoleTail);
   if (m && readyFree === null) {
     readyFree = Number(m[1]);
   }
-  for (const w of waiters.slice()) {
-    if (consoleTail.includes(w.text)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.fn();
-    }
-  }
-}
-function at(ns, fn) {
-  const alarm = clock.createAlarm(fn);
-  alarm.schedule(Math.max(0, ns - clock.nanos));
-  return alarm;
 }
 // A sorted list of [ns, fn] on one alarm: many events, one link in the clock's list.
 function timeline(events) {
