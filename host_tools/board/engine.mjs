@@ -407,12 +407,12 @@ function pioStep() {
   pioSchedule();
 }
 
-// PIO UART outputs: the pin's edges, decoded into bytes in Python.
+// PIO outputs (the DIN UARTs, the NeoPixel chain): the pin's edges, decoded in Python.
 const pioTxPins = new Map();
 for (const [name, gpio] of Object.entries(job.pio_tx)) {
   const edges = [];
   out.outputs.pio_edges[name] = edges;
-  pioTxPins.set(gpio, { level: 1, edges });
+  pioTxPins.set(gpio, { level: name === 'leds' ? 0 : 1, edges }); // UART idles high, WS2812 low
 }
 
 // -- The pass marker and the GC heap watch.
@@ -502,10 +502,14 @@ function watchHeap() {
       }
     }
   };
+  // Most stores are elsewhere: one bounds test over all tables first.
+  const low = Math.min(...ranges.map((r) => r[0]));
+  const high = Math.max(...ranges.map((r) => r[1]));
   for (const [name, size] of [['writeUint8', 1], ['writeUint16', 2], ['writeUint32', 4]]) {
     const w = core[name].bind(core);
     core[name] = (address, value) => {
-      if (watchingHeap) check(address >>> 0, size, value);
+      const at = address >>> 0;
+      if (watchingHeap && at < high && at + size > low) check(at, size, value);
       w(address, value);
     };
   }
@@ -522,7 +526,6 @@ const host = {
   midiIn: -1,
   midiOut: -1,
   armed: new Map(), // OUT endpoint -> size the device is waiting for
-  consoleIn: [],
   midiQueue: [], // [due_ns, Uint8Array packet]
 };
 function parseEndpoints(d) {
@@ -585,11 +588,6 @@ usb.onEndpointRead = (ep, size) => {
 };
 function feedUsb() {
   const now = nowNs();
-  if (host.armed.has(host.cdcOut) && host.consoleIn.length) {
-    const size = host.armed.get(host.cdcOut);
-    host.armed.delete(host.cdcOut);
-    usb.endpointReadDone(host.cdcOut, Uint8Array.from(host.consoleIn.splice(0, size)));
-  }
   if (host.armed.has(host.midiOut) && host.midiQueue.length && host.midiQueue[0][0] <= now) {
     const size = host.armed.get(host.midiOut);
     const chunk = [];
@@ -600,32 +598,16 @@ function feedUsb() {
     usb.endpointReadDone(host.midiOut, Uint8Array.from(chunk));
   }
 }
-function sendConsole(text) {
-  for (const ch of Buffer.from(text, 'latin1')) host.consoleIn.push(ch);
-  feedUsb();
-}
 
 // -- The session: inputs timed from t0 (the first main-loop pass).
 let readyFree = null;
 let consoleTail = '';
-const waiters = [];
 function consoleSeen(text) {
   consoleTail = (consoleTail + text).slice(-4096);
   const m = /Thruway ready: preset \d+, (-?\d+) bytes free/.exec(consoleTail);
   if (m && readyFree === null) {
     readyFree = Number(m[1]);
   }
-  for (const w of waiters.slice()) {
-    if (consoleTail.includes(w.text)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.fn();
-    }
-  }
-}
-function at(ns, fn) {
-  const alarm = clock.createAlarm(fn);
-  alarm.schedule(Math.max(0, ns - clock.nanos));
-  return alarm;
 }
 // A sorted list of [ns, fn] on one alarm: many events, one link in the clock's list.
 function timeline(events) {
@@ -744,5 +726,4 @@ function pioIdle() {
   return true;
 }
 out.pass_count = passCount;
-out.pio_tx_sizes = machines.map((m) => m.sm.txFIFO.size);
 fs.writeFileSync(process.argv[3], JSON.stringify(out));

@@ -40,8 +40,6 @@ FILES = {
 }
 BOOT_LIMIT_NS = 20_000 * NS_PER_MS  # power-up to the first main-loop pass, at most
 DRAIN_NS = 2_000 * NS_PER_MS  # after the session: outputs still sending may finish
-I2C_HZ = 400_000  # firmware/board_io.py DAC_I2C_HZ
-SPI_HZ = 1_000_000  # firmware/board_io.py DRUM_SPI_HZ
 # A boot.py-free boot_out.txt for the flasher's board check; CircuitPython rewrites it at boot.
 BOOT_OUT = "Adafruit CircuitPython 10.3.0 on 2025-01-01; Raspberry Pi Pico with rp2040\nBoard ID:raspberry_pi_pico\n"
 
@@ -98,6 +96,17 @@ def install_tree(config_text, mpy_cross, dest):
     os.remove(os.path.join(dest, "boot_out.txt"))
 
 
+def install_files(mpy_cross):
+    """{logical path: bytes} of one firmware version as ``flash --mpy`` builds it (code.py,
+    boot.py, firmware/*.mpy, lib/...), without the flasher's version directories."""
+    from host_tools import flash
+
+    payload = flash.collect(flash.board_definition("raspberry_pi_pico"))
+    with contextlib.redirect_stdout(io.StringIO()):
+        flash.compile_mpy(payload, [mpy_cross])
+    return dict(payload.files)
+
+
 class BoardResult(runner.SimResult):
     """A SimResult plus the board's own figures (``board``) and raw traces."""
 
@@ -108,7 +117,22 @@ class BoardResult(runner.SimResult):
         self.pass_cycles = []  # cycles of every main-loop pass in the session
 
 
+def firmware_constant(name, module="board_io"):
+    """A module-level number the firmware defines (read from its source: board_io imports
+    hardware modules, so it is not imported here)."""
+    import ast
+
+    tree = ast.parse((runner.REPO / "firmware" / (module + ".py")).read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise KeyError("firmware/%s.py defines no %s" % (module, name))
+
+
 def _job(files, image_path, config_text, inputs, events, until_ms, nvm, clock_in):
+    from host_tools.sim import analog
+
+    dac = analog.dac()
     pins = runner.pinmap()
     gpio = {k: runner.gpio_number(v["gpio"]) for k, v in pins.items()}
     din = []
@@ -150,10 +174,10 @@ def _job(files, image_path, config_text, inputs, events, until_ms, nvm, clock_in
         "nvm": bytes(nvm).hex() if nvm is not None else None,
         "pins": gpio,
         "watch_gpio": watch,
-        "i2c_addresses": [0x60, 0x64],
-        "i2c_hz": I2C_HZ,
-        "spi_hz": SPI_HZ,
-        "pio_tx": {"out3": gpio["midi_out3"], "out4": gpio["midi_out4"]},
+        "i2c_addresses": [dac["pitch_address"], dac["mod_address"]],
+        "i2c_hz": firmware_constant("DAC_I2C_HZ"),
+        "spi_hz": firmware_constant("DRUM_SPI_HZ"),
+        "pio_tx": {"out3": gpio["midi_out3"], "out4": gpio["midi_out4"], "leds": gpio["leds"]},
         "din_inputs": din,
         "usb_in": usb_in,
         "pin_events": pin_events,
@@ -176,16 +200,24 @@ def run_engine(job, tmp):
         return json.load(f)
 
 
-def board_run(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock_in=(), files=None):
+def board_run(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock_in=(), files=None, tree=None):
     """Run the box on the board engine; the simulator's ``runner.simulate`` arguments.
-    Returns a ``BoardResult``."""
+    ``tree``: {drive path: bytes} to run instead of the firmware install (the benchmark's bare
+    loop, the tests' probes). Returns a ``BoardResult``."""
     files = files or find_files()
     inputs = inputs or {}
     tmp = tempfile.mkdtemp(prefix="thruway-board-")
     try:
         drive = os.path.join(tmp, "drive")
         os.mkdir(drive)
-        install_tree(config_text, files["mpy_cross"], drive)
+        if tree is None:
+            install_tree(config_text, files["mpy_cross"], drive)
+        else:
+            for name, data in tree.items():
+                path = os.path.join(drive, name)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "wb") as f:
+                    f.write(data)
         image_path = os.path.join(tmp, "circuitpy.img")
         with open(image_path, "wb") as f:
             f.write(fat.image_of(drive))
@@ -210,7 +242,10 @@ def _result(raw, job, timed_inputs):
     for port in ("out1", "out2"):
         result.outputs[port] = [(_ns(raw, c), b) for c, b in raw["outputs"][port]]
     for port, edges in raw["outputs"]["pio_edges"].items():
-        result.outputs[port] = [(_ns(raw, c), b) for c, b in decode_uart_edges(edges)]
+        if port == "leds":
+            result.led_frames = [(_ns(raw, c), frame) for c, frame in decode_ws2812_edges(edges)]
+        else:
+            result.outputs[port] = [(_ns(raw, c), b) for c, b in decode_uart_edges(edges)]
     result.usb_packets = [(_ns(raw, c), tuple(p)) for c, *p in raw["usb_packets"]]
     result.outputs["usb"] = usbmidi.packets_to_timed_bytes(result.usb_packets)
     result.end_ns = _ns(raw, raw["session_end_cycles"])
@@ -249,6 +284,36 @@ def decode_uart_edges(edges):
         while k < len(edges) and edges[k][0] < start + 9 * bit:
             k += 1
     return out
+
+
+WS2812_ONE_NS = 600  # a high pulse longer than this is a 1 (0.4 us is a 0, 0.8 us a 1)
+WS2812_RESET_NS = 50_000  # low this long ends a frame
+
+
+def decode_ws2812_edges(edges):
+    """LED chain writes from the data pin's edges: [(cycles at the frame's end, GRB bytes)]."""
+    frames = []
+    bits = []
+    rise = None
+    last_fall = None
+
+    def flush(at):
+        if len(bits) >= 8:
+            data = bytes(int("".join(map(str, bits[k:k + 8])), 2) for k in range(0, len(bits) - 7, 8))
+            frames.append((at, data))
+        bits.clear()
+
+    for c, level in edges:
+        if level == 1:
+            if last_fall is not None and (c - last_fall) * CYCLE_NS > WS2812_RESET_NS:
+                flush(last_fall)
+            rise = c
+        elif rise is not None:
+            bits.append(1 if (c - rise) * CYCLE_NS > WS2812_ONE_NS else 0)
+            last_fall = c
+    if last_fall is not None:
+        flush(last_fall)
+    return frames
 
 
 class _Levels:
@@ -376,7 +441,6 @@ def board_figures(raw, result):
         "allocated_bytes_playing": 16 * len(allocs),
         "gc_collections_playing": collections,
         "resets": len(raw["resets"]),
-        "pio_tx_fifo_depths": raw.get("pio_tx_sizes"),
     }
     return figures
 
