@@ -11,6 +11,7 @@ COMMANDS = {
     "bridge": ("host_tools.bridge", "run the box on this computer between real MIDI ports"),
     "plot": ("host_tools.plot", "PNG of the signals and MIDI activity of a sim output directory"),
     "vcd": ("host_tools.vcd", "VCD (GTKWave, PulseView) of a sim output directory"),
+    "calibrate": ("host_tools.calibration", "the simulator's timing against the board engine"),
 }
 
 

@@ -17,10 +17,11 @@ def cycles(n):
 UART_READINTO = cycles(1505)  # readinto on a UART, empty or not
 UART_WRITE_BASE = cycles(1150)  # uart.write(view) with no allocation
 UART_WRITE_PER_BYTE = cycles(20)
-PIO_READINTO = cycles(1505)  # rp2pio StateMachine.readinto / in_waiting: same order as busio
-PIO_WRITE_BASE = cycles(1150)
-USB_READINTO = cycles(1505)
-USB_WRITE_BASE = cycles(1150)
+PIO_READINTO = cycles(1505)  # rp2pio StateMachine.readinto
+PIO_IN_WAITING = cycles(250)  # a property read (board engine)
+PIO_WRITE_BASE = cycles(4000)  # one byte into an empty FIFO (board engine)
+USB_READINTO = cycles(800)  # nothing waiting (board engine)
+USB_WRITE_BASE = cycles(3400)  # one message (board engine)
 
 # Time and pins.
 TICKS_MS = cycles(409)
@@ -35,26 +36,36 @@ NEOPIXEL_SHOW = cycles(2000)  # plus 30 us a pixel on the wire, not blocking the
 # Floor for a call the firmware makes that is not listed: an attribute load and a call.
 DEFAULT_CALL = cycles(900)
 
-# The firmware's own Python, per bytecode operation, in board cycles (CircuitPython 10.3 on the
-# Pico, docs/design.md: local load 52, const 45, global load 180, attribute load 221 / store 325,
-# bytearray read 321 and write 429 with their loads, a plain call 830-960, a bound method call
-# about 1,590, `for b in view` 279 a byte). Operations that allocate (building a tuple or a list)
-# cost more; the firmware does not do them while playing. Names are CPython 3.11's opcodes.
+# The firmware's own Python, per bytecode operation, in board cycles: measured on the board
+# engine (CircuitPython 10.3 on the emulated Pico, ``python -m host_tools calibrate --ops``;
+# docs/design.md has the table) as statements in a loop less the empty loop, split into the
+# operations CPython 3.11 compiles the same statements to. Names are CPython's opcodes; a second
+# word narrows one (an operator, or a `for ... in range` loop, which MicroPython runs as a counter).
 PY_OP_CYCLES = {
-    "LOAD_FAST": 52, "STORE_FAST": 52, "LOAD_CONST": 45, "LOAD_DEREF": 60, "STORE_DEREF": 60,
-    "LOAD_GLOBAL": 180, "STORE_GLOBAL": 200, "LOAD_ATTR": 221, "STORE_ATTR": 325, "LOAD_METHOD": 400,
-    "BINARY_SUBSCR": 220, "STORE_SUBSCR": 280, "BINARY_OP": 100, "COMPARE_OP": 100, "IS_OP": 80,
-    "CONTAINS_OP": 300, "UNARY_NOT": 60, "UNARY_NEGATIVE": 60, "UNARY_INVERT": 60,
-    "POP_JUMP_FORWARD_IF_FALSE": 76, "POP_JUMP_FORWARD_IF_TRUE": 76, "POP_JUMP_BACKWARD_IF_FALSE": 76,
-    "POP_JUMP_BACKWARD_IF_TRUE": 76, "POP_JUMP_FORWARD_IF_NONE": 76, "POP_JUMP_FORWARD_IF_NOT_NONE": 76,
-    "POP_JUMP_BACKWARD_IF_NONE": 76, "POP_JUMP_BACKWARD_IF_NOT_NONE": 76, "JUMP_IF_FALSE_OR_POP": 76,
-    "JUMP_IF_TRUE_OR_POP": 76, "JUMP_FORWARD": 40, "JUMP_BACKWARD": 40, "JUMP_BACKWARD_NO_INTERRUPT": 40,
-    "FOR_ITER": 190, "GET_ITER": 200, "CALL": 800, "CALL_FUNCTION_EX": 1200, "RETURN_VALUE": 100,
-    "POP_TOP": 30, "COPY": 30, "SWAP": 30, "UNPACK_SEQUENCE": 150, "BUILD_TUPLE": 400,
+    "LOAD_FAST": 25, "STORE_FAST": 25, "LOAD_CONST": 20, "LOAD_DEREF": 40, "STORE_DEREF": 40,
+    "LOAD_GLOBAL": 137, "STORE_GLOBAL": 160, "LOAD_ATTR": 150, "STORE_ATTR": 258,
+    "LOAD_METHOD": 770,  # plus PY_METHOD_PER_ATTRIBUTE a attribute of self, for self.method
+    "BINARY_SUBSCR": 260, "STORE_SUBSCR": 350, "BINARY_OP": 100, "BINARY_OP //": 155, "BINARY_OP %": 160,
+    "BINARY_OP //=": 155, "BINARY_OP %=": 160, "COMPARE_OP": 100, "IS_OP": 80, "CONTAINS_OP": 300,
+    "UNARY_NOT": 60, "UNARY_NEGATIVE": 60, "UNARY_INVERT": 60,
+    "POP_JUMP_FORWARD_IF_FALSE": 95, "POP_JUMP_FORWARD_IF_TRUE": 95, "POP_JUMP_BACKWARD_IF_FALSE": 95,
+    "POP_JUMP_BACKWARD_IF_TRUE": 95, "POP_JUMP_FORWARD_IF_NONE": 95, "POP_JUMP_FORWARD_IF_NOT_NONE": 95,
+    "POP_JUMP_BACKWARD_IF_NONE": 95, "POP_JUMP_BACKWARD_IF_NOT_NONE": 95, "JUMP_IF_FALSE_OR_POP": 95,
+    "JUMP_IF_TRUE_OR_POP": 95, "JUMP_FORWARD": 40, "JUMP_BACKWARD": 0, "JUMP_BACKWARD_NO_INTERRUPT": 0,
+    # A loop iteration, its jump back included: over a memoryview 350, a list 135 (the hot loops
+    # walk views); a range loop 445 (plus its STORE_FAST), its set-up 230.
+    "FOR_ITER": 325, "FOR_ITER range": 445, "GET_ITER": 230, "LOAD_GLOBAL range": 0, "CALL range": 0,
+    # A call: CALL the argument handling, PY_FRAME_CYCLES entering a firmware function (with its
+    # RETURN_VALUE: 770 a plain call, as measured); a built-in function 1,300 in all.
+    "CALL": 150, "CALL builtin": 1300, "CALL_FUNCTION_EX": 1200, "RETURN_VALUE": 100,
+    "POP_TOP": 25, "COPY": 25, "SWAP": 25, "UNPACK_SEQUENCE": 150, "BUILD_TUPLE": 400,
     "BUILD_LIST": 400, "BUILD_MAP": 600, "LIST_APPEND": 250, "BUILD_SLICE": 300,
     # Bookkeeping of CPython's own that MicroPython's bytecode does not have.
     "RESUME": 0, "NOP": 0, "CACHE": 0, "PRECALL": 0, "PUSH_NULL": 0, "KW_NAMES": 0, "EXTENDED_ARG": 0,
 }
 PY_OP_DEFAULT = 100  # any other operation
-# The one factor fitted against the board engine on the reference streams (tests/test_calibration.py).
-PY_SCALE = 1.0
+PY_FRAME_CYCLES = 520
+PY_METHOD_PER_ATTRIBUTE = 16  # 770 on an object of 2 attributes, 1,890 on one of 70 (measured)
+PY_BUILTIN_METHOD_LOOKUP = 150  # a built-in type's method (dict.get, list.append): its look-up
+# The one factor fitted against the board engine on the reference session (host_tools/calibration.py).
+PY_SCALE = 1.3

@@ -15,6 +15,7 @@ against the board engine (README "Timing model"; ``tests/test_calibration.py`` h
 """
 
 import dis
+import re
 import sys
 
 from host_tools.sim import costs
@@ -25,19 +26,136 @@ pending_cycles = 0  # Python cycles run since the last hardware call, not yet on
 # reports the real start-up time.
 live = False
 
-_weights = {}  # code object -> per-instruction cycles, indexed by instruction offset // 2
+_weights = {}  # code object -> (per-instruction cycles by offset // 2, method receivers)
+
+
+_consts = {}  # file name -> the names its module defines with const()
+_CONST_DEF = re.compile(r"^(\w+)\s*=\s*const\(", re.M)
+
+
+def _const_names(filename):
+    # MicroPython's compiler replaces a name the module assigned with const() by its value: on
+    # the board it is a constant, where CPython loads a global.
+    names = _consts.get(filename)
+    if names is None:
+        try:
+            with open(filename) as f:
+                names = frozenset(_CONST_DEF.findall(f.read()))
+        except OSError:
+            names = frozenset()
+        _consts[filename] = names
+    return names
+
+
+def _scan(code):
+    """What the board does differently from CPython's bytecode, found once per code object:
+    loads of const() names, `for ... in range(...)` loops (MicroPython counts them without an
+    iterator), calls of built-in functions, and method look-ups on a local (their cost depends on
+    the object, found as they run)."""
+    consts = _const_names(code.co_filename)
+    range_ops = set()  # offsets of a range loop's set-up (range, its CALL) and its FOR_ITER
+    builtin_calls = set()
+    receivers = {}  # index of a LOAD_METHOD on a local -> (the local's name, the method's)
+    callee = []  # per pending call: the global it loads, or None
+    range_called = False  # range(...) was called: the next FOR_ITER runs its loop
+    prev = None
+    for ins in dis.get_instructions(code):
+        op = ins.opname
+        if op == "LOAD_GLOBAL":
+            callee.append(ins.argval)
+            if ins.argval == "range":
+                range_ops.add(ins.offset)
+        elif op == "LOAD_METHOD":
+            callee.append(None)
+            if prev is not None and prev.opname == "LOAD_FAST":
+                receivers[ins.offset // 2] = (prev.argval, ins.argval)
+        elif op == "CALL" and callee:
+            name = callee.pop()
+            if name == "range":
+                range_ops.add(ins.offset)
+                range_called = True
+            elif name in _BUILTINS:
+                builtin_calls.add(ins.offset)
+        elif op == "FOR_ITER" and range_called:
+            range_ops.add(ins.offset)
+            range_called = False
+        prev = ins
+    return consts, range_ops, builtin_calls, receivers
+
+
+_BUILTINS = frozenset(("len", "min", "max", "abs", "isinstance", "getattr", "hasattr", "print", "int", "bytes",
+                       "bytearray", "memoryview", "sorted", "sum", "any", "all", "list", "tuple", "dict", "str"))
 
 
 def _code_weights(code):
-    table = _weights.get(code)
-    if table is None:
-        table = [0] * (len(code.co_code) // 2)
+    """(per-instruction cycles by offset // 2, method look-ups on locals) of a code object."""
+    found = _weights.get(code)
+    if found is None:
         per_op = costs.PY_OP_CYCLES
         default = costs.PY_OP_DEFAULT
+        consts, range_ops, builtin_calls, receivers = _scan(code)
+        table = [0] * (len(code.co_code) // 2)
         for ins in dis.get_instructions(code):
-            table[ins.offset // 2] = per_op.get(ins.opname, default)
-        _weights[code] = table
-    return table
+            op = ins.opname
+            if op == "LOAD_GLOBAL" and ins.argval in consts:
+                cost = per_op["LOAD_CONST"]
+            elif ins.offset in range_ops:
+                cost = per_op[op + " range"]
+            elif ins.offset in builtin_calls:
+                cost = per_op["CALL builtin"]
+            else:
+                # "BINARY_OP //" before "BINARY_OP": a division costs more than an addition.
+                cost = per_op.get("%s %s" % (op, ins.argrepr))
+                if cost is None:
+                    cost = per_op.get(op, default)
+            table[ins.offset // 2] = cost
+        found = _weights[code] = (table, receivers)
+    return found
+
+
+_FIRMWARE, _HARDWARE, _BUILT_IN = 0, 1, 2
+_kinds = {}  # type -> what calling a method of it is on the board
+
+
+def _kind(cls):
+    kind = _kinds.get(cls)
+    if kind is None:
+        module = getattr(cls, "__module__", "") or ""
+        if module.startswith("firmware") or module == "__main__":
+            kind = _FIRMWARE
+        elif module in ("builtins", "array", "collections"):
+            kind = _BUILT_IN
+        else:
+            kind = _HARDWARE  # a fake hardware module: the fake charges the whole call
+        _kinds[cls] = kind
+    return kind
+
+
+def _method_call(frame, receiver):
+    """The part of a method call's cost that depends on its object, charged at its LOAD_METHOD
+    (which, with its CALL, has been charged for a firmware method on a small object)."""
+    name, method = receiver
+    obj = frame.f_locals.get(name)
+    kind = _kind(type(obj))
+    if kind == _FIRMWARE:
+        return 0  # charged as the method starts (_method_lookup)
+    per_op = costs.PY_OP_CYCLES
+    if kind == _HARDWARE:
+        return -(per_op["LOAD_METHOD"] + per_op["CALL"])
+    return per_op["CALL builtin"] - per_op["LOAD_METHOD"] - per_op["CALL"] + costs.PY_BUILTIN_METHOD_LOOKUP
+
+
+def _method_lookup(frame):
+    # A method of a firmware object: the instance's own attributes are searched first, and that
+    # miss costs more the more attributes it has (measured: docs/design.md). Charged as the
+    # method starts, whichever way its object was reached.
+    code = frame.f_code
+    if not code.co_argcount or code.co_varnames[0] != "self":
+        return 0
+    attrs = getattr(frame.f_locals.get("self"), "__dict__", None)
+    if attrs is None or code.co_name in attrs:
+        return 0
+    return costs.PY_METHOD_PER_ATTRIBUTE * len(attrs)
 
 
 def tracer(roots):
@@ -49,12 +167,17 @@ def tracer(roots):
             return None  # host code and fakes: their cost is the fakes' business
         frame.f_trace_opcodes = True
         frame.f_trace_lines = False
-        table = _code_weights(frame.f_code)
+        table, receivers = _code_weights(frame.f_code)
+        global pending_cycles
+        pending_cycles += costs.PY_FRAME_CYCLES + _method_lookup(frame)
 
         def on_opcode(frame, event, arg):
             if event == "opcode":
                 global pending_cycles
-                pending_cycles += table[frame.f_lasti >> 1]
+                k = frame.f_lasti >> 1
+                pending_cycles += table[k]
+                if k in receivers:
+                    pending_cycles += _method_call(frame, receivers[k])
             return on_opcode
 
         return on_opcode

@@ -72,6 +72,7 @@ class SimResult:
         self.passes = 0
         self.cpu_ns = 0
         self.max_pass_ns = 0  # the longest main-loop pass
+        self.pass_log = []  # (start_ns, length_ns) of every main-loop pass
         self.counters = {}  # firmware and hardware counters for the summary
         self.config_errors = []
         self.nvm = b""  # the NVM at the end (simulate(nvm=...) starts a later run from it)
@@ -108,26 +109,21 @@ def _firmware_imports():
 
 
 def _count_passes(w):
-    # One supervisor.ticks_ms() call per main-loop pass: count them for the loop-period figure.
-    import supervisor
-
-    real = supervisor.ticks_ms
-
+    # A pass runs from one read of in1 to the next, as on the board engine (uart.PASS_MARKER_UART).
     def counted():
-        if _box() is None:
-            return real()  # start-up: building the box is not a pass of the main loop
         if not pycost.live:
             pycost.pending_cycles = 0  # start-up Python is not charged (pycost.live)
             pycost.live = True
         w.passes += 1
-        # The longest gap between two tick reads: the longest pass (CV's I2C writes, a preset
-        # switch), which bounds the latency of a byte that arrives just after its input was read.
-        if w.passes > 1 and w.now_ns - w.last_pass_ns > w.max_pass_ns:
-            w.max_pass_ns = w.now_ns - w.last_pass_ns
+        # The longest pass (CV's I2C writes, a preset switch) bounds the latency of a byte that
+        # arrives just after its input was read.
+        if w.passes > 1:
+            w.pass_log.append((w.last_pass_ns, w.now_ns - w.last_pass_ns))
+            if w.now_ns - w.last_pass_ns > w.max_pass_ns:
+                w.max_pass_ns = w.now_ns - w.last_pass_ns
         w.last_pass_ns = w.now_ns
-        return real()
 
-    supervisor.ticks_ms = counted
+    w.pass_marker = counted
 
 
 def _attach_cv_hardware(w, pins):
@@ -228,6 +224,7 @@ def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock
     if nvm is not None:
         w.nvm[: len(nvm)] = bytes(nvm)
     w.passes = 0
+    w.pass_log = []  # (start_ns, length_ns) of every main-loop pass
     w.last_pass_ns = 0
     w.max_pass_ns = 0
     _world.install(w)
@@ -327,6 +324,7 @@ def _collect(w, result, pins):
     result.drive = dict(w.__dict__.get("drive") or {})
     result.passes = w.passes
     result.max_pass_ns = w.max_pass_ns
+    result.pass_log = w.pass_log
     result.cpu_ns = w.cpu_ns
     result.signals = list(w.signals.rows)
     for port in ("out1", "out2", "out3", "out4"):

@@ -11,6 +11,9 @@ from host_tools.sim.wires import Transmitter
 _UART_TX = {0: 0, 12: 0, 16: 0, 28: 0, 4: 1, 8: 1, 20: 1}
 _UART_RX = {1: 0, 13: 0, 17: 0, 5: 1, 9: 1, 21: 1}
 TX_FIFO = 32  # hardware transmit FIFO; CircuitPython's write waits until a byte fits in it
+# A main-loop pass runs from one read of UART0 (in1) to the next, as the board engine counts it
+# (docs/board-engine.md).
+PASS_MARKER_UART = 0
 
 
 class _Parity:
@@ -111,6 +114,8 @@ class UART:
     def readinto(self, buf):
         self._check()
         w = _world.current()
+        if self._block == PASS_MARKER_UART and w.pass_marker is not None:
+            w.pass_marker()
         w.charge(costs.UART_READINTO)
         want = len(buf)
         if self.timeout:

@@ -76,6 +76,7 @@ class World:
         # Without --until: end once past soft_until_ns and stop_check() says all is idle.
         self.soft_until_ns = None
         self.stop_check = None
+        self.pass_marker = None  # called at each main-loop pass (the runner counts them)
 
     def tx_wire(self, pin_number):
         """The wire a transmitter on this GPIO drives (an unconnected one if no jack)."""

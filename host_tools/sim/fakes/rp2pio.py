@@ -518,7 +518,7 @@ class StateMachine:
     def in_waiting(self):
         self._check()
         w = _world.current()
-        w.charge(costs.PIO_READINTO)
+        w.charge(costs.PIO_IN_WAITING)
         if self._core is not None:
             return len(self._now().rx)
         return len(self._rx)
