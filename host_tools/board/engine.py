@@ -44,6 +44,10 @@ DRAIN_NS = 2_000 * NS_PER_MS  # after the session: outputs still sending may fin
 BOOT_OUT = "Adafruit CircuitPython 10.3.0 on 2025-01-01; Raspberry Pi Pico with rp2040\nBoard ID:raspberry_pi_pico\n"
 
 
+class BoardError(Exception):
+    """The board engine could not run the session (the firmware did not start, node failed)."""
+
+
 class Missing(Exception):
     """A file the board engine needs is not there; the message says what to get and where."""
 
@@ -87,7 +91,7 @@ def install_tree(config_text, mpy_cross, dest):
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         status = flash.main(argv)
     if status != 0:
-        raise RuntimeError("board engine: flash into the drive image failed:\n" + log.getvalue())
+        raise BoardError("board engine: flash into the drive image failed:\n" + log.getvalue())
     if config_path:
         os.remove(config_path)
     else:
@@ -195,7 +199,7 @@ def run_engine(job, tmp):
         json.dump(job, f)
     proc = subprocess.run(["node", str(ENGINE_JS), job_path, out_path], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError("board engine: node failed (%d):\n%s" % (proc.returncode, proc.stderr[-4000:]))
+        raise BoardError("board engine: node failed (%d):\n%s" % (proc.returncode, proc.stderr[-4000:]))
     with open(out_path) as f:
         return json.load(f)
 
@@ -237,7 +241,7 @@ def _result(raw, job, timed_inputs):
     result = BoardResult()
     result.console = raw["console"]
     if raw.get("error"):
-        raise RuntimeError("board engine: %s\nconsole:\n%s" % (raw["error"], raw["console"][-3000:]))
+        raise BoardError("board engine: %s; the console ends:\n%s" % (raw["error"], raw["console"][-3000:]))
     result.inputs = timed_inputs
     for port in ("out1", "out2"):
         result.outputs[port] = [(_ns(raw, c), b) for c, b in raw["outputs"][port]]

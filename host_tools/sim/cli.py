@@ -184,7 +184,12 @@ def main(argv):
         except engine.Missing as e:
             print("error: %s" % e, file=sys.stderr)
             return 2
-        result = engine.board_run(config_text, inputs, events, args.until, nvm=nvm, clock_in=clock_in, files=files)
+        try:
+            result = engine.board_run(config_text, inputs, events, args.until, nvm=nvm, clock_in=clock_in,
+                                      files=files)
+        except engine.BoardError as e:
+            print("error: %s" % e, file=sys.stderr)
+            return 1
     else:
         result = runner.simulate(config_text, inputs, events, args.until, nvm=nvm, clock_in=clock_in)
     data = report.write_outputs(result, args.out, plot=not args.no_plot)
