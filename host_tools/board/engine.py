@@ -80,23 +80,19 @@ def install_tree(config_text, mpy_cross, dest):
 
     with open(os.path.join(dest, "boot_out.txt"), "w") as f:
         f.write(BOOT_OUT)
-    argv = ["--drive", dest, "--mpy", "--mpy-cross", mpy_cross]
-    config_path = None
+    # The config goes on the drive first, as a user's would be: the flasher keeps a drive's
+    # config.json (refused or not: the box handles a bad one), and writes the default only
+    # when there is none, which is removed again when the run has no config.
     if config_text is not None:
-        config_path = os.path.join(dest, ".config-source.json")
-        with open(config_path, "w") as f:
+        with open(os.path.join(dest, "config.json"), "w") as f:
             f.write(config_text)
-        argv += ["--config", config_path]
     log = io.StringIO()
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        status = flash.main(argv)
+        status = flash.main(["--drive", dest, "--mpy", "--mpy-cross", mpy_cross])
     if status != 0:
         raise BoardError("board engine: flash into the drive image failed:\n" + log.getvalue())
-    if config_path:
-        os.remove(config_path)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(dest, "config.json"))
+    if config_text is None:
+        os.remove(os.path.join(dest, "config.json"))
     os.remove(os.path.join(dest, "boot_out.txt"))
 
 
@@ -259,6 +255,9 @@ def _result(raw, job, timed_inputs):
     result.max_pass_ns = max(passes) * CYCLE_NS if passes else 0
     result.cpu_ns = None  # the CPU never idles on the board: no load figure
     result.counters = {port: {"rx_overflow": n} for port, n in raw["rx_overflow"].items()}
+    # The firmware's own account of a refused config, as its console prints it.
+    result.config_errors = [line[len("config error: "):].strip() for line in result.console.splitlines()
+                            if line.startswith("config error: ")]
     result.signals = _signals(raw, job)
     result.resets = [(_ns(raw, c), why) for c, why in raw["resets"]]
     result.board = board_figures(raw, result)
