@@ -249,6 +249,10 @@ def _result(raw, job, timed_inputs):
     result.usb_packets = [(_ns(raw, c), tuple(p)) for c, *p in raw["usb_packets"]]
     result.outputs["usb"] = usbmidi.packets_to_timed_bytes(result.usb_packets)
     result.end_ns = _ns(raw, raw["session_end_cycles"])
+    # A byte still on the wire when the run ends has not left (the UART model books its end
+    # time when it is written).
+    for port in ("out1", "out2", "out3", "out4"):
+        result.outputs[port] = [(t, b) for t, b in result.outputs[port] if t <= result.end_ns]
     passes = raw["passes"]
     result.pass_cycles = passes
     result.passes = len(passes)
