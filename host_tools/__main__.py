@@ -11,6 +11,9 @@ COMMANDS = {
     "bridge": ("host_tools.bridge", "run the box on this computer between real MIDI ports"),
     "plot": ("host_tools.plot", "PNG of the signals and MIDI activity of a sim output directory"),
     "vcd": ("host_tools.vcd", "VCD (GTKWave, PulseView) of a sim output directory"),
+    "decode": ("host_tools.decode", "wire files (<port>.txt) as timed, readable MIDI messages"),
+    "explain": ("host_tools.explain", "a config.json's presets in words, with port names"),
+    "editor": ("host_tools.editor", "edit config.json in the browser; preview it through the firmware"),
 }
 
 
