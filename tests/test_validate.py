@@ -27,18 +27,21 @@ def test_the_default_config_is_valid(capsys):
         assert "JSON Schema check skipped" in out
 
 
-def test_errors_name_their_key_paths(tmp_path, capsys):
+def test_errors_name_their_key_paths_once_each(tmp_path, capsys):
     bad = write(tmp_path, "bad.json", {"version": 1, "presets": [
         {"name": "x", "routes": [{"from": "in1", "to": ["out1", "out9"], "channels": [0]}]}]})
     assert main(["validate", str(bad)]) == 2
-    err = capsys.readouterr().err
-    fw = [line for line in err.splitlines() if line.endswith("[firmware]")]
-    assert any("presets[0].routes[0].to" in line and "out9" in line for line in fw), err
-    assert any("presets[0].routes[0].channels" in line for line in fw), err
+    err = capsys.readouterr().err.strip().splitlines()
+    # One line a problem, each naming the file: the schema's own words only with --verbose.
+    assert err[:-1] == [
+        "error: %s: presets[0].routes[0].to[1]: unknown port 'out9' (ports are out1, out2, out3, out4, usb, cv)" % bad,
+        "error: %s: presets[0].routes[0].channels[0]: 0 is not a MIDI channel (1-16)" % bad,
+    ], err
+    assert err[-1] == "%s: 2 problems: the box would ignore this file and merge everything" % bad
+    assert main(["validate", str(bad), "--verbose"]) == 2
+    out = capsys.readouterr().out.splitlines()
     if HAS_SCHEMA:
-        schema = [line for line in err.splitlines() if line.endswith("[schema]")]
-        assert any("presets[0].routes[0].to" in line for line in schema), err
-    assert err.strip().splitlines()[-1].endswith("the box would ignore this file and merge everything")
+        assert any(line.startswith("schema: %s: presets[0].routes[0].to" % bad) for line in out), out
 
 
 def test_without_a_schema_the_firmware_half_still_runs(tmp_path, capsys):
@@ -58,8 +61,69 @@ def test_the_schema_half_reports_what_the_firmware_accepts(tmp_path, capsys):
     config = write(tmp_path, "c.json", {"version": 1, "comment": "a long comment"})
     assert main(["validate", str(config), "--schema", str(schema)]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err[0].endswith("comment: 'a long comment' is too long [schema]"), err
-    assert not any("[firmware]" in line for line in err)
+    assert err[0] == "error: %s: comment: 'a long comment' is too long (JSON Schema)" % config, err
+
+
+@pytest.mark.parametrize("data,words", [
+    (b"\xef\xbb\xbf" + json.dumps({"version": 1}).encode(), "starts with a byte order mark (bytes EF BB BF)"),
+    (b"", "the file is empty"),
+    (b"  \n", "the file is empty"),
+    (b'{\n  "version": 1,\n  "presets": [{"routes": [{"from": "in1", "to": "out1"},]}]\n}',
+     "line 3 column 56: a comma after the last item, before ']'"),
+    (b'{"version": 1,}', "line 1 column 14: a comma after the last item, before '}'"),
+    (b'{\n  // KeyStep\n  "version": 1\n}', "line 2 column 3: a comment (//): JSON has no comments; "
+                                           "put notes in a \"comment\" key"),
+    (b'{"version": 1 /* old */}', "a comment (/*)"),
+    (b"{'version': 1}", "a single quote: JSON strings and keys use double quotes"),
+])
+def test_text_problems_in_words(tmp_path, capsys, data, words):
+    """What JSON parsers word poorly (or CPython's accepts: a BOM) is one line in words, naming
+    the file, and the parser's own words are not shown."""
+    path = tmp_path / "my-setup.json"
+    path.write_bytes(data)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2, err
+    assert err[0].startswith("error: %s: " % path) and words in err[0], err
+    assert "Expecting" not in err[0] and "config.json" not in err[0]
+
+
+def test_text_inside_strings_is_not_a_problem():
+    assert validate.text_problems(b'{"comment": "see http://x.org, or \'this\' ,]", "version": 1}') == []
+
+
+def test_unknown_keys_ports_and_kinds_get_the_closest_name(tmp_path, capsys):
+    bad = write(tmp_path, "bad.json", {"version": 1, "presets": [
+        {"name": "x", "routes": [{"from": "in1", "to": "out9", "chanels": [5], "kinds": ["note"]}]}]})
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert 'presets[0].routes[0].chanels: unknown key (did you mean "channels"? keys are from, to,' in err
+    assert "unknown message kind 'note' (did you mean \"notes\"? kinds are notes," in err
+    assert "unknown port 'out9' (ports are" in err  # no guess where none is close
+
+
+def test_warnings_for_valid_files_that_may_not_do_what_was_meant(tmp_path, capsys):
+    config = write(tmp_path, "w.json", {"version": 1, "presets": [
+        {"name": "x", "routes": [{"from": "in1", "to": "out3", "channel": 5},
+                                 {"from": "in2", "to": "out2", "channel": 2, "channels": "all"}]},
+        {"name": "y"},
+        {"name": "z", "routes": []}]})
+    assert main(["validate", str(config)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("warning: %s: presets[0].routes[0].channel: 5 moves every channel message of this "
+                             "route to channel 5, from any channel; to pass only channel 5 write \"channels\": [5]"
+                             % config), out
+    assert out[1].startswith("warning: %s: presets[1] (y): no \"routes\": this preset merges every input" % config)
+    assert out[2] == "warning: %s: presets[2] (z): \"routes\": [] routes nothing: every input is silent in this preset" \
+        % config
+    assert out[3].endswith("valid (firmware checks and JSON Schema), 3 warnings") if HAS_SCHEMA else True
+    assert len(out) == 4
+
+
+def test_the_seed_configs_validate_without_warnings(capsys):
+    for path in sorted((ROOT / "examples" / "configs").glob("*.json")) + [ROOT / "config.json"]:
+        assert main(["validate", str(path)]) == 0
+        assert "warning" not in capsys.readouterr().out, path
 
 
 def test_key_path_notation():
