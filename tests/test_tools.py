@@ -145,3 +145,68 @@ def test_bridge_preset_by_name_and_unknown_preset_is_one_line():
         preset_index("3", names)
     with pytest.raises(PresetChoiceError, match="no preset of that name"):
         preset_index("Typhon", names)
+
+
+# -- explain -----------------------------------------------------------------------------------------
+
+
+def test_explain_words_the_seed_001_setup_with_port_names(tmp_path, capsys):
+    raw = json.loads((ROOT / "examples/configs/a4-rytm-two-synths.json").read_text())
+    raw["names"] = {"in1": "KeyStep", "in2": "Analog Four", "out1": "Analog Four", "out2": "Rytm",
+                    "out3": "JU-06A", "out4": "Typhon", "out9": "ignored", "usb": 5}
+    path = tmp_path / "named.json"
+    path.write_text(json.dumps(raw))
+    assert main(["explain", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "ports: in1 = KeyStep, in2 = Analog Four, out1 = Analog Four, out2 = Rytm, out3 = JU-06A, " \
+                     "out4 = Typhon"
+    preset2 = out[out.index("Preset 2: KeyStep plays the JU-06A") + 1:out.index("Preset 3: KeyStep plays the Typhon")]
+    assert preset2 == [
+        "  KeyStep (in1) notes, CC, channel pressure, pitch bend on ch 1 -> JU-06A (out3), moved to ch 5",
+        "  Analog Four (in2) notes, CC, program change, channel pressure, pitch bend on ch 5 -> JU-06A (out3)",
+        "  Analog Four (in2) notes, CC, program change, channel pressure, pitch bend on ch 6 -> Typhon (out4)",
+        "  Analog Four (in2) clock, transport, song position -> Rytm (out2), JU-06A (out3), Typhon (out4)",
+        "  clock from Analog Four (in2) to Rytm (out2), JU-06A (out3), Typhon (out4) (out1: clock.send off)",
+        "  CV: not used (no route to cv)",
+    ]
+
+
+def test_explain_clock_master_transforms_and_cv(tmp_path, capsys):
+    config = {"version": 1, "presets": [
+        {"name": "Poly", "routes": [
+            {"from": "in1", "to": ["out1", "cv"], "kinds": ["notes"], "transpose": -12,
+             "velocity": {"scale": 50, "offset": 10}},
+            {"from": "in2", "to": "out2", "remap": {"pitch_bend": 2}}],
+         "clock": {"master": "internal", "bpm": 96, "send": {"usb": False}, "divide": {"out2": 2},
+                   "analog": {"resolution": "1/8"}},
+         "cv": {"mode": "poly", "poly": {"channel": 3, "voices": 3, "allocation": "steal_oldest"},
+                "voices": [{}, {}, {}, {"channel": 9, "mod": "cc:74", "glide_ms": 40}],
+                "drums": {"channel": 11, "mode": "gate"}}},
+        {"name": "Silent", "routes": []}]}
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    assert main(["explain", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "Preset 1: Poly",
+        "  in1 notes -> out1, cv, transposed -12 semitones, velocity x50% +10",
+        "  everything from in2 -> out2, pitch bend moved to ch 2",
+        "  clock: internal at 96 BPM to out1, out2 (1 tick in 2), out3, out4 (usb: clock.send off)",
+        "  CV: poly on ch 3 over voices 1-3 (steal oldest allocation)",
+        "  CV voice 4 (cv4, gate4, mod4): ch 9, last-note priority, mod = cc:74, glide 40 ms",
+        "  drums: ch 11, C2 C#2 D2 D#2 E2 F2 F#2 G2 -> drum1..drum8 (gate)",
+        "  clock jacks: a pulse every 1/8 note, 5 ms pulses; reset on Start, run while playing",
+        "Preset 2: Silent",
+        "  routes nothing",
+        "  clock: master auto (the input that last sent Start), through the routes to no output",
+        "  CV: not used (no route to cv)",
+    ]
+
+
+def test_explain_refuses_what_the_box_refuses_in_one_line(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"version": 1, "presets": [{"routes": [{"from": "in1", "to": "out9"}]}]}))
+    assert main(["explain", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: %s: the box would refuse it: presets[0].routes[0].to: unknown port 'out9' "
+                   "(ports are out1, out2, out3, out4, usb, cv)" % path]
