@@ -18,7 +18,7 @@ import json
 import sys
 
 from host_tools import fwimport
-from host_tools.decode import note_name
+from host_tools.midiwords import note_name
 
 INPUTS = ("in1", "in2", "in3", "in4", "usb")  # firmware/router.py
 OUTPUTS = ("out1", "out2", "out3", "out4", "usb", "cv")

@@ -20,7 +20,7 @@ import os
 import sys
 
 from host_tools import midiwire
-from host_tools.decode import note_name
+from host_tools.midiwords import note_name
 
 NS_PER_MS = 1_000_000
 NOTE_NUMBER = {note_name(n): n for n in range(128)}

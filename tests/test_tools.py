@@ -7,7 +7,7 @@ from pathlib import Path
 import mido
 import pytest
 
-from host_tools import bridge, decode
+from host_tools import bridge, midiwords
 from host_tools.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +39,7 @@ def wire(path, lines):
     ((0xF0, 0x41, 0x10, 0xF7), "SysEx 4 bytes, manufacturer 41 (Roland)"),
 ])
 def test_describe_words_each_kind(data, text):
-    assert decode.describe(bytes(data)) == text
+    assert midiwords.describe(bytes(data)) == text
 
 
 def test_decode_restores_running_status_and_places_realtime_inside_messages(tmp_path, capsys):
