@@ -232,13 +232,13 @@ def warnings(raw):
     for p, preset in enumerate(presets):
         if not isinstance(preset, dict):
             continue
-        label = "presets[%d]%s" % (p, " (%s)" % preset["name"] if isinstance(preset.get("name"), str) else "")
+        name = "preset %s" % json.dumps(preset["name"]) if isinstance(preset.get("name"), str) else "this preset"
         routes = preset.get("routes")
         if "routes" not in preset:
-            out.append("%s: no \"routes\": this preset merges every input to every output (write "
-                       "\"routes\": [{\"from\": \"all\", \"to\": \"all\"}] to say so)" % label)
+            out.append("presets[%d]: no \"routes\": %s merges every input to every output (write "
+                       "\"routes\": [{\"from\": \"all\", \"to\": \"all\"}] to say so)" % (p, name))
         elif routes == []:
-            out.append("%s: \"routes\": [] routes nothing: every input is silent in this preset" % label)
+            out.append("presets[%d].routes: [] routes nothing: every input is silent in %s" % (p, name))
         if not isinstance(routes, list):
             continue
         for r, route in enumerate(routes):

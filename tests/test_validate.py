@@ -113,8 +113,8 @@ def test_warnings_for_valid_files_that_may_not_do_what_was_meant(tmp_path, capsy
     assert out[0].startswith("warning: %s: presets[0].routes[0].channel: 5 moves every channel message of this "
                              "route to channel 5, from any channel; to pass only channel 5 write \"channels\": [5]"
                              % config), out
-    assert out[1].startswith("warning: %s: presets[1] (y): no \"routes\": this preset merges every input" % config)
-    assert out[2] == "warning: %s: presets[2] (z): \"routes\": [] routes nothing: every input is silent in this preset" \
+    assert out[1].startswith("warning: %s: presets[1]: no \"routes\": preset \"y\" merges every input" % config)
+    assert out[2] == "warning: %s: presets[2].routes: [] routes nothing: every input is silent in preset \"z\"" \
         % config
     assert out[3].endswith("valid (firmware checks and JSON Schema), 3 warnings") if HAS_SCHEMA else True
     assert len(out) == 4
