@@ -24,7 +24,7 @@ from host_tools.midiwords import note_name
 
 NS_PER_MS = 1_000_000
 NOTE_NUMBER = {note_name(n): n for n in range(128)}
-LABELS_ACROSS = 150  # at most about this many labels across a lane (they would overprint)
+LABELS_ACROSS = 50  # at most about this many labels across a lane (closer ones would overprint)
 PORTS_OUT = ("out1", "out2", "out3", "out4", "usb")
 PORTS_IN = ("in1", "in2", "in3", "in4", "usb")
 KIND_COLOURS = (("note", "tab:blue"), ("realtime", "tab:gray"), ("sysex", "tab:purple"))
