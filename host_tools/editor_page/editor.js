@@ -657,6 +657,10 @@ async function start() {
   const [, state] = await api("/api/state");
   Object.assign(S, { choices: state.choices, demo: state.demo, vm: state.vm, text: state.text });
   $("file").textContent = state.path + (state.exists ? "" : " (new: the default config until saved)");
+  if (S.text.startsWith("\ufeff")) { // the box refuses a byte order mark: Save writes the text without it
+    S.text = S.text.slice(1);
+    $("file").textContent += " (its byte order mark is left out: Save writes the file without it)";
+  }
   $("json").value = S.text;
   try {
     S.config = JSON.parse(S.text);
