@@ -210,3 +210,49 @@ def test_explain_refuses_what_the_box_refuses_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: %s: the box would refuse it: presets[0].routes[0].to: unknown port 'out9' "
                    "(ports are out1, out2, out3, out4, usb, cv)" % path]
+
+
+# -- make bench's verdict ----------------------------------------------------------------------------
+
+
+class BoardRun:
+    """What bench_verdict.judge reads of a board engine run."""
+
+    def __init__(self, outputs, pass_cycles):
+        self.outputs = outputs
+        self.pass_cycles = pass_cycles
+        self.counters = {}
+
+
+def verdict_of(drop=None, busy_cycles=100_000):
+    from host_tools import bench_verdict
+    from host_tools.sim.wires import din_arrival_times
+
+    inputs = bench_verdict.session()
+    outputs = {}
+    for k, port in enumerate(bench_verdict.PORTS):
+        timed = din_arrival_times(inputs[port])
+        if port == drop:
+            timed = timed[:40] + timed[41:]  # one byte lost: the value of a mod wheel CC
+        outputs["out%d" % (k + 1)] = [(t + 500_000, b) for t, b in timed]
+    # 1 ms of start, the streams (passes of busy_cycles), then idle passes of 20,000 cycles.
+    busy_passes = int((bench_verdict.STREAM_MS + 1) * 125_000 / busy_cycles)
+    passes = [125_000] + [busy_cycles] * busy_passes + [20_000] * 1000
+    figures = bench_verdict.judge(BoardRun(outputs, passes), inputs)
+    return figures, bench_verdict.verdict_lines(figures)
+
+
+def test_bench_verdict_yes_with_its_margin():
+    figures, lines = verdict_of()
+    assert figures["lost"] == {} and figures["messages"] == 4 * 85 * 4
+    assert abs(figures["load"] - 0.8) < 1e-9  # 80,000 of each 100,000-cycle pass above the idle 20,000
+    assert lines[0].startswith("Verdict: YES. The box keeps up with four DIN inputs at full rate: all 1360 messages")
+    assert lines[1] == ("Margin: the bytes took 80% of the CPU, so it could take about 1.2x that traffic; the longest "
+                        "pass, 0.80 ms, is under the 2.56 ms a PIO input's FIFO holds.")
+
+
+def test_bench_verdict_no_names_the_losses_and_the_long_passes():
+    figures, lines = verdict_of(drop="in3", busy_cycles=500_000)
+    assert figures["lost"] == {"in3": 1}  # the mod wheel CC whose value byte was lost
+    assert lines[0] == "Verdict: NO. With four DIN inputs at full rate the box lost 1 of 1360 messages (in3: 1)."
+    assert lines[1].startswith("Main-loop passes took up to 4.00 ms while playing; a PIO input (in3, in4) holds 2.56 ms")
