@@ -235,9 +235,9 @@ class Hardware:
         try:
             import neopixel_write
 
-            pin = self.leds_pin
-            show = neopixel_write.neopixel_write
-            self.write_leds = lambda buf: show(pin, buf)
+            # A method of a ports class, not a closure here: this module leaves the heap after
+            # start-up (app._start), and a function of it would keep all of it.
+            self.write_leds = ports.LedChain(neopixel_write.neopixel_write, self.leds_pin).write
         except ImportError:
             self.faults.append("leds: no neopixel_write module")
 
