@@ -480,6 +480,22 @@ def test_bad_config_writes_nothing(tmp_path, capsys):
     assert snapshot(drive) == before
 
 
+def test_a_config_of_any_bytes_gets_the_boxs_verdict(tmp_path, capsys):
+    drive = make_drive(tmp_path / "CIRCUITPY")
+    text = '{"version": 1, "presets": [{"name": "Caf\u00e9", "routes": [{"from": "in1", "to": "out1"}]}]}'
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(text.encode("latin-1"))
+    before = snapshot(drive)
+    assert main_flash(drive, ROOT, "--config-only", "--config", latin) == 2
+    err = stderr_lines(capsys)
+    assert len(err) == 1 and "config.json is not UTF-8 text (byte 0xE9 at offset 40)" in err[0], err
+    assert snapshot(drive) == before
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert main_flash(drive, ROOT, "--config-only", "--config", bom) == 0  # the box accepts a BOM
+    assert (drive / "config.json").read_bytes() == bom.read_bytes()
+
+
 def test_config_only_writes_only_the_config(tmp_path, capsys):
     drive = make_drive(tmp_path / "CIRCUITPY")
     assert run_flash(drive, ROOT) == 0
