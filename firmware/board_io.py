@@ -235,9 +235,9 @@ class Hardware:
         try:
             import neopixel_write
 
-            pin = self.leds_pin
-            show = neopixel_write.neopixel_write
-            self.write_leds = lambda buf: show(pin, buf)
+            # A method of a ports class, not a closure here: this module leaves the heap after
+            # start-up (app._start), and a function of it would keep all of it.
+            self.write_leds = ports.LedChain(neopixel_write.neopixel_write, self.leds_pin).write
         except ImportError:
             self.faults.append("leds: no neopixel_write module")
 
@@ -276,11 +276,13 @@ class Hardware:
         self.outputs[4] = ports.UsbOut(port_out)
 
     def read_config(self):
-        """The text of config.json on the CIRCUITPY drive, or None if there is none."""
+        """The bytes of config.json on the CIRCUITPY drive, or None if there is none. Bytes, not
+        text: CircuitPython's text mode raises on bytes that are not UTF-8, and the checker
+        (firmware.config) says in words what is wrong with any file."""
         try:
-            with open("config.json") as f:
-                # At most one character past config.MAX_CONFIG_BYTES: a huge file is refused by
-                # the checker, never read whole into the heap.
+            with open("config.json", "rb") as f:
+                # At most one byte past config.MAX_CONFIG_BYTES: a huge file is refused by the
+                # checker, never read whole into the heap.
                 return f.read(CONFIG_READ_LIMIT)
         except OSError:
             return None

@@ -173,3 +173,15 @@ class UsbIn:
     def read(self, buf):
         n = self._port.readinto(buf)
         return n if n else 0
+
+
+class LedChain:
+    """The panel's LED writer: ``write(buf)`` shows the GRB bytes on the chain's pin through
+    ``show(pin, buf)`` (``neopixel_write``; it blocks for the wire time)."""
+
+    def __init__(self, show, pin):
+        self.show = show
+        self.pin = pin
+
+    def write(self, buf):
+        self.show(self.pin, buf)

@@ -66,16 +66,16 @@ def config_path(config=None, drive=None):
 
 
 def split_error(line):
-    """"presets[0].name: too long" -> {"path": "presets[0].name", "message": "too long"}; a line
-    without a key path (a text problem) has path ""."""
+    """"presets[0].name: too long" -> {"path": "presets[0].name", "message": "too long"}; a
+    whole-file problem ("config.json: not valid JSON: ...") has path ""."""
     head, sep, rest = line.partition(": ")
-    if sep and head and " " not in head and (head[0].isalpha() or head[0] == "(") and head != "line":
-        return {"path": "" if head == "(top level)" else head, "message": rest}
-    return {"path": "", "message": line}
+    if validate.whole_file(line) is not None or not sep:
+        return {"path": "", "message": line}
+    return {"path": "" if head == "(top level)" else head, "message": rest}
 
 
 def check(text):
-    result = validate.check_bytes(text.encode("utf-8"), "config")
+    result = validate.check_bytes(text.encode("utf-8"))
     return {"valid": not result.errors, "errors": [split_error(e) for e in result.errors],
             "warnings": [split_error(w) for w in result.warnings]}
 

@@ -11,15 +11,13 @@ Two independent checkers judge the file:
 What is printed, one line a problem, each naming the file and the key path:
 
 - errors (the box would refuse the file): the firmware's messages, with the file's own name
-  where the firmware says ``config.json``; an unknown key that is close to a known one gets
-  "did you mean". A schema error is shown only where the firmware found nothing at that key
-  path (the two checkers are meant to agree; a lone schema error is a disagreement worth
-  seeing). ``--verbose`` adds every schema message, in the schema's own words.
-- text problems JSON parsers word poorly (``text_problems``): an empty file, a byte order mark
-  (CPython's parser accepts one, the box's does not), comments, a comma after the last item,
-  single quotes. They replace the parser's "Expecting value: line 4 column 64". When the
-  firmware's checker words these itself (its message no longer carries the parser's text),
-  its message is printed instead.
+  where the firmware says ``config.json``. The firmware words the file's own problems itself
+  (``firmware/config.py``'s ``decode`` and ``json_mistake``: an empty file, UTF-16, bytes that
+  are not UTF-8, a trailing comma, comments, single quotes, a file cut short; a UTF-8 byte order
+  mark is accepted), so ``validate`` and the box say the same. An unknown key, port or kind that
+  is close to a known one gets "did you mean". A schema error is shown only where the firmware
+  found nothing at that key path (the two checkers are meant to agree; a lone schema error is a
+  disagreement worth seeing). ``--verbose`` adds every schema message, in the schema's words.
 - warnings (the box accepts the file, but it may not do what was meant): a route with
   ``channel`` and no ``channels`` (one letter apart: ``channel`` moves every channel message to
   that channel; ``"channels": "all"`` says it is meant), a preset without ``routes`` (it merges everything), a preset with ``routes: []``
@@ -27,7 +25,7 @@ What is printed, one line a problem, each naming the file and the key path:
 
 Exit status 0 when both checkers accept the file (warnings or not), 2 otherwise (or when the
 file cannot be read). ``host_tools.flash`` calls ``check_text`` before it writes a config to a
-drive; the editor calls ``check_bytes`` as the user types.
+drive (with the file's bytes); the editor calls ``check_bytes`` as the user types.
 """
 
 import argparse
@@ -39,11 +37,7 @@ import sys
 from host_tools import fwimport
 
 SCHEMA = fwimport.REPO / "config.schema.json"
-FIRMWARE_NAME = "config.json"  # how the firmware's messages name the file
-BOM = b"\xef\xbb\xbf"
-# The firmware reports a parse failure as "config.json: not valid JSON (<the parser's words>)";
-# the parser's words start with one of these (CPython's json and MicroPython's).
-_PARSER_WORDS = ("Expecting", "Unterminated", "Invalid", "Extra data", "syntax error", "Unexpected")
+FIRMWARE_NAME = "config.json"  # how the firmware's whole-file messages name the file
 # Firmware messages naming an unknown key, port or kind and listing the known ones.
 _UNKNOWN_KEY = re.compile(r"^(?P<path>.*?)(?P<key>[^.\[\]]+): unknown key \(keys are (?P<keys>[^)]*)\)$")
 _UNKNOWN_VALUE = re.compile(r"^(?P<head>.*: unknown (?:port|message kind) )'(?P<value>[^']*)' "
@@ -66,9 +60,9 @@ class Result:
         self.notes = []
 
 
-def firmware_errors(text):
-    """The firmware's verdict: [] when the box would accept ``text``."""
-    return list(fwimport.config_errors(text))
+def firmware_errors(data):
+    """The firmware's verdict on the file's bytes: [] when the box would accept them."""
+    return list(fwimport.config_errors(data))
 
 
 def key_path(parts):
@@ -123,64 +117,22 @@ def schema_errors(text, schema):
     return ["%s: %s" % pair for pair in schema_messages(text, schema)]
 
 
-# -- the text itself ------------------------------------------------------------------------------
+def named(message, name):
+    """A firmware or schema message, naming the file ``name``: the firmware's whole-file
+    messages start with "config.json"; the others start with a key path."""
+    if message.startswith(FIRMWARE_NAME):
+        return name + message[len(FIRMWARE_NAME):]
+    return "%s: %s" % (name, message)
 
 
-def _where(text, index):
-    line = text.count("\n", 0, index) + 1
-    return "line %d column %d" % (line, index - (text.rfind("\n", 0, index) + 1) + 1)
-
-
-def text_problems(data):
-    """Problems of the raw file (bytes) that a JSON parser words poorly, in words; [] if none.
-    The first of each sort is reported (a file with one stray comma usually has one)."""
-    if data.startswith(BOM):
-        return ["starts with a byte order mark (bytes EF BB BF), which the box refuses: "
-                "save it as UTF-8 without BOM (most editors have the choice in 'Save as' or the encoding menu)"]
-    text = data.decode("utf-8", "replace")
-    if not text.strip():
-        return ["the file is empty: the box would merge every input to every output; "
-                "start from {\"version\": 1, \"presets\": [...]} (docs/config.md)"]
-    found = {}
-    in_string = False
-    k = 0
-    n = len(text)
-    while k < n:
-        c = text[k]
-        if in_string:
-            if c == "\\":
-                k += 1
-            elif c == '"':
-                in_string = False
-        elif c == '"':
-            in_string = True
-        elif c == "/" and k + 1 < n and text[k + 1] in "/*":
-            found.setdefault("comment", (
-                "%s: a comment (%s): JSON has no comments; put notes in a \"comment\" key instead "
-                "(any object may have one, e.g. \"comment\": \"KeyStep on in1\")" % (_where(text, k), text[k:k + 2])))
-            end = text.find("\n", k) if text[k + 1] == "/" else text.find("*/", k + 2)
-            k = n if end < 0 else end + (0 if text[k + 1] == "/" else 2)
-            continue
-        elif c == ",":
-            j = k + 1
-            while j < n and text[j] in " \t\r\n":
-                j += 1
-            if j < n and text[j] in "]}":
-                found.setdefault("comma", (
-                    "%s: a comma after the last item, before '%s': JSON allows none there; remove it"
-                    % (_where(text, k), text[j])))
-        elif c == "'":
-            found.setdefault("quote", (
-                "%s: a single quote: JSON strings and keys use double quotes (\"in1\", not 'in1')"
-                % _where(text, k)))
-        k += 1
-    return [found[key] for key in ("comment", "comma", "quote") if key in found]
-
-
-def _is_parser_error(message):
-    """Is this the firmware's "not valid JSON (<parser's words>)", with nothing explained?"""
-    head = FIRMWARE_NAME + ": not valid JSON ("
-    return message.startswith(head) and message[len(head):].startswith(_PARSER_WORDS)
+def whole_file(message):
+    """The message of a whole-file problem without the file's name ("is empty", "not valid
+    JSON: ..."), or None when the message names a key path."""
+    if message.startswith(FIRMWARE_NAME + ": "):
+        return message[len(FIRMWARE_NAME) + 2:]
+    if message.startswith(FIRMWARE_NAME + " "):
+        return message[len(FIRMWARE_NAME) + 1:]
+    return None
 
 
 def _closest(word, names):
@@ -205,13 +157,6 @@ def _did_you_mean(message):
         if close:
             return "%s'%s' (did you mean \"%s\"? %s are %s)" % (m.group("head"), m.group("value"), close,
                                                                  m.group("what"), m.group("names"))
-    return message
-
-
-def _file_message(message):
-    """The firmware names the file config.json; say the file's own name."""
-    if message.startswith(FIRMWARE_NAME + ": "):
-        return message[len(FIRMWARE_NAME) + 2:]
     return message
 
 
@@ -254,40 +199,39 @@ def warnings(raw):
 # -- the whole check -------------------------------------------------------------------------------
 
 
-def check_bytes(data, name=FIRMWARE_NAME, schema_path=SCHEMA):
-    """Check a config file's bytes. Returns a ``Result``."""
-    result = Result()
+def _document(data):
+    """The parsed JSON of the file's bytes (a UTF-8 byte order mark allowed, as the box does),
+    or None."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        result.errors.append("not UTF-8 text (%s at byte %d): save it as UTF-8" % (e.reason, e.start))
-        return result
-    firmware = firmware_errors(text.lstrip("\ufeff") if data.startswith(BOM) else text)
-    own = text_problems(data)
-    if own and (not firmware or _is_parser_error(firmware[0]) or data.startswith(BOM)):
-        result.errors.extend(own)
-        if data.startswith(BOM):
-            result.errors.extend(_did_you_mean(_file_message(m)) for m in firmware)
-    else:
-        result.errors.extend(_did_you_mean(_file_message(m)) for m in firmware)
+        return json.loads(data.decode("utf-8-sig"))
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        return None
+
+
+def check_bytes(data, schema_path=SCHEMA):
+    """Check a config file's bytes. Returns a ``Result``; its lines name no file (``named``)."""
+    result = Result()
+    firmware = firmware_errors(data)
+    result.errors.extend(_did_you_mean(m) for m in firmware)
+    document = _document(data)
     schema = load_schema(schema_path)
     if schema is None:
         result.notes.append("%s not found: JSON Schema check skipped (firmware checks only)" % schema_path)
-    elif not own or not result.errors:
+    elif document is not None:
         flagged = [m.split(": ", 1)[0] for m in result.errors]
-        for path, message in schema_messages(text.lstrip("\ufeff"), schema):
+        for path, message in schema_messages(json.dumps(document), schema):
             result.schema_details.append("%s: %s" % (path, message))
             if not any(path == f or path.startswith(f + ".") or path.startswith(f + "[") or
                        f.startswith(path + ".") or f.startswith(path + "[") for f in flagged):
                 result.errors.append("%s: %s (JSON Schema)" % (path, message))
     if not result.errors:
-        result.warnings = warnings(json.loads(text.lstrip("\ufeff")))
+        result.warnings = warnings(document)
     return result
 
 
-def check_text(text, schema_path=SCHEMA):
-    """``(errors, notes)`` for a config text (``host_tools.flash``)."""
-    result = check_bytes(text.encode("utf-8"), FIRMWARE_NAME, schema_path)
+def check_text(data, schema_path=SCHEMA):
+    """``(errors, notes)`` for a config's bytes (or text) (``host_tools.flash``)."""
+    result = check_bytes(data.encode("utf-8") if isinstance(data, str) else bytes(data), schema_path)
     return result.errors, result.notes
 
 
@@ -312,7 +256,7 @@ def main(argv):
         print("error: %s: cannot read (%s)" % (name, e.strerror), file=sys.stderr)
         return 2
     try:
-        result = check_bytes(data, name, args.schema)
+        result = check_bytes(data, args.schema)
     except ValidationSetupError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
@@ -320,12 +264,12 @@ def main(argv):
         print("note: %s" % note)
     if args.verbose:
         for line in result.schema_details:
-            print("schema: %s: %s" % (name, line))
+            print("schema: %s" % named(line, name))
     for line in result.warnings:
-        print("warning: %s: %s" % (name, line))
+        print("warning: %s" % named(line, name))
     if result.errors:
         for line in result.errors:
-            print("error: %s: %s" % (name, line), file=sys.stderr)
+            print("error: %s" % named(line, name), file=sys.stderr)
         count = len(result.errors)
         print("%s: %d problem%s: the box would ignore this file and merge everything"
               % (name, count, "" if count == 1 else "s"), file=sys.stderr)

@@ -65,31 +65,39 @@ def test_the_schema_half_reports_what_the_firmware_accepts(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("data,words", [
-    (b"\xef\xbb\xbf" + json.dumps({"version": 1}).encode(), "starts with a byte order mark (bytes EF BB BF)"),
-    (b"", "the file is empty"),
-    (b"  \n", "the file is empty"),
+    (b"", "my-setup.json is empty"),
+    (b"  \n", "my-setup.json is empty"),
+    (b"\xff\xfe{\x00}\x00", "my-setup.json is UTF-16 text"),
     (b'{\n  "version": 1,\n  "presets": [{"routes": [{"from": "in1", "to": "out1"},]}]\n}',
-     "line 3 column 56: a comma after the last item, before ']'"),
-    (b'{"version": 1,}', "line 1 column 14: a comma after the last item, before '}'"),
-    (b'{\n  // KeyStep\n  "version": 1\n}', "line 2 column 3: a comment (//): JSON has no comments; "
-                                           "put notes in a \"comment\" key"),
-    (b'{"version": 1 /* old */}', "a comment (/*)"),
-    (b"{'version': 1}", "a single quote: JSON strings and keys use double quotes"),
+     "my-setup.json: not valid JSON: trailing comma after the last item in line 3"),
+    (b'{\n  // KeyStep\n  "version": 1\n}',
+     'my-setup.json: not valid JSON: comments are not JSON (line 2); use a "comment" key'),
+    (b"{'version': 1}", "my-setup.json: not valid JSON: strings and keys need double quotes"),
+    (b'{"version": 1, "presets": [', "my-setup.json: not valid JSON: the file ends before every { and [ is closed"),
 ])
-def test_text_problems_in_words(tmp_path, capsys, data, words):
-    """What JSON parsers word poorly (or CPython's accepts: a BOM) is one line in words, naming
-    the file, and the parser's own words are not shown."""
+def test_file_problems_in_the_firmware_words_naming_the_file(tmp_path, capsys, data, words):
+    """The firmware words what is wrong with the file itself (firmware/config.py: decode,
+    json_mistake); validate prints it once, with the file's own name, never the parser's
+    "Expecting value"."""
     path = tmp_path / "my-setup.json"
     path.write_bytes(data)
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2, err
-    assert err[0].startswith("error: %s: " % path) and words in err[0], err
+    assert err[0].startswith("error: %s" % str(path).replace("my-setup.json", words)), err
     assert "Expecting" not in err[0] and "config.json" not in err[0]
 
 
+def test_a_byte_order_mark_is_accepted_as_the_box_does(tmp_path, capsys):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + (ROOT / "config.json").read_bytes())
+    assert main(["validate", str(path)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
 def test_text_inside_strings_is_not_a_problem():
-    assert validate.text_problems(b'{"comment": "see http://x.org, or \'this\' ,]", "version": 1}') == []
+    data = b'{"comment": "see http://x.org, or \'this\' ,]", "version": 1, "presets": [{"routes": []}]}'
+    assert validate.check_bytes(data).errors == []
 
 
 def test_unknown_keys_ports_and_kinds_get_the_closest_name(tmp_path, capsys):
@@ -146,9 +154,9 @@ def test_unreadable_config_is_exit_2(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "missing.json")]) == 2
     assert "cannot read" in capsys.readouterr().err
     binary = tmp_path / "b.json"
-    binary.write_bytes(b"\xff\xfe\x00")
+    binary.write_bytes(b'{"version": 1, "comment": "\xe9t\xe9"}')
     assert main(["validate", str(binary)]) == 2
-    assert "not UTF-8" in capsys.readouterr().err
+    assert "b.json is not UTF-8 text (byte 0xE9 at offset 27)" in capsys.readouterr().err
 
 
 CASES = [
