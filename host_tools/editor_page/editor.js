@@ -607,8 +607,8 @@ function plot(result) {
   return svg;
 }
 
-async function loadPhraseFile() {
-  const file = $("phrase-file").files[0];
+async function loadPhraseFile(dropped) {
+  const file = dropped || $("phrase-file").files[0];
   if (!file) return;
   const bytes = new Uint8Array(await file.arrayBuffer());
   let binary = "";
@@ -669,7 +669,17 @@ async function start() {
   }
   $("phrase-port").append(...state.choices.inputs.map((p) => el("option", { value: p }, p)));
   $("phrase-source").addEventListener("change", () => ($("phrase-file-box").hidden = $("phrase-source").value !== "file"));
-  $("phrase-file").addEventListener("change", loadPhraseFile);
+  $("phrase-file").addEventListener("change", () => loadPhraseFile());
+  // A .mid or .txt dropped anywhere on the preview side plays into the chosen input.
+  $("side").addEventListener("dragover", (e) => e.preventDefault());
+  $("side").addEventListener("drop", (e) => {
+    e.preventDefault();
+    const file = e.dataTransfer.files[0];
+    if (!file) return;
+    $("phrase-source").value = "file";
+    $("phrase-file-box").hidden = false;
+    loadPhraseFile(file);
+  });
   $("phrase-port").addEventListener("change", () => {
     if (S.phrase) S.phrase = { [$("phrase-port").value]: Object.values(S.phrase)[0] };
   });
