@@ -1,22 +1,22 @@
-"""The box: builds the layers from the hardware and runs the main loop.
+"""The box: the layers wired together, and the main loop.
 
-Data flows one way each pass: ports -> ``Merger.feed`` (parse, route, queue) ->
-``Merger.service`` (timeouts) -> ``Merger.drain`` -> ports. ``code.py`` calls ``run()`` on the
-board and in the simulator alike.
+Data flows one way each pass: ports -> ``Merger.feed`` (parse, route, queue; direct sends to
+idle outputs) -> ``Merger.service`` (timeouts, once a ms tick) -> ``Merger.write_outputs``
+(what is queued) -> ports. ``code.py`` calls ``run()`` on the board and in the simulator
+alike; ``firmware.start`` builds the box first and then leaves the heap.
 """
 
 import gc
 
 from firmware import router
 from firmware.clock import DEFAULT_CLOCK, Clock, clock_outputs
-from firmware.cv import CvEngine
 from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, Merger
-from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP, Panel
+from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP
 
 READ_SIZE = 64
 WATCHDOG_S = 2.0  # a main loop stuck this long restarts the box (into its last preset: NVM)
 
-box = None  # the running Box, for the serial console and the simulator's summary
+box = None  # type: Box | None  # the running Box, for the serial console and the simulator's summary
 
 
 class Box:
@@ -55,30 +55,12 @@ class Box:
         self.buf = bytearray(READ_SIZE)
         whole = memoryview(self.buf)
         self.views = [whole[:n] for n in range(READ_SIZE + 1)]
-        # Every preset's routing tables are built here, once: building them takes tens of ms
-        # on the RP2040, too long a pause for a switch while playing (PIO inputs hold 2.6 ms).
-        # Tables are read-only once built, so equal ones (an input with the same routes in
-        # several presets, inputs without routes) are one object: 16 presets of a live set fit.
-        self.routing = []
-        pool = {}  # type: dict  # content -> the one object: start-up only
-        for preset in settings["presets"]:
-            if self.cv is not None:
-                self.cv.prepare(preset.get("cv"), settings.get("calibration"))
-            routes = preset["routes"]
-            masks = [_shared(pool, t) for t in self.merger.prepare_routes(router.build_masks(routes, len(inputs)))]
-            transforms = [_shared_transform(pool, t) for t in router.build_transforms(routes, len(inputs),
-                                                                                       len(outputs))]
-            self.routing.append((_shared(pool, masks), _shared(pool, transforms)))
-        # What a preset switch reads, with equal parts (a clock or voice section several presets
-        # spell alike, the defaults) one object; the routes are not kept (they are the tables).
-        self.settings = {
-            "presets": [{"name": p["name"], "clock": _deduped(pool, p.get("clock", DEFAULT_CLOCK)),
-                         "cv": _deduped(pool, p.get("cv"))} for p in settings["presets"]],
-            "calibration": settings.get("calibration"),
-        }
-        del pool
+        # Every preset's routing tables and what a switch reads, built once (firmware.start).
+        from firmware import start
+
+        self.routing, self.settings = start.presets(self.merger, self.cv, settings, len(inputs), len(outputs))
         self.preset = 0
-        self.panel = None  # firmware.panel.Panel, attached by run() (tests may leave it out)
+        self.panel = None  # firmware.panel.Panel, attached by start.build() (tests may leave it out)
         self.select_preset(0)
 
     def select_preset(self, index):
@@ -164,53 +146,6 @@ class Box:
             self.step()
 
 
-def _shared(pool, table):
-    # The one object equal to ``table`` among those already built (keyed by content).
-    if table is None:
-        return None
-    key = bytes(table) if isinstance(table, bytearray) else tuple(id(t) for t in table)
-    found = pool.get(key)
-    if found is None:
-        pool[key] = found = table
-    return found
-
-
-def _deduped(pool, value):
-    # ``value`` (checked settings: dicts, lists, scalars) with every dict and list equal to one
-    # met before replaced by that one. Read-only from here on.
-    if isinstance(value, dict):
-        items = [(k, _deduped(pool, v)) for k, v in value.items()]
-        items.sort(key=_first)
-        key = ("d",) + tuple((k, id(v) if isinstance(v, (dict, list)) else v) for k, v in items)
-        found = pool.get(key)
-        if found is None:
-            pool[key] = found = dict(items)
-        return found
-    if isinstance(value, list):
-        items = [_deduped(pool, v) for v in value]
-        key = ("l",) + tuple(id(v) if isinstance(v, (dict, list)) else v for v in items)
-        found = pool.get(key)
-        if found is None:
-            pool[key] = found = items
-        return found
-    return value
-
-
-def _first(pair):
-    return pair[0]
-
-
-def _shared_transform(pool, transform):
-    # A transform (smap, transpose, vtable, signature) is fixed by its signature.
-    if transform is None:
-        return None
-    key = ("transform", transform[3])
-    found = pool.get(key)
-    if found is None:
-        pool[key] = found = (_shared(pool, transform[0]), transform[1], _shared(pool, transform[2]), transform[3])
-    return found
-
-
 def _master_mode(name):
     # config's clock.master -> merger.set_master: the box's own clock (internal, or the clock-in
     # jack) makes the merger drop every external clock and transport byte.
@@ -221,72 +156,32 @@ def _master_mode(name):
     return MASTER_AUTO
 
 
-def _forget(name):
-    """Drop module ``firmware.<name>`` once its start-up work is done: its code leaves the heap
-    when nothing else holds one of its functions or classes."""
-    import sys
-
-    import firmware
-
-    sys.modules.pop("firmware." + name, None)
-    if hasattr(firmware, name):
-        delattr(firmware, name)
-
-
-def load_settings(text):
-    """``config.load(text)``, then the checker is dropped from memory: it runs once at start-up
-    and its code is about 19 KB of the heap (MicroPython VM). The top-level dict is copied
-    because the one the checker built keeps the module alive (measured on the VM). Returns
-    ``(settings, errors)``."""
-    from firmware import config
-
-    settings, errors = config.load(text)
-    settings = dict(settings)
-    del config
-    _forget("config")
-    return settings, errors
-
-
-def _start():
-    """Build the box on the real (or simulated) hardware. Everything only start-up needs (the
-    config text and checker, ``board_io`` and its ``Hardware``, the full settings) is local
-    here and leaves the heap when this returns (docs/design.md, "Heap")."""
-    global box
-    from firmware import board_io
-
-    hw = board_io.Hardware()
-    hw.outputs[router.CV_OUTPUT] = CvEngine(hw, hw.ticks_ms)
-    settings, errors = load_settings(hw.read_config())
-    if errors:
-        print("config.json not used (%d problem%s): running the safe default, everything merged"
-              % (len(errors), "" if len(errors) == 1 else "s"))
-    for message in errors:
-        print("config error:", message)
-    for fault in hw.faults:
-        print("fault:", fault)
-    jacks = Clock(hw.clock_out, hw.reset_out, hw.run_out, hw.clock_in, hw.ticks_ms, hw.metronome, hw.pulse_timer)
-    box = Box(hw.inputs, hw.outputs, hw.ticks_ms, settings, errors, clock=jacks)
-    # The front panel. The box starts in the preset it was last in (NVM), if this config has it.
-    panel = Panel(hw.buttons, hw.write_leds, hw.nvm, None, len(settings["presets"]), settings["panel"],
-                  box.merger.last_rx, hw.ticks_ms(), error=bool(errors), fault=bool(hw.faults))
-    box.panel = panel
-    stored = panel.stored_preset()
-    if stored is not None and stored != box.preset:
-        box.select_preset(stored)
-    # Armed last: start-up (config check, DAC probe) may take longer than a loop pass ever may.
-    panel.watchdog = hw.start_watchdog(WATCHDOG_S)
-    return box
-
-
 def run():
     """Start the box and loop forever."""
-    started = _start()
-    # Start-up code leaves the heap: the hardware set-up, the DAC table builders.
-    _forget("board_io")
-    _forget("cv_tables")
+    from firmware import start
+
+    started = start.build()
+    del start
+    _forget_start_up()
     # Collect once now, so start-up garbage never triggers a collection while playing.
     gc.collect()
     # mem_free is MicroPython's; CPython (the simulator) has no such figure.
     free = gc.mem_free() if hasattr(gc, "mem_free") else -1
     print("Thruway ready: preset %d, %d bytes free" % (started.preset + 1, free))
     started.run()
+
+
+# Modules only start-up uses: the checker, the hardware set-up, the DAC table builders, the
+# start-up itself. Dropped once the box runs, their code leaves the heap (docs/design.md, "Heap").
+START_UP_MODULES = ("config", "board_io", "cv_tables", "start")
+
+
+def _forget_start_up():
+    import sys
+
+    import firmware
+
+    for name in START_UP_MODULES:
+        sys.modules.pop("firmware." + name, None)
+        if hasattr(firmware, name):
+            delattr(firmware, name)

@@ -1,6 +1,6 @@
 """``python -m host_tools heap [--config FILE]``: where the box's heap goes, on the MicroPython VM.
 
-Builds the box as ``app.run()`` does (the config checked by ``app.load_settings``, the CV engine,
+Builds the box as ``app.run()`` does (the config checked by ``start.load_settings``, the CV engine,
 the clock with its timers, the panel, a ``Box``), with scripted ports for the hardware, on the
 MicroPython VM of the tests (tests/mpvm.py: 32-bit, the same object layout as CircuitPython),
 and prints the live heap (``gc.mem_alloc()`` after ``gc.collect()``):
@@ -23,14 +23,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # Leaves first, so each import adds one module (an import also loads what it imports).
-MODULES = ("ticks", "pinmap", "midi", "router", "ports", "merger", "dac", "voices", "cv", "clock", "panel", "app")
+MODULES = ("ticks", "pinmap", "midi", "router", "ports", "merger", "dac", "voices", "cv", "clock", "panel", "app",
+           "start")
 # The objects whose attributes are the tables, by the name the VM script gives them.
 OBJECTS = ("box", "box.merger", "box.clock", "box.panel", "box.cv")
 
 PRELUDE = "import gc\nimport mpharness\n"
 BUILD = '''
 from scripted_ports import CountingPin, Jacks, ScriptedTimer, ScriptIn, SinkOut, Ticks
-from firmware import app
+from firmware import app, start
 from firmware.clock import Clock
 from firmware.cv import CvEngine
 from firmware.panel import Panel
@@ -41,7 +42,7 @@ builtins.hw = hw
 builtins.ticks = ticks
 '''
 STEPS_BOOT = (
-    ("settings", "settings, errors = app.load_settings(CONFIG_TEXT)\nbuiltins.settings = settings\n"
+    ("settings", "settings, errors = start.load_settings(CONFIG_TEXT)\nbuiltins.settings = settings\n"
                  "builtins.errors = errors\nprint('ERRORS', len(errors))\n"),
     ("cv_engine", "hw.outputs[5] = CvEngine(hw, ticks.now)\n"),
     ("clock", "builtins.jacks = Clock(CountingPin(), CountingPin(), CountingPin(), CountingPin(), ticks.now, "
@@ -54,7 +55,7 @@ STEPS_BOOT = (
               "settings['panel'], box.merger.last_rx, ticks.now(), error=bool(errors), fault=False)\n"
               "box.select_preset(0)\n"),
     # As app._start returns: the config text, the full settings and the fakes' lists go.
-    ("start-up dropped", "app._forget('cv_tables')\ndel builtins.settings, builtins.errors, builtins.CONFIG_TEXT\n"
+    ("start-up dropped", "app._forget_start_up()\nstart = None\ndel builtins.settings, builtins.errors, builtins.CONFIG_TEXT\n"
                          "settings = errors = inputs = outputs = pins = None\n"),  # as app._start: only the box stays
 )
 
@@ -82,9 +83,10 @@ def boot_steps(config_text):
         steps += _measure("import " + name)
     steps.append(BUILD)
     steps += _measure("fakes")
+    # The file's text, in a run of its own (what the board reads; dropped after start-up).
+    steps.append("builtins.CONFIG_TEXT = %r\n" % config_text)
+    steps += _measure("config text")
     for name, code in STEPS_BOOT:
-        if name == "settings":
-            code = "builtins.CONFIG_TEXT = %r\n" % config_text + code
         steps.append(code)
         steps += _measure(name)
     return steps
@@ -161,6 +163,82 @@ def measure(config_text):
     return boot, tables
 
 
+# The same measurement on the board engine (real CircuitPython 10.3 on an emulated RP2040,
+# docs/board-engine.md): the firmware compiled as flash installs it, and this code.py, which
+# does what app.run() does with a figure (gc.mem_free() after a collection) after each step.
+BOARD_CODE = """import gc
+def heap(label):
+    gc.collect()
+    print("HEAP", label, gc.mem_free())
+heap("start")
+for name in MODULES:
+    __import__("firmware." + name)
+    heap("import_" + name)
+from firmware import app, board_io, router, start
+from firmware.clock import Clock
+from firmware.cv import CvEngine
+from firmware.panel import Panel
+heap("import_board_io")
+hw = board_io.Hardware()
+hw.outputs[router.CV_OUTPUT] = CvEngine(hw, hw.ticks_ms)
+heap("hardware_and_cv_engine")
+settings, errors = start.load_settings(hw.read_config())
+print("ERRORS", len(errors), errors[:2])
+heap("settings")
+jacks = Clock(hw.clock_out, hw.reset_out, hw.run_out, hw.clock_in, hw.ticks_ms, hw.metronome, hw.pulse_timer)
+heap("clock")
+box = app.Box(hw.inputs, hw.outputs, hw.ticks_ms, settings, errors, clock=jacks)
+heap("box")
+box.panel = Panel(hw.buttons, hw.write_leds, hw.nvm, None, len(settings["presets"]), settings["panel"],
+                  box.merger.last_rx, hw.ticks_ms(), error=bool(errors), fault=bool(hw.faults))
+heap("panel")
+hw = settings = errors = jacks = start = None
+app._forget_start_up()
+heap("start-up_dropped")
+""" + SIZER + """
+seen = {}
+for v in OBJECTS:
+    seen[id(v)] = 1
+for v in OBJECTS:
+    name = NAMES[OBJECTS.index(v)]
+    for k in sorted(v.__dict__):
+        print("TABLE", name + "." + k, sizeof(getattr(v, k), seen))
+box.run()
+"""
+
+
+def measure_board(config_bytes, files=None):
+    """(boot rows, table rows, console) as ``measure``, from the board engine. The rows stop
+    where the boot stopped (a MemoryError is in the console)."""
+    from host_tools.board import engine
+
+    files = files or engine.find_files()
+    tree = dict(engine.install_files(files["mpy_cross"]))
+    code = BOARD_CODE.replace("for name in MODULES:", "for name in %r:" % (MODULES,))
+    code = code.replace("for v in OBJECTS:", "for v in (%s,):" % ", ".join(OBJECTS))
+    code = code.replace("NAMES[OBJECTS.index(v)]", "%r[[id(o) for o in (%s,)].index(id(v))]"
+                        % (OBJECTS, ", ".join(OBJECTS)))
+    tree["code.py"] = code.encode()
+    if config_bytes is not None:
+        tree["config.json"] = config_bytes
+    try:
+        console = engine.board_run(config_bytes, {}, until_ms=20, files=files, tree=tree).console
+    except RuntimeError as e:  # the boot failed: what it printed until then is in the message
+        console = str(e)
+    boot, tables = [], []
+    prev = None
+    for line in console.splitlines():
+        if line.startswith("HEAP "):
+            _, label, free = line.split()
+            used = -int(free)
+            boot.append((label, 0 if prev is None else used - prev, used))
+            prev = used
+        elif line.startswith("TABLE "):
+            _, name, value = line.split()
+            tables.append((name, int(value)))
+    return boot, tables, console
+
+
 def report(config_path, min_table=64, out=print):
     config_path = config_path or REPO / "config.json"
     config_text = Path(config_path).read_text(encoding="utf-8")
@@ -170,10 +248,10 @@ def report(config_path, min_table=64, out=print):
     for label, added, live in boot:
         out("%-22s %9d %9d" % (label, added, live))
     live = dict((b[0], b[2]) for b in boot)
-    code = live["import app"] - live["start"]
-    objects = boot[-1][2] - live["fakes"]
-    out("the firmware after boot: %d bytes live (modules %d, settings and objects %d; the fakes' %d not counted)"
-        % (code + objects, code, objects, live["fakes"] - live["import app"]))
+    fakes = live["fakes"] - live["import start"]
+    total = boot[-1][2] - live["start"] - fakes
+    out("the firmware after boot: %d bytes live (the modules it keeps %d; the fakes' %d not counted)"
+        % (total, live["import app"] - live["start"], fakes))
     out("tables (estimated bytes each attribute holds; %d+ shown, largest first; all: %d):"
         % (min_table, sum(t[1] for t in tables)))
     for name, freed in sorted(tables, key=lambda t: -t[1]):
