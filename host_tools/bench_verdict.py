@@ -96,6 +96,7 @@ def judge(result, inputs):
         "messages": sent, "lost": lost, "load": load, "idle_cycles": idle,
         "longest_pass_ms": max(busy) / CYCLE_MHZ / 1000 if busy else None,
         "fifo_ms": PIO_FIFO_BYTES * BYTE_MS,
+        "uart_overflow": {p: result.counters.get(p, {}).get("rx_overflow", 0) for p in ("in1", "in2")},
     }
 
 
@@ -109,8 +110,11 @@ def verdict_lines(f):
                      % (lost, f["messages"], ", ".join("%s: %d" % kv for kv in sorted(f["lost"].items()))))
         if longest is not None:
             lines.append("Main-loop passes took up to %.2f ms while playing; a PIO input (in3, in4) holds %.2f ms of "
-                         "bytes and a UART input (in1, in2) %.2f ms, so bytes arriving during a longer pass are lost."
-                         % (longest, f["fifo_ms"], 32 * BYTE_MS))
+                         "bytes, so bytes arriving during a longer pass are lost there." % (longest, f["fifo_ms"]))
+        uart = f.get("uart_overflow", {})
+        if any(f["lost"].get(p) for p in uart):
+            lines.append("The UART inputs' receive buffers overflowed by %s bytes: what in1 and in2 lost beyond that "
+                         "was lost after the box had read it." % " and ".join(str(uart[p]) for p in sorted(uart)))
     else:
         lines.append("Verdict: YES. The box keeps up with four DIN inputs at full rate: all %d messages of %d ms of "
                      "non-stop playing on in1-in4 left out1-out4." % (f["messages"], STREAM_MS))

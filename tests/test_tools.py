@@ -256,3 +256,4 @@ def test_bench_verdict_no_names_the_losses_and_the_long_passes():
     assert figures["lost"] == {"in3": 1}  # the mod wheel CC whose value byte was lost
     assert lines[0] == "Verdict: NO. With four DIN inputs at full rate the box lost 1 of 1360 messages (in3: 1)."
     assert lines[1].startswith("Main-loop passes took up to 4.00 ms while playing; a PIO input (in3, in4) holds 2.56 ms")
+    assert len(lines) == 3  # in1 and in2 lost nothing: no word about their receive buffers
