@@ -602,8 +602,11 @@ function feedUsb() {
 // -- The session: inputs timed from t0 (the first main-loop pass).
 let readyFree = null;
 let consoleTail = '';
+let codeEnded = false;
 function consoleSeen(text) {
   consoleTail = (consoleTail + text).slice(-4096);
+  // code.py stopped (an exception, or it returned) before its main loop: no session to run.
+  if (t0 === null && consoleTail.includes('Press any key to enter the REPL')) codeEnded = true;
   const m = /Thruway ready: preset \d+, (-?\d+) bytes free/.exec(consoleTail);
   if (m && readyFree === null) {
     readyFree = Number(m[1]);
@@ -682,7 +685,7 @@ mcu.peripherals[0x40058].onWatchdogTrigger = () => {
   out.resets.push([cycles, 'watchdog']);
 };
 function run(limitCycles) {
-  while (cycles < limitCycles && cycles < endCycles && !watchdogFired) {
+  while (cycles < limitCycles && cycles < endCycles && !watchdogFired && !codeEnded) {
     if (core.waiting) {
       const toAlarm = clock.nanosToNextAlarm;
       let skip = toAlarm > 0 ? Math.ceil(toAlarm / CYCLE_NS) : 1;
@@ -700,7 +703,9 @@ function run(limitCycles) {
 }
 run(bootLimit);
 if (t0 === null) {
-  out.error = 'the firmware never reached its main loop within ' + job.boot_limit_ns / 1e9 + ' s of power-up';
+  out.error = codeEnded
+    ? 'code.py stopped before its main loop (see the console)'
+    : 'the firmware never reached its main loop within ' + job.boot_limit_ns / 1e9 + ' s of power-up';
 } else {
   run(Infinity);
   // Outputs still busy (DIN wire, a PIO transmitter) finish within the grace the job allows.

@@ -44,6 +44,10 @@ DRAIN_NS = 2_000 * NS_PER_MS  # after the session: outputs still sending may fin
 BOOT_OUT = "Adafruit CircuitPython 10.3.0 on 2025-01-01; Raspberry Pi Pico with rp2040\nBoard ID:raspberry_pi_pico\n"
 
 
+class BoardError(Exception):
+    """The board engine could not run the session (the firmware did not start, node failed)."""
+
+
 class Missing(Exception):
     """A file the board engine needs is not there; the message says what to get and where."""
 
@@ -71,26 +75,24 @@ NODE_STAMP = "host_tools/board/node_modules/.installed"
 
 
 def install_tree(config_text, mpy_cross, dest):
-    """The CIRCUITPY drive ``flash --mpy`` writes, in directory ``dest``."""
+    """The CIRCUITPY drive ``flash`` writes (.mpy from CircuitPython's mpy-cross), in directory
+    ``dest``, with ``config_text`` (bytes or text; None: no config.json) as the drive's own."""
     from host_tools import flash
 
     with open(os.path.join(dest, "boot_out.txt"), "w") as f:
         f.write(BOOT_OUT)
-    argv = ["--drive", dest, "--mpy", "--mpy-cross", mpy_cross]
-    config_path = None
+    argv = ["--drive", dest, "--mpy-cross", mpy_cross]
     if config_text is not None:
-        config_path = os.path.join(dest, ".config-source.json")
-        with open(config_path, "w") as f:
-            f.write(config_text)
-        argv += ["--config", config_path]
+        # The drive's config.json as given, bytes of any kind (the flasher keeps a drive's own
+        # config.json, and only warns about a bad one: the box must meet it as it is).
+        with open(os.path.join(dest, "config.json"), "wb") as f:
+            f.write(config_text.encode() if isinstance(config_text, str) else config_text)
     log = io.StringIO()
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         status = flash.main(argv)
     if status != 0:
-        raise RuntimeError("board engine: flash into the drive image failed:\n" + log.getvalue())
-    if config_path:
-        os.remove(config_path)
-    else:
+        raise BoardError("board engine: flash into the drive image failed:\n" + log.getvalue())
+    if config_text is None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(dest, "config.json"))
     os.remove(os.path.join(dest, "boot_out.txt"))
@@ -195,7 +197,7 @@ def run_engine(job, tmp):
         json.dump(job, f)
     proc = subprocess.run(["node", str(ENGINE_JS), job_path, out_path], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError("board engine: node failed (%d):\n%s" % (proc.returncode, proc.stderr[-4000:]))
+        raise BoardError("board engine: node failed (%d):\n%s" % (proc.returncode, proc.stderr[-4000:]))
     with open(out_path) as f:
         return json.load(f)
 
@@ -237,7 +239,7 @@ def _result(raw, job, timed_inputs):
     result = BoardResult()
     result.console = raw["console"]
     if raw.get("error"):
-        raise RuntimeError("board engine: %s\nconsole:\n%s" % (raw["error"], raw["console"][-3000:]))
+        raise BoardError("board engine: %s; the console ends:\n%s" % (raw["error"], raw["console"][-3000:]))
     result.inputs = timed_inputs
     for port in ("out1", "out2"):
         result.outputs[port] = [(_ns(raw, c), b) for c, b in raw["outputs"][port]]
@@ -249,12 +251,19 @@ def _result(raw, job, timed_inputs):
     result.usb_packets = [(_ns(raw, c), tuple(p)) for c, *p in raw["usb_packets"]]
     result.outputs["usb"] = usbmidi.packets_to_timed_bytes(result.usb_packets)
     result.end_ns = _ns(raw, raw["session_end_cycles"])
+    # A byte still on the wire when the run ends has not left (the UART model books its end
+    # time when it is written).
+    for port in ("out1", "out2", "out3", "out4"):
+        result.outputs[port] = [(t, b) for t, b in result.outputs[port] if t <= result.end_ns]
     passes = raw["passes"]
     result.pass_cycles = passes
     result.passes = len(passes)
     result.max_pass_ns = max(passes) * CYCLE_NS if passes else 0
     result.cpu_ns = None  # the CPU never idles on the board: no load figure
     result.counters = {port: {"rx_overflow": n} for port, n in raw["rx_overflow"].items()}
+    # The firmware's own account of a refused config, as its console prints it.
+    result.config_errors = [line[len("config error: "):].strip() for line in result.console.splitlines()
+                            if line.startswith("config error: ")]
     result.signals = _signals(raw, job)
     result.resets = [(_ns(raw, c), why) for c, why in raw["resets"]]
     result.board = board_figures(raw, result)
