@@ -171,7 +171,9 @@ def compare(sim, board):
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m host_tools calibrate", description=__doc__.split("\n")[0])
-    p.parse_args(argv)
+    p.add_argument("--ops", action="store_true",
+                   help="measure what each Python operation costs on the board instead (costs.PY_OP_CYCLES)")
+    args = p.parse_args(argv)
     from host_tools.board import engine
 
     try:
@@ -179,6 +181,10 @@ def main(argv=None):
     except engine.Missing as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
+    if args.ops:
+        for name, cycles in board_op_costs(files).items():
+            print("  %-32s %7.0f cycles" % (name, cycles))
+        return 0
     sim, board = run_engines(reference_session(), files)
     sim_sections, board_sections = section_figures(sim), section_figures(board)
     tables = [(name, sim_sections[name], board_sections[name]) for name, _, _ in SECTIONS]
@@ -192,3 +198,81 @@ def main(argv=None):
             print("  %-22s sim %8.3f  board %8.3f  %s" % (figure, s, b, "ok" if ok else "OFF"))
     print("%d figure(s) outside %d %%" % (bad, TOLERANCE * 100))
     return 0
+
+
+# -- What a Python operation costs on the board: the figures behind costs.PY_OP_CYCLES ------
+
+# (name, statement): each runs OPS_REPEAT times in a loop between two reads of in1's UART (the
+# board engine's pass marker); its cost is the pass less the empty loop's, per statement.
+PYTHON_OPS = (
+    ("empty loop", "pass"),
+    ("local load", "x = a"),
+    ("constant", "x = 5"),
+    ("global load", "x = G"),
+    ("attribute load (2 attributes)", "x = small.a"),
+    ("attribute load (70 attributes)", "x = big.a50"),
+    ("attribute store", "small.a = i"),
+    ("bytearray read", "x = ba[3]"),
+    ("bytearray write", "ba[3] = 1"),
+    ("list read", "x = lst[3]"),
+    ("dict read", "x = d[3]"),
+    ("a + b", "x = a + b"),
+    ("a // b", "x = a // b"),
+    ("a % b", "x = a % b"),
+    ("compare and jump", "if a < b: pass"),
+    ("if local", "if z: pass"),
+    ("function call", "f(i)"),
+    ("method call (2 attributes)", "small.m(i)"),
+    ("method call (70 attributes)", "big.m(i)"),
+    ("len()", "len(ba)"),
+    ("range loop iteration", "for j in range(1): pass"),
+)
+OPS_REPEAT = 64
+_OPS_PRELUDE = """import board, busio
+uart = busio.UART(board.GP0, board.GP1, baudrate=31250, timeout=0)
+mark = bytearray(8)
+G = 7
+class Small:
+    def __init__(self):
+        self.a = 1
+    def m(self, x):
+        return x
+class Big:
+    def __init__(self):
+        for k in range(70):
+            setattr(self, "a%d" % k, k)
+    def m(self, x):
+        return x
+def f(x):
+    return x
+"""
+
+
+def _ops_program():
+    lines = [_OPS_PRELUDE]
+    for k, (_, statement) in enumerate(PYTHON_OPS):
+        lines.append("def t%d(small, big, ba, lst, d, a, b, z):\n    for i in range(%d):\n        %s\n"
+                     % (k, OPS_REPEAT, statement))
+    lines.append("tests = [%s]\n" % ", ".join("t%d" % k for k in range(len(PYTHON_OPS))))
+    lines.append("""args = (Small(), Big(), bytearray(16), list(range(16)), {1: 2, 3: 4}, 5000, 7, 0)
+for t in tests + tests:
+    uart.readinto(mark)
+    t(*args)
+while True:
+    uart.readinto(mark)
+""")
+    return "".join(lines).encode()
+
+
+def board_op_costs(board_files=None):
+    """{operation: board cycles} for PYTHON_OPS (the second round of each, past any warm-up)."""
+    from host_tools.board import engine
+
+    result = engine.board_run("{}", {}, (), 400, files=board_files, tree={"code.py": _ops_program()})
+    passes = result.pass_cycles
+    n = len(PYTHON_OPS)
+    if len(passes) < 2 * n:
+        raise RuntimeError("board engine: the operation benchmark did not finish")
+    second = passes[n:2 * n]
+    empty = second[0]
+    return {name: (cycles - empty) / OPS_REPEAT for (name, _), cycles in zip(PYTHON_OPS[1:], second[1:])}
