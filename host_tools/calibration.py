@@ -152,7 +152,7 @@ def run_engines(stream, board_files=None):
     from host_tools.board import engine
 
     config, inputs, events, until = stream
-    return (runner.simulate(config, inputs, events, until),
+    return (runner.simulate(config, inputs, events, until, python_costs=True),
             engine.board_run(config, inputs, events, until, files=board_files))
 
 

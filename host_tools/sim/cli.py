@@ -30,6 +30,10 @@ def _parser():
     p.add_argument("--engine", choices=("sim", "board"), default="sim",
                    help="sim: the fast simulator (default); board: real CircuitPython on an emulated RP2040 "
                         "(docs/board-engine.md)")
+    p.add_argument("--cost-model", choices=("calls", "python"), default="calls",
+                   help="the fast simulator's CPU time: calls (hardware calls plus a fixed cost per byte, "
+                        "the default) or python (the firmware's own Python, operation by operation, "
+                        "calibrated against the board engine: python -m host_tools calibrate)")
     p.add_argument("--uf2", help="board engine: CircuitPython's UF2 for raspberry_pi_pico (or CIRCUITPY_UF2)")
     p.add_argument("--mpy-cross", help="board engine: CircuitPython's mpy-cross (or CIRCUITPY_MPY_CROSS)")
     p.add_argument("--bootrom", help="board engine: the RP2040 B1 bootrom (or CIRCUITPY_BOOTROM)")
@@ -189,7 +193,8 @@ def main(argv):
             print("error: %s" % e, file=sys.stderr)
             return 1
     else:
-        result = runner.simulate(config_text, inputs, events, args.until, nvm=nvm, clock_in=clock_in)
+        result = runner.simulate(config_text, inputs, events, args.until, nvm=nvm, clock_in=clock_in,
+                                 python_costs=args.cost_model == "python")
     data = report.write_outputs(result, args.out, plot=not args.no_plot)
     report.print_summary(data, args.out, sys.stdout)
     return 0

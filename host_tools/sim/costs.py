@@ -13,6 +13,13 @@ def cycles(n):
     return n * CYCLE_NS
 
 
+# The call-only model (the default, README "Timing model"): the firmware's Python is not traced;
+# each port read is charged the loop's Python around it, and each byte a read hands over the
+# parse/route/queue path of the fast-path probe (docs/design.md). The Python model
+# (``--cost-model python``, pycost.py) charges the Python itself instead and leaves these out.
+PER_READ_OVERHEAD = cycles(2500)
+PER_BYTE_PATH = cycles(3500)
+
 # Reads and writes of ports.
 UART_READINTO = cycles(1505)  # readinto on a UART, empty or not
 UART_WRITE_BASE = cycles(1150)  # uart.write(view) with no allocation

@@ -111,7 +111,7 @@ def _firmware_imports():
 def _count_passes(w):
     # A pass runs from one read of in1 to the next, as on the board engine (uart.PASS_MARKER_UART).
     def counted():
-        if not pycost.live:
+        if w.python_costs and not pycost.live:
             pycost.pending_cycles = 0  # start-up Python is not charged (pycost.live)
             pycost.live = True
         w.passes += 1
@@ -197,7 +197,8 @@ def _run_firmware(w, console, boot_out):
         try:
             _run_boot(w, boot_out)
             _count_passes(w)
-            with contextlib.redirect_stdout(console), pycost.charging(CHARGED_PYTHON):
+            charging = pycost.charging(CHARGED_PYTHON) if w.python_costs else contextlib.nullcontext()
+            with contextlib.redirect_stdout(console), charging:
                 runpy.run_path(str(REPO / "code.py"), run_name="__main__")
             return
         except _world.SimulationEnd:
@@ -212,18 +213,20 @@ def _run_firmware(w, console, boot_out):
                 return
 
 
-def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock_in=()):
+def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock_in=(), python_costs=False):
     """Run the box. ``inputs``: {port: [(time_ns, bytes)]}; ``events``: [(time_ns, action, button)].
 
     ``config_text``: the drive's config.json (bytes as they are, or text written as UTF-8); None
     means the drive has none. ``nvm``: bytes the box's NVM holds at power-up (a previous run's
     ``result.nvm``: a power cycle). ``clock_in``: [(time_ns, high)], the clock-in jack's level
-    from that time (its input inverter makes the pin read the opposite). Returns a
-    ``SimResult``."""
+    from that time (its input inverter makes the pin read the opposite). ``python_costs``: charge
+    the firmware's own Python operation by operation (pycost.py, calibrated against the board
+    engine) instead of a fixed cost per read and per byte. Returns a ``SimResult``."""
     inputs = inputs or {}
     w = _world.World(until_ns=None if until_ms is None else int(round(until_ms * NS_PER_MS)))
     if nvm is not None:
         w.nvm[: len(nvm)] = bytes(nvm)
+    w.python_costs = python_costs
     w.passes = 0
     w.pass_log = []  # (start_ns, length_ns) of every main-loop pass
     w.last_pass_ns = 0

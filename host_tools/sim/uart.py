@@ -116,7 +116,7 @@ class UART:
         w = _world.current()
         if self._block == PASS_MARKER_UART and w.pass_marker is not None:
             w.pass_marker()
-        w.charge(costs.UART_READINTO)
+        w.charge_read(costs.UART_READINTO, 0)
         want = len(buf)
         if self.timeout:
             deadline = w.now_ns + int(self.timeout * 1e9)
@@ -126,6 +126,8 @@ class UART:
         n = min(want, len(self._rx_buffer))
         if n == 0:
             return None
+        if not w.python_costs:
+            w.charge(costs.PER_BYTE_PATH * n)
         for k in range(n):
             buf[k] = self._rx_buffer.popleft()
         return n

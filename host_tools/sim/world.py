@@ -9,7 +9,7 @@ Nothing reads the host's clock, so the same inputs always give the same outputs.
 
 import heapq
 
-from host_tools.sim import pycost
+from host_tools.sim import costs, pycost
 
 NS_PER_MS = 1_000_000
 
@@ -77,6 +77,7 @@ class World:
         self.soft_until_ns = None
         self.stop_check = None
         self.pass_marker = None  # called at each main-loop pass (the runner counts them)
+        self.python_costs = False  # charge the firmware's Python (pycost.py) instead of per byte
 
     def tx_wire(self, pin_number):
         """The wire a transmitter on this GPIO drives (an unconnected one if no jack)."""
@@ -126,6 +127,13 @@ class World:
 
     def next_event_ns(self):
         return self._events[0][0] if self._events else None
+
+    def charge_read(self, call_ns, nbytes):
+        """A port read: its call, and under the call-only cost model the firmware's path for the
+        loop around it and for each byte it hands over (costs.PER_READ_OVERHEAD, PER_BYTE_PATH)."""
+        if not self.python_costs:
+            call_ns += costs.PER_READ_OVERHEAD + nbytes * costs.PER_BYTE_PATH
+        self.charge(call_ns)
 
     def charge(self, ns):
         """Spend ``ns`` of CPU time: advance the clock, running every event due on the way."""

@@ -518,7 +518,7 @@ class StateMachine:
     def in_waiting(self):
         self._check()
         w = _world.current()
-        w.charge(costs.PIO_IN_WAITING)
+        w.charge_read(costs.PIO_IN_WAITING, 0)  # the firmware polls a PIO input with in_waiting
         if self._core is not None:
             return len(self._now().rx)
         return len(self._rx)
@@ -563,6 +563,8 @@ class StateMachine:
                 raise RuntimeError("readinto would wait forever (no more input)")
             w.advance_to(nxt)
         w.charge(costs.DEFAULT_CALL)
+        if not w.python_costs:
+            w.charge(costs.PER_BYTE_PATH * n)
         for k in range(start, end):
             buffer[k] = self._rx.popleft()
 

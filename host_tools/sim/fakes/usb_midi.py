@@ -13,10 +13,10 @@ class PortIn:
 
     def readinto(self, buf, nbytes=None):
         w = _world.current()
-        w.charge(costs.USB_READINTO)
         want = len(buf) if nbytes is None else min(nbytes, len(buf))
         q = self._link.to_device
         n = min(want, len(q))
+        w.charge_read(costs.USB_READINTO, n)
         for k in range(n):
             buf[k] = q.popleft()
         return n
