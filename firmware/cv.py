@@ -9,7 +9,7 @@ preset switch: every gate and drum falls and every voice is released first.
 
 Layers, one way: MIDI bytes -> parts (a mono voice with its note stack, or the poly/unison group
 with ``voices.PolyAllocator``) -> voices (pitch in 1/256 semitone, glide, bend, mod) -> DAC
-codes (``firmware.dac``; integer tables from ``firmware.cv_tables``, built at start-up) and gate pins / the
+codes (``firmware.dac``; integer tables from ``firmware.cv_setup``, built at start-up) and gate pins / the
 drums' 74HCT595.
 
 Contracts and the reasons behind them:
@@ -176,7 +176,9 @@ class CvEngine:
                 elif fault.startswith("dac 0x%02x" % _dac.MOD_ADDRESS):
                     present &= ~2
         self.dac = _dac.Dac(i2c, present)
-        self.dac.setup(getattr(hw, "dac_drivers", None))
+        from firmware import cv_setup  # start-up code: leaves the heap after boot (app)
+
+        cv_setup.setup_dac(self.dac, getattr(hw, "dac_drivers", None))
         self.gates = list(hw.gate_pins)
         self.drum_spi = getattr(hw, "drum_spi", None)
         self.drum_latch = getattr(hw, "drum_latch", None)
@@ -239,7 +241,7 @@ class CvEngine:
     def _tables(self, v, cal, mod_range):
         # Building a 128-entry table costs milliseconds on the RP2040 (floats): each is built
         # once (prepare() at start-up) and a preset switch only picks it up. Jacks with the same
-        # calibration share one table. The builders (firmware.cv_tables) leave the heap after
+        # calibration share one table. The builders (firmware.cv_setup) leave the heap after
         # start-up; a table not prepared then brings them back.
         cache = self._table_cache
         pitch_key = ("pitch", str(cal.get(JACKS[v])))
@@ -247,12 +249,12 @@ class CvEngine:
         pitch = cache.get(pitch_key)
         mod = cache.get(mod_key)
         if pitch is None or mod is None:
-            from firmware import cv_tables
+            from firmware import cv_setup
 
             if pitch is None:
-                cache[pitch_key] = pitch = cv_tables.pitch_table(cal.get(JACKS[v]))
+                cache[pitch_key] = pitch = cv_setup.pitch_table(cal.get(JACKS[v]))
             if mod is None:
-                cache[mod_key] = mod = cv_tables.mod_table(cal.get(JACKS[4 + v]), float(mod_range))
+                cache[mod_key] = mod = cv_setup.mod_table(cal.get(JACKS[4 + v]), float(mod_range))
         return pitch, mod
 
     def prepare(self, cv_settings, calibration):

@@ -93,7 +93,7 @@ def summary_figures(result):
 VM_SCRIPT = """
 import gc
 import time
-from firmware import cv, dac
+from firmware import cv, cv_setup, dac
 
 from scripted_ports import CountingI2C as I2C, Jacks as Hw
 
@@ -127,7 +127,7 @@ from bench_ref import ref_parse as ref
 measure("ref_parser_byte", ref)
 
 d = dac.Dac(I2C(), 3)
-d.setup()
+cv_setup.setup_dac(d)
 def flush1(n):
     for k in range(n):
         d.set(0, k & 4095)
@@ -247,6 +247,7 @@ def _bus_model():
     from host_tools.sim.mcp4728 import MCP4728
 
     dac = fwimport.firmware_module("dac")
+    cv_setup = fwimport.firmware_module("cv_setup")
     names = runner._FAKE_MODULES
     saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
     sys.path.insert(0, str(runner.FAKES))
@@ -277,7 +278,7 @@ def _bus_model():
 
         out["adafruit_raw_4ch"] = timed(raw4)
         d = dac.Dac(bus, 3)
-        d.setup()
+        cv_setup.setup_dac(d)
 
         def flush(channels, base):
             for c in channels:

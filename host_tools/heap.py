@@ -54,9 +54,9 @@ STEPS_BOOT = (
               "box.panel = Panel(pins, lambda buf: None, bytearray(256), None, len(settings['presets']), "
               "settings['panel'], box.merger.last_rx, ticks.now(), error=bool(errors), fault=False)\n"
               "box.select_preset(0)\n"),
-    # As app._start returns: the config text, the full settings and the fakes' lists go.
+    # As start.build returns: the config text, the full settings and the fakes' lists go.
     ("start-up dropped", "app._forget_start_up()\nstart = None\ndel builtins.settings, builtins.errors, builtins.CONFIG_TEXT\n"
-                         "settings = errors = inputs = outputs = pins = None\n"),  # as app._start: only the box stays
+                         "settings = errors = inputs = outputs = pins = None\n"),  # as start.build: only the box stays
 )
 
 
