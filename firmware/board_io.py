@@ -5,7 +5,7 @@ modules), so the rest of the firmware never imports ``board``, ``busio`` and fri
 simulator runs it unchanged against fakes of those modules.
 
 A part that fails to start (a PIO port, USB) is left out and reported in ``faults``; the box
-routes MIDI without it (design notes section 5, "degrade, never stop").
+routes MIDI without it (docs/design.md, "Degrade, never stop").
 """
 
 import array

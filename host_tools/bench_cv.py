@@ -348,7 +348,7 @@ def main(argv=(), n=20000):
                                       "%.1f" % (alloc / n) if alloc is not None else "-", pico(us)))
     print()
     print("VM: MicroPython 1.27 under node with a fake I2C that returns at once. Pico us~: VM time scaled")
-    print("by the minimal parser of design notes 3b measured in the same run (%.3f us/byte on the VM, 36 on"
+    print("by the minimal parser of docs/design.md measured in the same run (%.3f us/byte on the VM, 36 on"
           % (ref_us / n if ref_us else float("nan")))
     print("the Pico): rough. I2C: the simulator's bus model (writeto CPU 17.2 us + 9 bits a byte, start, stop).")
     return 0

@@ -17,7 +17,7 @@ Adapters (the same contract as ``firmware/ports.py``):
 - ``MidoOut.send(buf, start, end, now)``: the merged byte stream goes through ``StreamParser``,
   an incremental parser with running status, real-time bytes inside messages and SysEx, and
   each complete message is sent. (mido's own ``Parser`` drops the notes of a running-status
-  stream, which is exactly what the merger emits; design notes section 3.) It also remembers
+  stream, which is exactly what the merger emits; docs/design.md, "Libraries and chips".) It also remembers
   the notes it left sounding, so a stop sends their note-offs.
 
 Time is ``time.monotonic()`` in ms, masked like ``supervisor.ticks_ms()``. The loop runs a box
