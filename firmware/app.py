@@ -19,7 +19,6 @@ from firmware.cv import CvEngine
 from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, Merger
 from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP, Panel
 
-READ_SIZE = 64
 WATCHDOG_S = 2.0  # a main loop stuck this long restarts the box (into its last preset: NVM)
 
 box = None  # type: Box | None  # the running Box, for the serial console and the simulator's summary

@@ -4,7 +4,7 @@ so their code leaves the heap before the box plays (docs/design.md, "Heap"). ``a
 wired here (``wire``: its fields, every preset's tables), so its construction code goes too.
 """
 
-from firmware import app, router
+from firmware import app, ports, router
 from firmware.app import Box
 from firmware.clock import DEFAULT_CLOCK, Clock
 from firmware.cv import CvEngine
@@ -43,10 +43,10 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     # The inputs that exist, with their index: the pass polls them without a None test.
     box.polled = [(i, inputs[i]) for i in range(len(inputs)) if inputs[i] is not None]
     box.tick = -1  # the ms tick the once-a-tick work last ran in
-    box.buf = bytearray(app.READ_SIZE)
+    box.buf = bytearray(ports.READ_SIZE)
     # One view per read length, made once: a slice per read would allocate while playing.
     whole = memoryview(box.buf)
-    box.views = [whole[:n] for n in range(app.READ_SIZE + 1)]
+    box.views = [whole[:n] for n in range(ports.READ_SIZE + 1)]
     box.routing, box.settings = presets(box.merger, box.cv, settings, len(inputs), len(outputs))
     box.preset = 0
     box.panel = None  # firmware.panel.Panel, attached by start.build() (tests may leave it out)
