@@ -158,9 +158,8 @@ def _transform(transforms, tables, transform):
 def load_settings(text):
     """``config.load(text)``, then the checker is dropped from memory: it runs once at start-up
     and its code is about 19 KB of the heap (on the board as on the MicroPython VM). The
-    top-level dict is copied
-    because the one the checker built keeps the module alive (measured on the VM). Returns
-    ``(settings, errors)``."""
+    top-level dict is copied because the one the checker built keeps the module alive (measured
+    on the VM). Returns ``(settings, errors)``."""
     import sys
 
     import firmware
