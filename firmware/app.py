@@ -8,60 +8,50 @@ alike; ``firmware.start`` builds the box first and then leaves the heap.
 
 import gc
 
+try:
+    from typing import Callable  # for type checkers only: CircuitPython has no typing
+except ImportError:
+    pass
+
 from firmware import router
 from firmware.clock import DEFAULT_CLOCK, Clock, clock_outputs
+from firmware.cv import CvEngine
 from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, Merger
-from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP
+from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP, Panel
 
-READ_SIZE = 64
 WATCHDOG_S = 2.0  # a main loop stuck this long restarts the box (into its last preset: NVM)
 
 box = None  # type: Box | None  # the running Box, for the serial console and the simulator's summary
 
 
 class Box:
-    """Everything the main loop touches, wired together once at start-up."""
+    """Everything the main loop touches, wired together once at start-up (``start.wire``)."""
+
+    # The fields start.wire sets (annotations only: nothing at run time; the classes are
+    # imported for them and cost a name each).
+    inputs: list  # ports in the router's order (firmware.router.INPUTS), None where absent
+    outputs: list  # the same for OUTPUTS; [CV_OUTPUT] is the CV engine
+    ticks_ms: "Callable[[], int]"  # supervisor.ticks_ms
+    errors: list  # the config checker's, for the console
+    merger: Merger
+    cv: "CvEngine | None"
+    clock: Clock
+    polled: list  # (index, port) of the inputs that exist
+    tick: int  # the ms tick the once-a-tick work last ran in
+    buf: bytearray  # what a port read lands in
+    views: list  # views of buf, one per read length
+    routing: list  # per preset: (masks, transforms) for Merger.set_routes
+    settings: dict  # what a preset switch reads: presets (name, clock, cv), calibration
+    preset: int  # the preset in force (0-based)
+    panel: "Panel | None"
 
     def __init__(self, inputs, outputs, ticks_ms, settings, errors=(), clock=None):
-        self.inputs = inputs
-        self.outputs = outputs
-        self.ticks_ms = ticks_ms
-        self.errors = list(errors)
-        self.merger = Merger(len(inputs), len(outputs))
-        self.merger.outputs = outputs
-        for o in range(len(outputs)):
-            if outputs[o] is None:
-                self.merger.present &= ~(1 << o)
-        # The CV engine is the internal output ``cv`` (None when a Box is built without it).
-        # It is fed whole messages, each with its status byte.
-        self.cv = outputs[router.CV_OUTPUT] if len(outputs) > router.CV_OUTPUT else None
-        # Running status per DIN output (config ``outputs``). Never on USB: a USB-MIDI packet
-        # carries one whole message, and TinyUSB sends running-status data bytes as single-byte
-        # packets (code index 0xF) that hosts do not take as messages (docs/board-engine.md).
-        # Never into the CV engine, which wants every message whole. Direct sends: not to the
-        # CV engine either, whose gates rise a pass after its CV is written.
-        port_settings = settings.get("outputs", {})
-        rs = 0
-        for o in range(min(len(outputs), router.CV_OUTPUT)):
-            if o != router.USB_OUTPUT and port_settings.get(router.OUTPUTS[o], {}).get("running_status", True):
-                rs |= 1 << o
-        self.merger.set_output_modes(rs, self.merger.present & ~(1 << router.CV_OUTPUT))
-        # The clock: tempo, transport and the clock/reset/run jacks (jackless when none given).
-        self.clock = clock if clock is not None else Clock(None, None, None, None, ticks_ms)
-        self.merger.clock_sink = self.clock
-        # The inputs that exist, with their index: the pass polls them without a None test.
-        self.polled = [(i, inputs[i]) for i in range(len(inputs)) if inputs[i] is not None]
-        self.tick = -1  # the ms tick the once-a-tick work last ran in
-        self.buf = bytearray(READ_SIZE)
-        whole = memoryview(self.buf)
-        self.views = [whole[:n] for n in range(READ_SIZE + 1)]
-        # Every preset's routing tables and what a switch reads, built once (firmware.start).
+        # Wired by firmware.start, whose code leaves the heap once the box runs: ports in the
+        # router's order (None where absent), the CV engine as output ``cv``, the clock
+        # (jackless when None), and ``settings`` / ``errors`` from the config checker.
         from firmware import start
 
-        self.routing, self.settings = start.presets(self.merger, self.cv, settings, len(inputs), len(outputs))
-        self.preset = 0
-        self.panel = None  # firmware.panel.Panel, attached by start.build() (tests may leave it out)
-        self.select_preset(0)
+        start.wire(self, inputs, outputs, ticks_ms, settings, errors, clock)
 
     def select_preset(self, index):
         """Switch routing to preset ``index`` (0-based). Takes effect between messages."""
@@ -171,9 +161,10 @@ def run():
     started.run()
 
 
-# Modules only start-up uses: the checker, the hardware set-up, the DAC table builders, the
-# start-up itself. Dropped once the box runs, their code leaves the heap (docs/design.md, "Heap").
-START_UP_MODULES = ("config", "board_io", "cv_tables", "start")
+# Modules only start-up uses: the checker, the hardware set-up and its pin names, the DAC
+# set-up and table builders, the start-up itself. Dropped once the box runs, their code leaves
+# the heap (docs/design.md, "Heap").
+START_UP_MODULES = ("config", "board_io", "pinmap", "cv_setup", "start")
 
 
 def _forget_start_up():

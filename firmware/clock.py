@@ -15,7 +15,7 @@ Who calls what:
 - the panel calls ``tap(now)`` and ``start_stop(now)``; they only record a request that the
   next ``service`` carries out, so they are safe to call from anywhere in the loop.
 
-Time is ``supervisor.ticks_ms()`` (design notes 3b: ``monotonic_ns`` allocates). The internal
+Time is ``supervisor.ticks_ms()`` (docs/design.md, "CircuitPython costs": ``monotonic_ns`` allocates). The internal
 clock keeps an exact rational grid: half-tick k (48 PPQN) falls at ``anchor + k * 125000 /
 bpm_x100`` ms, stepped with an integer remainder, so it never drifts. The PIO metronome
 (``board_io``) times it to the microsecond (the comments at ``_metronome``); without one the grid

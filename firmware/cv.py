@@ -1,15 +1,18 @@
 """The CV engine: MIDI in, pitch/mod CVs, gates and drum triggers out.
 
 The router treats the engine as its internal output ``cv`` (``router.OUTPUTS[5]``): the merger
-queues whole messages for it, always with their status byte, and ``app`` drains it like a port
-(``room(now)`` then ``write_from(buf, start, end)``). ``service(now)`` runs once a main-loop
-pass and costs one flag test when nothing is timed. ``configure(cv, calibration)`` installs a
-preset's ``cv`` section and the ``calibration`` section (docs/config.md) at boot and on every
-preset switch: every gate and drum falls and every voice is released first.
+hands it whole messages, always with their status byte, through the output-port call
+``send(buf, start, end, now)`` (``firmware.ports``), which takes at most ``ROOM`` bytes a call
+(``room(now)`` and ``write_from(buf, start, end)`` are its two halves, for tests and the bench).
+``service(now)`` runs once a main-loop pass and costs one flag test when nothing is timed.
+``configure(cv, calibration)`` installs a preset's ``cv`` section and the ``calibration``
+section (docs/config.md) at boot and on every preset switch: every gate and drum falls and every
+voice is released first; ``prepare`` builds a preset's DAC tables at start-up.
 
 Layers, one way: MIDI bytes -> parts (a mono voice with its note stack, or the poly/unison group
 with ``voices.PolyAllocator``) -> voices (pitch in 1/256 semitone, glide, bend, mod) -> DAC
-codes (``firmware.dac``; integer tables from ``firmware.cv_tables``, built at start-up) and gate pins / the
+codes (``firmware.dac``; integer tables built at start-up by ``firmware.cv_setup``) and gate
+pins / the
 drums' 74HCT595.
 
 Contracts and the reasons behind them:
@@ -60,7 +63,7 @@ DRUMS = const(8)
 # an estimated 2 ms of Python together (``make bench`` scales its MicroPython VM figures by a
 # reference loop), plus their I2C writes, so a burst (a chord from USB, a queue refilled after a
 # preset switch) is spread over passes and no pass keeps the PIO inputs waiting longer than
-# their FIFO lasts (design notes 3: about 2.6 ms at full rate).
+# their FIFO lasts (docs/design.md, "Libraries and chips": about 2.6 ms at full rate).
 ROOM = const(3)
 GLIDE_STEP_MS = const(2)
 RETRIGGER_MS = const(2)
@@ -176,7 +179,9 @@ class CvEngine:
                 elif fault.startswith("dac 0x%02x" % _dac.MOD_ADDRESS):
                     present &= ~2
         self.dac = _dac.Dac(i2c, present)
-        self.dac.setup(getattr(hw, "dac_drivers", None))
+        from firmware import cv_setup  # start-up code: leaves the heap after boot (app)
+
+        cv_setup.setup_dac(self.dac, getattr(hw, "dac_drivers", None))
         self.gates = list(hw.gate_pins)
         self.drum_spi = getattr(hw, "drum_spi", None)
         self.drum_latch = getattr(hw, "drum_latch", None)
@@ -239,7 +244,7 @@ class CvEngine:
     def _tables(self, v, cal, mod_range):
         # Building a 128-entry table costs milliseconds on the RP2040 (floats): each is built
         # once (prepare() at start-up) and a preset switch only picks it up. Jacks with the same
-        # calibration share one table. The builders (firmware.cv_tables) leave the heap after
+        # calibration share one table. The builders (firmware.cv_setup) leave the heap after
         # start-up; a table not prepared then brings them back.
         cache = self._table_cache
         pitch_key = ("pitch", str(cal.get(JACKS[v])))
@@ -247,12 +252,12 @@ class CvEngine:
         pitch = cache.get(pitch_key)
         mod = cache.get(mod_key)
         if pitch is None or mod is None:
-            from firmware import cv_tables
+            from firmware import cv_setup
 
             if pitch is None:
-                cache[pitch_key] = pitch = cv_tables.pitch_table(cal.get(JACKS[v]))
+                cache[pitch_key] = pitch = cv_setup.pitch_table(cal.get(JACKS[v]))
             if mod is None:
-                cache[mod_key] = mod = cv_tables.mod_table(cal.get(JACKS[4 + v]), float(mod_range))
+                cache[mod_key] = mod = cv_setup.mod_table(cal.get(JACKS[4 + v]), float(mod_range))
         return pitch, mod
 
     def prepare(self, cv_settings, calibration):

@@ -38,7 +38,7 @@ Measured on the MicroPython VM (node) in one run, per scan of all four buttons w
 pressed: ``_scan`` here 4-8 us, four ``Debouncer.update()`` 15-24 us, four ``Button.update()``
 (the class with long presses) 42-48 us. Its ``Button`` also reports a long press once (no
 repeat) and delays short presses to count multi-clicks. On the Pico a scan here is about four
-pin reads (506 cycles each, design notes 3b) and a few tests: roughly 30 us every 5 ms.
+pin reads (506 cycles each, docs/design.md, "CircuitPython costs") and a few tests: roughly 30 us every 5 ms.
 """
 
 from micropython import const

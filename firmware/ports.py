@@ -4,7 +4,7 @@ Inputs have ``read(buf) -> n``: never waits, returns 0 when nothing arrived.
 Outputs have ``send(buf, start, end, now) -> n``: take as many of ``buf[start:end]`` as go
 without blocking (``now`` is the pass's ``ticks_ms``) and say how many. One call, not a room
 query and a write: the merger calls it for every output a message goes to, and a method call is
-the costliest thing on that path (design notes 3b). Nothing here imports a hardware module, so
+the costliest thing on that path (docs/design.md, "CircuitPython costs"). Nothing here imports a hardware module, so
 the simulator and the MicroPython tests drive the same classes with fakes.
 
 Why outputs pace themselves: a CircuitPython ``busio.UART.write`` (and ``rp2pio`` write) returns
@@ -32,6 +32,7 @@ PIO_FIFO = const(8)
 UART_HARD = const(32)
 PIO_HARD = const(8)
 USB_CHUNK = const(64)
+READ_SIZE = const(64)  # the most bytes one read hands the box (its read buffer's size)
 
 
 

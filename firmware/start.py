@@ -1,14 +1,56 @@
 """Start-up: the box built from the hardware and config.json, once. ``app.run()`` calls
 ``build()``, then drops this module with the others only start-up uses (``app.START_UP_MODULES``)
-so their code leaves the heap before the box plays (docs/design.md, "Heap"). ``app.Box`` uses
-``presets()`` for its tables.
+so their code leaves the heap before the box plays (docs/design.md, "Heap"). ``app.Box`` is
+wired here (``wire``: its fields, every preset's tables), so its construction code goes too.
 """
 
-from firmware import app, router
+from firmware import app, ports, router
 from firmware.app import Box
 from firmware.clock import DEFAULT_CLOCK, Clock
 from firmware.cv import CvEngine
+from firmware.merger import Merger
 from firmware.panel import Panel
+
+
+def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
+    """Everything the main loop touches, wired together into ``box`` (an ``app.Box``)."""
+    box.inputs = inputs
+    box.outputs = outputs
+    box.ticks_ms = ticks_ms
+    box.errors = list(errors)
+    box.merger = Merger(len(inputs), len(outputs))
+    box.merger.outputs = outputs
+    for o in range(len(outputs)):
+        if outputs[o] is None:
+            box.merger.present &= ~(1 << o)
+    # The CV engine is the internal output ``cv`` (None when a Box is built without it).
+    # It is fed whole messages, each with its status byte.
+    box.cv = outputs[router.CV_OUTPUT] if len(outputs) > router.CV_OUTPUT else None
+    # Running status per DIN output (config ``outputs``). Never on USB: a USB-MIDI packet
+    # carries one whole message, and TinyUSB sends running-status data bytes as single-byte
+    # packets (code index 0xF) that hosts do not take as messages (docs/board-engine.md).
+    # Never into the CV engine, which wants every message whole. Direct sends: not to the
+    # CV engine either, whose gates rise a pass after its CV is written.
+    port_settings = settings.get("outputs", {})
+    rs = 0
+    for o in range(min(len(outputs), router.CV_OUTPUT)):
+        if o != router.USB_OUTPUT and port_settings.get(router.OUTPUTS[o], {}).get("running_status", True):
+            rs |= 1 << o
+    box.merger.set_output_modes(rs, box.merger.present & ~(1 << router.CV_OUTPUT))
+    # The clock: tempo, transport and the clock/reset/run jacks (jackless when none given).
+    box.clock = clock if clock is not None else Clock(None, None, None, None, ticks_ms)
+    box.merger.clock_sink = box.clock
+    # The inputs that exist, with their index: the pass polls them without a None test.
+    box.polled = [(i, inputs[i]) for i in range(len(inputs)) if inputs[i] is not None]
+    box.tick = -1  # the ms tick the once-a-tick work last ran in
+    box.buf = bytearray(ports.READ_SIZE)
+    # One view per read length, made once: a slice per read would allocate while playing.
+    whole = memoryview(box.buf)
+    box.views = [whole[:n] for n in range(ports.READ_SIZE + 1)]
+    box.routing, box.settings = presets(box.merger, box.cv, settings, len(inputs), len(outputs))
+    box.preset = 0
+    box.panel = None  # firmware.panel.Panel, attached by start.build() (tests may leave it out)
+    box.select_preset(0)
 
 
 def presets(merger, cv, settings, n_in, n_out):
@@ -115,9 +157,9 @@ def _transform(transforms, tables, transform):
 
 def load_settings(text):
     """``config.load(text)``, then the checker is dropped from memory: it runs once at start-up
-    and its code is about 19 KB of the heap (MicroPython VM). The top-level dict is copied
-    because the one the checker built keeps the module alive (measured on the VM). Returns
-    ``(settings, errors)``."""
+    and its code is about 19 KB of the heap (on the board as on the MicroPython VM). The
+    top-level dict is copied because the one the checker built keeps the module alive (measured
+    on the VM). Returns ``(settings, errors)``."""
     import sys
 
     import firmware

@@ -374,7 +374,7 @@ def main(argv=()):
         us = costs.get(key)
         if us is not None:
             print("  %-58s %6.2f us VM, about %4.0f us on the Pico" % (text, us, us * scale))
-    print("  (Pico: VM time scaled by design notes 3b's minimal parser, %.3f us a byte on the VM in the"
+    print("  (Pico: VM time scaled by the minimal parser of docs/design.md, %.3f us a byte on the VM in the"
           % costs["ref"])
     print("  same run and 36 us on the Pico: rough)")
     return 0

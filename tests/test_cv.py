@@ -612,7 +612,7 @@ def test_setup_puts_both_chips_on_the_internal_reference_at_gain_1(rig):
         assert [reg.as_tuple() for reg in chip.output] == [(0, 1, 0, 0)] * 4
     r.close()  # one simulated board at a time
     # And the same registers as adafruit_mcp4728 leaves (the hardware layer may hand its driver
-    # objects in as hw.dac_drivers; dac.setup then goes through them).
+    # objects in as hw.dac_drivers; cv_setup.setup_dac then goes through them).
     r2 = rig(drivers=True)
     for address in (0x60, 0x64):
         assert [reg.as_tuple() for reg in r2.chips[address].output] == [(0, 1, 0, 0)] * 4

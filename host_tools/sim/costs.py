@@ -1,7 +1,7 @@
 """CPU time charged to the virtual clock for each call into fake hardware.
 
 Figures are the ones measured on CircuitPython 10.3 for the Pico (RP2040 at 125 MHz, 8 ns a
-cycle), from section 3b of the design notes. The firmware's own Python between hardware calls is
+cycle): docs/design.md, "CircuitPython costs". The firmware's own Python between hardware calls is
 not observable from the fakes, so its cost is charged where it is caused: per byte that a read
 hands to the firmware (``PER_BYTE_PATH``) and per pass of the main loop (the reads themselves).
 The README's "Timing model" section explains the resulting loop period.
@@ -27,8 +27,8 @@ PIO_WRITE_BASE = cycles(1150)
 USB_READINTO = cycles(1505)
 USB_WRITE_BASE = cycles(1150)
 
-# The firmware path a byte takes once read: parse, route, queue for every output. The fast-path
-# probe of section 3b cost about 3,500 cycles a byte in batches and 7,300 at one byte a pass
+# The firmware path a byte takes once read: parse, route, queue for every output. A fast-path
+# probe (docs/design.md, "Timing model") cost about 3,500 cycles a byte in batches and 7,300 at one byte a pass
 # (which includes that pass's read and write); 3,500 is what is left after the read and write.
 PER_BYTE_PATH = cycles(3500)
 
