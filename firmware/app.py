@@ -1,7 +1,9 @@
 """The box: builds the layers from the hardware and runs the main loop.
 
 Data flows one way each pass: ports -> ``Merger.feed`` (parse, route, queue) ->
-``Merger.service`` (timeouts) -> ``Merger.drain`` -> ports. ``code.py`` calls ``run()`` on the
+``Merger.service`` (timeouts) -> ``Merger.write_outputs`` -> ports. An input the merger makes
+wait (its output cannot take its next message) is resumed first and read only into the room
+its carry has left (``_read_waiting``). ``code.py`` calls ``run()`` on the
 board and in the simulator alike.
 """
 
@@ -10,10 +12,9 @@ import gc
 from firmware import router
 from firmware.clock import DEFAULT_CLOCK, Clock, clock_outputs
 from firmware.cv import CvEngine
-from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, Merger
+from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, READ_SIZE, Merger
 from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP, Panel
 
-READ_SIZE = 64
 WATCHDOG_S = 2.0  # a main loop stuck this long restarts the box (into its last preset: NVM)
 
 box = None  # the running Box, for the serial console and the simulator's summary
@@ -47,13 +48,15 @@ class Box:
         self.merger.set_output_modes(rs, self.merger.present & ~(1 << router.CV_OUTPUT))
         # The clock: tempo, transport and the clock/reset/run jacks (jackless when none given).
         self.clock = clock if clock is not None else Clock(None, None, None, None, ticks_ms)
-        self.merger.clock_sink = self.clock
+        self.merger.clock_master.sink = self.clock
         # The inputs that exist, with their index: the pass polls them without a None test.
         self.polled = [(i, inputs[i]) for i in range(len(inputs)) if inputs[i] is not None]
         self.tick = -1  # the ms tick the once-a-tick work last ran in
         self.buf = bytearray(READ_SIZE)
-        whole = memoryview(self.buf)
-        self.views = [whole[:n] for n in range(READ_SIZE + 1)]
+        # The USB input waits by not being read (USB's own back-pressure); a DIN input cannot
+        # stop its wire, so when its carry is full its first waiting message goes on by the
+        # merger's drop rules (rule 4 in firmware/merger.py).
+        self.usb_input = router.INPUTS.index("usb") if len(inputs) > router.INPUTS.index("usb") else -1
         # Every preset's routing tables are built here, once: building them takes tens of ms
         # on the RP2040, too long a pause for a switch while playing (PIO inputs hold 2.6 ms).
         # About 1.3 KB of heap a preset.
@@ -114,20 +117,47 @@ class Box:
         clock = self.clock
         if now != self.tick or clock.poll:
             self._timed(now)
-        buf = self.buf
-        views = self.views
-        last_rx = merger.last_rx
-        for i, port in self.polled:
-            n = port.read(buf)
-            if n:
-                last_rx[i] = now
-                merger.feed(i, views[n])
+        if merger.stalled:
+            self._read_waiting(now)
+        else:
+            buf = self.buf
+            last_rx = merger.last_rx
+            for i, port in self.polled:
+                n = port.read(buf)
+                if n:
+                    last_rx[i] = now
+                    merger.feed(i, buf, 0, n)
         # CV timing (a gate rises here, one pass after its CV was written; see firmware/cv.py).
         cv = self.cv
         if cv is not None and cv.pending:
             cv.service(now)
         if merger.queued:
             merger.write_outputs(now)
+
+    def _read_waiting(self, now):
+        # The pass's reads when some input waits: it is resumed first, and read only when its
+        # carry can take a whole read.
+        merger = self.merger
+        buf = self.buf
+        last_rx = merger.last_rx
+        for i, port in self.polled:
+            if merger.stalled >> i & 1:
+                merger.resume(i)
+                if merger.stalled >> i & 1:
+                    if i != self.usb_input:
+                        while merger.stalled >> i & 1 and merger.carry_room(i) < READ_SIZE:
+                            merger.resume(i, 1)
+                    if merger.stalled >> i & 1:
+                        if merger.carry_room(i) >= READ_SIZE:
+                            n = port.read(buf)
+                            if n:
+                                last_rx[i] = now
+                                merger.keep(i, buf, 0, n)
+                        continue
+            n = port.read(buf)
+            if n:
+                last_rx[i] = now
+                merger.feed(i, buf, 0, n)
 
     def _timed(self, now):
         merger = self.merger
