@@ -1,71 +1,80 @@
 """The byte path: parse every input, route each message, and hand it whole to every output, or
-make its input wait.
+make its input wait."""
 
-Each pass ``app`` calls ``feed()`` with what an input read, ``resume()`` for an input that is
-waiting, ``service()`` once per ms tick for timeouts, and ``write_outputs()`` when anything is
-queued. The rules live in rooms a reader can check one at a time:
-
-- ``firmware.output_queues``: per output a ring (whole messages, in order), a lane for timing
-  bytes, and a late queue; full and empty cannot be confused.
-- ``firmware.tracking``: the notes and sustain pedals sounding on each output; every one is owed
-  its off, and the queues keep room for it.
-- ``firmware.clock_master``: which input's clock and transport pass, and the clock dividers.
-- SysEx arbitration (below, in this module): who holds an output while its SysEx streams.
-
-The merge rules, as this module applies them to each whole message (``_emit``):
-1. Timing bytes (F8 FA FB FC, FE when routed) take the lane at once; they never wait. Everything
-   else, System Reset (FF) included, keeps its place among its input's messages.
-2. An output can take a message when no other input's SysEx holds it, its late queue is empty,
-   and its ring has room for the message plus the room kept for every off it owes. An off the
-   output owes always goes on: into the ring, or the late queue while it must wait.
-3. When an output cannot take a message, its input waits: it stops at that message, and
-   ``app`` keeps its bytes (``carry``; a USB input is not read while its carry is full, which
-   is USB's own back-pressure). So each input's order is kept on every output, always.
-4. A DIN input whose carry is full cannot wait longer (its UART would overflow): its first
-   waiting message goes on now (``resume(i, force)``). Where it is still blocked, a controller /
-   bend / pressure value joins the late queue (replacing a waiting value with the same key:
-   coalesced, so the newest value always arrives); anything else is dropped there and counted;
-   a SysEx is dropped whole at its F0, never cut.
-5. SysEx: an input's SysEx holds every output it streams to from its F0 until its F7 or any
-   status byte (then closed with F7), or until ``SYSEX_TIMEOUT_MS`` without a byte of it (timing
-   bytes do not count). It starts only when all its outputs are free; a USB SysEx of any length
-   therefore reaches the DIN outputs whole.
-
-Why it is written this way: on the RP2040 a method call costs about 1,600 cycles and an
-attribute load 220, against about 4,500 cycles for a whole minimal parser step (design notes
-3b). So the per-byte work stays in ``feed``'s loop with its state in locals; methods are called
-per message (``_emit``) or for rare bytes (real-time, SysEx), never per ordinary byte; the
-common message (nothing busy, no transform) is written inline; output masks are walked through
-``BITS``.
-
-Nothing here allocates once constructed: queues are fixed bytearrays, counters small ints.
-"""
+# Each pass ``app`` calls ``feed()`` with what an input read, ``resume()`` for an input that is
+# waiting, ``service()`` once per ms tick for timeouts, and ``write_outputs()`` when anything is
+# queued. The rules live in rooms a reader can check one at a time:
+#
+# - ``firmware.output_queues``: per output a ring (whole messages, in order), a lane for timing
+#   bytes, and a late queue; full and empty cannot be confused.
+# - ``firmware.tracking``: the notes and sustain pedals sounding on each output; every one is owed
+#   its off, and the queues keep room for it.
+# - ``firmware.clock_master``: which input's clock and transport pass, and the clock dividers.
+# - SysEx arbitration (below, in this module): who holds an output while its SysEx streams.
+#
+# The merge rules, as this module applies them to each whole message (``_emit``):
+# 1. Timing bytes (F8 FA FB FC, FE when routed) take the lane at once; they never wait. Everything
+#    else, System Reset (FF) included, keeps its place among its input's messages.
+# 2. An output can take a message when no other input's SysEx holds it, its late queue is empty,
+#    and its ring has room for the message plus the room kept for every off it owes. An off the
+#    output owes always goes on: into the ring, or the late queue while it must wait.
+# 3. When an output cannot take a message, its input waits: it stops at that message, and
+#    ``app`` keeps its bytes (``carry``; a USB input is not read while its carry is full, which
+#    is USB's own back-pressure). So each input's order is kept on every output, always.
+# 4. A DIN input whose carry is full cannot wait longer (its UART would overflow): its first
+#    waiting message goes on now (``resume(i, force)``). Where it is still blocked, a controller /
+#    bend / pressure value joins the late queue (replacing a waiting value with the same key:
+#    coalesced, so the newest value always arrives); anything else is dropped there and counted;
+#    a SysEx is dropped whole at its F0, never cut.
+# 5. SysEx: an input's SysEx holds every output it streams to from its F0 until its F7 or any
+#    status byte (then closed with F7), or until ``SYSEX_TIMEOUT_MS`` without a byte of it (timing
+#    bytes do not count). It starts only when all its outputs are free; a USB SysEx of any length
+#    therefore reaches the DIN outputs whole.
+#
+# Why it is written this way: on the RP2040 a method call costs about 1,600 cycles and an
+# attribute load 220, against about 4,500 cycles for a whole minimal parser step (design notes
+# 3b). So the per-byte work stays in ``feed``'s loop with its state in locals; methods are called
+# per message (``_emit``) or for rare bytes (real-time, SysEx), never per ordinary byte; the
+# common message (nothing busy, no transform) is written inline; output masks are walked through
+# ``BITS``.
+#
+# Nothing here allocates once constructed: queues are fixed bytearrays, counters small ints.
+#
 
 from micropython import const
 
-from firmware.clock_master import BITS, MASTER_AUTO, MASTER_INTERNAL, MAX_OUTPUTS, NONE, ClockMaster
+from firmware import output_queues
+from firmware.clock_master import BITS, MASTER_AUTO, MASTER_INTERNAL, MAX_OUTPUTS, NONE, ClockMaster  # noqa: F401  (app imports the modes here)
 from firmware.midi import DATA_LENGTH
 from firmware.output_queues import (
-    LANE_MASK,
-    MAX_OWED,
-    LANE_SIZE,
-    LANE_WRAP,
-    OFF_BYTES,
-    PRESSURE,
+    MAX_OWED,  # noqa: F401  (tests read it here)
     PROMISED,
-    RING_MASK,
-    RING_SIZE,
-    RING_WRAP,
     OutputQueues,
 )
 from firmware.ticks import ticks_diff
 from firmware.tracking import Tracking
 
-__all__ = ("Merger", "MASTER_AUTO", "MASTER_INTERNAL", "MAX_OWED", "NONE")
+# The queue geometry the byte path writes inline, as this module's own consts: MicroPython folds
+# a const() only within its module (an imported name is a global lookup on every use). They are
+# firmware.output_queues' figures, checked equal here at import.
+_RING_SIZE = const(512)
+_RING_MASK = const(511)
+_RING_WRAP = const(1023)
+_LANE_SIZE = const(32)
+_LANE_MASK = const(31)
+_LANE_WRAP = const(63)
+_PRESSURE = const(256)
+_OFF_BYTES = const(3)
+_NONE = const(0xFF)
+if (_RING_SIZE, _RING_MASK, _RING_WRAP, _LANE_SIZE, _LANE_MASK, _LANE_WRAP, _PRESSURE, _OFF_BYTES, _NONE) != (
+        output_queues.RING_SIZE, output_queues.RING_MASK, output_queues.RING_WRAP, output_queues.LANE_SIZE,
+        output_queues.LANE_MASK, output_queues.LANE_WRAP, output_queues.PRESSURE, output_queues.OFF_BYTES, NONE):
+    raise ImportError("merger: queue geometry differs from firmware.output_queues")
 
-# What an input that must wait keeps: enough for a DIN input to wait about 80 ms at full rate
+
+# What an input that must wait keeps: enough for a DIN input to wait about 60 ms at full rate
 # plus one read (app reads at most READ_SIZE a pass).
-CARRY_SIZE = const(320)
+CARRY_SIZE = const(256)
 READ_SIZE = const(64)
 SYSEX_START_FREE = const(64)  # ring room a SysEx needs beyond the owed offs to start
 SYSEX_TIMEOUT_MS = const(500)
@@ -92,10 +101,11 @@ def _lefts():
 
 
 _LEFT = _lefts()
+del _lefts  # run once: its code need not stay in the heap
 
 
 class Merger:
-    """Parsers, routing tables and output queues for ``n_in`` inputs and ``n_out`` outputs."""
+    # Parsers, routing tables and output queues for ``n_in`` inputs and ``n_out`` outputs.
 
     def __init__(self, n_in, n_out):
         if n_out > MAX_OUTPUTS:
@@ -144,7 +154,7 @@ class Merger:
         self.rtb = bytearray(1)
         # Per-output summaries, so the common message tests one mask: ``queued`` (anything in
         # ring, lane or late queue), ``owned`` (a SysEx holds it), ``lated`` (late queue not
-        # empty), ``pressed`` (ring below PRESSURE free); ``busy`` = owned | lated | pressed.
+        # empty), ``pressed`` (ring below _PRESSURE free); ``busy`` = owned | lated | pressed.
         self.queued = 0
         self.owned = 0
         self.lated = 0
@@ -155,7 +165,7 @@ class Merger:
         # count: rule 5).
         self.owner = bytearray(n_out)
         for o in range(n_out):
-            self.owner[o] = NONE
+            self.owner[o] = _NONE
         self.sysex_to = bytearray(n_in)
         self.sysex_last = [0] * n_in
         self.last_rx = [0] * n_in  # ticks of the last byte read (set by app)
@@ -173,8 +183,8 @@ class Merger:
     # -- configuration -----------------------------------------------------------------
 
     def prepare_routes(self, masks):
-        """Restrict routing tables to the outputs that exist, in place, once (at start-up), so
-        ``set_routes`` can install them by reference on a preset switch. Returns ``masks``."""
+        # Restrict routing tables to the outputs that exist, in place, once (at start-up), so
+        # ``set_routes`` can install them by reference on a preset switch. Returns ``masks``.
         present = self.present
         for table in masks:
             for s in range(256):
@@ -182,12 +192,12 @@ class Merger:
         return masks
 
     def set_routes(self, masks, transforms=None):
-        """Install routing: ``masks[i][status]`` (from ``prepare_routes``) is the output bitmask
-        for that status byte; ``transforms[i * n_out + o]`` is None or ``(smap, transpose,
-        vtable, signature)`` from ``router.build_transforms``. Installed by reference.
-
-        A sounding note (or sustain) whose output loses its route, or whose transform changes,
-        gets its off now, through the old transform, so it ends exactly as it began."""
+        # Install routing: ``masks[i][status]`` (from ``prepare_routes``) is the output bitmask
+        # for that status byte; ``transforms[i * n_out + o]`` is None or ``(smap, transpose,
+        # vtable, signature)`` from ``router.build_transforms``. Installed by reference.
+        #
+        # A sounding note (or sustain) whose output loses its route, or whose transform changes,
+        # gets its off now, through the old transform, so it ends exactly as it began.
         present = self.present
         n_out = self.n_out
         for i in range(self.n_in):
@@ -215,36 +225,36 @@ class Merger:
             self.xouts[i] = xouts
 
     def set_output_modes(self, running_status, direct):
-        """Bitmasks of outputs: which may omit a repeated status byte (running status), and
-        which a completed message may be sent to at once when nothing is queued for them.
-        Direct sends are kept to running-status outputs: the direct path then records the
-        status it sent without a per-output test."""
+        # Bitmasks of outputs: which may omit a repeated status byte (running status), and
+        # which a completed message may be sent to at once when nothing is queued for them.
+        # Direct sends are kept to running-status outputs: the direct path then records the
+        # status it sent without a per-output test.
         for o in range(self.n_out):
             self.queues.running_status[o] = (running_status >> o) & 1
             self.out_key[o] = -1
         self.direct = direct & running_status
 
     def set_master(self, mode):
-        """Clock master: ``MASTER_AUTO``, ``MASTER_INTERNAL`` or an input index."""
+        # Clock master: ``MASTER_AUTO``, ``MASTER_INTERNAL`` or an input index.
         self.clock_master.set_master(mode)
 
     def set_clock_outputs(self, send, divide):
-        """``send``: bitmask of outputs that get clock and transport; ``divide[o]``: pass one
-        tick in that many (1 = all)."""
+        # ``send``: bitmask of outputs that get clock and transport; ``divide[o]``: pass one
+        # tick in that many (1 = all).
         self.clock_master.set_outputs(send, divide)
 
     # -- the byte path -------------------------------------------------------------------
 
     def feed(self, i, buf, k, end):
-        """Parse ``buf[k:end]`` (bytes read from input ``i``, or its carry) and pass on what it
-        completes. Stops at a message an output cannot take (rule 3): the rest is kept in the
-        input's carry. Returns where it stopped (``end`` when it took everything).
-
-        State per input: the status in force (running status; 0xF0 inside a SysEx) and the data
-        bytes still expected (``left``: 2 then 1 for a two-byte message, 3 for a one-byte
-        message, 0 for none) in ``state``; the first data byte in ``data1``; the message's
-        output mask in ``cur_mask``. A byte is taken only once what it completes was passed on,
-        so a stop leaves the state as it was before that byte."""
+        # Parse ``buf[k:end]`` (bytes read from input ``i``, or its carry) and pass on what it
+        # completes. Stops at a message an output cannot take (rule 3): the rest is kept in the
+        # input's carry. Returns where it stopped (``end`` when it took everything).
+        #
+        # State per input: the status in force (running status; 0xF0 inside a SysEx) and the data
+        # bytes still expected (``left``: 2 then 1 for a two-byte message, 3 for a one-byte
+        # message, 0 for none) in ``state``; the first data byte in ``data1``; the message's
+        # output mask in ``cur_mask``. A byte is taken only once what it completes was passed on,
+        # so a stop leaves the state as it was before that byte.
         st = self.state[i]
         status = st & 0xFF
         left = st >> 8
@@ -348,6 +358,7 @@ class Merger:
         hi = s & 0xF0
         offs = 0
         grow = 0
+        full = 0
         if hi <= 0x90 or (hi == 0xB0 and d1 == 64):
             # Notes and sustain (the tracking room): an on makes each output it reaches owe
             # an off; an off an output owes is always passed on.
@@ -362,19 +373,23 @@ class Merger:
                 on = hi == 0x90 and d2
             if on:
                 grow = mask & ~table[idx]
-                if grow & track.full:
-                    mask = self._too_many(mask, grow & track.full)
-                    grow &= mask
+                full = grow & track.full
+                if full:
+                    # Outputs that owe MAX_OWED offs do not get it (counted once it goes on).
+                    mask &= ~full
+                    grow &= ~full
             else:
                 offs = table[idx] & mask
         if mask & self.busy & ~offs:
-            mask = self._admit(i, mask & ~offs, grow, s, n)
+            mask = self._admit(i, mask & ~offs, grow, s, d1, n)
             if mask < 0:
                 return 1
             mask |= offs
             grow &= mask
         if grow:
             track.turn_on(i, table, idx, grow)
+        if full:
+            self._too_many(full)
         elif offs:
             track.turn_off(i, table, idx, offs)
         key = s | (i << 8) if s < 0xF0 else -2
@@ -383,7 +398,7 @@ class Merger:
             return 0
         # The common message: every output free, no transform. An output with nothing queued
         # gets it straight away (one ``send``, the wire-rate case); the others in their ring,
-        # where room is certain (not pressed: at least PRESSURE free).
+        # where room is certain (not pressed: at least _PRESSURE free).
         dm = mask & self.direct & ~self.queued
         if dm:
             mask ^= dm
@@ -417,37 +432,36 @@ class Merger:
                 # Running status on output (status omitted) and a full message are written
                 # out separately: merging them measured slower on the VM (make bench).
                 if out_key[o] == key:
-                    ring[t & RING_MASK] = d1
-                    t = (t + 1) & RING_WRAP
+                    ring[t & _RING_MASK] = d1
+                    t = (t + 1) & _RING_WRAP
                     if n == 2:
-                        ring[t & RING_MASK] = d2
-                        t = (t + 1) & RING_WRAP
+                        ring[t & _RING_MASK] = d2
+                        t = (t + 1) & _RING_WRAP
                 else:
-                    ring[t & RING_MASK] = s
-                    t = (t + 1) & RING_WRAP
+                    ring[t & _RING_MASK] = s
+                    t = (t + 1) & _RING_WRAP
                     if n:
-                        ring[t & RING_MASK] = d1
-                        t = (t + 1) & RING_WRAP
+                        ring[t & _RING_MASK] = d1
+                        t = (t + 1) & _RING_WRAP
                         if n == 2:
-                            ring[t & RING_MASK] = d2
-                            t = (t + 1) & RING_WRAP
+                            ring[t & _RING_MASK] = d2
+                            t = (t + 1) & _RING_WRAP
                     out_key[o] = key if key >= 0 and self.queues.running_status[o] else -1
                 tails[o] = t
-                if RING_SIZE - ((t - heads[o]) & RING_WRAP) < PRESSURE:
+                if _RING_SIZE - ((t - heads[o]) & _RING_WRAP) < _PRESSURE:
                     self.pressed |= 1 << o
                     self.busy |= 1 << o
         return 0
 
-    def _too_many(self, mask, full):
-        # An on to outputs that already owe MAX_OWED offs is not sent there.
+    def _too_many(self, full):
         for o in BITS[full]:
             self.dropped[o * N_DROP_REASONS + DROP_TOO_MANY_NOTES] += 1
-        return mask & ~full
 
-    def _admit(self, i, mask, grow, s, n):
+    def _admit(self, i, mask, grow, s, d1, n):
         # Which outputs in ``mask`` can take an ordinary message now (rule 2)? All: ``mask``.
-        # Some not, and the input can wait: -1. Some not, and it cannot (rule 4): the mask of
-        # those that can, plus, for a value, the blocked ones (``late_to``): it goes late there.
+        # Some not: a value goes to the late queue there (``late_to``) when it takes it; else
+        # -1 when the input can wait; else (rule 4) the mask without the blocked outputs, where
+        # it is dropped and counted (a value: ``late_to``, dropped there if no slot is free).
         owner = self.owner
         owed = self.owed
         heads = self.heads
@@ -456,7 +470,7 @@ class Merger:
         blocked = 0
         for o in BITS[mask & self.busy]:
             w = owner[o]
-            if w != NONE:
+            if w != _NONE:
                 if w != i:
                     blocked |= 1 << o
                     continue
@@ -464,26 +478,49 @@ class Merger:
             elif lated >> o & 1:
                 blocked |= 1 << o
                 continue
-            need = n + 1 + OFF_BYTES * owed[o]
+            need = n + 1 + _OFF_BYTES * owed[o]
             if grow >> o & 1:
-                need += OFF_BYTES
-            if RING_SIZE - ((tails[o] - heads[o]) & RING_WRAP) < need:
+                need += _OFF_BYTES
+            if _RING_SIZE - ((tails[o] - heads[o]) & _RING_WRAP) < need:
                 blocked |= 1 << o
         self.late_to = 0
         if not blocked:
             return mask
+        hi = s & 0xF0
+        value = hi == 0xA0 or hi == 0xB0 or hi == 0xD0 or hi == 0xE0
+        if value and self._late_takes(i, blocked, s, d1):
+            # A value never waits where the late queue takes it (rule 4's coalescing applies to
+            # every input): a fast controller sweep keeps the newest value, not a growing delay.
+            self.late_to = blocked
+            return mask
         if not self.forcing:
             return -1
         self.forcing = 0
-        hi = s & 0xF0
-        if hi == 0xA0 or hi == 0xB0 or hi == 0xD0 or hi == 0xE0:
-            self.late_to = blocked
+        if value:
+            self.late_to = blocked  # where the late queue is full it is dropped and counted
             return mask
         for o in BITS[blocked]:
             w = owner[o]
-            reason = DROP_SYSEX_BUSY if w != NONE and w != i else DROP_QUEUE_FULL
+            reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
             self.dropped[o * N_DROP_REASONS + reason] += 1
         return mask & ~blocked
+
+    def _late_takes(self, i, blocked, s, d1):
+        # Whether every output in ``blocked`` has a late slot for this value, or a waiting value
+        # with its key (as transformed for that output) to replace.
+        q = self.queues
+        xouts = self.xouts[i]
+        base = i * self.n_out
+        for o in BITS[blocked]:
+            es = s
+            e1 = d1
+            if xouts >> o & 1:
+                es = self.smap[base + o][s]
+                if (s & 0xF0) == 0xA0:
+                    e1 = d1 + self.transpose[base + o]
+            if not q.late_takes(o, i, es, e1):
+                return False
+        return True
 
     def _place(self, i, mask, key, s, d1, d2, n, offs):
         # The checked placement, output by output: transforms (status map, transpose, velocity
@@ -518,7 +555,7 @@ class Merger:
             ekey = es | (i << 8) if key >= 0 else key
             if offs & bit:
                 w = owner[o]
-                if (w != NONE and w != i) or self.lated & bit:
+                if (w != _NONE and w != i) or self.lated & bit:
                     q.late_put(o, i, es, e1, e2, PROMISED)
                     self._lated(o)
                 else:
@@ -532,7 +569,7 @@ class Merger:
                     self._lated(o)
                 else:
                     w = owner[o]
-                    reason = DROP_SYSEX_BUSY if w != NONE and w != i else DROP_QUEUE_FULL
+                    reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
                     self.dropped[o * N_DROP_REASONS + reason] += 1
             else:
                 self._write(o, ekey, es, e1, e2, n)
@@ -575,14 +612,14 @@ class Merger:
         if k == 0:
             self.out_key[o] = key if key >= 0 and self.queues.running_status[o] else -1
         while k < end:
-            ring[t & RING_MASK] = mb[k]
-            t = (t + 1) & RING_WRAP
+            ring[t & _RING_MASK] = mb[k]
+            t = (t + 1) & _RING_WRAP
             k += 1
         self.tails[o] = t
         self.queued |= 1 << o
 
     def _check_pressure(self, o):
-        if RING_SIZE - ((self.tails[o] - self.heads[o]) & RING_WRAP) < PRESSURE:
+        if _RING_SIZE - ((self.tails[o] - self.heads[o]) & _RING_WRAP) < _PRESSURE:
             self.pressed |= 1 << o
             self.busy |= 1 << o
 
@@ -597,8 +634,8 @@ class Merger:
         self.stalled |= 1 << i
 
     def keep(self, i, buf, k, end):
-        """Append ``buf[k:end]`` (read from waiting input ``i``) to its carry. Timing bytes
-        do not wait: they take the lanes now (rule 1)."""
+        # Append ``buf[k:end]`` (read from waiting input ``i``) to its carry. Timing bytes
+        # do not wait: they take the lanes now (rule 1).
         carry = self.carry[i]
         s = self.carry_start[i]
         e = self.carry_end[i]
@@ -624,12 +661,12 @@ class Merger:
         self.carry_end[i] = e
 
     def carry_room(self, i):
-        """Bytes input ``i``'s carry can still take."""
+        # Bytes input ``i``'s carry can still take.
         return CARRY_SIZE - self.carry_end[i] + self.carry_start[i]
 
     def resume(self, i, force=0):
-        """Try input ``i``'s waiting bytes again (once a pass, before reading it). With
-        ``force``, its first message that cannot be taken goes on by rule 4 instead of waiting."""
+        # Try input ``i``'s waiting bytes again (once a pass, before reading it). With
+        # ``force``, its first message that cannot be taken goes on by rule 4 instead of waiting.
         self.stalled &= ~(1 << i)
         self.forcing = force
         e = self.carry_end[i]
@@ -651,8 +688,8 @@ class Merger:
             self._lane(b, mask)
 
     def inject_realtime(self, b):
-        """Queue clock or transport byte ``b`` from the box's own clock (master mode internal)
-        on every output whose clock is on."""
+        # Queue clock or transport byte ``b`` from the box's own clock (master mode internal)
+        # on every output whose clock is on.
         mask = self.clock_master.inject(b, self.present)
         if mask:
             self._lane(b, mask)
@@ -677,11 +714,11 @@ class Merger:
             lane_tails = q.lane_tails
             for o in BITS[mask]:
                 t = lane_tails[o]
-                if ((t - lane_heads[o]) & LANE_WRAP) == LANE_SIZE:
+                if ((t - lane_heads[o]) & _LANE_WRAP) == _LANE_SIZE:
                     self.dropped[o * N_DROP_REASONS + DROP_REALTIME_FULL] += 1
                 else:
-                    lanes[o][t & LANE_MASK] = b
-                    lane_tails[o] = (t + 1) & LANE_WRAP
+                    lanes[o][t & _LANE_MASK] = b
+                    lane_tails[o] = (t + 1) & _LANE_WRAP
 
     # -- SysEx arbitration (rule 5) ----------------------------------------------------
     # An output is held by at most one input's SysEx (``owner``); while held, only that
@@ -698,8 +735,8 @@ class Merger:
         tails = self.tails
         blocked = 0
         for o in BITS[mask]:
-            if (owner[o] != NONE or self.lated >> o & 1
-                    or RING_SIZE - ((tails[o] - heads[o]) & RING_WRAP) < SYSEX_START_FREE + OFF_BYTES * owed[o]):
+            if (owner[o] != _NONE or self.lated >> o & 1
+                    or _RING_SIZE - ((tails[o] - heads[o]) & _RING_WRAP) < SYSEX_START_FREE + _OFF_BYTES * owed[o]):
                 blocked |= 1 << o
         if blocked:
             if not self.forcing:
@@ -731,7 +768,7 @@ class Merger:
         tails = self.tails
         blocked = 0
         for o in BITS[mask]:
-            if RING_SIZE - ((tails[o] - heads[o]) & RING_WRAP) < 2 + OFF_BYTES * owed[o]:
+            if _RING_SIZE - ((tails[o] - heads[o]) & _RING_WRAP) < 2 + _OFF_BYTES * owed[o]:
                 blocked |= 1 << o
         if blocked:
             if not self.forcing:
@@ -748,8 +785,9 @@ class Merger:
         rings = self.rings
         for o in BITS[mask]:
             t = tails[o]
-            rings[o][t & RING_MASK] = b
-            tails[o] = (t + 1) & RING_WRAP
+            rings[o][t & _RING_MASK] = b
+            tails[o] = (t + 1) & _RING_WRAP
+        self.queued |= mask
         return 0
 
     def _sysex_end(self, i):
@@ -764,7 +802,7 @@ class Merger:
 
     def _release(self, o):
         bit = 1 << o
-        self.owner[o] = NONE
+        self.owner[o] = _NONE
         self.owned &= ~bit
         self.out_key[o] = -1
         self.queued |= bit
@@ -774,13 +812,13 @@ class Merger:
         # Output ``o`` may have room again or be free: late records move into its ring (first,
         # in order); the summaries follow.
         bit = 1 << o
-        if self.lated & bit and self.owner[o] == NONE:
+        if self.lated & bit and self.owner[o] == _NONE:
             q = self.queues
             if q.late_to_ring(o):
                 self.track.full &= ~bit
             if q.late_heads[o] == q.late_tails[o]:
                 self.lated &= ~bit
-        if RING_SIZE - ((self.tails[o] - self.heads[o]) & RING_WRAP) < PRESSURE:
+        if _RING_SIZE - ((self.tails[o] - self.heads[o]) & _RING_WRAP) < _PRESSURE:
             self.pressed |= bit
         else:
             self.pressed &= ~bit
@@ -789,8 +827,8 @@ class Merger:
     # -- releases --------------------------------------------------------------------
 
     def release_notes(self, i):
-        """Send an off for every note and sustain input ``i`` has sounding, to each output its
-        on reached (after an input is lost): a routing change to "nowhere" for that input."""
+        # Send an off for every note and sustain input ``i`` has sounding, to each output its
+        # on reached (after an input is lost): a routing change to "nowhere" for that input.
         self._strand(i, self._no_routes, self.present)
 
     def _strand(self, i, new_table, present):
@@ -824,8 +862,8 @@ class Merger:
     # -- once a pass / once a tick -------------------------------------------------------
 
     def service(self, now):
-        """Timeouts: a silent SysEx, a silent clock master, an input lost after active sensing.
-        Does its loops only when the millisecond tick has moved."""
+        # Timeouts: a silent SysEx, a silent clock master, an input lost after active sensing.
+        # Does its loops only when the millisecond tick has moved.
         self.now = now
         if now == self.serviced:
             return
@@ -851,7 +889,7 @@ class Merger:
         self.clock_master.service(now)
 
     def input_lost(self, i):
-        """Input ``i`` went silent after active sensing: close what it left open."""
+        # Input ``i`` went silent after active sensing: close what it left open.
         self.sensing[i] = 0
         if (self.state[i] & 0xFF) == 0xF0:
             self._sysex_end(i)
@@ -860,8 +898,8 @@ class Merger:
         self.clock_master.lost(i)
 
     def drain(self, o, port, now):
-        """Hand output ``o``'s queued bytes to ``port``, timing lane first, as many as it takes
-        without blocking; then let late records in."""
+        # Hand output ``o``'s queued bytes to ``port``, timing lane first, as many as it takes
+        # without blocking; then let late records in.
         q = self.queues
         q.drain(o, port, now)
         bit = 1 << o
@@ -871,9 +909,9 @@ class Merger:
             self.queued &= ~bit
 
     def write_outputs(self, now):
-        """Hand every output's queued bytes to its port (``self.outputs``). Once a pass, when
-        ``queued`` is not 0. The common case (no timing byte waiting, the ring's bytes in one
-        piece, the output not busy) is inline: one ``send`` call per output."""
+        # Hand every output's queued bytes to its port (``self.outputs``). Once a pass, when
+        # ``queued`` is not 0. The common case (no timing byte waiting, the ring's bytes in one
+        # piece, the output not busy) is inline: one ``send`` call per output.
         q = self.queues
         outputs = self.outputs
         rings = self.rings
@@ -885,10 +923,10 @@ class Merger:
         for o in BITS[self.queued]:
             h = heads[o]
             t = tails[o]
-            a = h & RING_MASK
-            b = t & RING_MASK
+            a = h & _RING_MASK
+            b = t & _RING_MASK
             if a < b and lane_heads[o] == lane_tails[o] and not busy >> o & 1:
-                h = (h + outputs[o].send(rings[o], a, b, now)) & RING_WRAP
+                h = (h + outputs[o].send(rings[o], a, b, now)) & _RING_WRAP
                 heads[o] = h
                 if h == t:
                     self.queued &= ~(1 << o)
@@ -896,5 +934,5 @@ class Merger:
                 self.drain(o, outputs[o], now)
 
     def pending(self, o):
-        """Bytes (and late records) queued for output ``o``."""
+        # Bytes (and late records) queued for output ``o``.
         return self.queues.pending(o)
