@@ -37,13 +37,15 @@ class Box:
         # The CV engine is the internal output ``cv`` (None when a Box is built without it).
         # It is fed whole messages, each with its status byte.
         self.cv = outputs[router.CV_OUTPUT] if len(outputs) > router.CV_OUTPUT else None
-        # Running status per output (config ``outputs``); never into the CV engine, which wants
-        # every message whole. Direct sends: not to the CV engine either, whose gates rise a
-        # pass after its CV is written.
+        # Running status per DIN output (config ``outputs``). Never on USB: a USB-MIDI packet
+        # carries one whole message, and TinyUSB sends running-status data bytes as single-byte
+        # packets (code index 0xF) that hosts do not take as messages (docs/board-engine.md).
+        # Never into the CV engine, which wants every message whole. Direct sends: not to the
+        # CV engine either, whose gates rise a pass after its CV is written.
         port_settings = settings.get("outputs", {})
         rs = 0
         for o in range(min(len(outputs), router.CV_OUTPUT)):
-            if port_settings.get(router.OUTPUTS[o], {}).get("running_status", True):
+            if o != router.USB_OUTPUT and port_settings.get(router.OUTPUTS[o], {}).get("running_status", True):
                 rs |= 1 << o
         self.merger.set_output_modes(rs, self.merger.present & ~(1 << router.CV_OUTPUT))
         # The clock: tempo, transport and the clock/reset/run jacks (jackless when none given).

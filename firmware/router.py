@@ -14,6 +14,7 @@ from firmware.midi import KIND_ALL, kind_of
 INPUTS = ("in1", "in2", "in3", "in4", "usb")
 OUTPUTS = ("out1", "out2", "out3", "out4", "usb", "cv")  # cv: the box's own CV engine
 CV_OUTPUT = 5
+USB_OUTPUT = OUTPUTS.index("usb")
 ALL_CHANNELS = 0xFFFF
 
 

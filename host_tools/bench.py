@@ -108,4 +108,8 @@ def main(argv):
     from host_tools import bench_cv
 
     bench_cv.main()
+    print()
+    from host_tools import bench_board
+
+    bench_board.main()
     return 0

@@ -1,6 +1,7 @@
 """The simulator contract (design notes section 7) through the real command line."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -278,3 +279,16 @@ def test_fast_usb_controller_sweep_coalesces_on_slow_din_outputs(tmp_path):
         assert last[bytes([0xB0, 0x4A])] == bytes([0xB0, 0x4A, 799 & 0x7F])
         assert last[bytes([0xB1, 0x07])] == bytes([0xB1, 0x07, 127 - (799 & 0x7F)])
         assert last[bytes([0xE2])] == bytes([0xE2, 799 & 0x7F, 0x40])
+
+
+def test_board_engine_without_its_files_says_what_to_get(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIRCUITPY_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "host_tools", "sim", "--engine", "board", "--uf2", str(tmp_path / "none.uf2"),
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, env=env, cwd=ROOT,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "circuitpython.org" in lines[0] and "--uf2" in lines[0] and "CIRCUITPY_UF2" in lines[0]

@@ -27,6 +27,12 @@ def _parser():
                    help="treat an invalid or missing config as the box does (fallback routing)")
     p.add_argument("--out", required=True, metavar="DIR", help="directory for the outputs")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG plot")
+    p.add_argument("--engine", choices=("sim", "board"), default="sim",
+                   help="sim: the fast simulator (default); board: real CircuitPython on an emulated RP2040 "
+                        "(docs/board-engine.md)")
+    p.add_argument("--uf2", help="board engine: CircuitPython's UF2 for raspberry_pi_pico (or CIRCUITPY_UF2)")
+    p.add_argument("--mpy-cross", help="board engine: CircuitPython's mpy-cross (or CIRCUITPY_MPY_CROSS)")
+    p.add_argument("--bootrom", help="board engine: the RP2040 B1 bootrom (or CIRCUITPY_BOOTROM)")
     return p
 
 
@@ -170,7 +176,22 @@ def main(argv):
     except UsageError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
-    result = runner.simulate(config_text, inputs, events, args.until, nvm=nvm, clock_in=clock_in)
+    if args.engine == "board":
+        from host_tools.board import engine
+
+        try:
+            files = engine.find_files(args.uf2, args.mpy_cross, args.bootrom)
+        except engine.Missing as e:
+            print("error: %s" % e, file=sys.stderr)
+            return 2
+        try:
+            result = engine.board_run(config_text, inputs, events, args.until, nvm=nvm, clock_in=clock_in,
+                                      files=files)
+        except engine.BoardError as e:
+            print("error: %s" % e, file=sys.stderr)
+            return 1
+    else:
+        result = runner.simulate(config_text, inputs, events, args.until, nvm=nvm, clock_in=clock_in)
     data = report.write_outputs(result, args.out, plot=not args.no_plot)
     report.print_summary(data, args.out, sys.stdout)
     return 0

@@ -90,7 +90,7 @@ def summary(result):
         }
     end_ms = result.end_ns / NS_PER_MS
     latency, latency_idle = latencies(result)
-    return {
+    out = {
         "ports": ports,
         "latency_ms": latency,
         "latency_idle_ms": latency_idle,
@@ -98,7 +98,7 @@ def summary(result):
             "passes": result.passes,
             "mean_period_ms": round(end_ms / result.passes, 4) if result.passes else None,
             "max_period_ms": round(result.max_pass_ns / NS_PER_MS, 4),
-            "cpu_load": round(result.cpu_ns / result.end_ns, 4) if result.end_ns else None,
+            "cpu_load": round(result.cpu_ns / result.end_ns, 4) if result.end_ns and result.cpu_ns is not None else None,
         },
         "end_ms": round(end_ms, 3),
         "preset": result.counters.get("preset"),
@@ -107,6 +107,10 @@ def summary(result):
         "clock": bench_clock.summary_figures(result),
         "cv": bench_cv.summary_figures(result),
     }
+    board = getattr(result, "board", None)
+    if board is not None:
+        out["board"] = board
+    return out
 
 
 def write_outputs(result, out_dir, plot=True):

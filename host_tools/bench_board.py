@@ -1,0 +1,177 @@
+"""``make bench``'s board figures: cycles per main-loop pass on real CircuitPython (the board
+engine, docs/board-engine.md), for the firmware and for a bare loop in the same run.
+
+The firmware runs a scripted session (the default config, with its preset copied as a second
+preset so a switch has somewhere to go); the bare loop (``BARE_LOOP``) polls the same five inputs
+with ``readinto`` and writes what came to the same five outputs. A scenario's figure is the
+median over its events of the longest pass that started within ``WINDOW_MS`` after the event's
+byte (or button release) arrived: the pass that did the work.
+"""
+
+import json
+import statistics
+
+from host_tools.board import engine
+from host_tools.sim import runner
+
+CYCLE_NS = engine.CYCLE_NS
+MS = 1_000_000
+WINDOW_MS = 2.0  # a byte is read within one pass and sent within the same pass
+IDLE = (50, 250)  # ms: no input
+FORWARD_AT = [300 + 50 * k for k in range(10)]  # one F8 each: forwarded to every output
+NOTE_AT = [1000 + 60 * k for k in range(5)]  # note-ons on channel 1: CV voice 1 (DAC + gate)
+START_AT = 1400
+TICK_AT = [1420 + 20 * k for k in range(49)]  # after Start: a pulse on the 1st tick, then every 6th
+SWITCH_PRESS, SWITCH_RELEASE = 2600, 2700  # button 2: preset 2 when released
+SWITCH_WINDOW_MS = 60.0  # debounce (3 samples at 5 ms) plus the switch itself
+END_MS = 2850
+BARE_END_MS = 850
+
+# The bare loop: the same ports as firmware/board_io.py builds, no parsing, no routing.
+BARE_LOOP = b"""import rp2pio
+import usb_midi
+from firmware import board_io as io
+from firmware import pinmap as pm
+
+u1 = io._uart(pm.MIDI_OUT1, pm.MIDI_IN1)
+u2 = io._uart(pm.MIDI_OUT2, pm.MIDI_IN2)
+r3 = io._pio_rx(pm.MIDI_IN3)._sm
+r4 = io._pio_rx(pm.MIDI_IN4)._sm
+t3 = io._pio_tx(pm.MIDI_OUT3)._sm
+t4 = io._pio_tx(pm.MIDI_OUT4)._sm
+usb_in = usb_out = None
+for p in usb_midi.ports:
+    if isinstance(p, usb_midi.PortIn):
+        usb_in = p
+    else:
+        usb_out = p
+buf = bytearray(64)
+views = [memoryview(buf)[:n] for n in range(65)]
+
+
+def send(n):
+    v = views[n]
+    u1.write(v)
+    u2.write(v)
+    t3.write(v)
+    t4.write(v)
+    usb_out.write(v)
+
+
+print("bare loop ready")
+while True:
+    n = u1.readinto(buf)
+    if n:
+        send(n)
+    n = u2.readinto(buf)
+    if n:
+        send(n)
+    n = r3.in_waiting
+    if n:
+        r3.readinto(buf, end=n)
+        send(n)
+    n = r4.in_waiting
+    if n:
+        r4.readinto(buf, end=n)
+        send(n)
+    n = usb_in.readinto(buf)
+    if n:
+        send(n)
+"""
+
+
+def two_preset_config():
+    config = json.loads((runner.REPO / "config.json").read_text())
+    second = dict(config["presets"][0])
+    second["name"] = "Copy"
+    config["presets"].append(second)
+    return json.dumps(config)
+
+
+def pass_starts(result):
+    """(start ns, cycles) of every pass in the session."""
+    out = []
+    t = 0
+    for c in result.pass_cycles:
+        out.append((t, c))
+        t += c * CYCLE_NS
+    return out
+
+
+def _longest_after(passes, at_ms, window_ms):
+    lo, hi = at_ms * MS, (at_ms + window_ms) * MS
+    return max((c for t, c in passes if lo <= t <= hi), default=None)
+
+
+def scenario(passes, times_ms, window_ms=WINDOW_MS):
+    values = [v for v in (_longest_after(passes, t, window_ms) for t in times_ms) if v is not None]
+    return int(statistics.median(values)) if values else None
+
+
+def idle(passes):
+    values = [c for t, c in passes if IDLE[0] * MS <= t <= IDLE[1] * MS]
+    return int(statistics.median(values)) if values else None
+
+
+def _firmware_inputs():
+    in1 = [(t * MS, b"\xf8") for t in FORWARD_AT]
+    in1 += [(t * MS, b"\x90\x3c\x64") for t in NOTE_AT] + [((t + 30) * MS, b"\x80\x3c\x00") for t in NOTE_AT]
+    in1 += [(START_AT * MS, b"\xfa")] + [(t * MS, b"\xf8") for t in TICK_AT]
+    in1.sort()
+    events = [(SWITCH_PRESS * MS, "press", "button2"), (SWITCH_RELEASE * MS, "release", "button2")]
+    return {"in1": in1}, events
+
+
+def measure(files):
+    inputs, events = _firmware_inputs()
+    fw = engine.board_run(two_preset_config(), inputs, events, until_ms=END_MS, files=files)
+    bare_tree = {k: v for k, v in engine.install_files(files["mpy_cross"]).items() if k.startswith("firmware/")}
+    bare_tree["code.py"] = BARE_LOOP
+    bare = engine.board_run(None, {"in1": [(t * MS, b"\xf8") for t in FORWARD_AT]}, until_ms=BARE_END_MS,
+                            files=files, tree=bare_tree)
+    fwp = pass_starts(fw)
+    barep = pass_starts(bare)
+    pulses = [t for k, t in enumerate(TICK_AT) if k % 6 == 0]
+    return {
+        "firmware": {
+            "idle": idle(fwp),
+            "forward": scenario(fwp, FORWARD_AT),
+            "cv_note": scenario(fwp, NOTE_AT),
+            "clock_pulse": scenario(fwp, pulses),
+            "preset_switch": scenario(fwp, [SWITCH_RELEASE], SWITCH_WINDOW_MS),
+            "heap_free_after_boot": fw.board["heap_free_after_boot"],
+            "forwarded_ok": len(fw.outputs["out1"]) >= len(FORWARD_AT),
+        },
+        "bare": {"idle": idle(barep), "forward": scenario(barep, FORWARD_AT),
+                 "forwarded_ok": len(bare.outputs["out1"]) == len(FORWARD_AT)},
+    }
+
+
+def main():
+    print("Board engine: CircuitPython 10.3 on an emulated RP2040 at 125 MHz, cycles per main-loop pass")
+    try:
+        files = engine.find_files()
+    except engine.Missing as e:
+        print("  skipped: %s" % e)
+        return None
+    figures = measure(files)
+    fw, bare = figures["firmware"], figures["bare"]
+
+    def row(name, cycles, base=None):
+        if cycles is None:
+            print("  %-38s %10s" % (name, "n/a"))
+            return
+        ratio = " (%.1fx the bare loop)" % (cycles / base) if base else ""
+        print("  %-38s %10d cycles %8.3f ms%s" % (name, cycles, cycles * CYCLE_NS / MS, ratio))
+
+    print("  (a pass: from one busio.UART.readinto of in1 to the next; the longest pass within %.0f ms"
+          " of the event, median over the events)" % WINDOW_MS)
+    row("bare loop, idle", bare["idle"])
+    row("bare loop, forward one byte", bare["forward"])
+    row("firmware, idle", fw["idle"], bare["idle"])
+    row("firmware, forward F8 to every output", fw["forward"], bare["forward"])
+    row("firmware, CV note (DAC + gate)", fw["cv_note"])
+    row("firmware, clock tick with a pulse", fw["clock_pulse"])
+    row("firmware, preset switch", fw["preset_switch"])
+    print("  heap free after boot: %s bytes" % fw["heap_free_after_boot"])
+    return figures

@@ -1,0 +1,144 @@
+"""The board engine: the firmware on real CircuitPython 10.3 on an emulated RP2040
+(docs/board-engine.md). Few, long scenarios, each engine run shared by the tests that read it."""
+
+import pytest
+
+from host_tools import midiwire
+from host_tools.board import engine, usbmidi
+from host_tools.sim import runner
+
+try:
+    FILES = engine.find_files()
+except engine.Missing as e:
+    pytest.skip(str(e), allow_module_level=True)
+
+DEMO = {"in1": "examples/demo/keystep.txt", "in2": "examples/demo/digitakt.txt"}
+# A code.py that allocates on every pass: the heap watch must see it (allocations, collections).
+ALLOCATING_LOOP = b"""import board, busio
+uart = busio.UART(board.GP0, board.GP1, baudrate=31250, timeout=0)
+buf = bytearray(8)
+junk = []
+while True:
+    uart.readinto(buf)
+    junk.append(bytearray(64))
+    if len(junk) > 100:
+        junk = []
+"""
+
+
+def _demo_inputs():
+    inputs = {}
+    for port, path in DEMO.items():
+        with open(runner.REPO / path) as f:
+            inputs[port] = midiwire.parse_timed_text(f.read(), path)
+    return inputs
+
+
+@pytest.fixture(scope="module")
+def demo():
+    config = (runner.REPO / "config.json").read_text()
+    board = engine.board_run(config, _demo_inputs(), files=FILES)
+    sim = runner.simulate(config, _demo_inputs())
+    return board, sim
+
+
+def test_default_install_boots_and_reports_its_heap(demo):
+    board, _ = demo
+    assert "Thruway ready" in board.console
+    free = board.board["heap_free_after_boot"]
+    assert isinstance(free, int) and free > 0
+    print("board engine: heap free after boot %d bytes, boot %.0f ms, idle pass %d cycles"
+          % (free, board.board["boot_ms"], board.board["pass_cycles"]["idle"]))
+
+
+def _streams(timed):
+    """An output's messages split by what orders them: per MIDI channel, real-time, system."""
+    msgs, problems = midiwire.decode(timed)
+    assert problems == []
+    streams = {}
+    for m in msgs:
+        s = m.data[0]
+        key = "rt" if s >= 0xF8 else "sys" if s >= 0xF0 else s & 0x0F
+        streams.setdefault(key, []).append(bytes(m.data))
+    return streams
+
+
+def test_demo_outputs_carry_the_simulators_messages(demo):
+    # Every message of every channel, and every real-time byte, in the same order as the
+    # simulator sends them. How two inputs interleave depends on when each pass runs, which the
+    # simulator's cost model does not reproduce exactly (issue 13 item 4): a status byte restated
+    # after the other input's message is the only byte difference that may follow.
+    board, sim = demo
+    for port in runner.OUTPUT_PORTS:
+        want = _streams(sim.outputs[port])
+        assert want, port
+        assert _streams(board.outputs[port]) == want, port
+
+
+def _values(signals):
+    out = {}
+    for _, name, volts in signals:
+        out.setdefault(name, []).append(round(volts, 4))
+    return out
+
+
+def test_jacks_take_the_simulators_values(demo):
+    # CV over I2C (both MCP4728s), gates and clock on GPIO, drums through SPI and the 595: every
+    # jack goes through the same values in the same order on both engines.
+    board, sim = demo
+    want = _values(sim.signals)
+    assert len(want["cv1"]) > 5 and len(want["drum1"]) > 5 and len(want["clock"]) > 5
+    assert _values(board.signals) == want
+
+
+def test_din_outputs_keep_wire_timing(demo):
+    board, _ = demo
+    for port in ("out1", "out2", "out3", "out4"):
+        times = [t for t, _ in board.outputs[port]]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert min(gaps) >= 320_000 - 8_000, port  # one byte time, within a PIO clock
+
+
+def test_no_allocation_or_collection_while_playing(demo):
+    board, _ = demo
+    figures = board.board
+    assert figures["heap_areas_found"] > 0
+    assert figures["allocated_bytes_playing"] == 0
+    assert figures["gc_collections_playing"] == 0
+
+
+def test_the_heap_watch_sees_allocations_and_collections():
+    run = engine.board_run(None, {"in1": [(10_000_000, b"\xf8"), (400_000_000, b"\xf8")]}, until_ms=450,
+                           files=FILES, tree={"code.py": ALLOCATING_LOOP})
+    assert run.passes > 100
+    assert run.board["allocated_bytes_playing"] > 10_000
+    assert run.board["gc_collections_playing"] >= 1
+
+
+def test_usb_packets_carry_whole_messages(demo):
+    board, _ = demo
+    assert len(board.usb_packets) > 300
+    assert usbmidi.whole_message_problems(board.usb_packets) == []
+    # Every channel message went out as one packet with its status byte.
+    cins = {p[0] & 0x0F for _, p in board.usb_packets}
+    assert 0x9 in cins
+
+
+def test_usb_midi_packets_round_trip():
+    lines = [(0, b"\x90\x3c\x64"), (1, b"\x3e\x64"), (2, b"\xf0\x01\x02\x03\x04\xf7\xf8")]
+    packets = usbmidi.encode_lines(lines)
+    assert [p for _, p in packets][0] == bytes((0x09, 0x90, 0x3C, 0x64))
+    assert bytes(b for _, b in usbmidi.packets_to_timed_bytes(packets)) == b"".join(d for _, d in lines)
+    assert usbmidi.whole_message_problems(packets)  # the running-status data bytes are flagged
+
+
+def test_usb_input_reaches_the_din_outputs_as_in_the_simulator():
+    lines = [(100_000_000, b"\x90\x3c\x64"), (150_000_000, b"\x3e\x64"),
+             (200_000_000, b"\xf0\x01\x02\x03\x04\xf7"), (250_000_000, b"\x80\x3c\x00\xf8")]
+    config = (runner.REPO / "config.json").read_text()
+    board = engine.board_run(config, {"usb": lines}, until_ms=300, files=FILES)
+    sim = runner.simulate(config, {"usb": lines}, until_ms=300)
+    sent = b"".join(data for _, data in lines)
+    for port in ("out1", "out2", "out3", "out4"):
+        assert bytes(b for _, b in board.outputs[port]) == bytes(b for _, b in sim.outputs[port]) == sent, port
+    assert board.outputs["usb"] == []  # never echoed back to USB
