@@ -12,21 +12,22 @@ make its input wait."""
 # - ``firmware.clock_master``: which input's clock and transport pass, and the clock dividers.
 # - SysEx arbitration (below, in this module): who holds an output while its SysEx streams.
 #
-# The merge rules, as this module applies them to each whole message (``_emit``):
+# The merge rules (docs/merger.md has them in full), as ``_emit`` applies them to each message:
 # 1. Timing bytes (F8 FA FB FC, FE when routed) take the lane at once; they never wait. Everything
 #    else, System Reset (FF) included, keeps its place among its input's messages.
 # 2. An output can take a message when no other input's SysEx holds it, its late queue is empty,
 #    and its ring has room for the message plus the room kept for every off it owes. An off the
 #    output owes always goes on: into the ring, or the late queue while it must wait.
-# 3. When an output cannot take a message, its input waits: it stops at that message, and
-#    ``app`` keeps its bytes (``carry``; a USB input is not read while its carry is full, which
-#    is USB's own back-pressure). So each input's order is kept on every output, always.
+# 3. When an output cannot take a message, its input waits: it stops at that message, and its
+#    bytes wait in its ``carry`` (a USB input is not read while its carry cannot take a read:
+#    USB's own back-pressure). So each input's order is kept on every output, always.
 # 4. A DIN input whose carry is full cannot wait longer (its UART would overflow): its first
-#    waiting message goes on now (``resume(i, force)``). Where it is still blocked, a controller /
-#    bend / pressure value joins the late queue (replacing a waiting value with the same key:
-#    coalesced, so the newest value always arrives); anything else is dropped there and counted;
-#    a SysEx is dropped whole at its F0, never cut.
-# 5. SysEx: an input's SysEx holds every output it streams to from its F0 until its F7 or any
+#    waiting message goes on now (``resume(i, force)``), dropped and counted where it is still
+#    blocked; a SysEx is dropped whole at its F0 there, never cut.
+# 5. A controller / bend / pressure value that finds its output blocked goes to the late queue,
+#    where a waiting value with the same key takes the new value (coalesced): the newest value
+#    always arrives, and a fast sweep does not make its input wait.
+# 6. SysEx: an input's SysEx holds every output it streams to from its F0 until its F7 or any
 #    status byte (then closed with F7), or until ``SYSEX_TIMEOUT_MS`` without a byte of it (timing
 #    bytes do not count). It starts only when all its outputs are free; a USB SysEx of any length
 #    therefore reaches the DIN outputs whole.
@@ -162,7 +163,7 @@ class Merger:
         self.busy = 0
         # SysEx arbitration: the input whose SysEx holds each output, the outputs each input's
         # SysEx streams to, and when each input last sent a SysEx byte (timing bytes do not
-        # count: rule 5).
+        # count: rule 6).
         self.owner = bytearray(n_out)
         for o in range(n_out):
             self.owner[o] = _NONE
@@ -489,8 +490,8 @@ class Merger:
         hi = s & 0xF0
         value = hi == 0xA0 or hi == 0xB0 or hi == 0xD0 or hi == 0xE0
         if value and self._late_takes(i, blocked, s, d1):
-            # A value never waits where the late queue takes it (rule 4's coalescing applies to
-            # every input): a fast controller sweep keeps the newest value, not a growing delay.
+            # A value never waits where the late queue takes it (rule 5), from any input: a fast
+            # controller sweep keeps the newest value, not a growing delay.
             self.late_to = blocked
             return mask
         if not self.forcing:
@@ -554,8 +555,9 @@ class Merger:
                     continue
             ekey = es | (i << 8) if key >= 0 else key
             if offs & bit:
-                w = owner[o]
-                if (w != _NONE and w != i) or self.lated & bit:
+                # Held by a SysEx (another input's, or this input's own when a switch or a loss
+                # ends its notes mid-SysEx), or behind late records: the late queue, in order.
+                if owner[o] != _NONE or self.lated & bit:
                     q.late_put(o, i, es, e1, e2, PROMISED)
                     self._lated(o)
                 else:
@@ -720,7 +722,7 @@ class Merger:
                     lanes[o][t & _LANE_MASK] = b
                     lane_tails[o] = (t + 1) & _LANE_WRAP
 
-    # -- SysEx arbitration (rule 5) ----------------------------------------------------
+    # -- SysEx arbitration (rule 6) ----------------------------------------------------
     # An output is held by at most one input's SysEx (``owner``); while held, only that
     # SysEx's bytes (and timing bytes, and its own input's System Reset) enter its ring.
     # A SysEx byte is written only with room left for the F7 and every owed off, so closing a

@@ -237,3 +237,18 @@ def test_final_controller_value_of_a_sweep_arrives():
     report = check([bytes(p.sent) for p in rig.inputs], [bytes(p.data) for p in rig.outputs], *rig.counters())
     assert report.ok(), report
     assert sum(rig.m.coalesced) > 0
+
+
+def test_switch_during_an_inputs_own_sysex_ends_its_notes_after_the_sysex():
+    # A preset switch changes the transform while in1's note sounds and in1's SysEx is open:
+    # the note-off the switch owes waits for the SysEx's F7 instead of cutting it.
+    rig = Rig()
+    rig.inputs[0].queue(bytes([0x90, 60, 100, 0xF0, 0x7D, 0] + [1] * 200))
+    rig.step(300)
+    rig.box.select_preset(1)
+    rig.inputs[0].queue(bytes([2, 3, 0xF7]))
+    rig.settle()
+    for q in rig.outputs:
+        msgs, problems = decode(bytes(q.data))
+        assert problems == []
+        assert msgs == [bytes([0x90, 60, 100]), bytes([0xF0, 0x7D, 0] + [1] * 200 + [2, 3, 0xF7]), bytes([0x80, 60, 0])]
