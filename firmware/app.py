@@ -3,7 +3,7 @@
 Data flows one way each pass: ports -> ``Merger.feed`` (parse, route, queue) ->
 ``Merger.service`` (timeouts) -> ``Merger.write_outputs`` -> ports. An input the merger makes
 wait (its output cannot take its next message) is resumed first and read only into the room
-its carry has left (``_read_waiting``). ``code.py`` calls ``run()`` on the
+its carry has left (``WaitingPass``). ``code.py`` calls ``run()`` on the
 board and in the simulator alike.
 """
 
@@ -29,7 +29,7 @@ class Box:
         self.ticks_ms = ticks_ms
         self.settings = settings
         self.errors = list(errors)
-        self.merger = Merger(len(inputs), len(outputs))
+        self.merger = Merger(len(inputs), len(outputs), router.INPUTS.index("usb"))
         self.merger.outputs = outputs
         for o in range(len(outputs)):
             if outputs[o] is None:
@@ -52,13 +52,14 @@ class Box:
         self.clock = clock if clock is not None else Clock(None, None, None, None, ticks_ms)
         self.merger.clock_master.sink = self.clock
         # The inputs that exist, with their index: the pass polls them without a None test.
-        self.polled = [(i, inputs[i]) for i in range(len(inputs)) if inputs[i] is not None]
+        # While some input waits (its output cannot take its next message: firmware/merger.py,
+        # rule 3) the pass polls ``WaitingPass`` instead, which reads them all: the idle pass
+        # pays nothing for it.
+        self.polled_free = [(i, inputs[i]) for i in range(len(inputs)) if inputs[i] is not None]
+        self.polled_waiting = [(-1, WaitingPass(self.polled_free, self.merger, router.INPUTS.index("usb")))]
+        self.polled = self.polled_free
         self.tick = -1  # the ms tick the once-a-tick work last ran in
         self.buf = bytearray(READ_SIZE)
-        # The USB input waits by not being read (USB's own back-pressure); a DIN input cannot
-        # stop its wire, so when its carry is full its first waiting message goes on by the
-        # merger's drop rules (rule 4 in firmware/merger.py).
-        self.usb_input = router.INPUTS.index("usb") if len(inputs) > router.INPUTS.index("usb") else -1
         # Every preset's routing tables are built here, once: building them takes tens of ms
         # on the RP2040, too long a pause for a switch while playing (PIO inputs hold 2.6 ms).
         # About 1.3 KB of heap a preset.
@@ -119,47 +120,20 @@ class Box:
         clock = self.clock
         if now != self.tick or clock.poll:
             self._timed(now)
-        if merger.stalled:
-            self._read_waiting(now)
-        else:
-            buf = self.buf
-            last_rx = merger.last_rx
-            for i, port in self.polled:
-                n = port.read(buf)
-                if n:
-                    last_rx[i] = now
-                    merger.feed(i, buf, 0, n)
+        buf = self.buf
+        last_rx = merger.last_rx
+        for i, port in self.polled:
+            n = port.read(buf)
+            if n:
+                last_rx[i] = now
+                if merger.feed(i, buf, 0, n) < n:
+                    self.polled = self.polled_waiting  # input i waits: from the next pass on
         # CV timing (a gate rises here, one pass after its CV was written; see firmware/cv.py).
         cv = self.cv
         if cv is not None and cv.pending:
             cv.service(now)
         if merger.queued:
             merger.write_outputs(now)
-
-    def _read_waiting(self, now):
-        # The pass's reads when some input waits: it is resumed first, and read only when its
-        # carry can take a whole read.
-        merger = self.merger
-        buf = self.buf
-        last_rx = merger.last_rx
-        for i, port in self.polled:
-            if merger.stalled >> i & 1:
-                merger.resume(i)
-                if merger.stalled >> i & 1:
-                    if i != self.usb_input:
-                        while merger.stalled >> i & 1 and merger.carry_room(i) < READ_SIZE:
-                            merger.resume(i, 1)
-                    if merger.stalled >> i & 1:
-                        if merger.carry_room(i) >= READ_SIZE:
-                            n = port.read(buf)
-                            if n:
-                                last_rx[i] = now
-                                merger.keep(i, buf, 0, n)
-                        continue
-            n = port.read(buf)
-            if n:
-                last_rx[i] = now
-                merger.feed(i, buf, 0, n)
 
     def _timed(self, now):
         merger = self.merger
@@ -172,6 +146,8 @@ class Box:
         if now != self.tick:
             self.tick = now
             merger.service(now)
+            if not merger.stalled:
+                self.polled = self.polled_free
             # Buttons, LEDs, NVM, watchdog. A tap or start/stop is served by the clock on the
             # next tick.
             panel = self.panel
@@ -183,6 +159,41 @@ class Box:
     def run(self):
         while True:
             self.step()
+
+
+class WaitingPass:
+    # The pass's reads while some input waits (firmware/merger.py, rules 3 and 4), standing in
+    # as the poll list's only input: each waiting input is resumed first and read only into the
+    # room its carry has; the USB input waits by not being read (USB's own back-pressure); a
+    # DIN input cannot stop its wire, so when its carry cannot take a whole read its first
+    # waiting message goes on by the drop rules. Returns 0: it has fed the merger itself.
+
+    def __init__(self, polled, merger, usb):
+        self.polled = polled
+        self.merger = merger
+        self.usb = usb
+
+    def read(self, buf):
+        m = self.merger
+        now = m.now
+        for i, port in self.polled:
+            if m.stalled >> i & 1:
+                m.resume(i)
+                if i != self.usb:
+                    while m.stalled >> i & 1 and m.carry_room(i) < READ_SIZE:
+                        m.resume(i, 1)
+                if m.stalled >> i & 1:
+                    if m.carry_room(i) >= READ_SIZE:
+                        n = port.read(buf)
+                        if n:
+                            m.last_rx[i] = now
+                            m.keep(i, buf, 0, n)
+                    continue
+            n = port.read(buf)
+            if n:
+                m.last_rx[i] = now
+                m.feed(i, buf, 0, n)
+        return 0
 
 
 def _master_mode(name):

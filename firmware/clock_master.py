@@ -101,7 +101,10 @@ class ClockMaster:
             return mask  # active sensing (when routed): no master rule
         if self.sink is not None:
             self.sink.on_master(b, now)
-        return self._divided(b, mask & self.send)
+        mask &= self.send
+        if b != 0xF8 or mask & self.dividing:
+            return self._divided(b, mask)
+        return mask
 
     def inject(self, b, present):
         # The outputs a timing byte of the box's own clock goes to.

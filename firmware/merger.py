@@ -44,7 +44,6 @@ make its input wait."""
 
 from micropython import const
 
-from firmware import output_queues
 from firmware.clock_master import BITS, MASTER_AUTO, MASTER_INTERNAL, MAX_OUTPUTS, NONE, ClockMaster  # noqa: F401  (app imports the modes here)
 from firmware.midi import DATA_LENGTH
 from firmware.output_queues import (
@@ -57,7 +56,8 @@ from firmware.tracking import Tracking
 
 # The queue geometry the byte path writes inline, as this module's own consts: MicroPython folds
 # a const() only within its module (an imported name is a global lookup on every use). They are
-# firmware.output_queues' figures, checked equal here at import.
+# firmware.output_queues' figures; tests/test_merger.py checks they agree (a check here at import
+# would cost 256 bytes of heap on the board).
 _RING_SIZE = const(512)
 _RING_MASK = const(511)
 _RING_WRAP = const(1023)
@@ -67,15 +67,13 @@ _LANE_WRAP = const(63)
 _PRESSURE = const(256)
 _OFF_BYTES = const(3)
 _NONE = const(0xFF)
-if (_RING_SIZE, _RING_MASK, _RING_WRAP, _LANE_SIZE, _LANE_MASK, _LANE_WRAP, _PRESSURE, _OFF_BYTES, _NONE) != (
-        output_queues.RING_SIZE, output_queues.RING_MASK, output_queues.RING_WRAP, output_queues.LANE_SIZE,
-        output_queues.LANE_MASK, output_queues.LANE_WRAP, output_queues.PRESSURE, output_queues.OFF_BYTES, NONE):
-    raise ImportError("merger: queue geometry differs from firmware.output_queues")
+_MAX_OWED = const(64)
 
 
-# What an input that must wait keeps: enough for a DIN input to wait about 60 ms at full rate
+
+# What an input that must wait keeps: enough for a DIN input to wait about 50 ms at full rate
 # plus one read (app reads at most READ_SIZE a pass).
-CARRY_SIZE = const(256)
+CARRY_SIZE = const(224)
 READ_SIZE = const(64)
 SYSEX_START_FREE = const(64)  # ring room a SysEx needs beyond the owed offs to start
 SYSEX_TIMEOUT_MS = const(500)
@@ -108,7 +106,9 @@ del _lefts  # run once: its code need not stay in the heap
 class Merger:
     # Parsers, routing tables and output queues for ``n_in`` inputs and ``n_out`` outputs.
 
-    def __init__(self, n_in, n_out):
+    def __init__(self, n_in, n_out, usb=-1):
+        # ``usb``: the input that waits by not being read (app.WaitingPass); its carry need only
+        # hold one read.
         if n_out > MAX_OUTPUTS:
             raise ValueError("at most %d outputs" % MAX_OUTPUTS)
         self.n_in = n_in
@@ -131,7 +131,7 @@ class Merger:
         self.vtable = [None] * n_pairs  # type: list
         self.xsig = [None] * n_pairs  # type: list
         # Inputs that wait (rule 3): the bytes not yet taken, in carry[i][start:end].
-        self.carry = [bytearray(CARRY_SIZE) for _ in range(n_in)]
+        self.carry = [bytearray(READ_SIZE if i == usb else CARRY_SIZE) for i in range(n_in)]
         self.carry_start = [0] * n_in
         self.carry_end = [0] * n_in
         self.stalled = 0  # inputs with bytes waiting in their carry
@@ -388,13 +388,30 @@ class Merger:
             mask |= offs
             grow &= mask
         if grow:
-            track.turn_on(i, table, idx, grow)
-        if full:
-            self._too_many(full)
+            # Each output the on reaches now owes its off (firmware/tracking.py's rule, applied
+            # here inline: a call costs about 1,600 cycles on the RP2040).
+            old = table[idx]
+            table[idx] = old | grow
+            if not old and hi != 0xB0:
+                track.per_channel[i][idx >> 7] += 1
+            owed = self.owed
+            for o in BITS[grow]:
+                c = owed[o] + 1
+                owed[o] = c
+                if c >= _MAX_OWED:
+                    track.full |= 1 << o
         elif offs:
-            track.turn_off(i, table, idx, offs)
+            # Those outputs get the off now: the note (or pedal) no longer sounds there; the owed
+            # count drops when the off is written (below, or in _place).
+            old = table[idx]
+            table[idx] = old & ~offs
+            if hi != 0xB0 and not table[idx]:
+                track.per_channel[i][idx >> 7] -= 1
+        if full:
+            for o in BITS[full]:
+                self.dropped[o * N_DROP_REASONS + DROP_TOO_MANY_NOTES] += 1
         key = s | (i << 8) if s < 0xF0 else -2
-        if offs or mask & (self.xouts[i] | self.busy):
+        if mask & (self.xouts[i] | self.busy):
             self._place(i, mask, key, s, d1, d2, n, offs)
             return 0
         # The common message: every output free, no transform. An output with nothing queued
@@ -452,11 +469,13 @@ class Merger:
                 if _RING_SIZE - ((t - heads[o]) & _RING_WRAP) < _PRESSURE:
                     self.pressed |= 1 << o
                     self.busy |= 1 << o
+        if offs:
+            # The owed offs were written (ring or port): paid.
+            owed = self.owed
+            for o in BITS[offs]:
+                owed[o] -= 1
+            self.track.full &= ~offs
         return 0
-
-    def _too_many(self, full):
-        for o in BITS[full]:
-            self.dropped[o * N_DROP_REASONS + DROP_TOO_MANY_NOTES] += 1
 
     def _admit(self, i, mask, grow, s, d1, n):
         # Which outputs in ``mask`` can take an ordinary message now (rule 2)? All: ``mask``.
@@ -535,6 +554,8 @@ class Merger:
         q = self.queues
         hi = s & 0xF0
         base = i * self.n_out
+        lated = 0  # outputs that got a late record
+        paid = 0  # outputs whose owed off was written (or needs none: not sent)
         for o in BITS[mask]:
             bit = 1 << o
             es = s
@@ -551,7 +572,7 @@ class Merger:
                 es = self.smap[k][s]
                 if not 0 <= e1 <= 127:
                     if offs & bit:
-                        self.track.paid(o)  # its on was not sent either
+                        paid |= bit  # its on was not sent either
                     continue
             ekey = es | (i << 8) if key >= 0 else key
             if offs & bit:
@@ -559,28 +580,31 @@ class Merger:
                 # ends its notes mid-SysEx), or behind late records: the late queue, in order.
                 if owner[o] != _NONE or self.lated & bit:
                     q.late_put(o, i, es, e1, e2, PROMISED)
-                    self._lated(o)
+                    lated |= bit
                 else:
                     self._write(o, ekey, es, e1, e2, n)
-                    self.track.paid(o)
+                    paid |= bit
             elif late_to & bit:
                 r = q.late_value(o, i, es, e1, e2)
                 if r == 2:
                     self.coalesced[o] += 1
                 elif r == 1:
-                    self._lated(o)
+                    lated |= bit
                 else:
                     w = owner[o]
                     reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
                     self.dropped[o * N_DROP_REASONS + reason] += 1
             else:
                 self._write(o, ekey, es, e1, e2, n)
-
-    def _lated(self, o):
-        bit = 1 << o
-        self.lated |= bit
-        self.busy |= bit
-        self.queued |= bit
+        if lated:
+            self.lated |= lated
+            self.busy |= lated
+            self.queued |= lated
+        if paid:
+            owed = self.owed
+            for o in BITS[paid]:
+                owed[o] -= 1
+            self.track.full &= ~paid
 
     def _write(self, o, key, s, d1, d2, n):
         # One message to output ``o`` now (room checked): straight to an idle port, or the ring.
@@ -603,7 +627,9 @@ class Merger:
             return
         self.queues.put(o, key, s, d1, d2, n)
         self.queued |= bit
-        self._check_pressure(o)
+        if _RING_SIZE - ((self.tails[o] - self.heads[o]) & _RING_WRAP) < _PRESSURE:
+            self.pressed |= bit
+            self.busy |= bit
 
     def _rest(self, o, key, k, end):
         # The port took only ``k`` bytes of the message in ``self.msg``: the rest waits in the
@@ -620,11 +646,6 @@ class Merger:
         self.tails[o] = t
         self.queued |= 1 << o
 
-    def _check_pressure(self, o):
-        if _RING_SIZE - ((self.tails[o] - self.heads[o]) & _RING_WRAP) < _PRESSURE:
-            self.pressed |= 1 << o
-            self.busy |= 1 << o
-
     # -- inputs that wait --------------------------------------------------------------
 
     def _wait(self, i, buf, k, end):
@@ -639,9 +660,10 @@ class Merger:
         # Append ``buf[k:end]`` (read from waiting input ``i``) to its carry. Timing bytes
         # do not wait: they take the lanes now (rule 1).
         carry = self.carry[i]
+        size = len(carry)
         s = self.carry_start[i]
         e = self.carry_end[i]
-        if e + end - k > CARRY_SIZE and s:
+        if e + end - k > size and s:
             j = 0
             while s < e:
                 carry[j] = carry[s]
@@ -654,7 +676,7 @@ class Merger:
             k += 1
             if 0xF8 <= b < 0xFF:
                 self._realtime(i, b)
-            elif e < CARRY_SIZE:
+            elif e < size:
                 carry[e] = b
                 e += 1
             else:
@@ -664,7 +686,7 @@ class Merger:
 
     def carry_room(self, i):
         # Bytes input ``i``'s carry can still take.
-        return CARRY_SIZE - self.carry_end[i] + self.carry_start[i]
+        return len(self.carry[i]) - self.carry_end[i] + self.carry_start[i]
 
     def resume(self, i, force=0):
         # Try input ``i``'s waiting bytes again (once a pass, before reading it). With
@@ -681,46 +703,58 @@ class Merger:
     # -- timing bytes ------------------------------------------------------------------
 
     def _realtime(self, i, b):
-        # Timing bytes bypass the parser state and take each output's lane (rule 1).
+        # Timing bytes bypass the parser state and take each output's lane (rule 1). Idle
+        # outputs get the byte at once (one ``send``; written out here, as in inject_realtime:
+        # one call fewer per clock byte); the rest queue it in their lane.
         if b == 0xFE:
             self.sensing[i] = 1
             self.watch = 1
-        mask = self.clock_master.route(i, b, self.masks[i][b], self.now)
-        if mask:
-            self._lane(b, mask)
-
-    def inject_realtime(self, b):
-        # Queue clock or transport byte ``b`` from the box's own clock (master mode internal)
-        # on every output whose clock is on.
-        mask = self.clock_master.inject(b, self.present)
-        if mask:
-            self._lane(b, mask)
-
-    def _lane(self, b, mask):
-        # Idle outputs get the byte at once (one ``send``); the rest queue it in their lane.
+        now = self.now
+        mask = self.clock_master.route(i, b, self.masks[i][b], now)
+        if not mask:
+            return
         dm = mask & self.direct & ~self.queued
         if dm:
             mask ^= dm
             rtb = self.rtb
             rtb[0] = b
             outputs = self.outputs
-            now = self.now
             for o in BITS[dm]:
                 if not outputs[o].send(rtb, 0, 1, now):
                     mask |= 1 << o
         if mask:
-            self.queued |= mask
-            q = self.queues
-            lanes = q.lanes
-            lane_heads = q.lane_heads
-            lane_tails = q.lane_tails
-            for o in BITS[mask]:
-                t = lane_tails[o]
-                if ((t - lane_heads[o]) & _LANE_WRAP) == _LANE_SIZE:
-                    self.dropped[o * N_DROP_REASONS + DROP_REALTIME_FULL] += 1
-                else:
-                    lanes[o][t & _LANE_MASK] = b
-                    lane_tails[o] = (t + 1) & _LANE_WRAP
+            self._lane(b, mask)
+
+    def inject_realtime(self, b):
+        # Queue clock or transport byte ``b`` from the box's own clock (master mode internal)
+        # on every output whose clock is on: at once to idle outputs, else in their lanes.
+        mask = self.clock_master.inject(b, self.present)
+        dm = mask & self.direct & ~self.queued
+        if dm:
+            mask ^= dm
+            rtb = self.rtb
+            rtb[0] = b
+            outputs = self.outputs
+            for o in BITS[dm]:
+                if not outputs[o].send(rtb, 0, 1, self.now):
+                    mask |= 1 << o
+        if mask:
+            self._lane(b, mask)
+
+    def _lane(self, b, mask):
+        # The outputs in ``mask`` queue timing byte ``b`` in their lane.
+        self.queued |= mask
+        q = self.queues
+        lanes = q.lanes
+        lane_heads = q.lane_heads
+        lane_tails = q.lane_tails
+        for o in BITS[mask]:
+            t = lane_tails[o]
+            if ((t - lane_heads[o]) & _LANE_WRAP) == _LANE_SIZE:
+                self.dropped[o * N_DROP_REASONS + DROP_REALTIME_FULL] += 1
+            else:
+                lanes[o][t & _LANE_MASK] = b
+                lane_tails[o] = (t + 1) & _LANE_WRAP
 
     # -- SysEx arbitration (rule 6) ----------------------------------------------------
     # An output is held by at most one input's SysEx (``owner``); while held, only that

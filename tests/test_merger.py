@@ -88,6 +88,15 @@ def msgs(data):
     return [m.data for m in out]
 
 
+def test_the_byte_paths_queue_geometry_is_the_queues_own():
+    # merger.py keeps its own consts of these (MicroPython folds a const() only in its module).
+    q = fwimport.firmware_module("output_queues")
+    for name in ("RING_SIZE", "RING_MASK", "RING_WRAP", "LANE_SIZE", "LANE_MASK", "LANE_WRAP", "PRESSURE",
+                 "OFF_BYTES", "MAX_OWED"):
+        assert getattr(merger_mod, "_" + name) == getattr(q, name), name
+    assert merger_mod._NONE == merger_mod.NONE
+
+
 def test_running_status_notes_all_arrive():
     m, ports = make()
     out = run(m, ports, [(0, [0x90, 0x3C, 0x64, 0x3E, 0x64, 0x40, 0x64])])
