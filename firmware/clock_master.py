@@ -27,7 +27,7 @@ MAX_OUTPUTS = const(6)
 def _bits():
     # The output indexes in each output mask, ``for o in BITS[mask]``, each as a bytearray:
     # 2.6 KB of heap against 10 KB as tuples (MicroPython VM).
-    out = [None] * (1 << MAX_OUTPUTS)
+    out = [None] * (1 << MAX_OUTPUTS)  # type: list
     for m in range(1 << MAX_OUTPUTS):
         n = 0
         for o in range(MAX_OUTPUTS):
