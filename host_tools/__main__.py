@@ -5,12 +5,16 @@ import sys
 COMMANDS = {
     "sim": ("host_tools.sim.cli", "run the firmware on simulated hardware"),
     "bench": ("host_tools.bench", "cost per MIDI byte of the firmware path"),
+    "heap": ("host_tools.heap", "where the box's heap goes: per module and per table (MicroPython VM)"),
     "pinmap": ("host_tools.pinmap", "generate or check firmware/pinmap.py from hardware/pinmap.json"),
     "flash": ("host_tools.flash", "install the firmware and its libraries on a CIRCUITPY drive"),
     "validate": ("host_tools.validate", "check a config.json (firmware checker + JSON Schema)"),
     "bridge": ("host_tools.bridge", "run the box on this computer between real MIDI ports"),
     "plot": ("host_tools.plot", "PNG of the signals and MIDI activity of a sim output directory"),
     "vcd": ("host_tools.vcd", "VCD (GTKWave, PulseView) of a sim output directory"),
+    "decode": ("host_tools.decode", "wire files (<port>.txt) as timed, readable MIDI messages"),
+    "explain": ("host_tools.explain", "a config.json's presets in words, with port names"),
+    "editor": ("host_tools.editor", "edit config.json in the browser; preview it through the firmware"),
 }
 
 

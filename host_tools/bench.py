@@ -112,4 +112,8 @@ def main(argv):
     from host_tools import bench_board
 
     bench_board.main()
+    print()
+    from host_tools import bench_verdict
+
+    bench_verdict.main()
     return 0

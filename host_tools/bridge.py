@@ -1,7 +1,8 @@
 """``python -m host_tools bridge``: the firmware's Box on this computer, between real MIDI ports.
 
     python -m host_tools bridge --list [--api API]
-    python -m host_tools bridge [--map in1=NAME ...] [--map out1=NAME ...] [--config FILE] [--api API]
+    python -m host_tools bridge [--map in1=NAME ...] [--map out1=NAME ...] [--config FILE]
+                                [--preset N|NAME] [--monitor] [--api API]
 
 The unchanged merger (``firmware/app.py``'s ``Box`` with ``firmware/``'s parser, router and
 queues) runs in this process; each port of the box is a port of the computer's MIDI system
@@ -19,6 +20,10 @@ Adapters (the same contract as ``firmware/ports.py``):
   each complete message is sent. (mido's own ``Parser`` drops the notes of a running-status
   stream, which is exactly what the merger emits; design notes section 3.) It also remembers
   the notes it left sounding, so a stop sends their note-offs.
+
+``--preset`` starts in that preset (a 1-based number or a name) instead of the first.
+``--monitor`` prints every message as it enters and leaves, in the words of ``decode``
+(``   1.234 out3   ch5 Note On E4 vel 100``, time in ms since the start).
 
 Time is ``time.monotonic()`` in ms, masked like ``supervisor.ticks_ms()``. The loop runs a box
 pass, and sleeps 0.5 ms when a pass read nothing and nothing is queued. Ctrl-C stops it: held
@@ -119,17 +124,21 @@ class MidoIn:
     """A box input over a mido-style input port (anything with ``iter_pending()`` yielding
     messages that have ``bytes()``)."""
 
-    def __init__(self, port):
+    def __init__(self, port, monitor=None):
         self.port = port
         self.pending = bytearray()
         self.messages = 0
         self.got = 0  # bytes handed to the box by the last read
+        self.monitor = monitor  # called with the bytes of each message read, or None
 
     def read(self, buf):
         if not self.pending:
             for msg in self.port.iter_pending():
-                self.pending += bytes(msg.bytes())
+                data = bytes(msg.bytes())
+                self.pending += data
                 self.messages += 1
+                if self.monitor is not None:
+                    self.monitor(data)
         n = min(len(buf), len(self.pending))
         if n:
             buf[:n] = self.pending[:n]
@@ -141,11 +150,12 @@ class MidoIn:
 class MidoOut:
     """A box output over a mido-style output port (anything with ``send(message)``)."""
 
-    def __init__(self, port, make_message=None):
+    def __init__(self, port, make_message=None, monitor=None):
         self.port = port
         self.parser = StreamParser()
         self.sounding = set()  # (status of the note-on, note) left sounding
         self.messages = 0
+        self.monitor = monitor  # called with the bytes of each message sent, or None
         if make_message is None:
             import mido
 
@@ -172,6 +182,8 @@ class MidoOut:
             self.sounding.discard((data[0] & 0x0F, data[1]))
         self.port.send(self.make_message(data))
         self.messages += 1
+        if self.monitor is not None:
+            self.monitor(data)
 
     def release(self):
         """Note-offs for every note this port left sounding."""
@@ -186,16 +198,37 @@ def ticks_ms(clock=time.monotonic):
     return int(clock() * 1000) & TICKS_MASK
 
 
-def make_box(in_ports, out_ports, config_text, ticks):
-    """The firmware's Box over adapters. ``in_ports`` / ``out_ports``: {box port name: port}."""
+def make_box(in_ports, out_ports, config_text, ticks, preset=0, monitor=None):
+    """The firmware's Box over adapters. ``in_ports`` / ``out_ports``: {box port name: port};
+    ``preset``: the 0-based preset to start in; ``monitor(port, data)``, if given, sees every
+    message read (port ``in1``.. ``usb_in``) and sent (``out1``.. ``usb``)."""
     app = fwimport.firmware_module("app")
     config = fwimport.firmware_module("config")
     settings, errors = config.load(config_text)
-    inputs = [MidoIn(in_ports[p]) if p in in_ports else None for p in IN_PORTS]
-    outputs = [MidoOut(out_ports[p]) if p in out_ports else None for p in OUT_PORTS]
+
+    def watch(port):
+        return None if monitor is None else (lambda data: monitor(port, data))
+
+    inputs = [MidoIn(in_ports[p], monitor=watch("usb_in" if p == "usb" else p)) if p in in_ports else None
+              for p in IN_PORTS]
+    outputs = [MidoOut(out_ports[p], monitor=watch(p)) if p in out_ports else None for p in OUT_PORTS]
     outputs += [None] * (N_OUTPUTS - len(outputs))
     box = app.Box(inputs, outputs, ticks, settings, errors)
+    if preset:
+        box.select_preset(preset)
     return box, inputs, outputs
+
+
+def printer(clock=time.monotonic, out=print):
+    """``--monitor``: a ``monitor(port, data)`` that prints each message as ``decode`` does."""
+    from host_tools.decode import describe, format_row
+
+    t0 = clock()
+
+    def monitor(port, data):
+        out(format_row(int((clock() - t0) * 1e9), port, describe(data)), flush=True)
+
+    return monitor
 
 
 def run_loop(box, inputs, outputs, should_stop, sleep=time.sleep, status=None):
@@ -330,6 +363,8 @@ def _parser():
                    help="bind box port PORT (in1..in4, out1..out4, usb, usb_in, usb_out) to the system port "
                         "named NAME (or containing it)")
     p.add_argument("--config", help="config.json to run (default: the repo's config.json)")
+    p.add_argument("--preset", metavar="N|NAME", help="preset to start in: its number (1-based) or its name")
+    p.add_argument("--monitor", action="store_true", help="print every message in and out, in words")
     p.add_argument("--api", help="rtmidi API: LINUX_ALSA, UNIX_JACK, MACOSX_CORE, WINDOWS_MM (default: the platform's)")
     return p
 
@@ -356,10 +391,18 @@ def main(argv):
                 config_text = f.read()
         except OSError as e:
             raise BridgeError("%s: cannot read (%s)" % (config_path, e.strerror)) from None
-        errors = fwimport.config_errors(config_text)
+        settings, errors = fwimport.firmware_module("config").load(config_text)
         if errors:
             more = " (and %d more)" % (len(errors) - 1) if len(errors) > 1 else ""
             raise BridgeError("%s: %s%s" % (config_path, errors[0], more))
+        preset = 0
+        if args.preset is not None:
+            from host_tools.presets import PresetChoiceError, preset_index
+
+            try:
+                preset = preset_index(args.preset, [p["name"] for p in settings["presets"]])
+            except PresetChoiceError as e:
+                raise BridgeError(str(e)) from None
         try:
             in_ports = {p: _open_input(backend, n) for p, n in ins.items()}
             out_ports = {p: backend.open_output(n) for p, n in outs.items()}
@@ -368,7 +411,8 @@ def main(argv):
     except BridgeError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
-    box, inputs, outputs = make_box(in_ports, out_ports, config_text, ticks_ms)
+    box, inputs, outputs = make_box(in_ports, out_ports, config_text, ticks_ms, preset,
+                                    printer() if args.monitor else None)
     for p, n in ins.items():
         print("bridge: %-7s <- %s" % ("usb_in" if p == "usb" else p, n))
     for p, n in outs.items():

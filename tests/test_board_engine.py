@@ -3,7 +3,7 @@
 
 import pytest
 
-from host_tools import midiwire
+from host_tools import bench_board, midiwire
 from host_tools.board import engine, usbmidi
 from host_tools.sim import runner
 
@@ -132,13 +132,18 @@ def test_usb_midi_packets_round_trip():
     assert usbmidi.whole_message_problems(packets)  # the running-status data bytes are flagged
 
 
-def test_usb_input_reaches_the_din_outputs_as_in_the_simulator():
+def test_usb_input_and_a_preset_button_as_in_the_simulator():
     lines = [(100_000_000, b"\x90\x3c\x64"), (150_000_000, b"\x3e\x64"),
              (200_000_000, b"\xf0\x01\x02\x03\x04\xf7"), (250_000_000, b"\x80\x3c\x00\xf8")]
-    config = (runner.REPO / "config.json").read_text()
-    board = engine.board_run(config, {"usb": lines}, until_ms=300, files=FILES)
-    sim = runner.simulate(config, {"usb": lines}, until_ms=300)
+    events = [(300_000_000, "press", "button2"), (360_000_000, "release", "button2")]
+    config = bench_board.two_preset_config()
+    board = engine.board_run(config, {"usb": lines}, events, until_ms=450, files=FILES)
+    sim = runner.simulate(config, {"usb": lines}, events, until_ms=450)
     sent = b"".join(data for _, data in lines)
     for port in ("out1", "out2", "out3", "out4"):
         assert bytes(b for _, b in board.outputs[port]) == bytes(b for _, b in sim.outputs[port]) == sent, port
     assert board.outputs["usb"] == []  # never echoed back to USB
+    # The LED chain (neopixel_write on PIO) shows the same frames: preset 1, then preset 2.
+    frames = [bytes(f) for _, f in board.led_frames]
+    assert frames == [bytes(f) for _, f in sim.led_frames]
+    assert frames[-1][3:6] == frames[0][0:3] and frames[-1][0:3] == bytes(3)

@@ -30,7 +30,42 @@ def test_plot_of_a_sim_dir(sim_dir, tmp_path, capsys):
     assert main(["plot", str(out), "--in", "in1=%s" % src, "--out", str(target)]) == 0
     printed = capsys.readouterr().out
     assert "plot: ->out1" in printed and "wrote" in printed
-    assert png_size(target) == (960, 1040)
+    width, height = png_size(target)
+    assert width == 960 and height > 300
+
+
+def test_flat_jacks_are_left_off_and_notes_are_named(sim_dir, tmp_path):
+    """The default preset feeds the CV engine: the notes on ch 1 move cv1 and gate1, the drum on
+    ch 10 fires drum1; voices 2-4 and the other drums stay flat and are left off. Every note-on
+    is named on its lanes."""
+    out, src = sim_dir
+    info = plot.plot_dir(str(out), str(tmp_path / "p.png"), [plot.read_input("in1=%s" % src)],
+                         progress=lambda s: None)
+    signals = plot.read_signals(str(out / "signals.csv"))
+    moved = plot.moving(signals)
+    assert "cv1" in moved and "gate1" in moved and "drum1" in moved
+    assert "cv4" not in moved and "gate4" not in moved and "drum8" not in moved
+    assert info["panels"] == ["MIDI", "pitch CV (V)", "mod CV (V)", "gates (V)", "drums (V)"]
+    # in1 and the five outputs each carry note-ons C4 and D4 (the drum note C2 shows as well).
+    labels = plot.note_labels([(t, b) for t, d in midiwire.parse_timed_text((out / "out1.txt").read_text())
+                               for b in d], 0, 100)
+    assert [text for _, text in labels] == ["C4", "D4", "C2"]
+    assert info["labels"] >= 3 * 6
+
+
+def test_unused_cv_draws_the_midi_panel_only(tmp_path):
+    src = tmp_path / "s.txt"
+    src.write_text("1 92 40 64\n5 82 40 00\n")  # no route to cv: every jack stays flat
+    out = tmp_path / "out"
+    config = tmp_path / "c.json"
+    config.write_text('{"version": 1, "presets": [{"routes": [{"from": "in1", "to": "out3"}]}]}')
+    assert main(["sim", "--no-plot", "--config", str(config), "--in", "in1=%s" % src, "--out", str(out)]) == 0
+    info = plot.plot_dir(str(out), str(tmp_path / "p.png"), progress=lambda s: None)
+    assert info["panels"] == ["MIDI"]
+
+
+def test_compact_names_of_hidden_signals():
+    assert plot._compact(["cv3", "cv4", "drum2", "drum4", "drum5", "drum6", "run"]) == "cv3-4, drum2, drum4-6, run"
 
 
 def test_lanes_count_every_byte_and_message(sim_dir, tmp_path):

@@ -116,11 +116,12 @@ def _read_clock_in(path):
 
 
 def _read_config(path, as_device):
-    """Config text for the drive. Exit-2 problems raise UsageError unless ``as_device``."""
+    """The config file's bytes for the drive, as they are (the box reads bytes of any kind).
+    Exit-2 problems raise UsageError unless ``as_device``."""
     from host_tools import fwimport
 
     try:
-        with open(path) as f:
+        with open(path, "rb") as f:
             text = f.read()
     except OSError as e:
         if as_device:
@@ -143,17 +144,14 @@ def _preset_nvm(choice, config_text):
     """--preset NAME|NUMBER: the NVM the box powers up with, as if it had been switched off in
     that preset (firmware/panel.py's record). A number (1-based) is a number; else a name."""
     from host_tools import fwimport
+    from host_tools.presets import PresetChoiceError, preset_index
 
     settings, _ = fwimport.firmware_module("config").load(config_text)
     names = [p["name"] for p in settings["presets"]]
-    if choice.strip().isdigit():
-        index = int(choice) - 1
-        if not 0 <= index < len(names):
-            raise UsageError("--preset %s: the config has %d preset%s" % (choice, len(names), "" if len(names) == 1 else "s"))
-    elif choice in names:
-        index = names.index(choice)
-    else:
-        raise UsageError("--preset %r: no preset of that name (presets: %s)" % (choice, ", ".join(repr(n) for n in names)))
+    try:
+        index = preset_index(choice, names)
+    except PresetChoiceError as e:
+        raise UsageError(str(e)) from None
     return fwimport.firmware_module("panel").nvm_record(index)
 
 

@@ -1,0 +1,145 @@
+"""``make bench``'s last lines: a verdict a musician can read. Does the box keep up with four
+DIN inputs all sending at full rate (31250 baud, no gap between bytes), and with what margin?
+Measured on the board engine (CircuitPython 10.3 on an emulated RP2040, docs/board-engine.md),
+not estimated.
+
+The session: each of ``in1``..``in4`` sends a continuous stream on its own channel (notes with
+running status, mod wheel, pitch bend) for ``STREAM_MS``; the config routes ``inN`` to ``outN``
+(a thru per input: each output can carry what its input brings, so only the box's own speed can
+lose anything). It keeps up when every message of every input leaves its output, in order.
+
+The margin: a pass that handles no byte costs ``idle`` cycles (the median pass after the
+streams end); while the streams run, the cycles above ``idle`` in each pass are the byte work.
+Their share of the CPU time is the load; 1 / load is how many times the traffic the box could
+take. The longest pass is set beside what a PIO input's FIFO holds (8 bytes: 2.56 ms of wire),
+the shortest any input holds.
+"""
+
+import json
+import statistics
+
+STREAM_MS = 300
+BYTE_MS = 0.32  # one DIN byte on the wire
+PIO_FIFO_BYTES = 8  # a PIO input's joined RX FIFO (the hardware UARTs hold 32)
+CYCLE_MHZ = 125
+PORTS = ("in1", "in2", "in3", "in4")
+
+
+def thru_config():
+    routes = [{"from": p, "to": "out" + p[2:]} for p in PORTS]
+    return json.dumps({"version": 1, "presets": [{"name": "Four thrus", "routes": routes}]})
+
+
+def stream(channel, count):
+    """``count`` bytes of a busy keyboard on ``channel``: notes (the note-off as note-on velocity
+    0, under running status), mod wheel, pitch bend."""
+    s = bytearray()
+    k = 0
+    while len(s) < count:
+        n = 36 + (k * 7) % 48
+        s.extend(bytes((0x90 | channel, n, 0x64, n, 0x00, 0xB0 | channel, 1, k & 0x7F, 0xE0 | channel, k & 0x7F, 0x40)))
+        k += 1
+    return bytes(s)
+
+
+def session():
+    """{port: [(time_ns, bytes)]}: one line a port at time 1 ms; the wire paces its bytes
+    (README, "The simulator": a line's bytes arrive 0.32 ms apart), so each input runs at full
+    rate for STREAM_MS."""
+    count = int(STREAM_MS / BYTE_MS) // 11 * 11  # whole groups of messages
+    return {p: [(1_000_000, stream(k, count))] for k, p in enumerate(PORTS)}
+
+
+def delivered(want, got):
+    """How many of the messages ``want`` appear in ``got`` in their order (a message lost, or
+    garbled by a lost byte, does not count)."""
+    k = 0
+    found = 0
+    for message in got:
+        while k < len(want) and want[k] != message:
+            k += 1
+        if k < len(want):
+            found += 1
+            k += 1
+    return found
+
+
+def judge(result, inputs):
+    """The verdict's figures from a board run (a ``BoardResult``) of ``session()``."""
+    from host_tools import midiwire
+    from host_tools.sim.wires import din_arrival_times
+
+    lost = {}
+    sent = 0
+    last_arrival = 0
+    for k, port in enumerate(PORTS):
+        timed = din_arrival_times(inputs[port])
+        last_arrival = max(last_arrival, timed[-1][0])
+        want = [m.data for m in midiwire.decode(timed)[0]]
+        got = [m.data for m in midiwire.decode(result.outputs.get("out%d" % (k + 1), []))[0]]
+        sent += len(want)
+        missing = len(want) - delivered(want, got)
+        if missing:
+            lost[port] = missing
+    # Passes: (start ns, cycles); the session's time 0 is the first pass.
+    starts = []
+    t = 0
+    ns_per_cycle = 1000 / CYCLE_MHZ
+    for c in result.pass_cycles:
+        starts.append((t, c))
+        t += c * ns_per_cycle
+    idle_passes = [c for s, c in starts if s > last_arrival + 100_000_000]
+    busy = [c for s, c in starts if 1_000_000 <= s <= last_arrival]
+    idle = statistics.median(idle_passes) if idle_passes else None
+    load = sum(c - idle for c in busy if c > idle) / sum(busy) if busy and idle else None
+    return {
+        "messages": sent, "lost": lost, "load": load, "idle_cycles": idle,
+        "longest_pass_ms": max(busy) / CYCLE_MHZ / 1000 if busy else None,
+        "fifo_ms": PIO_FIFO_BYTES * BYTE_MS,
+        "uart_overflow": {p: result.counters.get(p, {}).get("rx_overflow", 0) for p in ("in1", "in2")},
+    }
+
+
+def verdict_lines(f):
+    """The figures in words."""
+    lines = []
+    longest = f["longest_pass_ms"]
+    if f["lost"]:
+        lost = sum(f["lost"].values())
+        lines.append("Verdict: NO. With four DIN inputs at full rate the box lost %d of %d messages (%s)."
+                     % (lost, f["messages"], ", ".join("%s: %d" % kv for kv in sorted(f["lost"].items()))))
+        if longest is not None:
+            lines.append("Main-loop passes took up to %.2f ms while playing; a PIO input (in3, in4) holds %.2f ms of "
+                         "bytes, so bytes arriving during a longer pass are lost there." % (longest, f["fifo_ms"]))
+        uart = f.get("uart_overflow", {})
+        if any(f["lost"].get(p) for p in uart):
+            lines.append("The UART inputs' receive buffers overflowed by %s bytes: what in1 and in2 lost beyond that "
+                         "was lost after the box had read it." % " and ".join(str(uart[p]) for p in sorted(uart)))
+    else:
+        lines.append("Verdict: YES. The box keeps up with four DIN inputs at full rate: all %d messages of %d ms of "
+                     "non-stop playing on in1-in4 left out1-out4." % (f["messages"], STREAM_MS))
+        if f["load"]:
+            lines.append("Margin: the bytes took %.0f%% of the CPU, so it could take about %.1fx that traffic; the "
+                         "longest pass, %.2f ms, is under the %.2f ms a PIO input's FIFO holds."
+                         % (100 * f["load"], 1 / f["load"], longest, f["fifo_ms"]))
+    lines.append("(Measured with four thrus, inN -> outN, so every output can carry what its input sends. Merging "
+                 "all four into one DIN output is four times what its wire carries: the merge rules then "
+                 "coalesce or drop, by design.)")
+    return lines
+
+
+def main():
+    from host_tools.board import engine
+
+    print("Verdict (board engine: CircuitPython 10.3 on an emulated RP2040): four DIN inputs at full rate")
+    try:
+        files = engine.find_files()
+    except engine.Missing as e:
+        print("  no verdict: %s" % e)
+        return None
+    inputs = session()
+    result = engine.board_run(thru_config(), inputs, until_ms=STREAM_MS + 150, files=files)
+    figures = judge(result, inputs)
+    for line in verdict_lines(figures):
+        print(line)
+    return figures

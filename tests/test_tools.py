@@ -1,0 +1,259 @@
+"""The tools that speak MIDI and config in words: ``decode``, ``bridge --monitor/--preset``,
+``validate``'s messages and ``explain``."""
+
+import json
+from pathlib import Path
+
+import mido
+import pytest
+
+from host_tools import bridge, midiwords
+from host_tools.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wire(path, lines):
+    path.write_text("".join("%.3f %s\n" % (t, " ".join("%02X" % b for b in data)) for t, data in lines))
+    return path
+
+
+# -- decode ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data,text", [
+    ((0x94, 64, 100), "ch5 Note On E4 vel 100"),
+    ((0x90, 60, 0), "ch1 Note Off C4 (Note On vel 0)"),
+    ((0x8F, 21, 64), "ch16 Note Off A0 vel 64"),
+    ((0xB0, 1, 64), "ch1 CC 1 Mod Wheel = 64"),
+    ((0xB2, 64, 127), "ch3 CC 64 Sustain = 127"),
+    ((0xB0, 20, 5), "ch1 CC 20 = 5"),
+    ((0xE0, 0, 0x40), "ch1 Pitch Bend +0"),
+    ((0xE0, 0, 0), "ch1 Pitch Bend -8192"),
+    ((0xC9, 0), "ch10 Program 1"),
+    ((0xD1, 33), "ch2 Channel Pressure 33"),
+    ((0xF8,), "Clock"),
+    ((0xFA,), "Start"),
+    ((0xF2, 32, 0), "Song Position 32 (bar 3, beat 1)"),
+    ((0xF0, 0x00, 0x20, 0x3C, 1, 2, 0xF7), "SysEx 7 bytes, manufacturer 00 20 3C (Elektron)"),
+    ((0xF0, 0x41, 0x10, 0xF7), "SysEx 4 bytes, manufacturer 41 (Roland)"),
+])
+def test_describe_words_each_kind(data, text):
+    assert midiwords.describe(bytes(data)) == text
+
+
+def test_decode_restores_running_status_and_places_realtime_inside_messages(tmp_path, capsys):
+    """A wire file one byte a line (as the simulator writes): a note-on, a running-status note
+    with a clock byte between its two data bytes, and a SysEx with a clock byte inside."""
+    wire(tmp_path / "out3.txt", [(10.0, [0x94]), (10.32, [0x40]), (10.64, [0x64]),
+                                 (11.0, [0x43]), (11.32, [0xF8]), (11.64, [0x50]),
+                                 (12.0, [0xF0]), (12.32, [0x7D]), (12.64, [0xF8]), (12.96, [0x01]), (13.28, [0xF7])])
+    assert main(["decode", str(tmp_path / "out3.txt")]) == 0
+    rows = [line.split(None, 2) for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    assert rows == [
+        ["10.640", "out3", "ch5 Note On E4 vel 100"],
+        ["11.320", "out3", "Clock"],
+        ["11.640", "out3", "ch5 Note On G4 vel 80"],
+        ["12.640", "out3", "Clock"],
+        ["13.280", "out3", "SysEx 4 bytes, manufacturer 7D (non-commercial)"],
+    ]
+
+
+def test_decode_dir_per_port_and_merged_in_time_order(tmp_path, capsys):
+    wire(tmp_path / "out1.txt", [(5.0, [0xF8]), (20.0, [0xFC])])
+    wire(tmp_path / "out3.txt", [(10.0, [0x94, 0x40, 0x64])])
+    (tmp_path / "console.txt").write_text("Thruway ready\n")
+    assert main(["decode", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("# out1") and "2 messages" in out[0]
+    assert out[3].startswith("# out3")
+    assert main(["decode", str(tmp_path), "--merged"]) == 0
+    merged = [line.split(None, 2)[1:] for line in capsys.readouterr().out.splitlines()]
+    assert merged == [["out1", "Clock"], ["out3", "ch5 Note On E4 vel 100"], ["out1", "Stop"]]
+    assert main(["decode", str(tmp_path), "--merged", "--no-clock"]) == 0
+    assert "Clock" not in capsys.readouterr().out
+
+
+def test_decode_lists_stream_problems_and_refuses_bad_files(tmp_path, capsys):
+    wire(tmp_path / "out2.txt", [(1.0, [0x40]), (2.0, [0x90, 0x3C])])
+    assert main(["decode", str(tmp_path / "out2.txt")]) == 0
+    out = capsys.readouterr().out
+    assert "out2: problem: data byte 40 with no status" in out
+    assert "not complete at the end of the stream" in out
+    (tmp_path / "bad.txt").write_text("1.0 XYZ\n")
+    assert main(["decode", str(tmp_path / "bad.txt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a hex byte" in err[0]
+    assert main(["decode", str(tmp_path / "none")]) == 2
+
+
+def test_decode_reads_a_midi_file(tmp_path, capsys):
+    mid = mido.MidiFile(type=0, ticks_per_beat=480)
+    track = mido.MidiTrack([mido.Message("note_on", channel=4, note=64, velocity=100, time=480)])
+    mid.tracks.append(track)
+    mid.save(tmp_path / "phrase.mid")
+    assert main(["decode", str(tmp_path / "phrase.mid")]) == 0
+    assert "500.000 phrase ch5 Note On E4 vel 100" in " ".join(capsys.readouterr().out.split())
+
+
+# -- bridge --monitor and --preset -------------------------------------------------------------------
+
+
+class FakeIn:
+    def __init__(self, messages):
+        self.messages = list(messages)
+
+    def iter_pending(self):
+        out, self.messages = self.messages, []
+        return iter(out)
+
+
+class FakeOut:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, msg):
+        self.sent.append(msg)
+
+
+def test_bridge_monitor_prints_in_and_out_in_words_and_preset_picks_the_routing():
+    config = (ROOT / "examples/configs/a4-rytm-two-synths.json").read_text()
+    lines = []
+    now = [0.0]
+    monitor = bridge.printer(clock=lambda: now[0], out=lambda text, flush: lines.append(text))
+    ins = {"in1": FakeIn([mido.Message("note_on", channel=0, note=64, velocity=100)])}
+    outs = {p: FakeOut() for p in ("out1", "out2", "out3", "out4")}
+    # Preset 2 "KeyStep plays the JU-06A": channel 1 from the KeyStep moves to channel 5 on out3.
+    box, inputs, outputs = bridge.make_box(ins, outs, config, lambda: 0, preset=1, monitor=monitor)
+    assert box.preset == 1
+    for _ in range(5):
+        now[0] += 0.001
+        box.step()
+    assert [m.bytes() for m in outs["out3"].sent] == [[0x94, 64, 100]]
+    assert not outs["out1"].sent and not outs["out4"].sent
+    words = [line.split(None, 2)[1:] for line in lines]
+    assert words == [["in1", "ch1 Note On E4 vel 100"], ["out3", "ch5 Note On E4 vel 100"]]
+
+
+def test_bridge_preset_by_name_and_unknown_preset_is_one_line():
+    from host_tools.presets import PresetChoiceError, preset_index
+
+    names = ["KeyStep on its channel", "KeyStep plays the JU-06A"]
+    assert preset_index("KeyStep plays the JU-06A", names) == 1
+    assert preset_index("1", names) == 0
+    with pytest.raises(PresetChoiceError, match="the config has 2 presets"):
+        preset_index("3", names)
+    with pytest.raises(PresetChoiceError, match="no preset of that name"):
+        preset_index("Typhon", names)
+
+
+# -- explain -----------------------------------------------------------------------------------------
+
+
+def test_explain_words_the_seed_001_setup_with_port_names(tmp_path, capsys):
+    raw = json.loads((ROOT / "examples/configs/a4-rytm-two-synths.json").read_text())
+    raw["names"] = {"in1": "KeyStep", "in2": "Analog Four", "out1": "Analog Four", "out2": "Rytm",
+                    "out3": "JU-06A", "out4": "Typhon", "out9": "ignored", "usb": 5}
+    path = tmp_path / "named.json"
+    path.write_text(json.dumps(raw))
+    assert main(["explain", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "ports: in1 = KeyStep, in2 = Analog Four, out1 = Analog Four, out2 = Rytm, out3 = JU-06A, " \
+                     "out4 = Typhon"
+    preset2 = out[out.index("Preset 2: KeyStep plays the JU-06A") + 1:out.index("Preset 3: KeyStep plays the Typhon")]
+    assert preset2 == [
+        "  KeyStep (in1) notes, CC, channel pressure, pitch bend on ch 1 -> JU-06A (out3), moved to ch 5",
+        "  Analog Four (in2) notes, CC, program change, channel pressure, pitch bend on ch 5 -> JU-06A (out3)",
+        "  Analog Four (in2) notes, CC, program change, channel pressure, pitch bend on ch 6 -> Typhon (out4)",
+        "  Analog Four (in2) clock, transport, song position -> Rytm (out2), JU-06A (out3), Typhon (out4)",
+        "  clock from Analog Four (in2) to Rytm (out2), JU-06A (out3), Typhon (out4) (out1: clock.send off)",
+        "  CV: not used (no route to cv)",
+    ]
+
+
+def test_explain_clock_master_transforms_and_cv(tmp_path, capsys):
+    config = {"version": 1, "presets": [
+        {"name": "Poly", "routes": [
+            {"from": "in1", "to": ["out1", "cv"], "kinds": ["notes"], "transpose": -12,
+             "velocity": {"scale": 50, "offset": 10}},
+            {"from": "in2", "to": "out2", "remap": {"pitch_bend": 2}}],
+         "clock": {"master": "internal", "bpm": 96, "send": {"usb": False}, "divide": {"out2": 2},
+                   "analog": {"resolution": "1/8"}},
+         "cv": {"mode": "poly", "poly": {"channel": 3, "voices": 3, "allocation": "steal_oldest"},
+                "voices": [{}, {}, {}, {"channel": 9, "mod": "cc:74", "glide_ms": 40}],
+                "drums": {"channel": 11, "mode": "gate"}}},
+        {"name": "Silent", "routes": []}]}
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    assert main(["explain", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "Preset 1: Poly",
+        "  in1 notes -> out1, cv, transposed -12 semitones, velocity x50% +10",
+        "  everything from in2 -> out2, pitch bend moved to ch 2",
+        "  clock: internal at 96 BPM to out1, out2 (1 tick in 2), out3, out4 (usb: clock.send off)",
+        "  CV: poly on ch 3 over voices 1-3 (steal oldest allocation)",
+        "  CV voice 4 (cv4, gate4, mod4): ch 9, last-note priority, mod = cc:74, glide 40 ms",
+        "  drums: ch 11, C2 C#2 D2 D#2 E2 F2 F#2 G2 -> drum1..drum8 (gate)",
+        "  clock jacks: a pulse every 1/8 note, 5 ms pulses; reset on Start, run while playing",
+        "Preset 2: Silent",
+        "  routes nothing",
+        "  clock: master auto (the input that last sent Start), through the routes to no output",
+        "  CV: not used (no route to cv)",
+    ]
+
+
+def test_explain_refuses_what_the_box_refuses_in_one_line(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"version": 1, "presets": [{"routes": [{"from": "in1", "to": "out9"}]}]}))
+    assert main(["explain", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: %s: the box would refuse it: presets[0].routes[0].to: unknown port 'out9' "
+                   "(ports are out1, out2, out3, out4, usb, cv)" % path]
+
+
+# -- make bench's verdict ----------------------------------------------------------------------------
+
+
+class BoardRun:
+    """What bench_verdict.judge reads of a board engine run."""
+
+    def __init__(self, outputs, pass_cycles):
+        self.outputs = outputs
+        self.pass_cycles = pass_cycles
+        self.counters = {}
+
+
+def verdict_of(drop=None, busy_cycles=100_000):
+    from host_tools import bench_verdict
+    from host_tools.sim.wires import din_arrival_times
+
+    inputs = bench_verdict.session()
+    outputs = {}
+    for k, port in enumerate(bench_verdict.PORTS):
+        timed = din_arrival_times(inputs[port])
+        if port == drop:
+            timed = timed[:40] + timed[41:]  # one byte lost: the value of a mod wheel CC
+        outputs["out%d" % (k + 1)] = [(t + 500_000, b) for t, b in timed]
+    # 1 ms of start, the streams (passes of busy_cycles), then idle passes of 20,000 cycles.
+    busy_passes = int((bench_verdict.STREAM_MS + 1) * 125_000 / busy_cycles)
+    passes = [125_000] + [busy_cycles] * busy_passes + [20_000] * 1000
+    figures = bench_verdict.judge(BoardRun(outputs, passes), inputs)
+    return figures, bench_verdict.verdict_lines(figures)
+
+
+def test_bench_verdict_yes_with_its_margin():
+    figures, lines = verdict_of()
+    assert figures["lost"] == {} and figures["messages"] == 4 * 85 * 4
+    assert abs(figures["load"] - 0.8) < 1e-9  # 80,000 of each 100,000-cycle pass above the idle 20,000
+    assert lines[0].startswith("Verdict: YES. The box keeps up with four DIN inputs at full rate: all 1360 messages")
+    assert lines[1] == ("Margin: the bytes took 80% of the CPU, so it could take about 1.2x that traffic; the longest "
+                        "pass, 0.80 ms, is under the 2.56 ms a PIO input's FIFO holds.")
+
+
+def test_bench_verdict_no_names_the_losses_and_the_long_passes():
+    figures, lines = verdict_of(drop="in3", busy_cycles=500_000)
+    assert figures["lost"] == {"in3": 1}  # the mod wheel CC whose value byte was lost
+    assert lines[0] == "Verdict: NO. With four DIN inputs at full rate the box lost 1 of 1360 messages (in3: 1)."
+    assert lines[1].startswith("Main-loop passes took up to 4.00 ms while playing; a PIO input (in3, in4) holds 2.56 ms")
+    assert len(lines) == 3  # in1 and in2 lost nothing: no word about their receive buffers
