@@ -75,6 +75,7 @@ _MAX_OWED = const(64)
 # plus one read (app reads at most READ_SIZE a pass).
 CARRY_SIZE = const(224)
 READ_SIZE = const(64)
+_SILENT = bytes(16)  # a per-channel table with nothing sounding
 SYSEX_START_FREE = const(64)  # ring room a SysEx needs beyond the owed offs to start
 SYSEX_TIMEOUT_MS = const(500)
 SENSING_TIMEOUT_MS = const(300)
@@ -873,7 +874,8 @@ class Merger:
         track = self.track
         notes = track.notes[i]
         per_channel = track.per_channel[i]
-        for ch in range(16):
+        # Most inputs have nothing sounding: one compare (in C) instead of 32 Python iterations.
+        for ch in range(16 if per_channel != _SILENT else 0):
             if not per_channel[ch]:
                 continue
             status = 0x80 | ch
@@ -886,7 +888,7 @@ class Merger:
                     track.turn_off(i, notes, base + note, lost)
                     self._place(i, lost, status | (i << 8), status, note, 0, 2, lost)
         sustain = track.sustain[i]
-        for ch in range(16):
+        for ch in range(16 if sustain != _SILENT else 0):
             old = sustain[ch]
             if old:
                 status = 0xB0 | ch
