@@ -724,7 +724,20 @@ class Merger:
                 if not outputs[o].send(rtb, 0, 1, now):
                     mask |= 1 << o
         if mask:
-            self._lane(b, mask)
+            # The lane, written out here too (one call fewer: a clock byte to USB and the CV
+            # engine, never sent at once, takes this path every time).
+            self.queued |= mask
+            q = self.queues
+            lanes = q.lanes
+            lane_heads = q.lane_heads
+            lane_tails = q.lane_tails
+            for o in BITS[mask]:
+                t = lane_tails[o]
+                if ((t - lane_heads[o]) & _LANE_WRAP) == _LANE_SIZE:
+                    self.dropped[o * N_DROP_REASONS + DROP_REALTIME_FULL] += 1
+                else:
+                    lanes[o][t & _LANE_MASK] = b
+                    lane_tails[o] = (t + 1) & _LANE_WRAP
 
     def inject_realtime(self, b):
         # Queue clock or transport byte ``b`` from the box's own clock (master mode internal)
