@@ -2,8 +2,10 @@
 
 Data flows one way each pass: ports -> ``Merger.feed`` (parse, route, queue; direct sends to
 idle outputs) -> ``Merger.service`` (timeouts, once a ms tick) -> ``Merger.write_outputs``
-(what is queued) -> ports. ``code.py`` calls ``run()`` on the board and in the simulator
-alike; ``firmware.start`` builds the box first and then leaves the heap.
+(what is queued) -> ports. An input the merger makes wait (its output cannot take its next
+message) is resumed first and read only into the room its carry has left (``WaitingPass``).
+``code.py`` calls ``run()`` on the board and in the simulator alike; ``firmware.start`` builds
+the box first and then leaves the heap.
 """
 
 import gc
@@ -18,6 +20,7 @@ from firmware.clock import DEFAULT_CLOCK, Clock, clock_outputs
 from firmware.cv import CvEngine
 from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, Merger
 from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP, Panel
+from firmware.ports import READ_SIZE
 
 WATCHDOG_S = 2.0  # a main loop stuck this long restarts the box (into its last preset: NVM)
 
@@ -36,10 +39,11 @@ class Box:
     merger: Merger
     cv: "CvEngine | None"
     clock: Clock
-    polled: list  # (index, port) of the inputs that exist
+    polled: list  # what the pass reads: polled_free, or polled_waiting while an input waits
+    polled_free: list  # (index, port) of the inputs that exist
+    polled_waiting: list  # [(-1, WaitingPass)]
     tick: int  # the ms tick the once-a-tick work last ran in
     buf: bytearray  # what a port read lands in
-    views: list  # views of buf, one per read length
     routing: list  # per preset: (masks, transforms) for Merger.set_routes
     settings: dict  # what a preset switch reads: presets (name, clock, cv), calibration
     preset: int  # the preset in force (0-based)
@@ -98,13 +102,13 @@ class Box:
         if now != self.tick or clock.poll:
             self._timed(now)
         buf = self.buf
-        views = self.views
         last_rx = merger.last_rx
         for i, port in self.polled:
             n = port.read(buf)
             if n:
                 last_rx[i] = now
-                merger.feed(i, views[n])
+                if merger.feed(i, buf, 0, n) < n:
+                    self.polled = self.polled_waiting  # input i waits: from the next pass on
         # CV timing (a gate rises here, one pass after its CV was written; see firmware/cv.py).
         cv = self.cv
         if cv is not None and cv.pending:
@@ -123,6 +127,8 @@ class Box:
         if now != self.tick:
             self.tick = now
             merger.service(now)
+            if not merger.stalled:
+                self.polled = self.polled_free
             # Buttons, LEDs, NVM, watchdog. A tap or start/stop is served by the clock on the
             # next tick.
             panel = self.panel
@@ -134,6 +140,41 @@ class Box:
     def run(self):
         while True:
             self.step()
+
+
+class WaitingPass:
+    # The pass's reads while some input waits (firmware/merger.py, rules 3 and 4), standing in
+    # as the poll list's only input: each waiting input is resumed first and read only into the
+    # room its carry has; the USB input waits by not being read (USB's own back-pressure); a
+    # DIN input cannot stop its wire, so when its carry cannot take a whole read its first
+    # waiting message goes on by the drop rules. Returns 0: it has fed the merger itself.
+
+    def __init__(self, polled, merger, usb):
+        self.polled = polled
+        self.merger = merger
+        self.usb = usb
+
+    def read(self, buf):
+        m = self.merger
+        now = m.now
+        for i, port in self.polled:
+            if m.stalled >> i & 1:
+                m.resume(i)
+                if i != self.usb:
+                    while m.stalled >> i & 1 and m.carry_room(i) < READ_SIZE:
+                        m.resume(i, 1)
+                if m.stalled >> i & 1:
+                    if m.carry_room(i) >= READ_SIZE:
+                        n = port.read(buf)
+                        if n:
+                            m.last_rx[i] = now
+                            m.keep(i, buf, 0, n)
+                    continue
+            n = port.read(buf)
+            if n:
+                m.last_rx[i] = now
+                m.feed(i, buf, 0, n)
+        return 0
 
 
 def _master_mode(name):

@@ -18,7 +18,8 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     box.outputs = outputs
     box.ticks_ms = ticks_ms
     box.errors = list(errors)
-    box.merger = Merger(len(inputs), len(outputs))
+    usb = router.INPUTS.index("usb")
+    box.merger = Merger(len(inputs), len(outputs), usb)
     box.merger.outputs = outputs
     for o in range(len(outputs)):
         if outputs[o] is None:
@@ -39,14 +40,16 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     box.merger.set_output_modes(rs, box.merger.present & ~(1 << router.CV_OUTPUT))
     # The clock: tempo, transport and the clock/reset/run jacks (jackless when none given).
     box.clock = clock if clock is not None else Clock(None, None, None, None, ticks_ms)
-    box.merger.clock_sink = box.clock
+    box.merger.clock_master.sink = box.clock
     # The inputs that exist, with their index: the pass polls them without a None test.
-    box.polled = [(i, inputs[i]) for i in range(len(inputs)) if inputs[i] is not None]
+    # While some input waits (its output cannot take its next message: firmware/merger.py,
+    # rule 3) the pass polls ``WaitingPass`` instead, which reads them all: the idle pass
+    # pays nothing for it.
+    box.polled_free = [(i, inputs[i]) for i in range(len(inputs)) if inputs[i] is not None]
+    box.polled_waiting = [(-1, app.WaitingPass(box.polled_free, box.merger, usb))]
+    box.polled = box.polled_free
     box.tick = -1  # the ms tick the once-a-tick work last ran in
     box.buf = bytearray(ports.READ_SIZE)
-    # One view per read length, made once: a slice per read would allocate while playing.
-    whole = memoryview(box.buf)
-    box.views = [whole[:n] for n in range(ports.READ_SIZE + 1)]
     box.routing, box.settings = presets(box.merger, box.cv, settings, len(inputs), len(outputs))
     box.preset = 0
     box.panel = None  # firmware.panel.Panel, attached by start.build() (tests may leave it out)

@@ -35,3 +35,5 @@ def test_hot_path_allocates_nothing(scenario):
     if scenario.stem == "overload_path":
         # The overload really happened: values were coalesced (and notes dropped by rule).
         assert int(out.split("COALESCED")[1].split()[0]) > 0
+        # SysEx from several inputs contended, and DIN inputs that could not wait dropped some whole.
+        assert int(out.split("SYSEX_DROPPED")[1].split()[0]) > 0
