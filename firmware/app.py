@@ -1,22 +1,22 @@
-"""The box: builds the layers from the hardware and runs the main loop.
+"""The box: the layers wired together, and the main loop.
 
-Data flows one way each pass: ports -> ``Merger.feed`` (parse, route, queue) ->
-``Merger.service`` (timeouts) -> ``Merger.drain`` -> ports. ``code.py`` calls ``run()`` on the
-board and in the simulator alike.
+Data flows one way each pass: ports -> ``Merger.feed`` (parse, route, queue; direct sends to
+idle outputs) -> ``Merger.service`` (timeouts, once a ms tick) -> ``Merger.write_outputs``
+(what is queued) -> ports. ``code.py`` calls ``run()`` on the board and in the simulator
+alike; ``firmware.start`` builds the box first and then leaves the heap.
 """
 
 import gc
 
 from firmware import router
 from firmware.clock import DEFAULT_CLOCK, Clock, clock_outputs
-from firmware.cv import CvEngine
 from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, Merger
-from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP, Panel
+from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP
 
 READ_SIZE = 64
 WATCHDOG_S = 2.0  # a main loop stuck this long restarts the box (into its last preset: NVM)
 
-box = None  # the running Box, for the serial console and the simulator's summary
+box = None  # type: Box | None  # the running Box, for the serial console and the simulator's summary
 
 
 class Box:
@@ -26,7 +26,6 @@ class Box:
         self.inputs = inputs
         self.outputs = outputs
         self.ticks_ms = ticks_ms
-        self.settings = settings
         self.errors = list(errors)
         self.merger = Merger(len(inputs), len(outputs))
         self.merger.outputs = outputs
@@ -56,20 +55,12 @@ class Box:
         self.buf = bytearray(READ_SIZE)
         whole = memoryview(self.buf)
         self.views = [whole[:n] for n in range(READ_SIZE + 1)]
-        # Every preset's routing tables are built here, once: building them takes tens of ms
-        # on the RP2040, too long a pause for a switch while playing (PIO inputs hold 2.6 ms).
-        # About 1.3 KB of heap a preset.
-        self.routing = []
-        for preset in settings["presets"]:
-            if self.cv is not None:
-                self.cv.prepare(preset.get("cv"), settings.get("calibration"))
-            routes = preset["routes"]
-            self.routing.append((
-                self.merger.prepare_routes(router.build_masks(routes, len(inputs))),
-                router.build_transforms(routes, len(inputs), len(outputs)),
-            ))
+        # Every preset's routing tables and what a switch reads, built once (firmware.start).
+        from firmware import start
+
+        self.routing, self.settings = start.presets(self.merger, self.cv, settings, len(inputs), len(outputs))
         self.preset = 0
-        self.panel = None  # firmware.panel.Panel, attached by run() (tests may leave it out)
+        self.panel = None  # firmware.panel.Panel, attached by start.build() (tests may leave it out)
         self.select_preset(0)
 
     def select_preset(self, index):
@@ -165,54 +156,32 @@ def _master_mode(name):
     return MASTER_AUTO
 
 
-def load_settings(text):
-    """``config.load(text)``, then the checker is dropped from memory: it runs once at start-up
-    and its code is about 19 KB of the heap (MicroPython VM). The top-level dict is copied
-    because the one the checker built keeps the module alive (measured on the VM). Returns
-    ``(settings, errors)``."""
-    import sys
-
-    import firmware
-    from firmware import config
-
-    settings, errors = config.load(text)
-    settings = dict(settings)
-    del config
-    sys.modules.pop("firmware.config", None)
-    if hasattr(firmware, "config"):
-        delattr(firmware, "config")
-    return settings, errors
-
-
 def run():
-    """Start the box on the real (or simulated) hardware and loop forever."""
-    global box
-    from firmware import board_io
+    """Start the box and loop forever."""
+    from firmware import start
 
-    hw = board_io.Hardware()
-    hw.outputs[router.CV_OUTPUT] = CvEngine(hw, hw.ticks_ms)
-    settings, errors = load_settings(hw.read_config())
-    if errors:
-        print("config.json not used (%d problem%s): running the safe default, everything merged"
-              % (len(errors), "" if len(errors) == 1 else "s"))
-    for message in errors:
-        print("config error:", message)
-    for fault in hw.faults:
-        print("fault:", fault)
-    jacks = Clock(hw.clock_out, hw.reset_out, hw.run_out, hw.clock_in, hw.ticks_ms, hw.metronome, hw.pulse_timer)
-    box = Box(hw.inputs, hw.outputs, hw.ticks_ms, settings, errors, clock=jacks)
-    # The front panel. The box starts in the preset it was last in (NVM), if this config has it.
-    panel = Panel(hw.buttons, hw.write_leds, hw.nvm, None, len(settings["presets"]), settings["panel"],
-                  box.merger.last_rx, hw.ticks_ms(), error=bool(errors), fault=bool(hw.faults))
-    box.panel = panel
-    stored = panel.stored_preset()
-    if stored is not None and stored != box.preset:
-        box.select_preset(stored)
+    started = start.build()
+    del start
+    _forget_start_up()
     # Collect once now, so start-up garbage never triggers a collection while playing.
     gc.collect()
     # mem_free is MicroPython's; CPython (the simulator) has no such figure.
     free = gc.mem_free() if hasattr(gc, "mem_free") else -1
-    print("Thruway ready: preset %d, %d bytes free" % (box.preset + 1, free))
-    # Armed last: start-up (config check, DAC probe) may take longer than a loop pass ever may.
-    panel.watchdog = hw.start_watchdog(WATCHDOG_S)
-    box.run()
+    print("Thruway ready: preset %d, %d bytes free" % (started.preset + 1, free))
+    started.run()
+
+
+# Modules only start-up uses: the checker, the hardware set-up, the DAC table builders, the
+# start-up itself. Dropped once the box runs, their code leaves the heap (docs/design.md, "Heap").
+START_UP_MODULES = ("config", "board_io", "cv_tables", "start")
+
+
+def _forget_start_up():
+    import sys
+
+    import firmware
+
+    for name in START_UP_MODULES:
+        sys.modules.pop("firmware." + name, None)
+        if hasattr(firmware, name):
+            delattr(firmware, name)

@@ -20,8 +20,10 @@ import supervisor
 from firmware import pinmap, ports
 
 MIDI_BAUD = 31250
-# 512 bytes = 164 ms of a full-rate input: a preset switch or a config reload never loses input.
-UART_RX_BUFFER = 512
+# 256 bytes = 82 ms of a full-rate input: the longest stall of the main loop on the board, a
+# preset switch (12 ms, docs/board-engine.md) or a garbage collection (8-20 ms, which start-up
+# makes before playing), never loses input, with room to spare. Each byte of it is heap.
+UART_RX_BUFFER = 256
 READ_SIZE = 64
 
 # The PIO UART programs of adafruit_pio_uart 1.1.6, assembled once with adafruit_pioasm 1.3.8
@@ -235,9 +237,9 @@ class Hardware:
         try:
             import neopixel_write
 
-            pin = self.leds_pin
-            show = neopixel_write.neopixel_write
-            self.write_leds = lambda buf: show(pin, buf)
+            # A method of a ports class, not a closure here: this module leaves the heap after
+            # start-up (app._start), and a function of it would keep all of it.
+            self.write_leds = ports.LedChain(neopixel_write.neopixel_write, self.leds_pin).write
         except ImportError:
             self.faults.append("leds: no neopixel_write module")
 
@@ -276,11 +278,13 @@ class Hardware:
         self.outputs[4] = ports.UsbOut(port_out)
 
     def read_config(self):
-        """The text of config.json on the CIRCUITPY drive, or None if there is none."""
+        """The bytes of config.json on the CIRCUITPY drive, or None if there is none. Bytes, not
+        text: CircuitPython's text mode raises on bytes that are not UTF-8, and the checker
+        (firmware.config) says in words what is wrong with any file."""
         try:
-            with open("config.json") as f:
-                # At most one character past config.MAX_CONFIG_BYTES: a huge file is refused by
-                # the checker, never read whole into the heap.
+            with open("config.json", "rb") as f:
+                # At most one byte past config.MAX_CONFIG_BYTES: a huge file is refused by the
+                # checker, never read whole into the heap.
                 return f.read(CONFIG_READ_LIMIT)
         except OSError:
             return None

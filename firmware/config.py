@@ -1,10 +1,14 @@
 """config.json: read it, check it, and fall back to the safe routing when it is broken.
 
-``load(text)`` returns ``(settings, errors)``. ``errors`` lists every problem found (up to
-``MAX_ERRORS``), each naming its key path and the reason; when it is not empty, ``settings`` is
-the safe default (every input merged to every output) so the box always routes. The user's file
-is never written. ``check(raw)`` does the same on an already parsed document and returns
-``(None, errors)`` when it is invalid.
+``load(data)`` (the file's bytes, or text) returns ``(settings, errors)``. ``errors`` lists every
+problem found (up to ``MAX_ERRORS``), each naming its key path and the reason; when it is not
+empty, ``settings`` is the safe default (every input merged to every output) so the box always
+routes. Bytes of any kind never make it raise: ``decode`` accepts a UTF-8 byte-order mark and
+says in words what else is wrong (empty, UTF-16, not UTF-8 and where, NUL bytes), and
+``json_mistake`` names the usual hand-editing mistakes (trailing comma, comments, single
+quotes, a file cut short). ``validate`` on the host gives the same words. The user's file is
+never written. ``check(raw)`` does the same on an already parsed document and returns ``(None,
+errors)`` when it is invalid.
 
 The format is documented field by field in docs/config.md; ``config.schema.json`` (JSON Schema,
 used on the host) states the same rules, and tests/test_config.py proves the two agree on a
@@ -770,33 +774,168 @@ def scan(data):
     return deepest, containers, strings
 
 
+FILE = "config.json"  # the name every whole-file message starts with (tools may put theirs)
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _bad_utf8(data):
+    """``(offset, byte)`` of the first byte of ``data`` that breaks UTF-8, or None."""
+    need = 0
+    start = 0
+    offset = 0
+    for c in data:
+        if need:
+            if c & 0xC0 != 0x80:
+                return start, data[start]
+            need -= 1
+        elif c >= 0x80:
+            if 0xC2 <= c <= 0xDF:
+                need = 1
+            elif 0xE0 <= c <= 0xEF:
+                need = 2
+            elif 0xF0 <= c <= 0xF4:
+                need = 3
+            else:
+                return offset, c
+            start = offset
+        offset += 1
+    if need:
+        return start, data[start]
+    return None
+
+
+def decode(data):
+    """``(text, error)``: ``data`` (the bytes of a config file) as text, or None and the reason
+    in words. A UTF-8 byte-order mark is accepted (some editors write one); UTF-16, other
+    encodings, NUL bytes and binary files are refused with what is wrong and where."""
+    if data[:3] == UTF8_BOM:
+        data = data[3:]
+    if not data.strip():
+        return None, "%s is empty" % FILE
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return None, "%s is UTF-16 text (it starts with a UTF-16 byte-order mark): save it as UTF-8" % FILE
+    zero = data.find(b"\x00")
+    if zero >= 0:
+        return None, "%s is not text: a NUL byte at offset %d (UTF-16 or a binary file? save it as UTF-8)" % (FILE, zero)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeError:  # CPython's UnicodeDecodeError is one
+        bad = _bad_utf8(data)
+        where = " (byte 0x%02X at offset %d)" % (bad[1], bad[0]) if bad else ""
+        return None, "%s is not UTF-8 text%s: save it as UTF-8" % (FILE, where)
+    return text, None
+
+
+def json_mistake(data):
+    """What is wrong with JSON text in words, or None when nothing this looks for is: a
+    trailing comma, a comment, single quotes, a word without quotes, a string or bracket left
+    open or closed wrongly (Python's parser names none of these; MicroPython's, the board's,
+    says only "syntax error in JSON" and even accepts a trailing comma). ``load`` runs it
+    before parsing, so the box and ``validate`` refuse the same files with the same words.
+    ``data``: UTF-8 bytes (or text). One pass over the bytes, start-up only."""
+    if isinstance(data, str):
+        data = data.encode()
+    line = 1
+    last = 0  # the last byte outside strings and blanks
+    last_line = 1
+    opened = bytearray(MAX_DEPTH)  # the brackets open, innermost last
+    depth = 0
+    in_string = False
+    escaped = False
+    word = -1  # offset where a bare word (true, false, null, or a mistake) started
+    offset = -1
+    for c in data:
+        offset += 1
+        if in_string:
+            if escaped:
+                escaped = False
+            elif c == 0x5C:  # backslash
+                escaped = True
+            elif c == 0x22:  # quote
+                in_string = False
+            elif c == 0x0A:
+                return "a string is not closed in line %d" % line
+            continue
+        letter = 0x61 <= c <= 0x7A or 0x41 <= c <= 0x5A or c == 0x5F
+        if word >= 0 and not letter:
+            if data[word:offset] not in (b"true", b"false", b"null"):
+                return "%s in line %d needs double quotes (strings and keys are in double quotes)" % (
+                    data[word:offset].decode(), line)
+            word = -1
+        if c == 0x0A:
+            line += 1
+            continue
+        if c == 0x20 or c == 0x09 or c == 0x0D:
+            continue
+        if letter:
+            # A letter after a digit is an exponent (1e3); any other starts a word.
+            if word < 0 and not (0x30 <= last <= 0x39 or last == 0x2E):
+                word = offset
+        elif c == 0x22:
+            in_string = True
+        elif c == 0x2F:  # /
+            return 'comments are not JSON (line %d); use a "comment" key' % line
+        elif c == 0x27:  # '
+            return "strings and keys need double quotes, not ' (line %d)" % line
+        elif c == 0x5D or c == 0x7D:  # ] }
+            if last == 0x2C:  # ,
+                return "trailing comma after the last item in line %d" % last_line
+            if not depth or opened[depth - 1] != c - 2:  # [ and { are 2 below ] and }
+                return "a %s in line %d closes %s" % (
+                    chr(c), line, "a " + chr(opened[depth - 1]) if depth else "nothing")
+            depth -= 1
+        elif c == 0x5B or c == 0x7B:  # [ {
+            if depth == MAX_DEPTH:
+                return "nested deeper than %d levels" % MAX_DEPTH
+            opened[depth] = c
+            depth += 1
+        if not letter or word >= 0:
+            last = c
+        last_line = line
+    if word >= 0 and data[word:] not in (b"true", b"false", b"null"):
+        return "%s in line %d needs double quotes (strings and keys are in double quotes)" % (data[word:].decode(), line)
+    if in_string:
+        return "a string is not closed in line %d" % line
+    if depth:
+        return "the file ends before every { and [ is closed (cut short?)"
+    return None
+
+
 def load(text):
-    """Parse and check config text (str or bytes). Returns ``(settings, errors)``; never raises
-    on bad input: on any error the settings are the safe default."""
+    """Parse and check config text (the file's bytes, or str). Returns ``(settings, errors)``;
+    never raises on bad input, whatever the bytes: on any error the settings are the safe
+    default and the errors say what is wrong in words."""
     import json
 
     if text is None:
-        return default_settings(), ["config.json: not found; using the default routing (everything merged)"]
-    data = text.encode() if isinstance(text, str) else text
+        return default_settings(), ["%s: not found; using the default routing (everything merged)" % FILE]
+    data = text.encode() if isinstance(text, str) else bytes(text)
     if len(data) > MAX_CONFIG_BYTES:
-        # The board reads one character past the limit (board_io): the true size is unknown.
-        return default_settings(), ["config.json: more than %d bytes, the most the box reads" % MAX_CONFIG_BYTES]
+        # The board reads one byte past the limit (board_io): the true size is unknown.
+        return default_settings(), ["%s: more than %d bytes, the most the box reads" % (FILE, MAX_CONFIG_BYTES)]
+    text, problem = decode(data)
+    if problem:
+        return default_settings(), [problem]
     depth, containers, strings = scan(data)
     if depth > MAX_DEPTH:
-        return default_settings(), ["config.json: nested deeper than %d levels" % MAX_DEPTH]
+        return default_settings(), ["%s: nested deeper than %d levels" % (FILE, MAX_DEPTH)]
     if containers > MAX_CONTAINERS or strings > MAX_STRINGS:
         return default_settings(), [
-            "config.json: more than %d objects and lists or %d strings (the box's memory)"
-            % (MAX_CONTAINERS, MAX_STRINGS)
+            "%s: more than %d objects and lists or %d strings (the box's memory)"
+            % (FILE, MAX_CONTAINERS, MAX_STRINGS)
         ]
-    too_big = ["config.json: too big for the memory left on the box"]
+    problem = json_mistake(data)
+    if problem:
+        return default_settings(), ["%s: not valid JSON: %s" % (FILE, problem)]
+    del data
+    too_big = ["%s: too big for the memory left on the box" % FILE]
     try:
-        raw = json.loads(data)
-    except ValueError as e:  # json.JSONDecodeError is a ValueError; so is a bad UTF-8 byte
-        return default_settings(), ["config.json: not valid JSON (%s)" % e]
+        raw = json.loads(text)
+    except ValueError as e:  # json.JSONDecodeError is a ValueError
+        return default_settings(), ["%s: not valid JSON (%s)" % (FILE, e)]
     except MemoryError:
         return default_settings(), too_big
-    del data
+    del text
     try:
         settings, errors = check(raw)
     except MemoryError:

@@ -9,7 +9,7 @@ preset switch: every gate and drum falls and every voice is released first.
 
 Layers, one way: MIDI bytes -> parts (a mono voice with its note stack, or the poly/unison group
 with ``voices.PolyAllocator``) -> voices (pitch in 1/256 semitone, glide, bend, mod) -> DAC
-codes (``firmware.dac``, per-voice integer tables built at configure time) and gate pins / the
+codes (``firmware.dac``; integer tables from ``firmware.cv_tables``, built at start-up) and gate pins / the
 drums' 74HCT595.
 
 Contracts and the reasons behind them:
@@ -37,7 +37,6 @@ Contracts and the reasons behind them:
 - Everything per message is integer arithmetic on preallocated arrays: nothing allocates.
 """
 
-import array
 
 from micropython import const
 
@@ -67,8 +66,6 @@ GLIDE_STEP_MS = const(2)
 RETRIGGER_MS = const(2)
 MIN_GATE_MS = const(2)
 PITCH_TOP = const(32512)  # note 127 in 1/256 semitone
-NOTE_0V = 24  # 0 V at MIDI note 24 ...
-NOTE_8V = 120  # ... 8 V at note 120; notes outside clamp (design notes section 5)
 MOD_FULL = const(16384)  # a mod value's full scale (7-bit values are scaled to it)
 
 # Part kinds.
@@ -120,79 +117,6 @@ DEFAULT_CV = {
 
 # The ``calibration`` object with every jack uncalibrated (the DAC is asked for the volts wanted).
 DEFAULT_CALIBRATION = {jack: {"offset": 0.0, "scale": 1.0} for jack in JACKS}  # type: dict
-
-
-# -- configure time: volts -> DAC code tables (floats allowed here) -------------------------
-
-
-def calibration_curve(entry):
-    """``(xs, ys)``: the volts to ask the DAC for (ys) at each wanted jack voltage (xs),
-    piecewise linear, extended linearly past both ends.
-
-    ``{"offset": o, "scale": s}`` asks for ``volts * s + o``. ``{"points": [[wanted, measured],
-    ...]}`` lists what the jack measured when, uncalibrated, ``wanted`` volts were asked for; to
-    get V the DAC is asked for the ``wanted`` whose ``measured`` is V (interpolated)."""
-    if isinstance(entry, dict) and "points" in entry:
-        pts = sorted((float(m), float(w)) for w, m in entry["points"])
-        return [p[0] for p in pts], [p[1] for p in pts]
-    offset = 0.0
-    scale = 1.0
-    if isinstance(entry, dict):
-        offset = float(entry.get("offset", 0.0))
-        scale = float(entry.get("scale", 1.0))
-    return [0.0, 1.0], [offset, offset + scale]
-
-
-def apply_curve(curve, volts):
-    xs, ys = curve
-    k = 1
-    while k < len(xs) - 1 and volts > xs[k]:
-        k += 1
-    x0 = xs[k - 1]
-    x1 = xs[k]
-    if x1 == x0:
-        return ys[k]
-    return ys[k - 1] + (ys[k] - ys[k - 1]) * (volts - x0) / (x1 - x0)
-
-
-def _code16(jack_volts, gain):
-    # DAC code with 4 fractional bits, clamped to the DAC's range.
-    c = int(round(_dac.volts_to_code(jack_volts / gain) * 16))
-    if c < 0:
-        return 0
-    if c > _dac.DAC_MAX * 16:
-        return _dac.DAC_MAX * 16
-    return c
-
-
-def note_volts(semitone):
-    """Ideal pitch CV of a (fractional) MIDI note: 1 V/oct, 0 V at note 24, clamped to 0..8 V."""
-    v = (semitone - NOTE_0V) / 12.0
-    if v < 0.0:
-        return 0.0
-    if v > (NOTE_8V - NOTE_0V) / 12.0:
-        return (NOTE_8V - NOTE_0V) / 12.0
-    return v
-
-
-def pitch_table(entry):
-    """129 codes (x16) for semitones 0..127 (the last repeated) on a pitch jack."""
-    curve = calibration_curve(entry)
-    t = array.array("H", bytes(2 * 129))
-    for s in range(128):
-        t[s] = _code16(apply_curve(curve, note_volts(s)), _dac.PITCH_GAIN)
-    t[128] = t[127]
-    return t
-
-
-def mod_table(entry, full_volts):
-    """130 codes (x16) for 0/128 .. 128/128 of ``full_volts`` on a mod jack (the last repeated)."""
-    curve = calibration_curve(entry)
-    t = array.array("H", bytes(2 * 130))
-    for k in range(129):
-        t[k] = _code16(apply_curve(curve, full_volts * k / 128.0), _dac.MOD_GAIN)
-    t[129] = t[128]
-    return t
 
 
 def _channel(value, default):
@@ -273,8 +197,8 @@ class CvEngine:
         self.mod_src = bytearray(VOICES)
         self.mod_cc = bytearray(VOICES)
         self._table_cache = {}  # type: dict
-        self.pitch_tables = [pitch_table(None) for _ in range(VOICES)]  # type: list
-        self.mod_tables = [mod_table(None, 5.0) for _ in range(VOICES)]  # type: list
+        self.pitch_tables = [None] * VOICES  # type: list  # set by configure
+        self.mod_tables = [None] * VOICES  # type: list
         # ... and state.
         self.gate_state = bytearray(VOICES)
         self.gate_t = [0] * VOICES
@@ -314,13 +238,22 @@ class CvEngine:
 
     def _tables(self, v, cal, mod_range):
         # Building a 128-entry table costs milliseconds on the RP2040 (floats): each is built
-        # once (prepare() at start-up) and a preset switch only picks it up.
-        key = (v, str(cal.get(JACKS[v])), str(cal.get(JACKS[4 + v])), float(mod_range))
-        tables = self._table_cache.get(key)
-        if tables is None:
-            tables = (pitch_table(cal.get(JACKS[v])), mod_table(cal.get(JACKS[4 + v]), float(mod_range)))
-            self._table_cache[key] = tables
-        return tables
+        # once (prepare() at start-up) and a preset switch only picks it up. Jacks with the same
+        # calibration share one table. The builders (firmware.cv_tables) leave the heap after
+        # start-up; a table not prepared then brings them back.
+        cache = self._table_cache
+        pitch_key = ("pitch", str(cal.get(JACKS[v])))
+        mod_key = ("mod", str(cal.get(JACKS[4 + v])), float(mod_range))
+        pitch = cache.get(pitch_key)
+        mod = cache.get(mod_key)
+        if pitch is None or mod is None:
+            from firmware import cv_tables
+
+            if pitch is None:
+                cache[pitch_key] = pitch = cv_tables.pitch_table(cal.get(JACKS[v]))
+            if mod is None:
+                cache[mod_key] = mod = cv_tables.mod_table(cal.get(JACKS[4 + v]), float(mod_range))
+        return pitch, mod
 
     def prepare(self, cv_settings, calibration):
         """Build the DAC tables a preset will need, at start-up, so switching to it is quick."""

@@ -32,7 +32,6 @@ PIO_FIFO = const(8)
 UART_HARD = const(32)
 PIO_HARD = const(8)
 USB_CHUNK = const(64)
-_STAGE = const(64)
 
 
 
@@ -77,37 +76,17 @@ class _Paced:
         return n
 
 
-class _Stage:
-    """For writers whose ``write`` takes a whole buffer (busio.UART, usb_midi.PortOut): bytes
-    are copied into a stage with one preallocated view per length, so no slice is made."""
-
-    def __init__(self):
-        self._stage = bytearray(_STAGE)
-        whole = memoryview(self._stage)
-        self._views = [whole[:n] for n in range(_STAGE + 1)]
-
-    def staged(self, buf, start, end):
-        n = end - start
-        stage = self._stage
-        k = 0
-        while k < n:
-            stage[k] = buf[start + k]
-            k += 1
-        return self._views[n]
-
-
 class UartOut(_Paced):
     """DIN OUT on a ``busio.UART``."""
 
     def __init__(self, uart):
         super().__init__(UART_FIFO, UART_HARD)
         self._uart = uart
-        self._stage = _Stage()
 
     def send(self, buf, start, end, now):
         n = self._room(now, buf, start, end)
         if n:
-            self._uart.write(self._stage.staged(buf, start, start + n))
+            self._uart.write(buf, start, n)  # the stream write(buf, offset, length): no slice
         return n
 
 
@@ -130,12 +109,12 @@ class UsbOut:
 
     def __init__(self, port):
         self._port = port
-        self._stage = _Stage()
 
     def send(self, buf, start, end, now):
-        if end - start > USB_CHUNK:
-            end = start + USB_CHUNK
-        took = self._port.write(self._stage.staged(buf, start, end))
+        n = end - start
+        if n > USB_CHUNK:
+            n = USB_CHUNK
+        took = self._port.write(buf, start, n)
         return took if took else 0
 
 
@@ -173,3 +152,15 @@ class UsbIn:
     def read(self, buf):
         n = self._port.readinto(buf)
         return n if n else 0
+
+
+class LedChain:
+    """The panel's LED writer: ``write(buf)`` shows the GRB bytes on the chain's pin through
+    ``show(pin, buf)`` (``neopixel_write``; it blocks for the wire time)."""
+
+    def __init__(self, show, pin):
+        self.show = show
+        self.pin = pin
+
+    def write(self, buf):
+        self.show(self.pin, buf)

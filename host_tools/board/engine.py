@@ -75,24 +75,26 @@ NODE_STAMP = "host_tools/board/node_modules/.installed"
 
 
 def install_tree(config_text, mpy_cross, dest):
-    """The CIRCUITPY drive ``flash --mpy`` writes, in directory ``dest``."""
+    """The CIRCUITPY drive ``flash`` writes (.mpy from CircuitPython's mpy-cross), in directory
+    ``dest``, with ``config_text`` (bytes or text; None: no config.json) as the drive's own."""
     from host_tools import flash
 
     with open(os.path.join(dest, "boot_out.txt"), "w") as f:
         f.write(BOOT_OUT)
-    # The config goes on the drive first, as a user's would be: the flasher keeps a drive's
-    # config.json (refused or not: the box handles a bad one), and writes the default only
-    # when there is none, which is removed again when the run has no config.
+    argv = ["--drive", dest, "--mpy-cross", mpy_cross]
     if config_text is not None:
-        with open(os.path.join(dest, "config.json"), "w") as f:
-            f.write(config_text)
+        # The drive's config.json as given, bytes of any kind (the flasher keeps a drive's own
+        # config.json, and only warns about a bad one: the box must meet it as it is).
+        with open(os.path.join(dest, "config.json"), "wb") as f:
+            f.write(config_text.encode() if isinstance(config_text, str) else config_text)
     log = io.StringIO()
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        status = flash.main(["--drive", dest, "--mpy", "--mpy-cross", mpy_cross])
+        status = flash.main(argv)
     if status != 0:
         raise BoardError("board engine: flash into the drive image failed:\n" + log.getvalue())
     if config_text is None:
-        os.remove(os.path.join(dest, "config.json"))
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(dest, "config.json"))
     os.remove(os.path.join(dest, "boot_out.txt"))
 
 

@@ -116,11 +116,12 @@ def _read_clock_in(path):
 
 
 def _read_config(path, as_device):
-    """Config text for the drive. Exit-2 problems raise UsageError unless ``as_device``."""
+    """The config file's bytes for the drive, as they are (the box reads bytes of any kind).
+    Exit-2 problems raise UsageError unless ``as_device``."""
     from host_tools import fwimport
 
     try:
-        with open(path) as f:
+        with open(path, "rb") as f:
             text = f.read()
     except OSError as e:
         if as_device:

@@ -210,10 +210,11 @@ def _run_firmware(w, console, boot_out):
 def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock_in=()):
     """Run the box. ``inputs``: {port: [(time_ns, bytes)]}; ``events``: [(time_ns, action, button)].
 
-    ``config_text`` None means no config.json on the drive. ``nvm``: bytes the box's NVM holds
-    at power-up (a previous run's ``result.nvm``: a power cycle). ``clock_in``: [(time_ns, high)],
-    the clock-in jack's level from that time (its input inverter makes the pin read the
-    opposite). Returns a ``SimResult``."""
+    ``config_text``: the drive's config.json (bytes as they are, or text written as UTF-8); None
+    means the drive has none. ``nvm``: bytes the box's NVM holds at power-up (a previous run's
+    ``result.nvm``: a power cycle). ``clock_in``: [(time_ns, high)], the clock-in jack's level
+    from that time (its input inverter makes the pin read the opposite). Returns a
+    ``SimResult``."""
     inputs = inputs or {}
     w = _world.World(until_ns=None if until_ms is None else int(round(until_ms * NS_PER_MS)))
     if nvm is not None:
@@ -269,8 +270,9 @@ def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock
             w.until_ns = last_ns + END_GRACE_NS + END_LIMIT_NS
             w.stop_check = lambda: _idle(w)
         if config_text is not None:
-            with open(os.path.join(drive, "config.json"), "w") as f:
-                f.write(config_text)
+            # Bytes as given (a file of any encoding), or text as UTF-8.
+            with open(os.path.join(drive, "config.json"), "wb") as f:
+                f.write(config_text.encode() if isinstance(config_text, str) else config_text)
         console = io.StringIO()
         boot_out = io.StringIO()
         os.chdir(drive)

@@ -2,7 +2,7 @@
 
 from collections import deque
 
-from host_tools.sim import costs
+from host_tools.sim import costs, stream
 from host_tools.sim import world as _world
 from host_tools.sim.pins import Pin, claim, release
 from host_tools.sim.wires import Transmitter
@@ -131,11 +131,11 @@ class UART:
         n = self.readinto(buf)
         return bytes(buf[:n]) if n else None
 
-    def write(self, buf):
+    def write(self, buf, *args):
         self._check()
         if self._transmitter is None:
             raise ValueError("No TX pin")
-        data = bytes(buf)
+        data = stream.span(buf, args)
         w = _world.current()
         w.charge(costs.UART_WRITE_BASE + costs.UART_WRITE_PER_BYTE * len(data))
         self._transmitter.put(data)

@@ -6,7 +6,7 @@ import gc
 import mpharness
 from scripted_ports import ScriptIn, SinkOut, Ticks
 
-from firmware import app, config
+from firmware import app, start
 
 
 def stream(seed):
@@ -26,7 +26,7 @@ def stream(seed):
     return s
 
 
-settings, errors = config.load(None)
+settings, errors = start.load_settings(None)  # as the box: the checker leaves the heap
 ticks = Ticks()
 inputs = [ScriptIn(stream(k), chunk, loop=True) for k, chunk in enumerate((3, 1, 7, 64, 16))]
 outputs = [SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(64)]

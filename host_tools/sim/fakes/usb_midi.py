@@ -1,6 +1,6 @@
 """Fake ``usb_midi``: one PortIn and one PortOut when the simulated host is attached."""
 
-from host_tools.sim import costs
+from host_tools.sim import costs, stream
 from host_tools.sim import world as _world
 
 _names = {}
@@ -33,9 +33,9 @@ class PortOut:
     def __init__(self, link):
         self._link = link
 
-    def write(self, buf):
+    def write(self, buf, *args):
         w = _world.current()
-        data = bytes(buf)
+        data = stream.span(buf, args)
         w.charge(costs.USB_WRITE_BASE)
         for b in data:
             self._link.from_device.record(w.now_ns, b)

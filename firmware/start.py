@@ -1,0 +1,162 @@
+"""Start-up: the box built from the hardware and config.json, once. ``app.run()`` calls
+``build()``, then drops this module with the others only start-up uses (``app.START_UP_MODULES``)
+so their code leaves the heap before the box plays (docs/design.md, "Heap"). ``app.Box`` uses
+``presets()`` for its tables.
+"""
+
+from firmware import app, router
+from firmware.app import Box
+from firmware.clock import DEFAULT_CLOCK, Clock
+from firmware.cv import CvEngine
+from firmware.panel import Panel
+
+
+def presets(merger, cv, settings, n_in, n_out):
+    """``(routing, switch_settings)`` for a Box: every preset's routing tables (``(masks,
+    transforms)`` for ``merger.set_routes``) and what a preset switch reads (``{"presets":
+    [{"name", "clock", "cv"}], "calibration"}``); the CV engine ``cv`` (or None) prepares each
+    preset's DAC tables. Building tables takes tens of ms on the RP2040, too long for a switch
+    while playing (PIO inputs hold 2.6 ms), so it happens here, once. Tables are read-only once
+    built, so equal ones (an input with the same routes in several presets, inputs without
+    routes, a transform or a clock section several presets spell alike) are one object: 16
+    presets of a live set fit. The routes themselves are not kept: they are the tables."""
+    routing = []
+    tables = []  # type: list  # the distinct bytearrays so far
+    lists = []  # type: list  # the distinct lists of them
+    transforms = {}  # type: dict  # signature -> the one transform
+    for preset in settings["presets"]:
+        if cv is not None:
+            cv.prepare(preset.get("cv"), settings.get("calibration"))
+        routes = preset["routes"]
+        masks = [_table(tables, t) for t in merger.prepare_routes(router.build_masks(routes, n_in))]
+        pairs = [_transform(transforms, tables, t) for t in router.build_transforms(routes, n_in, n_out)]
+        routing.append((_list(lists, masks), _list(lists, pairs)))
+    seen = []  # type: list  # the distinct settings parts so far
+    switch = {
+        "presets": [{"name": p["name"], "clock": _deduped(seen, p.get("clock", DEFAULT_CLOCK)),
+                     "cv": _deduped(seen, p.get("cv"))} for p in settings["presets"]],
+        "calibration": _deduped(seen, settings.get("calibration")),  # jacks left alone: one dict
+    }
+    return routing, switch
+
+
+def _table(tables, table):
+    # The bytearray equal to ``table`` among ``tables`` (compared in place: no copy as a key).
+    if table is None:
+        return None
+    for known in tables:
+        if known == table:
+            return known
+    tables.append(table)
+    return table
+
+
+def _list(lists, items):
+    # The list among ``lists`` holding the very same objects as ``items``.
+    for known in lists:
+        if len(known) == len(items):
+            k = 0
+            while k < len(items) and known[k] is items[k]:
+                k += 1
+            if k == len(items):
+                return known
+    lists.append(items)
+    return items
+
+
+def _deduped(seen, value):
+    # ``value`` (checked settings: dicts, lists, scalars) with every dict and list equal to one
+    # in ``seen`` replaced by that one, in place (no copy: start-up memory is at its peak here).
+    # Read-only from here on.
+    if isinstance(value, dict):
+        for k in value:
+            value[k] = _deduped(seen, value[k])  # same keys: the dict does not grow
+    elif isinstance(value, list):
+        for n in range(len(value)):
+            value[n] = _deduped(seen, value[n])
+    else:
+        return value
+    for known in seen:
+        if _same(known, value):
+            return known
+    seen.append(value)
+    return value
+
+
+def _same(a, b):
+    # Equal, with the same types throughout (True is not 1 here); parts already shared.
+    if type(a) is not type(b) or len(a) != len(b):
+        return False
+    if isinstance(a, dict):
+        for k in a:
+            if k not in b or not _same_item(a[k], b[k]):
+                return False
+        return True
+    for n in range(len(a)):
+        if not _same_item(a[n], b[n]):
+            return False
+    return True
+
+
+def _same_item(x, y):
+    return x is y or (type(x) is type(y) and not isinstance(x, (dict, list)) and x == y)
+
+
+def _transform(transforms, tables, transform):
+    # A transform (smap, transpose, vtable, signature) is fixed by its signature.
+    if transform is None:
+        return None
+    found = transforms.get(transform[3])
+    if found is None:
+        found = (_table(tables, transform[0]), transform[1], _table(tables, transform[2]), transform[3])
+        transforms[transform[3]] = found
+    return found
+
+
+def load_settings(text):
+    """``config.load(text)``, then the checker is dropped from memory: it runs once at start-up
+    and its code is about 19 KB of the heap (MicroPython VM). The top-level dict is copied
+    because the one the checker built keeps the module alive (measured on the VM). Returns
+    ``(settings, errors)``."""
+    import sys
+
+    import firmware
+    from firmware import config
+
+    settings, errors = config.load(text)
+    settings = dict(settings)
+    del config
+    sys.modules.pop("firmware.config", None)
+    if hasattr(firmware, "config"):
+        delattr(firmware, "config")
+    return settings, errors
+
+
+def build():
+    """The box, built on the real (or simulated) hardware, in ``app.box``. Everything only
+    start-up needs (the config text and checker, ``board_io`` and its ``Hardware``, the full
+    settings) is local here and leaves the heap when this returns."""
+    from firmware import board_io
+
+    hw = board_io.Hardware()
+    hw.outputs[router.CV_OUTPUT] = CvEngine(hw, hw.ticks_ms)
+    settings, errors = load_settings(hw.read_config())
+    if errors:
+        print("config.json not used (%d problem%s): running the safe default, everything merged"
+              % (len(errors), "" if len(errors) == 1 else "s"))
+    for message in errors:
+        print("config error:", message)
+    for fault in hw.faults:
+        print("fault:", fault)
+    jacks = Clock(hw.clock_out, hw.reset_out, hw.run_out, hw.clock_in, hw.ticks_ms, hw.metronome, hw.pulse_timer)
+    box = app.box = Box(hw.inputs, hw.outputs, hw.ticks_ms, settings, errors, clock=jacks)
+    # The front panel. The box starts in the preset it was last in (NVM), if this config has it.
+    panel = Panel(hw.buttons, hw.write_leds, hw.nvm, None, len(settings["presets"]), settings["panel"],
+                  box.merger.last_rx, hw.ticks_ms(), error=bool(errors), fault=bool(hw.faults))
+    box.panel = panel
+    stored = panel.stored_preset()
+    if stored is not None and stored != box.preset:
+        box.select_preset(stored)
+    # Armed last: start-up (config check, DAC probe) may take longer than a loop pass ever may.
+    panel.watchdog = hw.start_watchdog(app.WATCHDOG_S)
+    return box
