@@ -9,6 +9,7 @@ alike; ``firmware.start`` builds the box first and then leaves the heap.
 import gc
 
 from firmware import router
+from firmware import clock as _clock
 from firmware.clock import DEFAULT_CLOCK, Clock, clock_outputs
 from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, Merger
 from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP
@@ -49,8 +50,10 @@ class Box:
         # The clock: tempo, transport and the clock/reset/run jacks (jackless when none given).
         self.clock = clock if clock is not None else Clock(None, None, None, None, ticks_ms)
         self.merger.clock_sink = self.clock
-        # The inputs that exist, with their index: the pass polls them without a None test.
-        self.polled = [(i, inputs[i]) for i in range(len(inputs)) if inputs[i] is not None]
+        # The inputs that exist, with their index and reader (firmware.ports: a stream's own
+        # readinto where it never waits): the pass polls them without a None test.
+        self.polled = [(i, getattr(inputs[i], "reader", inputs[i].read)) for i in range(len(inputs))
+                       if inputs[i] is not None]
         self.tick = -1  # the ms tick the once-a-tick work last ran in
         self.buf = bytearray(READ_SIZE)
         whole = memoryview(self.buf)
@@ -59,37 +62,83 @@ class Box:
         from firmware import start
 
         self.routing, self.settings = start.presets(self.merger, self.cv, settings, len(inputs), len(outputs))
+        # What a switch installs, per preset, read once here: the clock setup, clock outputs and
+        # master for the merger, the CV setup (nothing parsed or allocated
+        # while playing).
+        self.switches = self._switches()
+        # The sections themselves are not kept (the heap): a preset keeps its name.
+        for preset in self.settings["presets"]:
+            preset.pop("cv", None)
+            preset.pop("clock", None)
         self.preset = 0
+        self.cv_due = -1  # a preset whose CV setup the next ms tick installs (switch_preset)
+        self.announce = -1  # a preset whose console line the tick after that prints
         self.panel = None  # firmware.panel.Panel, attached by start.build() (tests may leave it out)
         self.select_preset(0)
 
+    def _switches(self):
+        # Per preset: (clock setup, clock outputs' send mask, their dividers, master mode, CV
+        # setup). Presets with the same clock object share its part.
+        clocks = []  # type: list  # (clock object, its part of the entry)
+        out = []
+        for n, preset in enumerate(self.settings["presets"]):
+            clock = preset.get("clock", DEFAULT_CLOCK)
+            part = None
+            for known, p in clocks:
+                if known is clock:
+                    part = p
+            if part is None:
+                send, divide = clock_outputs(clock)
+                part = (_clock.prepare(clock), send, divide, _master_mode(clock.get("master", "auto")))
+                clocks.append((clock, part))
+            cv = None
+            if self.cv is not None:
+                cv = self.cv.prepare(preset.get("cv"), self.settings.get("calibration"))
+            out.append(part + (cv,))
+        return out
+
     def select_preset(self, index):
-        """Switch routing to preset ``index`` (0-based). Takes effect between messages."""
-        presets = self.settings["presets"]
-        if not 0 <= index < len(presets):
+        """Switch routing to preset ``index`` (0-based), all of it now (start-up, tests, the
+        serial console). Takes effect between messages."""
+        if not self.switch_preset(index):
+            return False
+        self._install_cv()
+        return True
+
+    def switch_preset(self, index):
+        """Switch to preset ``index`` (0-based) while playing: routing and clock now (between
+        messages), the CV setup on the next ms tick and the console line on the one after, so
+        no pass holds the loop for the whole switch (each part is a pass's work on the board)."""
+        switches = self.switches
+        if not 0 <= index < len(switches):
             return False
         self.preset = index
-        if self.cv is not None:
-            # Every gate and drum falls and every voice is released before the new mode.
-            self.cv.configure(presets[index].get("cv"), self.settings.get("calibration"))
+        clock, send, divide, master, _ = switches[index]
         # Clock master and clock outputs: the running state and the tick schedule carry over.
-        clock = presets[index].get("clock", DEFAULT_CLOCK)
-        self.clock.configure(clock)
-        self.merger.set_master(_master_mode(clock.get("master", "auto")))
-        send, divide = clock_outputs(clock)
-        self.merger.set_clock_outputs(send, divide)
+        self.clock.install(clock)
+        merger = self.merger
+        merger.set_master(master)
+        merger.set_clock_outputs(send, divide)
         masks, transforms = self.routing[index]
-        self.merger.set_routes(masks, transforms)
+        merger.set_routes(masks, transforms)
         if self.panel is not None:
             self.panel.set_preset(index, self.ticks_ms())
+        self.cv_due = index
         return True
+
+    def _install_cv(self):
+        # Every gate and drum falls and every voice is released before the new mode.
+        index = self.cv_due
+        self.cv_due = -1
+        if self.cv is not None:
+            self.cv.install(self.switches[index][4])
 
     def panel_action(self, action, now):
         """Carry out a front-panel action (``firmware.panel`` ACTION_*), between messages."""
         if action >= ACTION_PRESET:
             index = action - ACTION_PRESET
-            if index != self.preset and self.select_preset(index):
-                print("preset %d: %s" % (index + 1, self.settings["presets"][index]["name"]))
+            if index != self.preset and self.switch_preset(index):
+                self.announce = index
         elif action == ACTION_TAP:
             self.clock.tap(now)
         elif action == ACTION_START_STOP:
@@ -110,8 +159,8 @@ class Box:
         buf = self.buf
         views = self.views
         last_rx = merger.last_rx
-        for i, port in self.polled:
-            n = port.read(buf)
+        for i, read in self.polled:
+            n = read(buf)
             if n:
                 last_rx[i] = now
                 merger.feed(i, views[n])
@@ -121,6 +170,10 @@ class Box:
             cv.service(now)
         if merger.queued:
             merger.write_outputs(now)
+        # Book-keeping after the outputs: the followed clock's ticks (their jack pulses and the
+        # tempo estimate) run once the bytes that carried them are on their way.
+        if clock.ticks_heard:
+            clock.follow_ticks()
 
     def _timed(self, now):
         merger = self.merger
@@ -133,6 +186,17 @@ class Box:
         if now != self.tick:
             self.tick = now
             merger.service(now)
+            # A preset switch's later parts, a tick each (switch_preset).
+            if self.cv_due >= 0:
+                self._install_cv()
+                return
+            if self.announce >= 0:
+                # Printed in parts: formatting would allocate a string while playing.
+                index = self.announce
+                self.announce = -1
+                print("preset", index + 1, end="")
+                print(":", self.settings["presets"][index]["name"])
+                return
             # Buttons, LEDs, NVM, watchdog. A tap or start/stop is served by the clock on the
             # next tick.
             panel = self.panel

@@ -139,6 +139,23 @@ def clock_outputs(clock):
     return mask, ratios
 
 
+def prepare(clock):
+    """A preset's ``clock`` object as ``Clock.install`` takes it: ``(mode, ticks per pulse,
+    48 PPQN?, pulse_ms, reset_ms, bpm x 100)``. Start-up time (it may allocate: floats)."""
+    master = clock.get("master", "auto")
+    if master == "internal":
+        mode = MODE_INTERNAL
+    elif master == "clock_in":
+        mode = MODE_CLOCK_IN
+    else:
+        mode = MODE_FOLLOW
+    analog = clock.get("analog", DEFAULT_CLOCK["analog"])
+    res = analog.get("resolution", 4)
+    bpm = _clamp(int(clock.get("bpm", 120) * 100 + 0.5), BPM_X100_MIN, BPM_X100_MAX)
+    return (mode, TICKS_PER_PULSE.get(res, 6), res == 48, _clamp(analog.get("pulse_ms", 5), 1, 50),
+            _clamp(analog.get("reset_ms", 5), 1, 50), bpm)
+
+
 class _NoPin:
     """Stands in for a jack the hardware does not have."""
 
@@ -163,6 +180,7 @@ class Clock:
         self.mode = MODE_FOLLOW
         self.poll = False  # service() wanted every pass, not once a ms tick (clock-in jack)
         self.running = False
+        self.ticks_heard = 0  # followed ticks (F8) on_master counted that follow_ticks has not run
         self._phase = 0  # position in ticks modulo BAR_TICKS; the next tick's
         self._at_zero = True  # position 0 (Start, Song Position 0): a Continue resets
         self._req = 0
@@ -241,25 +259,17 @@ class Clock:
     def configure(self, clock):
         """Apply a preset's ``clock`` object (on boot and on a preset switch). The running state,
         the position and a pulse in progress carry over; a tick already scheduled is kept."""
+        self.install(prepare(clock))
+
+    def install(self, setup):
+        """``configure`` with the object already read by ``prepare`` (a preset switch while
+        playing: nothing parsed, nothing allocated)."""
         now = self.ticks_ms()
         if self._req:
             self._requests(now)  # a panel action made under the old preset counts there
-        master = clock.get("master", "auto")
-        if master == "internal":
-            mode = MODE_INTERNAL
-        elif master == "clock_in":
-            mode = MODE_CLOCK_IN
-        else:
-            mode = MODE_FOLLOW
-        analog = clock.get("analog", DEFAULT_CLOCK["analog"])
-        res = analog.get("resolution", 4)
-        self._tpp = TICKS_PER_PULSE.get(res, 6)
-        self._res48 = res == 48
+        mode, self._tpp, self._res48, self._pulse_ms, self._reset_ms, bpm = setup
         if not self._res48:
             self._half_on = False
-        self._pulse_ms = _clamp(analog.get("pulse_ms", 5), 1, 50)
-        self._reset_ms = _clamp(analog.get("reset_ms", 5), 1, 50)
-        bpm = _clamp(int(clock.get("bpm", 120) * 100 + 0.5), BPM_X100_MIN, BPM_X100_MAX)
         if bpm != self._preset_bpm:
             # A tapped tempo stays until a preset with another bpm is selected.
             self._preset_bpm = bpm
@@ -309,14 +319,15 @@ class Clock:
     # -- from the merger: the followed master ---------------------------------------------
 
     def on_master(self, b, now):
-        """The merger accepted real-time byte ``b`` (F8 FA FB FC) from the clock master."""
+        """The merger accepted real-time byte ``b`` (F8 FA FB FC) from the clock master. It calls
+        this before it writes the byte out, so a tick does only what cannot wait here (forward
+        first): its pulse edge and the position. The tempo estimate is ``follow_ticks``'s, which
+        app calls once the pass's outputs are written."""
         if self.mode != MODE_FOLLOW:
             return  # the box is the master; the merger drops external clock then
-        self._heard = now
         if b == 0xF8:
-            # The hot case: the pulse first (its pin write is the edge), the estimate after.
-            # No rescheduling: ``_pulse`` brought ``due`` forward for the pulse's end; the
-            # silence check left in ``due`` may be early, which costs one spare call.
+            self.ticks_heard += 1
+            self._heard = now
             self._half_on = False  # a half-tick not yet sent is dropped: never two at once
             if self.running:
                 # _tick, inlined: one call (_pulse) stands between the byte and the edge.
@@ -326,12 +337,10 @@ class Clock:
                 phase += 1
                 self._phase = phase if phase < BAR_TICKS else 0
                 self._at_zero = False
-                self._estimate(now)
-                if self._res48:
-                    self._half(now)
-            else:
-                self._estimate(now)
             return
+        if self.ticks_heard:
+            self.follow_ticks()  # ticks before this byte first: the order of the wire
+        self._heard = now
         if b == 0xFA:
             self._start(now)
         elif b == 0xFB:
@@ -340,8 +349,24 @@ class Clock:
             self._stop()
         self._reschedule(now)
 
+    def follow_ticks(self):
+        """The tempo estimate for the followed ticks ``on_master`` counted (and at 48 PPQN the
+        half-tick pulse after the last). No rescheduling: ``_pulse`` brought ``due`` forward
+        for the pulse's end; the silence check left in ``due`` may be early, which costs one
+        spare call."""
+        n = self.ticks_heard
+        self.ticks_heard = 0
+        now = self._heard
+        while n:
+            n -= 1
+            self._estimate(now)
+        if self._res48 and self.running:
+            self._half(now)
+
     def song_position(self, beats):
         """Song Position from the master: ``beats`` sixteenth notes (6 ticks each)."""
+        if self.ticks_heard:
+            self.follow_ticks()
         self._phase = (beats * 6) % BAR_TICKS
         self._at_zero = beats == 0
 

@@ -161,6 +161,90 @@ def _merged(cv):
     return out
 
 
+# CvSetup's arrays: read-only once built, so equal ones are shared between setups.
+_SETUP_ARRAYS = ("transpose", "bend_range", "glide_ms", "legato", "priority", "mod_src", "mod_cc", "pitch_tables",
+                 "mod_tables", "chan_parts", "chan_voices", "part_kind", "part_voices", "part_lead", "drum_map")
+_SETUP_VALUES = ("poly_voices", "poly_allocation", "drum_channel", "drum_gate_mode", "drum_trigger_ms")
+
+
+class CvSetup:
+    """A preset's ``cv`` section (and the calibration) as the engine uses it: per-voice settings,
+    DAC tables, which parts and voices each channel reaches, the drum map. Built once by
+    ``CvEngine.prepare``; read-only afterwards (the engine holds references to its arrays)."""
+
+    def __init__(self, cv_settings):
+        cv = _merged(cv_settings)
+        self.transpose = [0] * VOICES
+        self.bend_range = bytearray(VOICES)
+        self.glide_ms = [0] * VOICES
+        self.legato = bytearray(VOICES)
+        self.priority = bytearray(VOICES)
+        self.mod_src = bytearray(VOICES)
+        self.mod_cc = bytearray(VOICES)
+        self.pitch_tables = [None] * VOICES  # type: list  # set by CvEngine.prepare
+        self.mod_tables = [None] * VOICES  # type: list
+        for v in range(VOICES):
+            s = cv["voices"][v]
+            self.transpose[v] = int(s["transpose"])
+            self.bend_range[v] = int(s["bend_range"])
+            self.glide_ms[v] = int(s["glide_ms"])
+            self.legato[v] = 1 if s["legato"] else 0
+            self.priority[v] = PRIORITY_NAMES.index(s["priority"]) if s["priority"] in PRIORITY_NAMES else 0
+            self.mod_src[v], self.mod_cc[v] = _mod_source(s["mod"])
+        self.chan_parts = bytearray(16)
+        self.chan_voices = bytearray(16)
+        self.part_kind = bytearray(VOICES)
+        self.part_voices = bytearray(VOICES)  # voice bitmask
+        self.part_lead = bytearray(VOICES)  # the voice whose priority/legato the part uses
+        self.poly_voices = 0  # voices of the poly/unison group (0: none)
+        self.poly_allocation = 0
+        mode = cv["mode"]
+        first_free = 0
+        n_parts = 0
+        if mode in ("poly", "unison"):
+            poly = cv["poly"]
+            k = int(poly["voices"])
+            if k < 2 or k > MAX_VOICES:
+                k = MAX_VOICES
+            mask = (1 << k) - 1
+            self.poly_voices = k
+            self.poly_allocation = ALLOC_NAMES.index(poly["allocation"]) if poly["allocation"] in ALLOC_NAMES else 0
+            self.part_kind[0] = PART_POLY if mode == "poly" else PART_UNISON
+            self.part_voices[0] = mask
+            self.part_lead[0] = 0
+            ch = _channel(poly["channel"], 1)
+            self.chan_parts[ch] |= 1
+            self.chan_voices[ch] |= mask
+            first_free = k
+            n_parts = 1
+        # Mono voices: every voice in mono mode, and in poly/unison the voices the group leaves
+        # free (each keeps working on its own channel, so its mod jack can follow a CC).
+        for v in range(first_free, VOICES):
+            p = n_parts
+            self.part_kind[p] = PART_MONO
+            self.part_voices[p] = 1 << v
+            self.part_lead[p] = v
+            ch = _channel(cv["voices"][v]["channel"], v + 1)
+            self.chan_parts[ch] |= 1 << p
+            self.chan_voices[ch] |= 1 << v
+            n_parts += 1
+        drums = cv["drums"]
+        self.drum_channel = _channel(drums["channel"], 10)
+        self.drum_map = bytearray(128)  # note -> bitmask of drums
+        notes = drums["notes"]
+        for d in range(DRUMS):
+            if isinstance(notes, list) and d < len(notes):
+                self.drum_map[int(notes[d]) & 0x7F] |= 1 << d
+        modes = drums["mode"]
+        gate_mode = 0
+        for d in range(DRUMS):
+            m = modes[d] if isinstance(modes, list) and d < len(modes) else modes
+            if m == "gate":
+                gate_mode |= 1 << d
+        self.drum_gate_mode = gate_mode  # drums that follow the note instead of a trigger
+        self.drum_trigger_ms = int(drums["trigger_ms"])
+
+
 class CvEngine:
     """Four voices (pitch CV, mod CV, gate) and eight drum gates, fed with MIDI messages."""
 
@@ -188,17 +272,10 @@ class CvEngine:
         self.need = 0
         self.have = 0
         self.d1 = 0
-        # Per voice: settings (configure time) ...
-        self.transpose = [0] * VOICES
-        self.bend_range = bytearray(VOICES)
-        self.glide_ms = [0] * VOICES
-        self.legato = bytearray(VOICES)
-        self.priority = bytearray(VOICES)
-        self.mod_src = bytearray(VOICES)
-        self.mod_cc = bytearray(VOICES)
+        # Settings (per voice, per channel, the drum map, the DAC tables) are a CvSetup's
+        # arrays, installed by reference (install); the default section's from the start.
         self._table_cache = {}  # type: dict
-        self.pitch_tables = [None] * VOICES  # type: list  # set by configure
-        self.mod_tables = [None] * VOICES  # type: list
+        self._setups = []  # type: list  # CvSetup per distinct preset section (prepare)
         # ... and state.
         self.gate_state = bytearray(VOICES)
         self.gate_t = [0] * VOICES
@@ -213,20 +290,11 @@ class CvEngine:
         self.gliding = 0
         self.glide_last = 0
         self.modx = [0] * VOICES  # mod value, 0..MOD_FULL
-        # Parts.
-        self.part_kind = bytearray(VOICES)
-        self.part_voices = bytearray(VOICES)  # voice bitmask
-        self.part_lead = bytearray(VOICES)  # the voice whose priority/legato the part uses
+        # Parts (their kind, voices and lead voice are the setup's).
         self.part_note = bytearray(VOICES)  # the note a mono/unison part plays (NONE: none)
         self.stacks = [NoteStack() for _ in range(VOICES)]
         self.alloc = PolyAllocator()
-        self.chan_parts = bytearray(16)
-        self.chan_voices = bytearray(16)
         # Drums.
-        self.drum_channel = NONE
-        self.drum_map = bytearray(128)  # note -> bitmask of drums
-        self.drum_gate_mode = 0  # bitmask: drums that follow the note instead of a trigger
-        self.drum_trigger_ms = 10
         self.drum_bits = 0  # what the 595 outputs
         self.drum_timing = 0  # triggers running
         self.drum_t = [0] * DRUMS
@@ -256,15 +324,50 @@ class CvEngine:
         return pitch, mod
 
     def prepare(self, cv_settings, calibration):
-        """Build the DAC tables a preset will need, at start-up, so switching to it is quick."""
-        cv = _merged(cv_settings)
+        """The preset's settings as the engine holds them (a ``CvSetup``), built once at
+        start-up with its DAC tables, so a switch installs them by reference (``install``) and
+        allocates nothing. Equal sections (the same dicts: firmware.start shares equal ones)
+        give the same setup (and equal arrays are shared)."""
+        setup = self._build(cv_settings, calibration)
+        # Arrays equal to another setup's are that one, and a setup equal to another is that
+        # one (16 presets of a live set fit).
+        for name in _SETUP_ARRAYS:
+            mine = getattr(setup, name)
+            for known in self._setups:
+                theirs = getattr(known, name)
+                if theirs == mine:
+                    setattr(setup, name, theirs)
+                    break
+        for known in self._setups:
+            same = True
+            for name in _SETUP_ARRAYS:
+                if getattr(known, name) is not getattr(setup, name):
+                    same = False
+            for name in _SETUP_VALUES:
+                if getattr(known, name) != getattr(setup, name):
+                    same = False
+            if same:
+                return known
+        self._setups.append(setup)
+        return setup
+
+    def _build(self, cv_settings, calibration):
+        setup = CvSetup(cv_settings)
         cal = calibration if isinstance(calibration, dict) else {}
+        voices = _merged(cv_settings)["voices"]
         for v in range(VOICES):
-            self._tables(v, cal, cv["voices"][v]["mod_range"])
+            setup.pitch_tables[v], setup.mod_tables[v] = self._tables(v, cal, voices[v]["mod_range"])
+        return setup
 
     def configure(self, cv_settings, calibration):
         """Install a preset's ``cv`` section and the ``calibration`` section. Every gate and
-        drum falls and every voice is released first. May allocate (tables)."""
+        drum falls and every voice is released first. May allocate (a section not prepared is
+        built now, and not kept)."""
+        self.install(self._build(cv_settings, calibration))
+
+    def install(self, setup):
+        """Install a ``CvSetup`` from ``prepare``: every gate and drum falls and every voice is
+        released first; its tables and maps are taken by reference. Allocates nothing."""
         self.now = self.ticks_ms()
         self._all_off()
         self.gliding = 0
@@ -272,77 +375,36 @@ class CvEngine:
         self.status = 0
         self.need = 0
         self.have = 0
-        cv = _merged(cv_settings)
-        cal = calibration if isinstance(calibration, dict) else {}
+        self.transpose = setup.transpose
+        self.bend_range = setup.bend_range
+        self.glide_ms = setup.glide_ms
+        self.legato = setup.legato
+        self.priority = setup.priority
+        self.mod_src = setup.mod_src
+        self.mod_cc = setup.mod_cc
+        self.pitch_tables = setup.pitch_tables
+        self.mod_tables = setup.mod_tables
+        self.chan_parts = setup.chan_parts
+        self.chan_voices = setup.chan_voices
+        self.part_kind = setup.part_kind
+        self.part_voices = setup.part_voices
+        self.part_lead = setup.part_lead
+        self.drum_channel = setup.drum_channel
+        self.drum_map = setup.drum_map
+        self.drum_gate_mode = setup.drum_gate_mode
+        self.drum_trigger_ms = setup.drum_trigger_ms
+        if setup.poly_voices:
+            self.alloc.reset(setup.poly_voices, setup.poly_allocation)
+        sounded = self.sounded
+        bend = self.bend
+        modx = self.modx
         for v in range(VOICES):
-            s = cv["voices"][v]
-            self.transpose[v] = int(s["transpose"])
-            self.bend_range[v] = int(s["bend_range"])
-            self.glide_ms[v] = int(s["glide_ms"])
-            self.legato[v] = 1 if s["legato"] else 0
-            self.priority[v] = PRIORITY_NAMES.index(s["priority"]) if s["priority"] in PRIORITY_NAMES else 0
-            src, cc = _mod_source(s["mod"])
-            self.mod_src[v] = src
-            self.mod_cc[v] = cc
-            self.pitch_tables[v], self.mod_tables[v] = self._tables(v, cal, s["mod_range"])
-            self.sounded[v] = 0
-            self.bend[v] = 0
-            self.modx[v] = 0
-        for ch in range(16):
-            self.chan_parts[ch] = 0
-            self.chan_voices[ch] = 0
-        mode = cv["mode"]
-        first_free = 0
-        n_parts = 0
-        if mode in ("poly", "unison"):
-            poly = cv["poly"]
-            k = int(poly["voices"])
-            if k < 2 or k > MAX_VOICES:
-                k = MAX_VOICES
-            mask = (1 << k) - 1
-            alloc = ALLOC_NAMES.index(poly["allocation"]) if poly["allocation"] in ALLOC_NAMES else 0
-            self.alloc.reset(k, alloc)
-            self.part_kind[0] = PART_POLY if mode == "poly" else PART_UNISON
-            self.part_voices[0] = mask
-            self.part_lead[0] = 0
-            ch = _channel(poly["channel"], 1)
-            self.chan_parts[ch] |= 1
-            self.chan_voices[ch] |= mask
-            first_free = k
-            n_parts = 1
-        # Mono voices: every voice in mono mode, and in poly/unison the voices the group leaves
-        # free (each keeps working on its own channel, so its mod jack can follow a CC).
-        for v in range(first_free, VOICES):
-            p = n_parts
-            self.part_kind[p] = PART_MONO
-            self.part_voices[p] = 1 << v
-            self.part_lead[p] = v
-            ch = _channel(cv["voices"][v]["channel"], v + 1)
-            self.chan_parts[ch] |= 1 << p
-            self.chan_voices[ch] |= 1 << v
-            n_parts += 1
-        for p in range(VOICES):
-            self.stacks[p].clear()
-            self.part_note[p] = NONE
-        drums = cv["drums"]
-        self.drum_channel = _channel(drums["channel"], 10)
-        for n in range(128):
-            self.drum_map[n] = 0
-        notes = drums["notes"]
-        for d in range(DRUMS):
-            if isinstance(notes, list) and d < len(notes):
-                self.drum_map[int(notes[d]) & 0x7F] |= 1 << d
-        modes = drums["mode"]
-        gate_mode = 0
-        for d in range(DRUMS):
-            m = modes[d] if isinstance(modes, list) and d < len(modes) else modes
-            if m == "gate":
-                gate_mode |= 1 << d
-        self.drum_gate_mode = gate_mode
-        self.drum_trigger_ms = int(drums["trigger_ms"])
-        for v in range(VOICES):
+            sounded[v] = 0
+            bend[v] = 0
+            modx[v] = 0
             self._pitch_out(v)
             self._mod_out(v)
+        # Only the codes that changed are written (one transaction per chip at most).
         self.dac.flush()
 
     # -- the port interface (app drains the merger's cv queue into it) --------------------

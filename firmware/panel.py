@@ -179,6 +179,9 @@ class Panel:
         self.next_scan = now
         self.next_led = now
         self.next_feed = now
+        # The clock (an object whose ``running`` says the transport runs; start.build attaches
+        # app's Clock): no NVM write while it runs, the flash write would stop the loop ~51 ms.
+        self.transport = None
         self.writes = 0  # LED writes, for the simulator's figures
         self.nvm_writes = 0
 
@@ -354,7 +357,11 @@ class Panel:
     def _save(self, now):
         # An NVM write erases and rewrites a 4 KB flash sector (tens of ms with the CPU
         # stalled) and wears the flash: only a preset that stayed NVM_SAVE_MS, only between
-        # messages (no input byte for NVM_QUIET_MS), one write for all three bytes.
+        # messages (no input byte for NVM_QUIET_MS), never while the clock runs, one write for
+        # all three bytes.
+        transport = self.transport
+        if transport is not None and transport.running:
+            return
         last_rx = self.last_rx
         seen = self.rx_seen
         for i in range(len(last_rx)):

@@ -14,9 +14,9 @@ from firmware.panel import Panel
 def presets(merger, cv, settings, n_in, n_out):
     """``(routing, switch_settings)`` for a Box: every preset's routing tables (``(masks,
     transforms)`` for ``merger.set_routes``) and what a preset switch reads (``{"presets":
-    [{"name", "clock", "cv"}], "calibration"}``); the CV engine ``cv`` (or None) prepares each
-    preset's DAC tables. Building tables takes tens of ms on the RP2040, too long for a switch
-    while playing (PIO inputs hold 2.6 ms), so it happens here, once. Tables are read-only once
+    [{"name", "clock", "cv"}], "calibration"}``, from which ``Box`` has the CV engine ``cv``
+    prepare each preset's setup and DAC tables). Building tables takes tens of ms on the RP2040,
+    too long for a switch while playing (PIO inputs hold 2.6 ms), so it happens here, once. Tables are read-only once
     built, so equal ones (an input with the same routes in several presets, inputs without
     routes, a transform or a clock section several presets spell alike) are one object: 16
     presets of a live set fit. The routes themselves are not kept: they are the tables."""
@@ -25,8 +25,6 @@ def presets(merger, cv, settings, n_in, n_out):
     lists = []  # type: list  # the distinct lists of them
     transforms = {}  # type: dict  # signature -> the one transform
     for preset in settings["presets"]:
-        if cv is not None:
-            cv.prepare(preset.get("cv"), settings.get("calibration"))
         routes = preset["routes"]
         masks = [_table(tables, t) for t in merger.prepare_routes(router.build_masks(routes, n_in))]
         pairs = [_transform(transforms, tables, t) for t in router.build_transforms(routes, n_in, n_out)]
@@ -154,6 +152,7 @@ def build():
     panel = Panel(hw.buttons, hw.write_leds, hw.nvm, None, len(settings["presets"]), settings["panel"],
                   box.merger.last_rx, hw.ticks_ms(), error=bool(errors), fault=bool(hw.faults))
     box.panel = panel
+    panel.transport = box.clock
     stored = panel.stored_preset()
     if stored is not None and stored != box.preset:
         box.select_preset(stored)
