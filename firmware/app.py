@@ -13,8 +13,8 @@ from firmware import clock as _clock
 from firmware.clock import DEFAULT_CLOCK, Clock, clock_outputs
 from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, Merger
 from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP
+from firmware.ports import READ_SIZE
 
-READ_SIZE = 64
 WATCHDOG_S = 2.0  # a main loop stuck this long restarts the box (into its last preset: NVM)
 
 box = None  # type: Box | None  # the running Box, for the serial console and the simulator's summary

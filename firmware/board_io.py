@@ -24,7 +24,6 @@ MIDI_BAUD = 31250
 # preset switch (12 ms, docs/board-engine.md) or a garbage collection (8-20 ms, which start-up
 # makes before playing), never loses input, with room to spare. Each byte of it is heap.
 UART_RX_BUFFER = 256
-READ_SIZE = 64
 
 # The PIO UART programs of adafruit_pio_uart 1.1.6, assembled once with adafruit_pioasm 1.3.8
 # (tests/test_board_io.py re-assembles and compares). That library is not used itself: its
@@ -120,7 +119,7 @@ def _pio_rx(rx):
         push_threshold=8,
         fifo_type="rx",
     )
-    return ports.PioIn(sm, READ_SIZE)
+    return ports.PioIn(sm, ports.READ_SIZE)
 
 
 def _pio_tx(tx):

@@ -57,6 +57,7 @@ import array
 
 from micropython import const
 
+from firmware.router import OUTPUTS
 from firmware.ticks import ticks_diff
 
 # Wrap-safe comparisons on 29-bit ticks, inlined where they are hot (firmware/ticks.py).
@@ -105,9 +106,8 @@ _MIN_US = const(200)  # the shortest interval written (a correction after a stal
 _LEAD_US = const(200)  # poll from this long before a token is due (its time is known to the us)
 _LATE_MS = const(5)  # a token this late never comes: the metronome stopped; start it again
 
-# Outputs in the router's order (router.OUTPUTS); ``cv`` is the CV engine, which needs transport
-# (a Stop drops its gates) and so is on by default like the others.
-OUTPUT_PORTS = ("out1", "out2", "out3", "out4", "usb", "cv")
+# Clock outputs are the router's (router.OUTPUTS), in its order; ``cv`` is the CV engine, which
+# needs transport (a Stop drops its gates) and so is on by default like the others.
 
 # The complete ``clock`` object of a preset with its defaults (docs/config.md). The config
 # checker merges a preset's keys over it; ``master`` stays the string of the file.
@@ -130,9 +130,9 @@ def clock_outputs(clock):
     send = clock.get("send", DEFAULT_CLOCK["send"])
     divide = clock.get("divide", DEFAULT_CLOCK["divide"])
     mask = 0
-    ratios = [1] * len(OUTPUT_PORTS)
-    for o in range(len(OUTPUT_PORTS)):
-        name = OUTPUT_PORTS[o]
+    ratios = [1] * len(OUTPUTS)
+    for o in range(len(OUTPUTS)):
+        name = OUTPUTS[o]
         if send.get(name, True):
             mask |= 1 << o
         ratios[o] = divide.get(name, 1)

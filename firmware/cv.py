@@ -395,15 +395,23 @@ class CvEngine:
         self.drum_trigger_ms = setup.drum_trigger_ms
         if setup.poly_voices:
             self.alloc.reset(setup.poly_voices, setup.poly_allocation)
+        # The codes for the voices as they now stand (bend and mod at rest), written only where
+        # they changed: _pitch_out per voice, the mod code (its table's first entry) inlined.
         sounded = self.sounded
         bend = self.bend
         modx = self.modx
+        mod_tables = setup.mod_tables
+        dac = self.dac
+        want = dac.want
         for v in range(VOICES):
             sounded[v] = 0
             bend[v] = 0
             modx[v] = 0
             self._pitch_out(v)
-            self._mod_out(v)
+            c = (mod_tables[v][0] + 8) >> 4
+            if want[4 + v] != c:
+                want[4 + v] = c
+                dac.dirty |= 16 << v
         # Only the codes that changed are written (one transaction per chip at most).
         self.dac.flush()
 
@@ -775,12 +783,24 @@ class CvEngine:
                 self._fall(v)
 
     def _all_off(self):
+        # Every voice ends now (``_gate_off``, NoteStack.clear and PolyAllocator.release_all
+        # inlined: Stop and a preset switch come here, and a method call costs ~2,000 cycles).
+        state = self.gate_state
+        note_of = self.note_of
+        short = self.short
+        stacks = self.stacks
+        part_note = self.part_note
+        held = self.alloc.held
         for v in range(VOICES):
-            self._gate_off(v)
-        for p in range(VOICES):
-            self.stacks[p].clear()
-            self.part_note[p] = NONE
-        self.alloc.release_all()
+            note_of[v] = NONE
+            short[v] = 0
+            if state[v] != G_LOW:
+                if state[v] == G_HIGH:
+                    self._fall(v)
+                state[v] = G_LOW
+            stacks[v].n = 0  # one part per voice at most
+            part_note[v] = NONE
+            held[v] = 0  # MAX_VOICES == VOICES
         self.drum_timing = 0
         if self.drum_bits:
             self._drum_write(0)

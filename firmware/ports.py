@@ -22,6 +22,7 @@ from micropython import const
 
 from firmware.ticks import ticks_diff
 
+READ_SIZE = const(64)  # bytes an input read takes at most (the main loop's buffer; PIO reads)
 BYTE_US = const(320)  # one byte on a 31250 baud wire: 10 bits
 # How far ahead of the wire a DIN output may fill its transmit FIFO (the RP2040 UART FIFO holds
 # 32, a joined PIO FIFO 8). Bytes in the FIFO cannot be overtaken, so a real-time byte waits

@@ -113,6 +113,24 @@ def idle(passes):
     return int(statistics.median(values)) if values else None
 
 
+def quiet_longest(passes):
+    """The longest pass that started away from every input byte and button event of the
+    session: the box's own timed work (panel scans, LED frames, watchdog, timeouts)."""
+    busy = [(t, WINDOW_MS) for t in FORWARD_AT + NOTE_AT + [t + 30 for t in NOTE_AT] + [START_AT] + TICK_AT]
+    busy += [(SWITCH_PRESS, SWITCH_WINDOW_MS), (SWITCH_RELEASE, SWITCH_WINDOW_MS)]
+    spans = sorted((at * MS, (at + w) * MS) for at, w in busy)
+    longest = None
+    k = 0
+    for t, c in passes:
+        while k < len(spans) and spans[k][1] < t:
+            k += 1
+        if any(lo <= t <= hi for lo, hi in spans[k:k + 3]):
+            continue
+        if longest is None or c > longest:
+            longest = c
+    return longest
+
+
 def _firmware_inputs():
     in1 = [(t * MS, b"\xf8") for t in FORWARD_AT]
     in1 += [(t * MS, b"\x90\x3c\x64") for t in NOTE_AT] + [((t + 30) * MS, b"\x80\x3c\x00") for t in NOTE_AT]
@@ -122,26 +140,37 @@ def _firmware_inputs():
     return {"in1": in1}, events
 
 
-def measure(files):
+def firmware_figures(files):
+    """The firmware's scenario on the board engine: (figures, BoardResult)."""
     inputs, events = _firmware_inputs()
     fw = engine.board_run(two_preset_config(), inputs, events, until_ms=END_MS, files=files)
+    fwp = pass_starts(fw)
+    pulses = [t for k, t in enumerate(TICK_AT) if k % 6 == 0]
+    figures = {
+        "idle": idle(fwp),
+        "forward": scenario(fwp, FORWARD_AT),
+        "cv_note": scenario(fwp, NOTE_AT),
+        "clock_pulse": scenario(fwp, pulses),
+        "preset_switch": scenario(fwp, [SWITCH_RELEASE], SWITCH_WINDOW_MS),
+        "quiet_longest": quiet_longest(fwp),
+        "longest_playing": fw.board["longest_pass_playing_cycles"],
+        "allocated_blocks_playing": fw.board["allocated_blocks_playing"],
+        "gc_collections_playing": fw.board["gc_collections_playing"],
+        "heap_free_after_boot": fw.board["heap_free_after_boot"],
+        "forwarded_ok": len(fw.outputs["out1"]) >= len(FORWARD_AT),
+    }
+    return figures, fw
+
+
+def measure(files):
+    firmware, _ = firmware_figures(files)
     bare_tree = {k: v for k, v in engine.install_files(files["mpy_cross"]).items() if k.startswith("firmware/")}
     bare_tree["code.py"] = BARE_LOOP
     bare = engine.board_run(None, {"in1": [(t * MS, b"\xf8") for t in FORWARD_AT]}, until_ms=BARE_END_MS,
                             files=files, tree=bare_tree)
-    fwp = pass_starts(fw)
     barep = pass_starts(bare)
-    pulses = [t for k, t in enumerate(TICK_AT) if k % 6 == 0]
     return {
-        "firmware": {
-            "idle": idle(fwp),
-            "forward": scenario(fwp, FORWARD_AT),
-            "cv_note": scenario(fwp, NOTE_AT),
-            "clock_pulse": scenario(fwp, pulses),
-            "preset_switch": scenario(fwp, [SWITCH_RELEASE], SWITCH_WINDOW_MS),
-            "heap_free_after_boot": fw.board["heap_free_after_boot"],
-            "forwarded_ok": len(fw.outputs["out1"]) >= len(FORWARD_AT),
-        },
+        "firmware": firmware,
         "bare": {"idle": idle(barep), "forward": scenario(barep, FORWARD_AT),
                  "forwarded_ok": len(bare.outputs["out1"]) == len(FORWARD_AT)},
     }
@@ -173,5 +202,9 @@ def main():
     row("firmware, CV note (DAC + gate)", fw["cv_note"])
     row("firmware, clock tick with a pulse", fw["clock_pulse"])
     row("firmware, preset switch", fw["preset_switch"])
+    row("firmware, longest pass with no input (panel)", fw["quiet_longest"])
+    row("firmware, longest pass while playing", fw["longest_playing"])
+    print("  allocated while playing: %s blocks, %s collections"
+          % (fw["allocated_blocks_playing"], fw["gc_collections_playing"]))
     print("  heap free after boot: %s bytes" % fw["heap_free_after_boot"])
     return figures

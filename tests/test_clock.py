@@ -157,7 +157,10 @@ def test_default_clock_is_the_documented_preset_object():
     assert d["analog"] == {"resolution": 4, "pulse_ms": 5, "reset_ms": 5}
     assert set(d["send"]) == set(router.OUTPUTS) and all(d["send"].values())
     assert set(d["divide"]) == set(router.OUTPUTS) and set(d["divide"].values()) == {1}
-    assert fwclock.OUTPUT_PORTS == router.OUTPUTS
+    # clock_outputs numbers the outputs as the router does (bit o, divide[o]).
+    send, divide = fwclock.clock_outputs({"send": {"usb": False}, "divide": {"out3": 4}})
+    assert send == (1 << len(router.OUTPUTS)) - 1 - (1 << router.USB_OUTPUT)
+    assert divide[router.OUTPUTS.index("out3")] == 4 and divide.count(1) == len(router.OUTPUTS) - 1
 
 
 def test_config_checker_merges_user_clock_keys_over_the_defaults():
