@@ -9,8 +9,8 @@ alike; ``firmware.start`` builds the box first and then leaves the heap.
 import gc
 
 from firmware import router
-from firmware import clock as _clock
 from firmware.clock import DEFAULT_CLOCK, Clock, clock_outputs
+from firmware.clock import prepare as prepare_clock
 from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, Merger
 from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP
 from firmware.ports import READ_SIZE
@@ -89,7 +89,7 @@ class Box:
                     part = p
             if part is None:
                 send, divide = clock_outputs(clock)
-                part = (_clock.prepare(clock), send, divide, _master_mode(clock.get("master", "auto")))
+                part = (prepare_clock(clock), send, divide, _master_mode(clock.get("master", "auto")))
                 clocks.append((clock, part))
             cv = None
             if self.cv is not None:
