@@ -188,10 +188,10 @@ def main():
 
     def row(name, cycles, base=None):
         if cycles is None:
-            print("  %-38s %10s" % (name, "n/a"))
+            print("  %-46s %10s" % (name, "n/a"))
             return
         ratio = " (%.1fx the bare loop)" % (cycles / base) if base else ""
-        print("  %-38s %10d cycles %8.3f ms%s" % (name, cycles, cycles * CYCLE_NS / MS, ratio))
+        print("  %-46s %10d cycles %8.3f ms%s" % (name, cycles, cycles * CYCLE_NS / MS, ratio))
 
     print("  (a pass: from one busio.UART.readinto of in1 to the next; the longest pass within %.0f ms"
           " of the event, median over the events)" % WINDOW_MS)
