@@ -72,6 +72,7 @@ class Box:
             preset.pop("clock", None)
         self.preset = 0
         self.cv_due = -1  # a preset whose CV setup the next ms tick installs (switch_preset)
+        self.cv_refresh = False  # its DAC codes: the tick after that
         self.announce = -1  # a preset whose console line the tick after that prints
         self.panel = None  # firmware.panel.Panel, attached by start.build() (tests may leave it out)
         self.select_preset(0)
@@ -103,11 +104,15 @@ class Box:
         if not self.switch_preset(index):
             return False
         self._install_cv()
+        if self.cv is not None:
+            self.cv.refresh()
+            self.cv_refresh = False
         return True
 
     def switch_preset(self, index):
         """Switch to preset ``index`` (0-based) while playing: routing and clock now (between
-        messages), the CV setup on the next ms tick and the console line on the one after, so
+        messages), the CV setup on the next ms tick, its DAC codes and the console line on the
+        ticks after, so
         no pass holds the loop for the whole switch (each part is a pass's work on the board)."""
         switches = self.switches
         if not 0 <= index < len(switches):
@@ -132,6 +137,7 @@ class Box:
         self.cv_due = -1
         if self.cv is not None:
             self.cv.install(self.switches[index][4])
+            self.cv_refresh = True
 
     def panel_action(self, action, now):
         """Carry out a front-panel action (``firmware.panel`` ACTION_*), between messages."""
@@ -189,6 +195,10 @@ class Box:
             # A preset switch's later parts, a tick each (switch_preset).
             if self.cv_due >= 0:
                 self._install_cv()
+                return
+            if self.cv_refresh:
+                self.cv_refresh = False
+                self.cv.refresh()
                 return
             if self.announce >= 0:
                 # Printed in parts: formatting would allocate a string while playing.

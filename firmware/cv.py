@@ -276,6 +276,8 @@ class CvEngine:
         # arrays, installed by reference (install); the default section's from the start.
         self._table_cache = {}  # type: dict
         self._setups = []  # type: list  # CvSetup per distinct preset section (prepare)
+        self.pitch_tables = None  # type: list | None  # (install: the setup's)
+        self.stale = 0  # voices whose pitch code refresh() must work out again
         # ... and state.
         self.gate_state = bytearray(VOICES)
         self.gate_t = [0] * VOICES
@@ -364,6 +366,7 @@ class CvEngine:
         drum falls and every voice is released first. May allocate (a section not prepared is
         built now, and not kept)."""
         self.install(self._build(cv_settings, calibration))
+        self.refresh()
 
     def install(self, setup):
         """Install a ``CvSetup`` from ``prepare``: every gate and drum falls and every voice is
@@ -375,6 +378,7 @@ class CvEngine:
         self.status = 0
         self.need = 0
         self.have = 0
+        old_pitch = self.pitch_tables
         self.transpose = setup.transpose
         self.bend_range = setup.bend_range
         self.glide_ms = setup.glide_ms
@@ -395,24 +399,31 @@ class CvEngine:
         self.drum_trigger_ms = setup.drum_trigger_ms
         if setup.poly_voices:
             self.alloc.reset(setup.poly_voices, setup.poly_allocation)
-        # The codes for the voices as they now stand (bend and mod at rest), written only where
-        # they changed: _pitch_out per voice, the mod code (its table's first entry) inlined.
+        # Bend and mod at rest; the codes follow in refresh(). A pitch code changes only with
+        # another table or a bend undone (the same pitch and table give the same code).
         sounded = self.sounded
         bend = self.bend
         modx = self.modx
-        mod_tables = setup.mod_tables
-        dac = self.dac
-        want = dac.want
+        pitch_tables = setup.pitch_tables
+        stale = 0
         for v in range(VOICES):
             sounded[v] = 0
-            bend[v] = 0
             modx[v] = 0
-            self._pitch_out(v)
-            c = (mod_tables[v][0] + 8) >> 4
-            if want[4 + v] != c:
-                want[4 + v] = c
-                dac.dirty |= 16 << v
-        # Only the codes that changed are written (one transaction per chip at most).
+            if bend[v] or old_pitch is None or pitch_tables[v] is not old_pitch[v]:
+                bend[v] = 0
+                stale |= 1 << v
+        self.stale |= stale  # with a switch before whose refresh() has not run yet
+
+    def refresh(self):
+        """The DAC codes after ``install``, written where they changed (one transaction per chip
+        at most). A preset switch runs it a ms tick after ``install`` (app.Box), so neither
+        holds the loop for the whole of it; a note between the two is played as it comes."""
+        stale = self.stale
+        self.stale = 0
+        for v in range(VOICES):
+            if stale >> v & 1:
+                self._pitch_out(v)
+            self._mod_out(v)
         self.dac.flush()
 
     # -- the port interface (app drains the merger's cv queue into it) --------------------

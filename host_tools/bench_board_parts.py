@@ -23,6 +23,7 @@ OPERATIONS = [
     ("clock.install (a prepared clock)", "c.install(sw[0])"),
     ("merger.set_master + set_clock_outputs", "m.set_master(sw[3]); m.set_clock_outputs(sw[1], sw[2])"),
     ("cv.install (a prepared CV setup)", "cv.install(sw[4])"),
+    ("cv.refresh (its DAC codes)", "cv.refresh()"),
     ("box.switch_preset (routing, clock, panel)", "box.switch_preset(rep & 1)"),
     ("panel: compose a changed LED frame", "p.have[0] = 0xFE; p._leds(now)"),
     ("panel.service: write that frame", "p.next_led = now + 100; p.last = now - 1; p.service(now)"),
