@@ -62,6 +62,9 @@ DRUMS = const(8)
 # preset switch) is spread over passes and no pass keeps the PIO inputs waiting longer than
 # their FIFO lasts (design notes 3: about 2.6 ms at full rate).
 ROOM = const(3)
+# Bytes send() keeps for the next pass: a message and the real-time bytes queued before it
+# (each handed alone), with room for a second message when the merger's queue wraps.
+INBOX = const(12)
 GLIDE_STEP_MS = const(2)
 RETRIGGER_MS = const(2)
 MIN_GATE_MS = const(2)
@@ -86,6 +89,7 @@ G_RISE = const(2)  # CV written; rises at the next service
 G_DIP = const(3)  # low since gate_t (a retrigger, or a recent fall): rises RETRIGGER_MS ticks after it
 
 # What service() has to look at.
+P_INPUT = const(1)  # a message send() kept for the next pass
 P_DRUM = const(2)
 P_GLIDE = const(4)
 P_GATE = const(0xF0)  # one bit per voice: 16 << v
@@ -267,6 +271,8 @@ class CvEngine:
         self.drum_buf = bytearray(1)
         self.now = ticks_ms()
         self.pending = 0
+        self.inbox = bytearray(INBOX)  # what send() took, played by the next service()
+        self.held = 0  # bytes in it
         # Parser state (whole messages arrive, but may be split across write_from calls).
         self.status = 0
         self.need = 0
@@ -375,6 +381,7 @@ class CvEngine:
         self._all_off()
         self.gliding = 0
         self.pending = 0
+        self.held = 0  # a message taken under the old setup ends with it
         self.status = 0
         self.need = 0
         self.have = 0
@@ -433,11 +440,28 @@ class CvEngine:
         return ROOM
 
     def send(self, buf, start, end, now):
-        """The output-port interface (``firmware.ports``): ``room`` and ``write_from`` in one."""
-        self.now = now
-        if end - start > ROOM:
-            end = start + ROOM
-        return self.write_from(buf, start, end)
+        """The output-port interface (``firmware.ports``). Forward first: the merger drains this
+        port with the others, so here the bytes are only kept (at most ``ROOM`` a call, as
+        the queue hands them: real-time bytes one by one, then a message); the next pass's
+        ``service`` plays them, in a pass of its own rather than the one that forwarded the
+        message to the DIN and USB outputs. Returns how many it took (0 when its inbox is
+        full)."""
+        held = self.held
+        n = end - start
+        if n > ROOM:
+            n = ROOM
+        if n > INBOX - held:
+            n = INBOX - held
+        if n <= 0:
+            return 0
+        inbox = self.inbox
+        k = 0
+        while k < n:
+            inbox[held + k] = buf[start + k]
+            k += 1
+        self.held = held + n
+        self.pending |= P_INPUT
+        return n
 
     def write_from(self, buf, start, end):
         """Take the MIDI bytes ``buf[start:end]`` (no slice is made); returns how many."""
@@ -513,6 +537,13 @@ class CvEngine:
         if not pending:
             return
         self.now = now
+        if pending & P_INPUT:
+            # The message send() kept. A gate it raises rises at the next service (``pending``
+            # was read before), after its CV: CV before gate.
+            self.pending &= ~P_INPUT
+            n = self.held
+            self.held = 0
+            self.write_from(self.inbox, 0, n)
         if pending & P_GATE:
             self._service_gates(now)
         if pending & P_DRUM:
@@ -815,7 +846,7 @@ class CvEngine:
         self.drum_timing = 0
         if self.drum_bits:
             self._drum_write(0)
-        self.pending &= P_GLIDE
+        self.pending &= P_GLIDE | P_INPUT
 
     # -- drums -----------------------------------------------------------------------------
 
