@@ -1,11 +1,13 @@
 """The CV engine: MIDI in, pitch/mod CVs, gates and drum triggers out.
 
 The router treats the engine as its internal output ``cv`` (``router.OUTPUTS[5]``): the merger
-queues whole messages for it, always with their status byte, and ``app`` drains it like a port
-(``room(now)`` then ``write_from(buf, start, end)``). ``service(now)`` runs once a main-loop
-pass and costs one flag test when nothing is timed. ``configure(cv, calibration)`` installs a
-preset's ``cv`` section and the ``calibration`` section (docs/config.md) at boot and on every
-preset switch: every gate and drum falls and every voice is released first.
+queues whole messages for it, always with their status byte, and drains it like a port
+(``send``), which only keeps the bytes; ``service(now)``, once a main-loop pass (one flag test
+when nothing is timed), plays them in the next pass (``write_from``), so the CV work is never in
+the pass that forwards the message to the DIN and USB outputs. ``configure(cv, calibration)``
+installs a preset's ``cv`` section and the ``calibration`` section (docs/config.md); a preset
+switch installs a ``CvSetup`` built at start-up (``prepare``, ``install``, then ``refresh`` for
+the DAC codes a tick later): every gate and drum falls and every voice is released first.
 
 Layers, one way: MIDI bytes -> parts (a mono voice with its note stack, or the poly/unison group
 with ``voices.PolyAllocator``) -> voices (pitch in 1/256 semitone, glide, bend, mod) -> DAC
