@@ -742,9 +742,10 @@ class CvEngine:
         elif state[v] == G_LOW:
             # A gate that fell less than RETRIGGER_MS ticks ago (a note-off and the next
             # note-on arriving together, as from a sequencer) stays low like a retrigger dip,
-            # so every rising edge follows more than 1 ms of low. (ticks_diff inlined.)
-            d = ((self.ticks_ms() - self.gate_t[v] + 0x10000000) & 0x1FFFFFFF) - 0x10000000
-            state[v] = G_DIP if 0 <= d < RETRIGGER_MS else G_RISE
+            # so every rising edge follows more than 1 ms of low. (ticks_diff inlined; the pass's
+            # tick, read before a fall in this pass: such a fall counts as -1 or 0 ms ago.)
+            d = ((now - self.gate_t[v] + 0x10000000) & 0x1FFFFFFF) - 0x10000000
+            state[v] = G_DIP if -RETRIGGER_MS <= d < RETRIGGER_MS else G_RISE
             self.pending |= 16 << v
 
     def _fall(self, v):

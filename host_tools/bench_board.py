@@ -17,6 +17,7 @@ from host_tools.sim import runner
 CYCLE_NS = engine.CYCLE_NS
 MS = 1_000_000
 WINDOW_MS = 2.0  # a byte is read within one pass and sent within the same pass
+AFTER_MS = 8.0  # work an event leaves for the passes after it (the CV engine's, a gate) ends by then
 IDLE = (50, 250)  # ms: no input
 FORWARD_AT = [300 + 50 * k for k in range(10)]  # one F8 each: forwarded to every output
 NOTE_AT = [1000 + 60 * k for k in range(5)]  # note-ons on channel 1: CV voice 1 (DAC + gate)
@@ -113,10 +114,23 @@ def idle(passes):
     return int(statistics.median(values)) if values else None
 
 
+def second_longest(passes, times_ms, window_ms=AFTER_MS):
+    """Per event the second-longest pass that started within ``window_ms`` after it (the pass
+    after the one that forwarded the message: the CV engine plays a note there), the median."""
+    values = []
+    for at in times_ms:
+        lo, hi = at * MS, (at + window_ms) * MS
+        inside = sorted((c for t, c in passes if lo <= t <= hi), reverse=True)
+        if len(inside) > 1:
+            values.append(inside[1])
+    return int(statistics.median(values)) if values else None
+
+
 def quiet_longest(passes):
     """The longest pass that started away from every input byte and button event of the
-    session: the box's own timed work (panel scans, LED frames, watchdog, timeouts)."""
-    busy = [(t, WINDOW_MS) for t in FORWARD_AT + NOTE_AT + [t + 30 for t in NOTE_AT] + [START_AT] + TICK_AT]
+    session (``AFTER_MS`` after each): the box's own timed work (panel scans, LED frames,
+    watchdog, timeouts)."""
+    busy = [(t, AFTER_MS) for t in FORWARD_AT + NOTE_AT + [t + 30 for t in NOTE_AT] + [START_AT] + TICK_AT]
     busy += [(SWITCH_PRESS, SWITCH_WINDOW_MS), (SWITCH_RELEASE, SWITCH_WINDOW_MS)]
     spans = sorted((at * MS, (at + w) * MS) for at, w in busy)
     longest = None
@@ -150,6 +164,7 @@ def firmware_figures(files):
         "idle": idle(fwp),
         "forward": scenario(fwp, FORWARD_AT),
         "cv_note": scenario(fwp, NOTE_AT),
+        "cv_note_after": second_longest(fwp, NOTE_AT),
         "clock_pulse": scenario(fwp, pulses),
         "preset_switch": scenario(fwp, [SWITCH_RELEASE], SWITCH_WINDOW_MS),
         "quiet_longest": quiet_longest(fwp),
@@ -199,7 +214,8 @@ def main():
     row("bare loop, forward one byte", bare["forward"])
     row("firmware, idle", fw["idle"], bare["idle"])
     row("firmware, forward F8 to every output", fw["forward"], bare["forward"])
-    row("firmware, CV note (DAC + gate)", fw["cv_note"])
+    row("firmware, CV note: the pass forwarding it", fw["cv_note"])
+    row("firmware, CV note: the next (CV engine, DAC)", fw["cv_note_after"])
     row("firmware, clock tick with a pulse", fw["clock_pulse"])
     row("firmware, preset switch", fw["preset_switch"])
     row("firmware, longest pass with no input (panel)", fw["quiet_longest"])

@@ -33,9 +33,11 @@ OPERATIONS = [
     ("clock.on_master(F8), no pulse", "c._phase = 1; c.on_master(0xF8, now)"),
     ("clock.on_master(F8) with a pulse", "c._phase = 0; c.on_master(0xF8, now)"),
     ("clock.follow_ticks (tempo estimate)", "c.follow_ticks()"),
-    ("cv.send(note-on) with its DAC writes", "cv.send(note_on, 0, 3, now)"),
+    ("cv.send(note-on): kept for the next pass", "cv.send(note_on, 0, 3, now)"),
+    ("cv.service: plays it (voice, DAC writes)", "cv.service(now)"),
+    ("cv.service: the gate rises", "cv.service(now)"),
     ("cv.send(note-off)", "cv.send(note_off, 0, 3, now)"),
-    ("cv.service (the gate rises)", "now = box.ticks_ms(); cv.service(now)"),
+    ("cv.service: plays it (the gate falls)", "cv.service(now)"),
 ]
 
 CODE = """import gc

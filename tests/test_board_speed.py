@@ -37,8 +37,8 @@ def test_idle_pass_within_target(bench):
 
 
 def test_the_boxs_own_timed_work_fits_a_pass(bench):
-    # Away from every input byte and button: panel scans, LED frames (composed on one ms tick,
-    # written on the next), the watchdog feed, the merger's timeouts.
+    # Away from every input byte and button (8 ms after each): panel scans, LED frames (composed
+    # on one ms tick, written on the next), the watchdog feed, the merger's timeouts.
     figures, _ = bench
     assert figures["quiet_longest"] <= PASS_MAX
 
