@@ -494,13 +494,31 @@ class CvEngine:
                         d2 = b
                         b = d1
                     # b: first data byte, d2: second (or the only one).
-                    if hi == 0x90:
-                        if d2:
-                            self._note_on(status & 0x0F, b, d2)
-                        else:
-                            self._note_off(status & 0x0F, b)
-                    elif hi == 0x80:
-                        self._note_off(status & 0x0F, b)
+                    if hi == 0x90 and d2:
+                        # Note-on (its dispatch inlined too): the drum, then each part the
+                        # channel reaches.
+                        ch = status & 0x0F
+                        if ch == self.drum_channel:
+                            self._drum_on(b)
+                        parts = self.chan_parts[ch]
+                        p = 0
+                        while parts:
+                            if parts & 1:
+                                self._part_on(p, b, d2)
+                            parts >>= 1
+                            p += 1
+                    elif hi == 0x80 or hi == 0x90:
+                        # Note-off (or note-on with velocity 0).
+                        ch = status & 0x0F
+                        if ch == self.drum_channel:
+                            self._drum_off(self.drum_map[b] & self.drum_gate_mode)
+                        parts = self.chan_parts[ch]
+                        p = 0
+                        while parts:
+                            if parts & 1:
+                                self._part_off(p, b)
+                            parts >>= 1
+                            p += 1
                     elif hi == 0xB0:
                         self._control(status & 0x0F, b, d2)
                     elif hi == 0xE0:
@@ -554,28 +572,6 @@ class CvEngine:
             self._service_glide(now)
 
     # -- messages --------------------------------------------------------------------------
-
-    def _note_on(self, ch, note, vel):
-        if ch == self.drum_channel:
-            self._drum_on(note)
-        parts = self.chan_parts[ch]
-        p = 0
-        while parts:
-            if parts & 1:
-                self._part_on(p, note, vel)
-            parts >>= 1
-            p += 1
-
-    def _note_off(self, ch, note):
-        if ch == self.drum_channel:
-            self._drum_off(self.drum_map[note] & self.drum_gate_mode)
-        parts = self.chan_parts[ch]
-        p = 0
-        while parts:
-            if parts & 1:
-                self._part_off(p, note)
-            parts >>= 1
-            p += 1
 
     def _part_on(self, p, note, vel):
         stack = self.stacks[p]
