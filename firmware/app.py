@@ -196,9 +196,10 @@ class Box:
             if self.cv_due >= 0:
                 self._install_cv()
                 return
-            if self.cv_refresh:
+            cv = self.cv
+            if self.cv_refresh and cv is not None:
                 self.cv_refresh = False
-                self.cv.refresh()
+                cv.refresh()
                 return
             if self.announce >= 0:
                 # Printed in parts: formatting would allocate a string while playing.

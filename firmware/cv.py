@@ -284,7 +284,7 @@ class CvEngine:
         # arrays, installed by reference (install); the default section's from the start.
         self._table_cache = {}  # type: dict
         self._setups = []  # type: list  # CvSetup per distinct preset section (prepare)
-        self.pitch_tables = None  # type: list | None  # (install: the setup's)
+        self.pitch_tables = []  # type: list  # (install: the setup's)
         self.stale = 0  # voices whose pitch code refresh() must work out again
         # ... and state.
         self.gate_state = bytearray(VOICES)
@@ -418,7 +418,7 @@ class CvEngine:
         for v in range(VOICES):
             sounded[v] = 0
             modx[v] = 0
-            if bend[v] or old_pitch is None or pitch_tables[v] is not old_pitch[v]:
+            if bend[v] or not old_pitch or pitch_tables[v] is not old_pitch[v]:
                 bend[v] = 0
                 stale |= 1 << v
         self.stale |= stale  # with a switch before whose refresh() has not run yet
