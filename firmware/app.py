@@ -15,10 +15,9 @@ try:
 except ImportError:
     pass
 
-from firmware import router
-from firmware.clock import DEFAULT_CLOCK, Clock, clock_outputs
+from firmware.clock import Clock
 from firmware.cv import CvEngine
-from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, Merger
+from firmware.merger import Merger
 from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP, Panel
 from firmware.ports import READ_SIZE
 
@@ -40,13 +39,18 @@ class Box:
     cv: "CvEngine | None"
     clock: Clock
     polled: list  # what the pass reads: polled_free, or polled_waiting while an input waits
-    polled_free: list  # (index, port) of the inputs that exist
-    polled_waiting: list  # [(-1, WaitingPass)]
+    polled_free: list  # (index, reader) of the inputs that exist (firmware.ports: a reader is
+    # the stream's own readinto where it never waits, else the port's read)
+    polled_waiting: list  # [(-1, WaitingPass.read)]
     tick: int  # the ms tick the once-a-tick work last ran in
     buf: bytearray  # what a port read lands in
     routing: list  # per preset: (masks, transforms) for Merger.set_routes
-    settings: dict  # what a preset switch reads: presets (name, clock, cv), calibration
+    switches: list  # per preset: (clock setup, clock send mask, dividers, master mode, CV setup)
+    settings: dict  # what a preset switch reads: presets (name), calibration
     preset: int  # the preset in force (0-based)
+    cv_due: int  # a preset whose CV setup the next ms tick installs (switch_preset), or -1
+    cv_refresh: bool  # its DAC codes: the tick after that
+    announce: int  # a preset whose console line the tick after that prints, or -1
     panel: "Panel | None"
 
     def __init__(self, inputs, outputs, ticks_ms, settings, errors=(), clock=None):
@@ -58,32 +62,52 @@ class Box:
         start.wire(self, inputs, outputs, ticks_ms, settings, errors, clock)
 
     def select_preset(self, index):
-        """Switch routing to preset ``index`` (0-based). Takes effect between messages."""
-        presets = self.settings["presets"]
-        if not 0 <= index < len(presets):
+        """Switch routing to preset ``index`` (0-based), all of it now (start-up, tests, the
+        serial console). Takes effect between messages."""
+        if not self.switch_preset(index):
+            return False
+        self._install_cv()
+        if self.cv is not None:
+            self.cv.refresh()
+            self.cv_refresh = False
+        return True
+
+    def switch_preset(self, index):
+        """Switch to preset ``index`` (0-based) while playing: routing and clock now (between
+        messages), the CV setup on the next ms tick, its DAC codes and the console line on the
+        ticks after, so
+        no pass holds the loop for the whole switch (each part is a pass's work on the board)."""
+        switches = self.switches
+        if not 0 <= index < len(switches):
             return False
         self.preset = index
-        if self.cv is not None:
-            # Every gate and drum falls and every voice is released before the new mode.
-            self.cv.configure(presets[index].get("cv"), self.settings.get("calibration"))
+        clock, send, divide, master, _ = switches[index]
         # Clock master and clock outputs: the running state and the tick schedule carry over.
-        clock = presets[index].get("clock", DEFAULT_CLOCK)
-        self.clock.configure(clock)
-        self.merger.set_master(_master_mode(clock.get("master", "auto")))
-        send, divide = clock_outputs(clock)
-        self.merger.set_clock_outputs(send, divide)
+        self.clock.install(clock)
+        merger = self.merger
+        merger.set_master(master)
+        merger.set_clock_outputs(send, divide)
         masks, transforms = self.routing[index]
-        self.merger.set_routes(masks, transforms)
+        merger.set_routes(masks, transforms)
         if self.panel is not None:
             self.panel.set_preset(index, self.ticks_ms())
+        self.cv_due = index
         return True
+
+    def _install_cv(self):
+        # Every gate and drum falls and every voice is released before the new mode.
+        index = self.cv_due
+        self.cv_due = -1
+        if self.cv is not None:
+            self.cv.install(self.switches[index][4])
+            self.cv_refresh = True
 
     def panel_action(self, action, now):
         """Carry out a front-panel action (``firmware.panel`` ACTION_*), between messages."""
         if action >= ACTION_PRESET:
             index = action - ACTION_PRESET
-            if index != self.preset and self.select_preset(index):
-                print("preset %d: %s" % (index + 1, self.settings["presets"][index]["name"]))
+            if index != self.preset and self.switch_preset(index):
+                self.announce = index
         elif action == ACTION_TAP:
             self.clock.tap(now)
         elif action == ACTION_START_STOP:
@@ -103,8 +127,8 @@ class Box:
             self._timed(now)
         buf = self.buf
         last_rx = merger.last_rx
-        for i, port in self.polled:
-            n = port.read(buf)
+        for i, read in self.polled:
+            n = read(buf)
             if n:
                 last_rx[i] = now
                 if merger.feed(i, buf, 0, n) < n:
@@ -115,6 +139,10 @@ class Box:
             cv.service(now)
         if merger.queued:
             merger.write_outputs(now)
+        # Book-keeping after the outputs: the followed clock's ticks (their jack pulses and the
+        # tempo estimate) run once the bytes that carried them are on their way.
+        if clock.ticks_heard:
+            clock.follow_ticks()
 
     def _timed(self, now):
         merger = self.merger
@@ -129,6 +157,22 @@ class Box:
             merger.service(now)
             if not merger.stalled:
                 self.polled = self.polled_free
+            # A preset switch's later parts, a tick each (switch_preset).
+            if self.cv_due >= 0:
+                self._install_cv()
+                return
+            cv = self.cv
+            if self.cv_refresh and cv is not None:
+                self.cv_refresh = False
+                cv.refresh()
+                return
+            if self.announce >= 0:
+                # Printed in parts: formatting would allocate a string while playing.
+                index = self.announce
+                self.announce = -1
+                print("preset", index + 1, end="")
+                print(":", self.settings["presets"][index]["name"])
+                return
             # Buttons, LEDs, NVM, watchdog. A tap or start/stop is served by the clock on the
             # next tick.
             panel = self.panel
@@ -157,7 +201,7 @@ class WaitingPass:
     def read(self, buf):
         m = self.merger
         now = m.now
-        for i, port in self.polled:
+        for i, read in self.polled:
             if m.stalled >> i & 1:
                 m.resume(i)
                 if i != self.usb:
@@ -165,26 +209,16 @@ class WaitingPass:
                         m.resume(i, 1)
                 if m.stalled >> i & 1:
                     if m.carry_room(i) >= READ_SIZE:
-                        n = port.read(buf)
+                        n = read(buf)
                         if n:
                             m.last_rx[i] = now
                             m.keep(i, buf, 0, n)
                     continue
-            n = port.read(buf)
+            n = read(buf)
             if n:
                 m.last_rx[i] = now
                 m.feed(i, buf, 0, n)
         return 0
-
-
-def _master_mode(name):
-    # config's clock.master -> merger.set_master: the box's own clock (internal, or the clock-in
-    # jack) makes the merger drop every external clock and transport byte.
-    if name == "internal" or name == "clock_in":
-        return MASTER_INTERNAL
-    if name in router.INPUTS:
-        return router.INPUTS.index(name)
-    return MASTER_AUTO
 
 
 def run():

@@ -21,8 +21,9 @@ from firmware import pinmap, ports
 
 MIDI_BAUD = 31250
 # 256 bytes = 82 ms of a full-rate input: the longest stall of the main loop on the board, a
-# preset switch (12 ms, docs/board-engine.md) or a garbage collection (8-20 ms, which start-up
-# makes before playing), never loses input, with room to spare. Each byte of it is heap.
+# garbage collection (8-20 ms, which start-up makes before playing; a preset switch's passes are
+# under 3 ms, docs/board-engine.md), never loses input, with room to spare. Each byte of it is
+# heap.
 UART_RX_BUFFER = 256
 
 # The PIO UART programs of adafruit_pio_uart 1.1.6, assembled once with adafruit_pioasm 1.3.8

@@ -1,13 +1,13 @@
 """The CV engine: MIDI in, pitch/mod CVs, gates and drum triggers out.
 
 The router treats the engine as its internal output ``cv`` (``router.OUTPUTS[5]``): the merger
-hands it whole messages, always with their status byte, through the output-port call
-``send(buf, start, end, now)`` (``firmware.ports``), which takes at most ``ROOM`` bytes a call
-(``room(now)`` and ``write_from(buf, start, end)`` are its two halves, for tests and the bench).
-``service(now)`` runs once a main-loop pass and costs one flag test when nothing is timed.
-``configure(cv, calibration)`` installs a preset's ``cv`` section and the ``calibration``
-section (docs/config.md) at boot and on every preset switch: every gate and drum falls and every
-voice is released first; ``prepare`` builds a preset's DAC tables at start-up.
+queues whole messages for it, always with their status byte, and drains it like a port
+(``send``), which only keeps the bytes; ``service(now)``, once a main-loop pass (one flag test
+when nothing is timed), plays them in the next pass (``write_from``), so the CV work is never in
+the pass that forwards the message to the DIN and USB outputs. ``configure(cv, calibration)``
+installs a preset's ``cv`` section and the ``calibration`` section (docs/config.md); a preset
+switch installs a ``CvSetup`` built at start-up (``prepare``, ``install``, then ``refresh`` for
+the DAC codes a tick later): every gate and drum falls and every voice is released first.
 
 Layers, one way: MIDI bytes -> parts (a mono voice with its note stack, or the poly/unison group
 with ``voices.PolyAllocator``) -> voices (pitch in 1/256 semitone, glide, bend, mod) -> DAC
@@ -65,6 +65,9 @@ DRUMS = const(8)
 # preset switch) is spread over passes and no pass keeps the PIO inputs waiting longer than
 # their FIFO lasts (docs/design.md, "Libraries and chips": about 2.6 ms at full rate).
 ROOM = const(3)
+# Bytes send() keeps for the next pass: a message and the real-time bytes queued before it
+# (each handed alone), with room for a second message when the merger's queue wraps.
+INBOX = const(12)
 GLIDE_STEP_MS = const(2)
 RETRIGGER_MS = const(2)
 MIN_GATE_MS = const(2)
@@ -89,6 +92,7 @@ G_RISE = const(2)  # CV written; rises at the next service
 G_DIP = const(3)  # low since gate_t (a retrigger, or a recent fall): rises RETRIGGER_MS ticks after it
 
 # What service() has to look at.
+P_INPUT = const(1)  # a message send() kept for the next pass
 P_DRUM = const(2)
 P_GLIDE = const(4)
 P_GATE = const(0xF0)  # one bit per voice: 16 << v
@@ -164,6 +168,90 @@ def _merged(cv):
     return out
 
 
+# CvSetup's arrays: read-only once built, so equal ones are shared between setups.
+_SETUP_ARRAYS = ("transpose", "bend_range", "glide_ms", "legato", "priority", "mod_src", "mod_cc", "pitch_tables",
+                 "mod_tables", "chan_parts", "chan_voices", "part_kind", "part_voices", "part_lead", "drum_map")
+_SETUP_VALUES = ("poly_voices", "poly_allocation", "drum_channel", "drum_gate_mode", "drum_trigger_ms")
+
+
+class CvSetup:
+    """A preset's ``cv`` section (and the calibration) as the engine uses it: per-voice settings,
+    DAC tables, which parts and voices each channel reaches, the drum map. Built once by
+    ``CvEngine.prepare``; read-only afterwards (the engine holds references to its arrays)."""
+
+    def __init__(self, cv_settings):
+        cv = _merged(cv_settings)
+        self.transpose = [0] * VOICES
+        self.bend_range = bytearray(VOICES)
+        self.glide_ms = [0] * VOICES
+        self.legato = bytearray(VOICES)
+        self.priority = bytearray(VOICES)
+        self.mod_src = bytearray(VOICES)
+        self.mod_cc = bytearray(VOICES)
+        self.pitch_tables = [None] * VOICES  # type: list  # set by CvEngine.prepare
+        self.mod_tables = [None] * VOICES  # type: list
+        for v in range(VOICES):
+            s = cv["voices"][v]
+            self.transpose[v] = int(s["transpose"])
+            self.bend_range[v] = int(s["bend_range"])
+            self.glide_ms[v] = int(s["glide_ms"])
+            self.legato[v] = 1 if s["legato"] else 0
+            self.priority[v] = PRIORITY_NAMES.index(s["priority"]) if s["priority"] in PRIORITY_NAMES else 0
+            self.mod_src[v], self.mod_cc[v] = _mod_source(s["mod"])
+        self.chan_parts = bytearray(16)
+        self.chan_voices = bytearray(16)
+        self.part_kind = bytearray(VOICES)
+        self.part_voices = bytearray(VOICES)  # voice bitmask
+        self.part_lead = bytearray(VOICES)  # the voice whose priority/legato the part uses
+        self.poly_voices = 0  # voices of the poly/unison group (0: none)
+        self.poly_allocation = 0
+        mode = cv["mode"]
+        first_free = 0
+        n_parts = 0
+        if mode in ("poly", "unison"):
+            poly = cv["poly"]
+            k = int(poly["voices"])
+            if k < 2 or k > MAX_VOICES:
+                k = MAX_VOICES
+            mask = (1 << k) - 1
+            self.poly_voices = k
+            self.poly_allocation = ALLOC_NAMES.index(poly["allocation"]) if poly["allocation"] in ALLOC_NAMES else 0
+            self.part_kind[0] = PART_POLY if mode == "poly" else PART_UNISON
+            self.part_voices[0] = mask
+            self.part_lead[0] = 0
+            ch = _channel(poly["channel"], 1)
+            self.chan_parts[ch] |= 1
+            self.chan_voices[ch] |= mask
+            first_free = k
+            n_parts = 1
+        # Mono voices: every voice in mono mode, and in poly/unison the voices the group leaves
+        # free (each keeps working on its own channel, so its mod jack can follow a CC).
+        for v in range(first_free, VOICES):
+            p = n_parts
+            self.part_kind[p] = PART_MONO
+            self.part_voices[p] = 1 << v
+            self.part_lead[p] = v
+            ch = _channel(cv["voices"][v]["channel"], v + 1)
+            self.chan_parts[ch] |= 1 << p
+            self.chan_voices[ch] |= 1 << v
+            n_parts += 1
+        drums = cv["drums"]
+        self.drum_channel = _channel(drums["channel"], 10)
+        self.drum_map = bytearray(128)  # note -> bitmask of drums
+        notes = drums["notes"]
+        for d in range(DRUMS):
+            if isinstance(notes, list) and d < len(notes):
+                self.drum_map[int(notes[d]) & 0x7F] |= 1 << d
+        modes = drums["mode"]
+        gate_mode = 0
+        for d in range(DRUMS):
+            m = modes[d] if isinstance(modes, list) and d < len(modes) else modes
+            if m == "gate":
+                gate_mode |= 1 << d
+        self.drum_gate_mode = gate_mode  # drums that follow the note instead of a trigger
+        self.drum_trigger_ms = int(drums["trigger_ms"])
+
+
 class CvEngine:
     """Four voices (pitch CV, mod CV, gate) and eight drum gates, fed with MIDI messages."""
 
@@ -188,22 +276,19 @@ class CvEngine:
         self.drum_buf = bytearray(1)
         self.now = ticks_ms()
         self.pending = 0
+        self.inbox = bytearray(INBOX)  # what send() took, played by the next service()
+        self.held = 0  # bytes in it
         # Parser state (whole messages arrive, but may be split across write_from calls).
         self.status = 0
         self.need = 0
         self.have = 0
         self.d1 = 0
-        # Per voice: settings (configure time) ...
-        self.transpose = [0] * VOICES
-        self.bend_range = bytearray(VOICES)
-        self.glide_ms = [0] * VOICES
-        self.legato = bytearray(VOICES)
-        self.priority = bytearray(VOICES)
-        self.mod_src = bytearray(VOICES)
-        self.mod_cc = bytearray(VOICES)
+        # Settings (per voice, per channel, the drum map, the DAC tables) are a CvSetup's
+        # arrays, installed by reference (install); the default section's from the start.
         self._table_cache = {}  # type: dict
-        self.pitch_tables = [None] * VOICES  # type: list  # set by configure
-        self.mod_tables = [None] * VOICES  # type: list
+        self._setups = []  # type: list  # CvSetup per distinct preset section (prepare)
+        self.pitch_tables = []  # type: list  # (install: the setup's)
+        self.stale = 0  # voices whose pitch code refresh() must work out again
         # ... and state.
         self.gate_state = bytearray(VOICES)
         self.gate_t = [0] * VOICES
@@ -218,20 +303,11 @@ class CvEngine:
         self.gliding = 0
         self.glide_last = 0
         self.modx = [0] * VOICES  # mod value, 0..MOD_FULL
-        # Parts.
-        self.part_kind = bytearray(VOICES)
-        self.part_voices = bytearray(VOICES)  # voice bitmask
-        self.part_lead = bytearray(VOICES)  # the voice whose priority/legato the part uses
+        # Parts (their kind, voices and lead voice are the setup's).
         self.part_note = bytearray(VOICES)  # the note a mono/unison part plays (NONE: none)
         self.stacks = [NoteStack() for _ in range(VOICES)]
         self.alloc = PolyAllocator()
-        self.chan_parts = bytearray(16)
-        self.chan_voices = bytearray(16)
         # Drums.
-        self.drum_channel = NONE
-        self.drum_map = bytearray(128)  # note -> bitmask of drums
-        self.drum_gate_mode = 0  # bitmask: drums that follow the note instead of a trigger
-        self.drum_trigger_ms = 10
         self.drum_bits = 0  # what the 595 outputs
         self.drum_timing = 0  # triggers running
         self.drum_t = [0] * DRUMS
@@ -261,92 +337,104 @@ class CvEngine:
         return pitch, mod
 
     def prepare(self, cv_settings, calibration):
-        """Build the DAC tables a preset will need, at start-up, so switching to it is quick."""
-        cv = _merged(cv_settings)
+        """The preset's settings as the engine holds them (a ``CvSetup``), built once at
+        start-up with its DAC tables, so a switch installs them by reference (``install``) and
+        allocates nothing. Equal sections (the same dicts: firmware.start shares equal ones)
+        give the same setup (and equal arrays are shared)."""
+        setup = self._build(cv_settings, calibration)
+        # Arrays equal to another setup's are that one, and a setup equal to another is that
+        # one (16 presets of a live set fit).
+        for name in _SETUP_ARRAYS:
+            mine = getattr(setup, name)
+            for known in self._setups:
+                theirs = getattr(known, name)
+                if theirs == mine:
+                    setattr(setup, name, theirs)
+                    break
+        for known in self._setups:
+            same = True
+            for name in _SETUP_ARRAYS:
+                if getattr(known, name) is not getattr(setup, name):
+                    same = False
+            for name in _SETUP_VALUES:
+                if getattr(known, name) != getattr(setup, name):
+                    same = False
+            if same:
+                return known
+        self._setups.append(setup)
+        return setup
+
+    def _build(self, cv_settings, calibration):
+        setup = CvSetup(cv_settings)
         cal = calibration if isinstance(calibration, dict) else {}
+        voices = _merged(cv_settings)["voices"]
         for v in range(VOICES):
-            self._tables(v, cal, cv["voices"][v]["mod_range"])
+            setup.pitch_tables[v], setup.mod_tables[v] = self._tables(v, cal, voices[v]["mod_range"])
+        return setup
 
     def configure(self, cv_settings, calibration):
         """Install a preset's ``cv`` section and the ``calibration`` section. Every gate and
-        drum falls and every voice is released first. May allocate (tables)."""
+        drum falls and every voice is released first. May allocate (a section not prepared is
+        built now, and not kept)."""
+        self.install(self._build(cv_settings, calibration))
+        self.refresh()
+
+    def install(self, setup):
+        """Install a ``CvSetup`` from ``prepare``: every gate and drum falls and every voice is
+        released first; its tables and maps are taken by reference. Allocates nothing."""
         self.now = self.ticks_ms()
         self._all_off()
         self.gliding = 0
         self.pending = 0
+        self.held = 0  # a message taken under the old setup ends with it
         self.status = 0
         self.need = 0
         self.have = 0
-        cv = _merged(cv_settings)
-        cal = calibration if isinstance(calibration, dict) else {}
+        old_pitch = self.pitch_tables
+        self.transpose = setup.transpose
+        self.bend_range = setup.bend_range
+        self.glide_ms = setup.glide_ms
+        self.legato = setup.legato
+        self.priority = setup.priority
+        self.mod_src = setup.mod_src
+        self.mod_cc = setup.mod_cc
+        self.pitch_tables = setup.pitch_tables
+        self.mod_tables = setup.mod_tables
+        self.chan_parts = setup.chan_parts
+        self.chan_voices = setup.chan_voices
+        self.part_kind = setup.part_kind
+        self.part_voices = setup.part_voices
+        self.part_lead = setup.part_lead
+        self.drum_channel = setup.drum_channel
+        self.drum_map = setup.drum_map
+        self.drum_gate_mode = setup.drum_gate_mode
+        self.drum_trigger_ms = setup.drum_trigger_ms
+        if setup.poly_voices:
+            self.alloc.reset(setup.poly_voices, setup.poly_allocation)
+        # Bend and mod at rest; the codes follow in refresh(). A pitch code changes only with
+        # another table or a bend undone (the same pitch and table give the same code).
+        sounded = self.sounded
+        bend = self.bend
+        modx = self.modx
+        pitch_tables = setup.pitch_tables
+        stale = 0
         for v in range(VOICES):
-            s = cv["voices"][v]
-            self.transpose[v] = int(s["transpose"])
-            self.bend_range[v] = int(s["bend_range"])
-            self.glide_ms[v] = int(s["glide_ms"])
-            self.legato[v] = 1 if s["legato"] else 0
-            self.priority[v] = PRIORITY_NAMES.index(s["priority"]) if s["priority"] in PRIORITY_NAMES else 0
-            src, cc = _mod_source(s["mod"])
-            self.mod_src[v] = src
-            self.mod_cc[v] = cc
-            self.pitch_tables[v], self.mod_tables[v] = self._tables(v, cal, s["mod_range"])
-            self.sounded[v] = 0
-            self.bend[v] = 0
-            self.modx[v] = 0
-        for ch in range(16):
-            self.chan_parts[ch] = 0
-            self.chan_voices[ch] = 0
-        mode = cv["mode"]
-        first_free = 0
-        n_parts = 0
-        if mode in ("poly", "unison"):
-            poly = cv["poly"]
-            k = int(poly["voices"])
-            if k < 2 or k > MAX_VOICES:
-                k = MAX_VOICES
-            mask = (1 << k) - 1
-            alloc = ALLOC_NAMES.index(poly["allocation"]) if poly["allocation"] in ALLOC_NAMES else 0
-            self.alloc.reset(k, alloc)
-            self.part_kind[0] = PART_POLY if mode == "poly" else PART_UNISON
-            self.part_voices[0] = mask
-            self.part_lead[0] = 0
-            ch = _channel(poly["channel"], 1)
-            self.chan_parts[ch] |= 1
-            self.chan_voices[ch] |= mask
-            first_free = k
-            n_parts = 1
-        # Mono voices: every voice in mono mode, and in poly/unison the voices the group leaves
-        # free (each keeps working on its own channel, so its mod jack can follow a CC).
-        for v in range(first_free, VOICES):
-            p = n_parts
-            self.part_kind[p] = PART_MONO
-            self.part_voices[p] = 1 << v
-            self.part_lead[p] = v
-            ch = _channel(cv["voices"][v]["channel"], v + 1)
-            self.chan_parts[ch] |= 1 << p
-            self.chan_voices[ch] |= 1 << v
-            n_parts += 1
-        for p in range(VOICES):
-            self.stacks[p].clear()
-            self.part_note[p] = NONE
-        drums = cv["drums"]
-        self.drum_channel = _channel(drums["channel"], 10)
-        for n in range(128):
-            self.drum_map[n] = 0
-        notes = drums["notes"]
-        for d in range(DRUMS):
-            if isinstance(notes, list) and d < len(notes):
-                self.drum_map[int(notes[d]) & 0x7F] |= 1 << d
-        modes = drums["mode"]
-        gate_mode = 0
-        for d in range(DRUMS):
-            m = modes[d] if isinstance(modes, list) and d < len(modes) else modes
-            if m == "gate":
-                gate_mode |= 1 << d
-        self.drum_gate_mode = gate_mode
-        self.drum_trigger_ms = int(drums["trigger_ms"])
+            sounded[v] = 0
+            modx[v] = 0
+            if bend[v] or not old_pitch or pitch_tables[v] is not old_pitch[v]:
+                bend[v] = 0
+                stale |= 1 << v
+        self.stale |= stale  # with a switch before whose refresh() has not run yet
+
+    def refresh(self):
+        """The DAC codes after ``install``, written where they changed (one transaction per chip
+        at most). A preset switch runs it a ms tick after ``install`` (app.Box), so neither
+        holds the loop for the whole of it; a note between the two is played as it comes."""
+        stale = self.stale
+        self.stale = 0
         for v in range(VOICES):
-            self._pitch_out(v)
+            if stale >> v & 1:
+                self._pitch_out(v)
             self._mod_out(v)
         self.dac.flush()
 
@@ -357,11 +445,28 @@ class CvEngine:
         return ROOM
 
     def send(self, buf, start, end, now):
-        """The output-port interface (``firmware.ports``): ``room`` and ``write_from`` in one."""
-        self.now = now
-        if end - start > ROOM:
-            end = start + ROOM
-        return self.write_from(buf, start, end)
+        """The output-port interface (``firmware.ports``). Forward first: the merger drains this
+        port with the others, so here the bytes are only kept (at most ``ROOM`` a call, as
+        the queue hands them: real-time bytes one by one, then a message); the next pass's
+        ``service`` plays them, in a pass of its own rather than the one that forwarded the
+        message to the DIN and USB outputs. Returns how many it took (0 when its inbox is
+        full)."""
+        held = self.held
+        n = end - start
+        if n > ROOM:
+            n = ROOM
+        if n > INBOX - held:
+            n = INBOX - held
+        if n <= 0:
+            return 0
+        inbox = self.inbox
+        k = 0
+        while k < n:
+            inbox[held + k] = buf[start + k]
+            k += 1
+        self.held = held + n
+        self.pending |= P_INPUT
+        return n
 
     def write_from(self, buf, start, end):
         """Take the MIDI bytes ``buf[start:end]`` (no slice is made); returns how many."""
@@ -392,13 +497,31 @@ class CvEngine:
                         d2 = b
                         b = d1
                     # b: first data byte, d2: second (or the only one).
-                    if hi == 0x90:
-                        if d2:
-                            self._note_on(status & 0x0F, b, d2)
-                        else:
-                            self._note_off(status & 0x0F, b)
-                    elif hi == 0x80:
-                        self._note_off(status & 0x0F, b)
+                    if hi == 0x90 and d2:
+                        # Note-on (its dispatch inlined too): the drum, then each part the
+                        # channel reaches.
+                        ch = status & 0x0F
+                        if ch == self.drum_channel:
+                            self._drum_on(b)
+                        parts = self.chan_parts[ch]
+                        p = 0
+                        while parts:
+                            if parts & 1:
+                                self._part_on(p, b, d2)
+                            parts >>= 1
+                            p += 1
+                    elif hi == 0x80 or hi == 0x90:
+                        # Note-off (or note-on with velocity 0).
+                        ch = status & 0x0F
+                        if ch == self.drum_channel:
+                            self._drum_off(self.drum_map[b] & self.drum_gate_mode)
+                        parts = self.chan_parts[ch]
+                        p = 0
+                        while parts:
+                            if parts & 1:
+                                self._part_off(p, b)
+                            parts >>= 1
+                            p += 1
                     elif hi == 0xB0:
                         self._control(status & 0x0F, b, d2)
                     elif hi == 0xE0:
@@ -437,6 +560,13 @@ class CvEngine:
         if not pending:
             return
         self.now = now
+        if pending & P_INPUT:
+            # The message send() kept. A gate it raises rises at the next service (``pending``
+            # was read before), after its CV: CV before gate.
+            self.pending &= ~P_INPUT
+            n = self.held
+            self.held = 0
+            self.write_from(self.inbox, 0, n)
         if pending & P_GATE:
             self._service_gates(now)
         if pending & P_DRUM:
@@ -445,28 +575,6 @@ class CvEngine:
             self._service_glide(now)
 
     # -- messages --------------------------------------------------------------------------
-
-    def _note_on(self, ch, note, vel):
-        if ch == self.drum_channel:
-            self._drum_on(note)
-        parts = self.chan_parts[ch]
-        p = 0
-        while parts:
-            if parts & 1:
-                self._part_on(p, note, vel)
-            parts >>= 1
-            p += 1
-
-    def _note_off(self, ch, note):
-        if ch == self.drum_channel:
-            self._drum_off(self.drum_map[note] & self.drum_gate_mode)
-        parts = self.chan_parts[ch]
-        p = 0
-        while parts:
-            if parts & 1:
-                self._part_off(p, note)
-            parts >>= 1
-            p += 1
 
     def _part_on(self, p, note, vel):
         stack = self.stacks[p]
@@ -633,9 +741,10 @@ class CvEngine:
         elif state[v] == G_LOW:
             # A gate that fell less than RETRIGGER_MS ticks ago (a note-off and the next
             # note-on arriving together, as from a sequencer) stays low like a retrigger dip,
-            # so every rising edge follows more than 1 ms of low. (ticks_diff inlined.)
-            d = ((self.ticks_ms() - self.gate_t[v] + 0x10000000) & 0x1FFFFFFF) - 0x10000000
-            state[v] = G_DIP if 0 <= d < RETRIGGER_MS else G_RISE
+            # so every rising edge follows more than 1 ms of low. (ticks_diff inlined; the pass's
+            # tick, read before a fall in this pass: such a fall counts as -1 or 0 ms ago.)
+            d = ((now - self.gate_t[v] + 0x10000000) & 0x1FFFFFFF) - 0x10000000
+            state[v] = G_DIP if -RETRIGGER_MS <= d < RETRIGGER_MS else G_RISE
             self.pending |= 16 << v
 
     def _fall(self, v):
@@ -718,16 +827,28 @@ class CvEngine:
                 self._fall(v)
 
     def _all_off(self):
+        # Every voice ends now (``_gate_off``, NoteStack.clear and PolyAllocator.release_all
+        # inlined: Stop and a preset switch come here, and a method call costs ~2,000 cycles).
+        state = self.gate_state
+        note_of = self.note_of
+        short = self.short
+        stacks = self.stacks
+        part_note = self.part_note
+        held = self.alloc.held
         for v in range(VOICES):
-            self._gate_off(v)
-        for p in range(VOICES):
-            self.stacks[p].clear()
-            self.part_note[p] = NONE
-        self.alloc.release_all()
+            note_of[v] = NONE
+            short[v] = 0
+            if state[v] != G_LOW:
+                if state[v] == G_HIGH:
+                    self._fall(v)
+                state[v] = G_LOW
+            stacks[v].n = 0  # one part per voice at most
+            part_note[v] = NONE
+            held[v] = 0  # MAX_VOICES == VOICES
         self.drum_timing = 0
         if self.drum_bits:
             self._drum_write(0)
-        self.pending &= P_GLIDE
+        self.pending &= P_GLIDE | P_INPUT
 
     # -- drums -----------------------------------------------------------------------------
 

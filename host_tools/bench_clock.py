@@ -239,7 +239,10 @@ class Pin:
         self.value = False
 
 class Null:
+    ticks_heard = 0
     def on_master(self, b, now):
+        return 0
+    def follow_ticks(self):
         return 0
     def service(self, now):
         return 0
@@ -262,6 +265,7 @@ def follow(c):
     t0 = ticks_us()
     for _ in range(N):
         c.on_master(0xF8, t)
+        c.follow_ticks()
         c.service(t + 10)
         t += 20
     T[0] = t

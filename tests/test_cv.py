@@ -783,3 +783,32 @@ def test_random_playing_then_releasing_every_key_leaves_no_gate_up(section, sequ
             assert not r.engine.pending & (cv.P_GATE | cv.P_DRUM)
         finally:
             r.close()
+
+
+def test_a_switch_installs_prepared_setups_and_refreshes_only_changed_codes(rig):
+    # app.Box's preset switch: install() on one ms tick, refresh() (the DAC codes) on the next.
+    # Two switches before a refresh still leave every jack right: the stale voices add up.
+    r = rig()
+    plain = r.engine.prepare({"mode": "mono"}, None)
+    shifted = r.engine.prepare({"mode": "mono"}, {"cv1": {"offset": 0.1, "scale": 1.0}})
+    assert r.engine.prepare({"mode": "mono"}, None) is plain  # equal sections: one setup
+    assert shifted.pitch_tables[0] is not plain.pitch_tables[0]
+    assert shifted.pitch_tables[1] is plain.pitch_tables[1]  # equal tables are shared
+    r.engine.install(plain)
+    r.engine.refresh()
+    r.send(bytes((0x90, 60, 127)))
+    at_plain = r.codes()
+    writes = r.chips[0x60].writes
+    r.engine.install(shifted)  # voice 1's gate falls, its pitch table changes ...
+    assert r.gates()[0] is False and r.chips[0x60].writes == writes  # ... no DAC write yet
+    r.engine.refresh()
+    at_shifted = r.codes()
+    assert at_shifted[0] != at_plain[0] and at_shifted[1:] == at_plain[1:]
+    r.engine.install(plain)  # voice 1 stale ...
+    r.engine.install(plain)  # ... and still, though this install changes no table
+    r.engine.refresh()
+    assert r.codes() == at_plain
+    writes = r.chips[0x60].writes
+    r.engine.install(plain)
+    r.engine.refresh()
+    assert r.chips[0x60].writes == writes  # nothing changed: nothing written

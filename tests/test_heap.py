@@ -106,6 +106,7 @@ def test_equal_tables_and_settings_are_one_object():
     assert xf_c[0 * n_out + 1] is xf_d[0 * n_out + 1]  # the same transform in two presets
     assert xf_c[0 * n_out + 1][0] is xf_c[1 * n_out + 2][0]  # one channel map for both routes
     presets = box.settings["presets"]
-    assert presets[0]["clock"] is presets[1]["clock"]
-    assert presets[2]["clock"]["analog"] is presets[0]["clock"]["analog"]  # the defaults, once
-    assert "routes" not in presets[0]  # kept as tables only
+    assert box.switches[0] == box.switches[1]
+    assert box.switches[2][0] is box.switches[3][0]  # one clock setup for equal clock sections
+    assert box.switches[0][4] is box.switches[1][4]  # one CV setup for equal cv sections
+    assert list(presets[0]) == ["name"]  # routes kept as tables, clock and cv as the setups
