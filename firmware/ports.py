@@ -36,7 +36,6 @@ PIO_FIFO = const(8)
 UART_HARD = const(32)
 PIO_HARD = const(8)
 USB_CHUNK = const(64)
-READ_SIZE = const(64)  # the most bytes one read hands the box (its read buffer's size)
 
 
 
