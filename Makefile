@@ -16,7 +16,7 @@ export CIRCUITPY_BOOTROM ?= $(abspath $(SHARED_CP)/rp2040-bootrom-B1.bin)
 endif
 DEMO_OUT ?= out/demo
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench fuzz lint clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ test: $(STAMP) $(NODE_STAMP) $(BOARD_STAMP)
 
 bench: $(STAMP) $(NODE_STAMP) $(BOARD_STAMP)
 	$(PY) -m host_tools bench
+
+# The merge fuzz job, long: 10^6 bytes per input through the real Box at saturation, checked by
+# the reference model (tests/merge_model.py); prints the figures (all 0 but the bytes).
+fuzz: $(STAMP)
+	$(PY) tests/merge_fuzz.py --bytes 1000000
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

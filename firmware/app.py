@@ -2,94 +2,112 @@
 
 Data flows one way each pass: ports -> ``Merger.feed`` (parse, route, queue; direct sends to
 idle outputs) -> ``Merger.service`` (timeouts, once a ms tick) -> ``Merger.write_outputs``
-(what is queued) -> ports. ``code.py`` calls ``run()`` on the board and in the simulator
-alike; ``firmware.start`` builds the box first and then leaves the heap.
+(what is queued) -> ports. An input the merger makes wait (its output cannot take its next
+message) is resumed first and read only into the room its carry has left (``WaitingPass``).
+``code.py`` calls ``run()`` on the board and in the simulator alike; ``firmware.start`` builds
+the box first and then leaves the heap.
 """
 
 import gc
 
-from firmware import router
-from firmware.clock import DEFAULT_CLOCK, Clock, clock_outputs
-from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, Merger
-from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP
+try:
+    from typing import Callable  # for type checkers only: CircuitPython has no typing
+except ImportError:
+    pass
 
-READ_SIZE = 64
+from firmware.clock import Clock
+from firmware.cv import CvEngine
+from firmware.merger import Merger
+from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP, Panel
+from firmware.ports import READ_SIZE
+
 WATCHDOG_S = 2.0  # a main loop stuck this long restarts the box (into its last preset: NVM)
 
 box = None  # type: Box | None  # the running Box, for the serial console and the simulator's summary
 
 
 class Box:
-    """Everything the main loop touches, wired together once at start-up."""
+    """Everything the main loop touches, wired together once at start-up (``start.wire``)."""
+
+    # The fields start.wire sets (annotations only: nothing at run time; the classes are
+    # imported for them and cost a name each).
+    inputs: list  # ports in the router's order (firmware.router.INPUTS), None where absent
+    outputs: list  # the same for OUTPUTS; [CV_OUTPUT] is the CV engine
+    ticks_ms: "Callable[[], int]"  # supervisor.ticks_ms
+    errors: list  # the config checker's, for the console
+    merger: Merger
+    cv: "CvEngine | None"
+    clock: Clock
+    polled: list  # what the pass reads: polled_free, or polled_waiting while an input waits
+    polled_free: list  # (index, reader) of the inputs that exist (firmware.ports: a reader is
+    # the stream's own readinto where it never waits, else the port's read)
+    polled_waiting: list  # [(-1, WaitingPass.read)]
+    tick: int  # the ms tick the once-a-tick work last ran in
+    buf: bytearray  # what a port read lands in
+    routing: list  # per preset: (masks, transforms) for Merger.set_routes
+    switches: list  # per preset: (clock setup, clock send mask, dividers, master mode, CV setup)
+    settings: dict  # what a preset switch reads: presets (name), calibration
+    preset: int  # the preset in force (0-based)
+    cv_due: int  # a preset whose CV setup the next ms tick installs (switch_preset), or -1
+    cv_refresh: bool  # its DAC codes: the tick after that
+    announce: int  # a preset whose console line the tick after that prints, or -1
+    panel: "Panel | None"
 
     def __init__(self, inputs, outputs, ticks_ms, settings, errors=(), clock=None):
-        self.inputs = inputs
-        self.outputs = outputs
-        self.ticks_ms = ticks_ms
-        self.errors = list(errors)
-        self.merger = Merger(len(inputs), len(outputs))
-        self.merger.outputs = outputs
-        for o in range(len(outputs)):
-            if outputs[o] is None:
-                self.merger.present &= ~(1 << o)
-        # The CV engine is the internal output ``cv`` (None when a Box is built without it).
-        # It is fed whole messages, each with its status byte.
-        self.cv = outputs[router.CV_OUTPUT] if len(outputs) > router.CV_OUTPUT else None
-        # Running status per DIN output (config ``outputs``). Never on USB: a USB-MIDI packet
-        # carries one whole message, and TinyUSB sends running-status data bytes as single-byte
-        # packets (code index 0xF) that hosts do not take as messages (docs/board-engine.md).
-        # Never into the CV engine, which wants every message whole. Direct sends: not to the
-        # CV engine either, whose gates rise a pass after its CV is written.
-        port_settings = settings.get("outputs", {})
-        rs = 0
-        for o in range(min(len(outputs), router.CV_OUTPUT)):
-            if o != router.USB_OUTPUT and port_settings.get(router.OUTPUTS[o], {}).get("running_status", True):
-                rs |= 1 << o
-        self.merger.set_output_modes(rs, self.merger.present & ~(1 << router.CV_OUTPUT))
-        # The clock: tempo, transport and the clock/reset/run jacks (jackless when none given).
-        self.clock = clock if clock is not None else Clock(None, None, None, None, ticks_ms)
-        self.merger.clock_sink = self.clock
-        # The inputs that exist, with their index: the pass polls them without a None test.
-        self.polled = [(i, inputs[i]) for i in range(len(inputs)) if inputs[i] is not None]
-        self.tick = -1  # the ms tick the once-a-tick work last ran in
-        self.buf = bytearray(READ_SIZE)
-        whole = memoryview(self.buf)
-        self.views = [whole[:n] for n in range(READ_SIZE + 1)]
-        # Every preset's routing tables and what a switch reads, built once (firmware.start).
+        # Wired by firmware.start, whose code leaves the heap once the box runs: ports in the
+        # router's order (None where absent), the CV engine as output ``cv``, the clock
+        # (jackless when None), and ``settings`` / ``errors`` from the config checker.
         from firmware import start
 
-        self.routing, self.settings = start.presets(self.merger, self.cv, settings, len(inputs), len(outputs))
-        self.preset = 0
-        self.panel = None  # firmware.panel.Panel, attached by start.build() (tests may leave it out)
-        self.select_preset(0)
+        start.wire(self, inputs, outputs, ticks_ms, settings, errors, clock)
 
     def select_preset(self, index):
-        """Switch routing to preset ``index`` (0-based). Takes effect between messages."""
-        presets = self.settings["presets"]
-        if not 0 <= index < len(presets):
+        """Switch routing to preset ``index`` (0-based), all of it now (start-up, tests, the
+        serial console). Takes effect between messages."""
+        if not self.switch_preset(index):
+            return False
+        self._install_cv()
+        if self.cv is not None:
+            self.cv.refresh()
+            self.cv_refresh = False
+        return True
+
+    def switch_preset(self, index):
+        """Switch to preset ``index`` (0-based) while playing: routing and clock now (between
+        messages), the CV setup on the next ms tick, its DAC codes and the console line on the
+        ticks after, so
+        no pass holds the loop for the whole switch (each part is a pass's work on the board)."""
+        switches = self.switches
+        if not 0 <= index < len(switches):
             return False
         self.preset = index
-        if self.cv is not None:
-            # Every gate and drum falls and every voice is released before the new mode.
-            self.cv.configure(presets[index].get("cv"), self.settings.get("calibration"))
+        clock, send, divide, master, _ = switches[index]
         # Clock master and clock outputs: the running state and the tick schedule carry over.
-        clock = presets[index].get("clock", DEFAULT_CLOCK)
-        self.clock.configure(clock)
-        self.merger.set_master(_master_mode(clock.get("master", "auto")))
-        send, divide = clock_outputs(clock)
-        self.merger.set_clock_outputs(send, divide)
+        self.clock.install(clock)
+        merger = self.merger
+        merger.set_master(master)
+        merger.set_clock_outputs(send, divide)
         masks, transforms = self.routing[index]
-        self.merger.set_routes(masks, transforms)
+        merger.set_routes(masks, transforms)
         if self.panel is not None:
             self.panel.set_preset(index, self.ticks_ms())
+        self.cv_due = index
         return True
+
+    def _install_cv(self):
+        # Every gate and drum falls and every voice is released before the new mode.
+        index = self.cv_due
+        self.cv_due = -1
+        if self.cv is not None:
+            self.cv.install(self.switches[index][4])
+            self.cv_refresh = True
 
     def panel_action(self, action, now):
         """Carry out a front-panel action (``firmware.panel`` ACTION_*), between messages."""
         if action >= ACTION_PRESET:
             index = action - ACTION_PRESET
-            if index != self.preset and self.select_preset(index):
-                print("preset %d: %s" % (index + 1, self.settings["presets"][index]["name"]))
+            if index != self.preset and self.switch_preset(index):
+                self.announce = index
         elif action == ACTION_TAP:
             self.clock.tap(now)
         elif action == ACTION_START_STOP:
@@ -108,19 +126,23 @@ class Box:
         if now != self.tick or clock.poll:
             self._timed(now)
         buf = self.buf
-        views = self.views
         last_rx = merger.last_rx
-        for i, port in self.polled:
-            n = port.read(buf)
+        for i, read in self.polled:
+            n = read(buf)
             if n:
                 last_rx[i] = now
-                merger.feed(i, views[n])
+                if merger.feed(i, buf, 0, n) < n:
+                    self.polled = self.polled_waiting  # input i waits: from the next pass on
         # CV timing (a gate rises here, one pass after its CV was written; see firmware/cv.py).
         cv = self.cv
         if cv is not None and cv.pending:
             cv.service(now)
         if merger.queued:
             merger.write_outputs(now)
+        # Book-keeping after the outputs: the followed clock's ticks (their jack pulses and the
+        # tempo estimate) run once the bytes that carried them are on their way.
+        if clock.ticks_heard:
+            clock.follow_ticks()
 
     def _timed(self, now):
         merger = self.merger
@@ -133,6 +155,24 @@ class Box:
         if now != self.tick:
             self.tick = now
             merger.service(now)
+            if not merger.stalled:
+                self.polled = self.polled_free
+            # A preset switch's later parts, a tick each (switch_preset).
+            if self.cv_due >= 0:
+                self._install_cv()
+                return
+            cv = self.cv
+            if self.cv_refresh and cv is not None:
+                self.cv_refresh = False
+                cv.refresh()
+                return
+            if self.announce >= 0:
+                # Printed in parts: formatting would allocate a string while playing.
+                index = self.announce
+                self.announce = -1
+                print("preset", index + 1, end="")
+                print(":", self.settings["presets"][index]["name"])
+                return
             # Buttons, LEDs, NVM, watchdog. A tap or start/stop is served by the clock on the
             # next tick.
             panel = self.panel
@@ -146,14 +186,39 @@ class Box:
             self.step()
 
 
-def _master_mode(name):
-    # config's clock.master -> merger.set_master: the box's own clock (internal, or the clock-in
-    # jack) makes the merger drop every external clock and transport byte.
-    if name == "internal" or name == "clock_in":
-        return MASTER_INTERNAL
-    if name in router.INPUTS:
-        return router.INPUTS.index(name)
-    return MASTER_AUTO
+class WaitingPass:
+    # The pass's reads while some input waits (firmware/merger.py, rules 3 and 4), standing in
+    # as the poll list's only input: each waiting input is resumed first and read only into the
+    # room its carry has; the USB input waits by not being read (USB's own back-pressure); a
+    # DIN input cannot stop its wire, so when its carry cannot take a whole read its first
+    # waiting message goes on by the drop rules. Returns 0: it has fed the merger itself.
+
+    def __init__(self, polled, merger, usb):
+        self.polled = polled
+        self.merger = merger
+        self.usb = usb
+
+    def read(self, buf):
+        m = self.merger
+        now = m.now
+        for i, read in self.polled:
+            if m.stalled >> i & 1:
+                m.resume(i)
+                if i != self.usb:
+                    while m.stalled >> i & 1 and m.carry_room(i) < READ_SIZE:
+                        m.resume(i, 1)
+                if m.stalled >> i & 1:
+                    if m.carry_room(i) >= READ_SIZE:
+                        n = read(buf)
+                        if n:
+                            m.last_rx[i] = now
+                            m.keep(i, buf, 0, n)
+                    continue
+            n = read(buf)
+            if n:
+                m.last_rx[i] = now
+                m.feed(i, buf, 0, n)
+        return 0
 
 
 def run():
@@ -171,9 +236,10 @@ def run():
     started.run()
 
 
-# Modules only start-up uses: the checker, the hardware set-up, the DAC table builders, the
-# start-up itself. Dropped once the box runs, their code leaves the heap (docs/design.md, "Heap").
-START_UP_MODULES = ("config", "board_io", "cv_tables", "start")
+# Modules only start-up uses: the checker, the hardware set-up and its pin names, the DAC
+# set-up and table builders, the start-up itself. Dropped once the box runs, their code leaves
+# the heap (docs/design.md, "Heap").
+START_UP_MODULES = ("config", "board_io", "pinmap", "cv_setup", "start")
 
 
 def _forget_start_up():

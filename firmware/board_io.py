@@ -5,7 +5,7 @@ modules), so the rest of the firmware never imports ``board``, ``busio`` and fri
 simulator runs it unchanged against fakes of those modules.
 
 A part that fails to start (a PIO port, USB) is left out and reported in ``faults``; the box
-routes MIDI without it (design notes section 5, "degrade, never stop").
+routes MIDI without it (docs/design.md, "Degrade, never stop").
 """
 
 import array
@@ -21,10 +21,10 @@ from firmware import pinmap, ports
 
 MIDI_BAUD = 31250
 # 256 bytes = 82 ms of a full-rate input: the longest stall of the main loop on the board, a
-# preset switch (12 ms, docs/board-engine.md) or a garbage collection (8-20 ms, which start-up
-# makes before playing), never loses input, with room to spare. Each byte of it is heap.
+# garbage collection (8-20 ms, which start-up makes before playing; a preset switch's passes are
+# under 3 ms, docs/board-engine.md), never loses input, with room to spare. Each byte of it is
+# heap.
 UART_RX_BUFFER = 256
-READ_SIZE = 64
 
 # The PIO UART programs of adafruit_pio_uart 1.1.6, assembled once with adafruit_pioasm 1.3.8
 # (tests/test_board_io.py re-assembles and compares). That library is not used itself: its
@@ -120,7 +120,7 @@ def _pio_rx(rx):
         push_threshold=8,
         fifo_type="rx",
     )
-    return ports.PioIn(sm, READ_SIZE)
+    return ports.PioIn(sm, ports.READ_SIZE)
 
 
 def _pio_tx(tx):

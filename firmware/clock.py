@@ -15,7 +15,7 @@ Who calls what:
 - the panel calls ``tap(now)`` and ``start_stop(now)``; they only record a request that the
   next ``service`` carries out, so they are safe to call from anywhere in the loop.
 
-Time is ``supervisor.ticks_ms()`` (design notes 3b: ``monotonic_ns`` allocates). The internal
+Time is ``supervisor.ticks_ms()`` (docs/design.md, "CircuitPython costs": ``monotonic_ns`` allocates). The internal
 clock keeps an exact rational grid: half-tick k (48 PPQN) falls at ``anchor + k * 125000 /
 bpm_x100`` ms, stepped with an integer remainder, so it never drifts. The PIO metronome
 (``board_io``) times it to the microsecond (the comments at ``_metronome``); without one the grid
@@ -57,6 +57,7 @@ import array
 
 from micropython import const
 
+from firmware.router import OUTPUTS
 from firmware.ticks import ticks_diff
 
 # Wrap-safe comparisons on 29-bit ticks, inlined where they are hot (firmware/ticks.py).
@@ -105,9 +106,8 @@ _MIN_US = const(200)  # the shortest interval written (a correction after a stal
 _LEAD_US = const(200)  # poll from this long before a token is due (its time is known to the us)
 _LATE_MS = const(5)  # a token this late never comes: the metronome stopped; start it again
 
-# Outputs in the router's order (router.OUTPUTS); ``cv`` is the CV engine, which needs transport
-# (a Stop drops its gates) and so is on by default like the others.
-OUTPUT_PORTS = ("out1", "out2", "out3", "out4", "usb", "cv")
+# Clock outputs are the router's (router.OUTPUTS), in its order; ``cv`` is the CV engine, which
+# needs transport (a Stop drops its gates) and so is on by default like the others.
 
 # The complete ``clock`` object of a preset with its defaults (docs/config.md). The config
 # checker merges a preset's keys over it; ``master`` stays the string of the file.
@@ -130,13 +130,30 @@ def clock_outputs(clock):
     send = clock.get("send", DEFAULT_CLOCK["send"])
     divide = clock.get("divide", DEFAULT_CLOCK["divide"])
     mask = 0
-    ratios = [1] * len(OUTPUT_PORTS)
-    for o in range(len(OUTPUT_PORTS)):
-        name = OUTPUT_PORTS[o]
+    ratios = [1] * len(OUTPUTS)
+    for o in range(len(OUTPUTS)):
+        name = OUTPUTS[o]
         if send.get(name, True):
             mask |= 1 << o
         ratios[o] = divide.get(name, 1)
     return mask, ratios
+
+
+def prepare(clock):
+    """A preset's ``clock`` object as ``Clock.install`` takes it: ``(mode, ticks per pulse,
+    48 PPQN?, pulse_ms, reset_ms, bpm x 100)``. Start-up time (it may allocate: floats)."""
+    master = clock.get("master", "auto")
+    if master == "internal":
+        mode = MODE_INTERNAL
+    elif master == "clock_in":
+        mode = MODE_CLOCK_IN
+    else:
+        mode = MODE_FOLLOW
+    analog = clock.get("analog", DEFAULT_CLOCK["analog"])
+    res = analog.get("resolution", 4)
+    bpm = _clamp(int(clock.get("bpm", 120) * 100 + 0.5), BPM_X100_MIN, BPM_X100_MAX)
+    return (mode, TICKS_PER_PULSE.get(res, 6), res == 48, _clamp(analog.get("pulse_ms", 5), 1, 50),
+            _clamp(analog.get("reset_ms", 5), 1, 50), bpm)
 
 
 class _NoPin:
@@ -163,13 +180,14 @@ class Clock:
         self.mode = MODE_FOLLOW
         self.poll = False  # service() wanted every pass, not once a ms tick (clock-in jack)
         self.running = False
+        self.ticks_heard = 0  # followed ticks (F8) on_master counted that follow_ticks has not run
         self._phase = 0  # position in ticks modulo BAR_TICKS; the next tick's
         self._at_zero = True  # position 0 (Start, Song Position 0): a Continue resets
-        self._req = 0
-        self._rt = 0  # a transport byte to hand out (internal and clock-in masters)
+        self._asked = 0
+        self._transport_out = 0  # a transport byte to hand out (internal and clock-in masters)
         # Analog settings.
-        self._tpp = 6
-        self._res48 = False
+        self._ticks_per_pulse = 6
+        self._ppqn48 = False
         self._pulse_ms = 5
         self._reset_ms = 5
         # Pulses in progress.
@@ -179,8 +197,8 @@ class Clock:
         self._reset_end = 0
         self._half_on = False  # 48 PPQN: a pulse between two followed ticks, from the estimate
         self._half_due = 0
-        self._plen = 5  # ms: a tick's pulse, a half-tick's pulse, half a tick (_lengths)
-        self._hlen = 5
+        self._pulse_len_ms = 5  # ms: a tick's pulse, a half-tick's pulse, half a tick (_lengths)
+        self._half_len_ms = 5
         self._half_ms = 0
         # Tempo estimate from followed ticks (MODE_FOLLOW) or clock-in pulses: us per tick.
         self._tick_us = 0
@@ -191,14 +209,14 @@ class Clock:
         self._last_tick = now
         self._heard = now  # the last byte from the followed master
         # The generator (internal and clock-in masters): half-tick steps on an exact grid.
-        self._gen = False
-        self._next = now  # ticks of the next half-tick
-        self._k = 0  # half-tick index: even ones are MIDI ticks
-        self._q = 0  # a step is q + r/d ms
-        self._r = 0
-        self._d = 1
-        self._frac = 0
-        self._k_end = -1  # clock in: the generator stops at this index and waits for a pulse
+        self._grid_on = False
+        self._grid_next = now  # ticks of the next half-tick
+        self._half_index = 0  # half-tick index: even ones are MIDI ticks
+        self._step_ms_int = 0  # a step is _step_ms_int + _step_ms_rem / _step_den ms
+        self._step_ms_rem = 0
+        self._step_den = 1
+        self._step_ms_acc = 0
+        self._half_stop = -1  # clock in: the generator stops at this index and waits for a pulse
         self._owed = 0  # clock in: ticks of the last pulse still to send (the tempo went up)
         # Internal tempo.
         self._bpm_x100 = 12000
@@ -217,49 +235,41 @@ class Clock:
         self._tap_last = now
         self._tapping = False
         # The PIO metronome and pulse one-shot (board_io; None: the ms grid): see _metronome.
-        self._sm = metronome
-        self._ps = pulse_timer
-        self._metro = False  # the metronome times the internal clock
-        self._live = False  # it is counting (else the ms grid runs until it starts again)
-        self._tok = 0  # half-ticks that ended (tokens read, or overdue) not yet handled
-        self._rbuf = bytearray(8)
-        self._wbuf = array.array("I", (0,))  # 32-bit words for the state machines
-        self._m = 0  # us: the interval the metronome holds next (and again if given nothing)
-        self._mh = 0  # us: that interval on the ideal grid
-        self._err = 0  # us: ideal minus actual end of the interval it counts now
-        self._ams = now  # ms + us: when that interval ends (the next half-tick)
-        self._aus = 0
-        self._hq = 0  # a half-tick is hq + hr/d us (d: the ms grid's denominator)
-        self._hr = 0
-        self._hf = 0
-        self._mseen = now  # the ms of the last pass that ran the metronome path
-        self._ps_busy = 0  # the one-shot times a pulse: 2 the one on the jack, 1 one gone
-        self._pwin = now  # ms from which its token may be there
+        self.metronome = metronome
+        self.pulse_timer = pulse_timer
+        self._metro_on = False  # the metronome times the internal clock
+        self._metro_live = False  # it is counting (else the ms grid runs until it starts again)
+        self._tokens = 0  # half-ticks that ended (tokens read, or overdue) not yet handled
+        self._read_buf = bytearray(8)
+        self._word_buf = array.array("I", (0,))  # 32-bit words for the state machines
+        self._metro_next_us = 0  # us: the interval the metronome holds next (and again if given nothing)
+        self._metro_ideal_us = 0  # us: that interval on the ideal grid
+        self._metro_error_us = 0  # us: ideal minus actual end of the interval it counts now
+        self._metro_end_ms = now  # ms + us: when that interval ends (the next half-tick)
+        self._metro_end_us = 0
+        self._half_us_int = 0  # a half-tick is _half_us_int + _half_us_rem / _step_den us
+        self._half_us_rem = 0
+        self._half_us_acc = 0
+        self._metro_seen_ms = now  # the ms of the last pass that ran the metronome path
+        self._shot_busy = 0  # the one-shot times a pulse: 2 the one on the jack, 1 one gone
+        self._shot_from_ms = now  # ms from which its token may be there
 
     # -- configuration -----------------------------------------------------------------
 
     def configure(self, clock):
         """Apply a preset's ``clock`` object (on boot and on a preset switch). The running state,
         the position and a pulse in progress carry over; a tick already scheduled is kept."""
+        self.install(prepare(clock))
+
+    def install(self, setup):
+        """``configure`` with the object already read by ``prepare`` (a preset switch while
+        playing: nothing parsed, nothing allocated)."""
         now = self.ticks_ms()
-        if self._req:
+        if self._asked:
             self._requests(now)  # a panel action made under the old preset counts there
-        master = clock.get("master", "auto")
-        if master == "internal":
-            mode = MODE_INTERNAL
-        elif master == "clock_in":
-            mode = MODE_CLOCK_IN
-        else:
-            mode = MODE_FOLLOW
-        analog = clock.get("analog", DEFAULT_CLOCK["analog"])
-        res = analog.get("resolution", 4)
-        self._tpp = TICKS_PER_PULSE.get(res, 6)
-        self._res48 = res == 48
-        if not self._res48:
+        mode, self._ticks_per_pulse, self._ppqn48, self._pulse_ms, self._reset_ms, bpm = setup
+        if not self._ppqn48:
             self._half_on = False
-        self._pulse_ms = _clamp(analog.get("pulse_ms", 5), 1, 50)
-        self._reset_ms = _clamp(analog.get("reset_ms", 5), 1, 50)
-        bpm = _clamp(int(clock.get("bpm", 120) * 100 + 0.5), BPM_X100_MIN, BPM_X100_MAX)
         if bpm != self._preset_bpm:
             # A tapped tempo stays until a preset with another bpm is selected.
             self._preset_bpm = bpm
@@ -267,11 +277,11 @@ class Clock:
         old = self.mode
         self.mode = mode
         self.poll = mode == MODE_CLOCK_IN
-        if mode != MODE_INTERNAL and self._metro:
+        if mode != MODE_INTERNAL and self._metro_on:
             self._stop_metro()
         if mode == MODE_INTERNAL:
-            if old == MODE_INTERNAL and self._gen:
-                if self._d != self._bpm_x100:
+            if old == MODE_INTERNAL and self._grid_on:
+                if self._step_den != self._bpm_x100:
                     self._set_step(125000, self._bpm_x100)  # from the tick already scheduled
             else:
                 # Take over from the last tick heard, one period on (never in the past), so a
@@ -281,22 +291,22 @@ class Clock:
                 if ticks_diff(start, now) < 0:
                     start = now
                 self._start_gen(start, 125000, self._bpm_x100)
-                if self._sm is not None:
+                if self.metronome is not None:
                     # The metronome starts on that tick at the start of a coming ms (_arm).
-                    self._metro = True
-                    self._ams = start
-                    self._aus = 0
+                    self._metro_on = True
+                    self._metro_end_ms = start
+                    self._metro_end_us = 0
         elif mode == MODE_CLOCK_IN:
             if old != MODE_CLOCK_IN:
-                self._gen = False
-                self._k_end = -1
+                self._grid_on = False
+                self._half_stop = -1
                 self._owed = 0
                 self._hold = False
                 self._edge_n = 0
                 self._in_high = not self._in_pin.value
                 self._last_edge = now
         else:
-            self._gen = False
+            self._grid_on = False
             if old != MODE_FOLLOW:
                 self._ring_n = 0
                 self._heard = now
@@ -309,29 +319,28 @@ class Clock:
     # -- from the merger: the followed master ---------------------------------------------
 
     def on_master(self, b, now):
-        """The merger accepted real-time byte ``b`` (F8 FA FB FC) from the clock master."""
+        """The merger accepted real-time byte ``b`` (F8 FA FB FC) from the clock master. It calls
+        this before it writes the byte out, so a tick does only what cannot wait here (forward
+        first): its pulse edge and the position. The tempo estimate is ``follow_ticks``'s, which
+        app calls once the pass's outputs are written."""
         if self.mode != MODE_FOLLOW:
             return  # the box is the master; the merger drops external clock then
-        self._heard = now
         if b == 0xF8:
-            # The hot case: the pulse first (its pin write is the edge), the estimate after.
-            # No rescheduling: ``_pulse`` brought ``due`` forward for the pulse's end; the
-            # silence check left in ``due`` may be early, which costs one spare call.
+            self.ticks_heard += 1
+            self._heard = now
             self._half_on = False  # a half-tick not yet sent is dropped: never two at once
             if self.running:
                 # _tick, inlined: one call (_pulse) stands between the byte and the edge.
                 phase = self._phase
-                if phase % self._tpp == 0:
+                if phase % self._ticks_per_pulse == 0:
                     self._pulse(now, False)
                 phase += 1
                 self._phase = phase if phase < BAR_TICKS else 0
                 self._at_zero = False
-                self._estimate(now)
-                if self._res48:
-                    self._half(now)
-            else:
-                self._estimate(now)
             return
+        if self.ticks_heard:
+            self.follow_ticks()  # ticks before this byte first: the order of the wire
+        self._heard = now
         if b == 0xFA:
             self._start(now)
         elif b == 0xFB:
@@ -340,8 +349,24 @@ class Clock:
             self._stop()
         self._reschedule(now)
 
+    def follow_ticks(self):
+        """The tempo estimate for the followed ticks ``on_master`` counted (and at 48 PPQN the
+        half-tick pulse after the last). No rescheduling: ``_pulse`` brought ``due`` forward
+        for the pulse's end; the silence check left in ``due`` may be early, which costs one
+        spare call."""
+        n = self.ticks_heard
+        self.ticks_heard = 0
+        now = self._heard
+        while n:
+            n -= 1
+            self._estimate(now)
+        if self._ppqn48 and self.running:
+            self._half(now)
+
     def song_position(self, beats):
         """Song Position from the master: ``beats`` sixteenth notes (6 ticks each)."""
+        if self.ticks_heard:
+            self.follow_ticks()
         self._phase = (beats * 6) % BAR_TICKS
         self._at_zero = beats == 0
 
@@ -351,7 +376,7 @@ class Clock:
         """Internal master: Start when stopped, Stop when running. Clock in: Stop (and ignore the
         jack) when running, listen again when stopped. Following: nothing (the master rules)."""
         if self.mode != MODE_FOLLOW:
-            self._req |= _REQ_START_STOP
+            self._asked |= _REQ_START_STOP
             self.due = now
 
     def tap(self, now):
@@ -368,7 +393,7 @@ class Clock:
                 for k in range(self._tap_n):
                     total += self._taps[k]
                 self._bpm_x100 = _clamp(6000000 * self._tap_n // total, BPM_X100_MIN, BPM_X100_MAX)
-                self._req |= _REQ_TEMPO
+                self._asked |= _REQ_TEMPO
                 self.due = now
         else:
             self._tap_n = 0
@@ -393,10 +418,10 @@ class Clock:
         if ((now - self.due) & _MASK) >= _HALF:
             return 0
         n = p = -1
-        if self.poll and self._metro and now == self._mseen and not (self._tok or self._req or self._rt):
+        if self.poll and self._metro_on and now == self._metro_seen_ms and not (self._tokens or self._asked or self._transport_out):
             # Waiting for a token, the ms's work done: only the FIFOs to look at.
-            n = self._sm.in_waiting
-            p = self._ps_busy and self._ps.in_waiting
+            n = self.metronome.in_waiting
+            p = self._shot_busy and self.pulse_timer.in_waiting
             if not (n or p):
                 return 0
         if self._pulse_on and ((now - self._pulse_end) & _MASK) < _HALF:
@@ -405,11 +430,11 @@ class Clock:
         if self._reset_on and ((now - self._reset_end) & _MASK) < _HALF:
             self._reset_pin.value = False
             self._reset_on = False
-        if self._req:
+        if self._asked:
             self._requests(now)
-        b = self._rt
+        b = self._transport_out
         if b:
-            self._rt = 0
+            self._transport_out = 0
             self._reschedule(now)
             return b
         mode = self.mode
@@ -425,9 +450,9 @@ class Clock:
                     self._pulse(now, True)
             if self.running and ((now - self._heard + _HALF) & _MASK) - _HALF > FOLLOW_TIMEOUT_MS:
                 self._stop()  # the master went silent: it is gone
-        if self._metro:
+        if self._metro_on:
             b = self._metronome(now, n, p)
-        elif self._gen and ((now - self._next) & _MASK) < _HALF:
+        elif self._grid_on and ((now - self._grid_next) & _MASK) < _HALF:
             b = self._step(now)
         self._reschedule(now)
         return b
@@ -437,7 +462,7 @@ class Clock:
     def _reschedule(self, now):
         # ``due``: the earliest thing pending, so service() is skipped until then.
         mode = self.mode
-        if mode == MODE_CLOCK_IN or self._rt or self._req or self._owed or self._tok:
+        if mode == MODE_CLOCK_IN or self._transport_out or self._asked or self._owed or self._tokens:
             self.due = now  # poll the jack every pass; hand out what is queued
             return
         due = (now + _FAR) & _MASK
@@ -449,25 +474,25 @@ class Clock:
             t = self._reset_end
             if ((t - due) & _MASK) >= _HALF:
                 due = t
-        if self._metro:
+        if self._metro_on:
             # Poll every pass from just before a token can be there until it is seen.
             win = (now + _FAR) & _MASK
-            if self._live:
-                win = self._ams if self._aus >= _LEAD_US else (self._ams - 1) & _MASK
+            if self._metro_live:
+                win = self._metro_end_ms if self._metro_end_us >= _LEAD_US else (self._metro_end_ms - 1) & _MASK
             else:
                 t = (now + 1) & _MASK  # the ms grid, until the metronome starts again
                 if ((t - due) & _MASK) >= _HALF:
                     due = t
-            if self._ps_busy and ((self._pwin - win) & _MASK) >= _HALF:
-                win = self._pwin
+            if self._shot_busy and ((self._shot_from_ms - win) & _MASK) >= _HALF:
+                win = self._shot_from_ms
             self.poll = ((now - win) & _MASK) < _HALF
             if self.poll:
                 self.due = now
                 return
             if ((win - due) & _MASK) >= _HALF:
                 due = win
-        elif self._gen:
-            t = self._next
+        elif self._grid_on:
+            t = self._grid_next
             if ((t - due) & _MASK) >= _HALF:
                 due = t
         if mode == MODE_FOLLOW and self.running:
@@ -485,26 +510,26 @@ class Clock:
             self.due = t
 
     def _requests(self, now):
-        req = self._req
-        self._req = 0
-        if req & _REQ_TEMPO and self.mode == MODE_INTERNAL and self._gen:
+        req = self._asked
+        self._asked = 0
+        if req & _REQ_TEMPO and self.mode == MODE_INTERNAL and self._grid_on:
             self._set_step(125000, self._bpm_x100)  # the metronome: from the next interval written
             self._lengths()
         if req & _REQ_START_STOP:
             if self.mode == MODE_INTERNAL:
                 if self.running:
-                    self._rt = 0xFC
+                    self._transport_out = 0xFC
                     self._stop()
                 else:
                     # Start now; tick 0 is the grid's next tick (the clock already running
                     # while stopped keeps its tempo: no short interval downstream).
-                    self._rt = 0xFA
+                    self._transport_out = 0xFA
                     self._start(now)
             elif self.mode == MODE_CLOCK_IN:
                 if self.running:
-                    self._rt = 0xFC
+                    self._transport_out = 0xFC
                     self._stop()
-                    self._gen = False
+                    self._grid_on = False
                     self._owed = 0
                     self._hold = True
                 else:
@@ -541,7 +566,7 @@ class Clock:
         # One MIDI tick while running: a pulse if the position is on the resolution's grid.
         # Returns whether it pulsed.
         phase = self._phase
-        pulsed = phase % self._tpp == 0
+        pulsed = phase % self._ticks_per_pulse == 0
         if pulsed:
             self._pulse(now, False)
         phase += 1
@@ -570,14 +595,14 @@ class Clock:
                 us = self._last_us
         p = self._pulse_ms
         if not us:
-            self._plen = p
-            self._hlen = p
+            self._pulse_len_ms = p
+            self._half_len_ms = p
             self._half_ms = 0
             return
-        cap = us // 4000 if self._res48 else us * self._tpp // 2000
-        self._plen = p if p < cap else cap if cap > 1 else 1
+        cap = us // 4000 if self._ppqn48 else us * self._ticks_per_pulse // 2000
+        self._pulse_len_ms = p if p < cap else cap if cap > 1 else 1
         cap = us // 4000
-        self._hlen = p if p < cap else cap if cap > 1 else 1
+        self._half_len_ms = p if p < cap else cap if cap > 1 else 1
         self._half_ms = (us + 1000) // 2000
 
     def _pulse(self, now, half):
@@ -587,7 +612,7 @@ class Clock:
             pin.value = False  # never merge two pulses into one
         pin.value = True
         self._pulse_on = True
-        end = (now + (self._hlen if half else self._plen)) & _MASK
+        end = (now + (self._half_len_ms if half else self._pulse_len_ms)) & _MASK
         self._pulse_end = end
         if ((end - self.due) & _MASK) >= _HALF:
             self.due = end
@@ -629,36 +654,36 @@ class Clock:
     # The generator: half-ticks at anchor + round(k * num / den) ms.
 
     def _set_step(self, num, den):
-        self._q = num // den
-        self._r = num % den
-        self._d = den
-        self._frac = den // 2  # rounds each position to the nearest ms
+        self._step_ms_int = num // den
+        self._step_ms_rem = num % den
+        self._step_den = den
+        self._step_ms_acc = den // 2  # rounds each position to the nearest ms
         num *= 1000  # and in us, for the metronome
-        self._hq = num // den
-        self._hr = num % den
-        self._hf = den // 2
+        self._half_us_int = num // den
+        self._half_us_rem = num % den
+        self._half_us_acc = den // 2
 
     def _start_gen(self, at, num, den):
         self._set_step(num, den)
-        self._next = at
-        self._k = 0
-        self._gen = True
+        self._grid_next = at
+        self._half_index = 0
+        self._grid_on = True
 
     def _step(self, now):
         # One half-tick of the grid is due. Returns F8 for a tick, 0 for a half.
-        if ((now - self._next) & _MASK) > CATCH_UP_MS and ((now - self._next) & _MASK) < _HALF:
-            self._next = now  # stalled too long (CATCH_UP_MS): restart the grid here
-        k = self._k
-        q = self._q
-        r = self._r
-        d = self._d
-        nxt = self._next + q
-        f = self._frac + r
+        if ((now - self._grid_next) & _MASK) > CATCH_UP_MS and ((now - self._grid_next) & _MASK) < _HALF:
+            self._grid_next = now  # stalled too long (CATCH_UP_MS): restart the grid here
+        k = self._half_index
+        q = self._step_ms_int
+        r = self._step_ms_rem
+        d = self._step_den
+        nxt = self._grid_next + q
+        f = self._step_ms_acc + r
         if f >= d:
             f -= d
             nxt += 1
         k1 = k + 1
-        if not k & 1 and not (self._res48 and self.running):
+        if not k & 1 and not (self._ppqn48 and self.running):
             # Nothing happens between ticks at this resolution: step over the half-tick.
             nxt += q
             f += r
@@ -666,13 +691,13 @@ class Clock:
                 f -= d
                 nxt += 1
             k1 += 1
-        self._frac = f
-        self._next = nxt & _MASK
-        self._k = k1 if k1 < 0x1FFFFFFF else k1 & 1  # parity kept across the wrap
-        if k1 > self._k_end >= k:
-            self._gen = False  # clock in: the pulse's ticks are all out; wait for the next
+        self._step_ms_acc = f
+        self._grid_next = nxt & _MASK
+        self._half_index = k1 if k1 < 0x1FFFFFFF else k1 & 1  # parity kept across the wrap
+        if k1 > self._half_stop >= k:
+            self._grid_on = False  # clock in: the pulse's ticks are all out; wait for the next
         if k & 1:
-            if self._res48 and self.running and not self._at_zero:
+            if self._ppqn48 and self.running and not self._at_zero:
                 self._pulse(now, True)  # (none between a Start and its tick 0)
             return 0
         self._last_tick = now
@@ -689,8 +714,8 @@ class Clock:
     #   (given nothing new it counts the last one again). The clock writes the next half-tick as
     #   each one ends, so a tempo change (tap, preset) applies after the one already taken:
     #   within a tick, and the phase carries on (a restart would lose where the grid is).
-    # - The clock keeps where it is: _ams/_aus, when the interval it counts ends (ms + us, from
-    #   the ms tick it started at: a pass early at most, never late); _err, the ideal grid's end
+    # - The clock keeps where it is: _metro_end_ms/_metro_end_us, when the interval it counts ends (ms + us, from
+    #   the ms tick it started at: a pass early at most, never late); _metro_error_us, the ideal grid's end
     #   minus that. It starts on the grid's next half-tick in a pass that began just after a ms
     #   tick, and is stopped (back to its first pull, its tokens cleared) when the box leaves the
     #   internal master, when its FIFO fills (the loop stalled: it may have stood still) and when
@@ -703,13 +728,13 @@ class Clock:
     #   pulse, on the ms tick a ms late.
 
     def _half_us(self):
-        # The next half-tick of the ideal grid in us (hq + hr/d, the remainder carried).
-        h = self._hq
-        f = self._hf + self._hr
-        if f >= self._d:
-            f -= self._d
+        # The next half-tick of the ideal grid in us (the remainder carried).
+        h = self._half_us_int
+        f = self._half_us_acc + self._half_us_rem
+        if f >= self._step_den:
+            f -= self._step_den
             h += 1
-        self._hf = f
+        self._half_us_acc = f
         return h
 
     def _metronome(self, now, n, p):
@@ -717,41 +742,41 @@ class Clock:
         # next interval (or, while it does not count, take them from the ms grid), then hand
         # them out one a call (F8 for a tick). n, p: the FIFO levels if service has read them.
         # A pass in the ms after the last one's began just after the ms tick (to a pass).
-        first = now == (self._mseen + 1) & _MASK
-        self._mseen = now
-        if not self._tok:
-            if self._live:
-                sm = self._sm
+        first = now == (self._metro_seen_ms + 1) & _MASK
+        self._metro_seen_ms = now
+        if not self._tokens:
+            if self._metro_live:
+                sm = self.metronome
                 if n < 0:
                     n = sm.in_waiting
                 if n:
-                    sm.readinto(self._rbuf, end=n)
+                    sm.readinto(self._read_buf, end=n)
                     # Each token: the interval it counted ended; it took the next (or the same).
-                    f = self._aus + n * self._m
-                    self._ams = (self._ams + f // 1000) & _MASK
-                    self._aus = f % 1000
-                    self._err += n * (self._mh - self._m)
-                    self._tok = n
+                    f = self._metro_end_us + n * self._metro_next_us
+                    self._metro_end_ms = (self._metro_end_ms + f // 1000) & _MASK
+                    self._metro_end_us = f % 1000
+                    self._metro_error_us += n * (self._metro_ideal_us - self._metro_next_us)
+                    self._tokens = n
                     if n < _FIFO:
                         self._feed()
                     else:
                         self._stop_metro()  # its FIFO filled: it may have stood still a while
-                elif ((now - self._ams + _HALF) & _MASK) - _HALF > _LATE_MS:
+                elif ((now - self._metro_end_ms + _HALF) & _MASK) - _HALF > _LATE_MS:
                     self._stop_metro()  # the token never came
-            if not self._live:
+            if not self._metro_live:
                 self._arm(now, first)
-        if self._ps_busy and ((now - self._pwin) & _MASK) < _HALF:
-            ps = self._ps
+        if self._shot_busy and ((now - self._shot_from_ms) & _MASK) < _HALF:
+            ps = self.pulse_timer
             if p < 0:
                 p = ps.in_waiting
             if p:
-                ps.readinto(self._rbuf, end=1)
-                if self._ps_busy == 2 and self._pulse_on:
+                ps.readinto(self._read_buf, end=1)
+                if self._shot_busy == 2 and self._pulse_on:
                     self._clock_pin.value = False  # the pulse's exact end
                     self._pulse_on = False
-                self._ps_busy = 0
-        while self._tok:
-            self._tok -= 1
+                self._shot_busy = 0
+        while self._tokens:
+            self._tokens -= 1
             b = self._beat(now)
             if b:
                 return b
@@ -761,85 +786,85 @@ class Clock:
         # The metronome's next interval: the ideal grid's next half-tick, less what the one it
         # counts now ends off the grid (after a start or a stall).
         h = self._half_us()
-        w = h + self._err
+        w = h + self._metro_error_us
         if w < _MIN_US:
             w = _MIN_US
-        self._m = w
-        self._mh = h
-        self._wbuf[0] = w - _METRO_US
-        self._sm.write(self._wbuf)
+        self._metro_next_us = w
+        self._metro_ideal_us = h
+        self._word_buf[0] = w - _METRO_US
+        self.metronome.write(self._word_buf)
 
     def _arm(self, now, first):
         # The metronome is not counting: half-ticks due on the ms grid go out now (those overdue
         # at once, as _step does); at a pass that began just after a ms tick (``first``) it
         # starts on the next one.
         while True:
-            d = (((self._ams - now + _HALF) & _MASK) - _HALF) * 1000 + self._aus  # us to it
+            d = (((self._metro_end_ms - now + _HALF) & _MASK) - _HALF) * 1000 + self._metro_end_us  # us to it
             if d >= 500:
                 break
             if d < -CATCH_UP_MS * 1000:
-                self._ams = now  # stalled too long: the grid restarts here
-                self._aus = 0
-            self._tok += 1
-            f = self._aus + self._half_us()
-            self._ams = (self._ams + f // 1000) & _MASK
-            self._aus = f % 1000
+                self._metro_end_ms = now  # stalled too long: the grid restarts here
+                self._metro_end_us = 0
+            self._tokens += 1
+            f = self._metro_end_us + self._half_us()
+            self._metro_end_ms = (self._metro_end_ms + f // 1000) & _MASK
+            self._metro_end_us = f % 1000
         if first:
             # This pass began just after the ms tick: d from now is d from the tick, to a pass.
-            self._wbuf[0] = d - _METRO_US
-            self._sm.write(self._wbuf)
-            self._live = True
-            self._err = 0
+            self._word_buf[0] = d - _METRO_US
+            self.metronome.write(self._word_buf)
+            self._metro_live = True
+            self._metro_error_us = 0
             self._feed()
 
     def _stop_metro(self):
         # Back to its first pull, what it counted dropped; the grid goes on from the ideal end of
         # the interval it was counting. Out of the internal master, the one-shot stops too.
-        if self._live:
-            self._live = False
-            sm = self._sm
+        if self._metro_live:
+            self._metro_live = False
+            sm = self.metronome
             sm.restart()
             sm.clear_rxfifo()
-            f = self._aus + self._err
-            self._ams = (self._ams + f // 1000) & _MASK
-            self._aus = f % 1000
-            self._err = 0
+            f = self._metro_end_us + self._metro_error_us
+            self._metro_end_ms = (self._metro_end_ms + f // 1000) & _MASK
+            self._metro_end_us = f % 1000
+            self._metro_error_us = 0
         if self.mode != MODE_INTERNAL:
-            self._metro = False
-            self._tok = 0
-            if self._ps_busy:
-                self._ps_busy = 0
-                self._ps.restart()  # a pulse on ends on the ms tick
-                self._ps.clear_rxfifo()
+            self._metro_on = False
+            self._tokens = 0
+            if self._shot_busy:
+                self._shot_busy = 0
+                self.pulse_timer.restart()  # a pulse on ends on the ms tick
+                self.pulse_timer.clear_rxfifo()
 
     def _beat(self, now):
         # One half-tick: F8 for a tick (with its pulse), a pulse between ticks at 48 PPQN. The
         # one-shot ends a pulse ms later (else the ms tick, a ms after that).
-        k = self._k
+        k = self._half_index
         k1 = k + 1
-        self._k = k1 if k1 < 0x1FFFFFFF else k1 & 1
+        self._half_index = k1 if k1 < 0x1FFFFFFF else k1 & 1
         if k & 1:
-            if not (self._res48 and self.running and not self._at_zero):
+            if not (self._ppqn48 and self.running and not self._at_zero):
                 return 0
             b = 0
-            ms = self._hlen
+            ms = self._half_len_ms
             self._pulse(now, True)
         else:
             self._last_tick = now
             if not self.running or not self._tick(now):
                 return 0xF8
             b = 0xF8
-            ms = self._plen
-        ps = self._ps
+            ms = self._pulse_len_ms
+        ps = self.pulse_timer
         if ps is not None:
-            if self._ps_busy:
-                self._ps_busy = 1  # still on the last pulse: this one ends on the ms tick
+            if self._shot_busy:
+                self._shot_busy = 1  # still on the last pulse: this one ends on the ms tick
             else:
-                self._wbuf[0] = ms * 1000 - _SHOT_US
-                ps.write(self._wbuf)
-                self._ps_busy = 2
+                self._word_buf[0] = ms * 1000 - _SHOT_US
+                ps.write(self._word_buf)
+                self._shot_busy = 2
                 self._pulse_end = (now + ms + 1) & _MASK
-                self._pwin = (now + (ms * 1000 - _LEAD_US) // 1000) & _MASK
+                self._shot_from_ms = (now + (ms * 1000 - _LEAD_US) // 1000) & _MASK
         return b
 
     def _poll_in(self, now):
@@ -858,7 +883,7 @@ class Clock:
             self._in_high = False
         if self.running and ticks_diff(now, self._last_edge) > CLOCK_IN_TIMEOUT_MS:
             self._stop()
-            self._gen = False
+            self._grid_on = False
             self._edge_n = 0
             return 0xFC
         return 0
@@ -891,10 +916,10 @@ class Clock:
         if not us:
             us = 250000000 // self._bpm_x100  # first pulse: the preset's tempo until measured
         owed = 0
-        if self.running and self._gen:
-            owed = (self._k_end + 1 - self._k) // 2  # ticks of the last pulse not yet sent
+        if self.running and self._grid_on:
+            owed = (self._half_stop + 1 - self._half_index) // 2  # ticks of the last pulse not yet sent
         self._start_gen(now, us, 2000)
-        self._k_end = _IN_HALVES - 1
+        self._half_stop = _IN_HALVES - 1
         if not self.running:
             self._start(now)
             return 0xFA  # Start first; this pulse's tick 0 (due now) comes with the next call

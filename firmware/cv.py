@@ -1,15 +1,18 @@
 """The CV engine: MIDI in, pitch/mod CVs, gates and drum triggers out.
 
 The router treats the engine as its internal output ``cv`` (``router.OUTPUTS[5]``): the merger
-queues whole messages for it, always with their status byte, and ``app`` drains it like a port
-(``room(now)`` then ``write_from(buf, start, end)``). ``service(now)`` runs once a main-loop
-pass and costs one flag test when nothing is timed. ``configure(cv, calibration)`` installs a
-preset's ``cv`` section and the ``calibration`` section (docs/config.md) at boot and on every
-preset switch: every gate and drum falls and every voice is released first.
+queues whole messages for it, always with their status byte, and drains it like a port
+(``send``), which only keeps the bytes; ``service(now)``, once a main-loop pass (one flag test
+when nothing is timed), plays them in the next pass (``write_from``), so the CV work is never in
+the pass that forwards the message to the DIN and USB outputs. ``configure(cv, calibration)``
+installs a preset's ``cv`` section and the ``calibration`` section (docs/config.md); a preset
+switch installs a ``CvSetup`` built at start-up (``prepare``, ``install``, then ``refresh`` for
+the DAC codes a tick later): every gate and drum falls and every voice is released first.
 
 Layers, one way: MIDI bytes -> parts (a mono voice with its note stack, or the poly/unison group
 with ``voices.PolyAllocator``) -> voices (pitch in 1/256 semitone, glide, bend, mod) -> DAC
-codes (``firmware.dac``; integer tables from ``firmware.cv_tables``, built at start-up) and gate pins / the
+codes (``firmware.dac``; integer tables built at start-up by ``firmware.cv_setup``) and gate
+pins / the
 drums' 74HCT595.
 
 Contracts and the reasons behind them:
@@ -60,8 +63,11 @@ DRUMS = const(8)
 # an estimated 2 ms of Python together (``make bench`` scales its MicroPython VM figures by a
 # reference loop), plus their I2C writes, so a burst (a chord from USB, a queue refilled after a
 # preset switch) is spread over passes and no pass keeps the PIO inputs waiting longer than
-# their FIFO lasts (design notes 3: about 2.6 ms at full rate).
+# their FIFO lasts (docs/design.md, "Libraries and chips": about 2.6 ms at full rate).
 ROOM = const(3)
+# Bytes send() keeps for the next pass: a message and the real-time bytes queued before it
+# (each handed alone), with room for a second message when the merger's queue wraps.
+INBOX = const(12)
 GLIDE_STEP_MS = const(2)
 RETRIGGER_MS = const(2)
 MIN_GATE_MS = const(2)
@@ -86,6 +92,7 @@ G_RISE = const(2)  # CV written; rises at the next service
 G_DIP = const(3)  # low since gate_t (a retrigger, or a recent fall): rises RETRIGGER_MS ticks after it
 
 # What service() has to look at.
+P_INPUT = const(1)  # a message send() kept for the next pass
 P_DRUM = const(2)
 P_GLIDE = const(4)
 P_GATE = const(0xF0)  # one bit per voice: 16 << v
@@ -161,34 +168,19 @@ def _merged(cv):
     return out
 
 
-class CvEngine:
-    """Four voices (pitch CV, mod CV, gate) and eight drum gates, fed with MIDI messages."""
+# CvSetup's arrays: read-only once built, so equal ones are shared between setups.
+_SETUP_ARRAYS = ("transpose", "bend_range", "glide_ms", "legato", "priority", "mod_src", "mod_cc", "pitch_tables",
+                 "mod_tables", "chan_parts", "chan_voices", "part_kind", "part_voices", "part_lead", "drum_map")
+_SETUP_VALUES = ("poly_voices", "poly_allocation", "drum_channel", "drum_gate_mode", "drum_trigger_ms")
 
-    def __init__(self, hw, ticks_ms):
-        self.ticks_ms = ticks_ms
-        i2c = getattr(hw, "i2c", None)
-        present = 0
-        if i2c is not None:
-            present = 3
-            for fault in getattr(hw, "faults", ()):
-                if fault.startswith("dac 0x%02x" % _dac.PITCH_ADDRESS):
-                    present &= ~1
-                elif fault.startswith("dac 0x%02x" % _dac.MOD_ADDRESS):
-                    present &= ~2
-        self.dac = _dac.Dac(i2c, present)
-        self.dac.setup(getattr(hw, "dac_drivers", None))
-        self.gates = list(hw.gate_pins)
-        self.drum_spi = getattr(hw, "drum_spi", None)
-        self.drum_latch = getattr(hw, "drum_latch", None)
-        self.drum_buf = bytearray(1)
-        self.now = ticks_ms()
-        self.pending = 0
-        # Parser state (whole messages arrive, but may be split across write_from calls).
-        self.status = 0
-        self.need = 0
-        self.have = 0
-        self.d1 = 0
-        # Per voice: settings (configure time) ...
+
+class CvSetup:
+    """A preset's ``cv`` section (and the calibration) as the engine uses it: per-voice settings,
+    DAC tables, which parts and voices each channel reaches, the drum map. Built once by
+    ``CvEngine.prepare``; read-only afterwards (the engine holds references to its arrays)."""
+
+    def __init__(self, cv_settings):
+        cv = _merged(cv_settings)
         self.transpose = [0] * VOICES
         self.bend_range = bytearray(VOICES)
         self.glide_ms = [0] * VOICES
@@ -196,84 +188,8 @@ class CvEngine:
         self.priority = bytearray(VOICES)
         self.mod_src = bytearray(VOICES)
         self.mod_cc = bytearray(VOICES)
-        self._table_cache = {}  # type: dict
-        self.pitch_tables = [None] * VOICES  # type: list  # set by configure
+        self.pitch_tables = [None] * VOICES  # type: list  # set by CvEngine.prepare
         self.mod_tables = [None] * VOICES  # type: list
-        # ... and state.
-        self.gate_state = bytearray(VOICES)
-        self.gate_t = [0] * VOICES
-        self.short = bytearray(VOICES)
-        self.note_of = bytearray(VOICES)  # the note a voice sounds (NONE: released)
-        self.sounded = bytearray(VOICES)  # has played a note since configure (glide needs a start)
-        self.base = [0] * VOICES  # pitch in 1/256 semitone, before bend (moves while gliding)
-        self.bend = [0] * VOICES  # pitch bend in 1/256 semitone
-        self.g_from = [0] * VOICES
-        self.g_to = [0] * VOICES
-        self.g_t0 = [0] * VOICES
-        self.gliding = 0
-        self.glide_last = 0
-        self.modx = [0] * VOICES  # mod value, 0..MOD_FULL
-        # Parts.
-        self.part_kind = bytearray(VOICES)
-        self.part_voices = bytearray(VOICES)  # voice bitmask
-        self.part_lead = bytearray(VOICES)  # the voice whose priority/legato the part uses
-        self.part_note = bytearray(VOICES)  # the note a mono/unison part plays (NONE: none)
-        self.stacks = [NoteStack() for _ in range(VOICES)]
-        self.alloc = PolyAllocator()
-        self.chan_parts = bytearray(16)
-        self.chan_voices = bytearray(16)
-        # Drums.
-        self.drum_channel = NONE
-        self.drum_map = bytearray(128)  # note -> bitmask of drums
-        self.drum_gate_mode = 0  # bitmask: drums that follow the note instead of a trigger
-        self.drum_trigger_ms = 10
-        self.drum_bits = 0  # what the 595 outputs
-        self.drum_timing = 0  # triggers running
-        self.drum_t = [0] * DRUMS
-        for v in range(VOICES):
-            self.note_of[v] = NONE
-        self.configure(DEFAULT_CV, DEFAULT_CALIBRATION)
-
-    # -- configure time ------------------------------------------------------------------
-
-    def _tables(self, v, cal, mod_range):
-        # Building a 128-entry table costs milliseconds on the RP2040 (floats): each is built
-        # once (prepare() at start-up) and a preset switch only picks it up. Jacks with the same
-        # calibration share one table. The builders (firmware.cv_tables) leave the heap after
-        # start-up; a table not prepared then brings them back.
-        cache = self._table_cache
-        pitch_key = ("pitch", str(cal.get(JACKS[v])))
-        mod_key = ("mod", str(cal.get(JACKS[4 + v])), float(mod_range))
-        pitch = cache.get(pitch_key)
-        mod = cache.get(mod_key)
-        if pitch is None or mod is None:
-            from firmware import cv_tables
-
-            if pitch is None:
-                cache[pitch_key] = pitch = cv_tables.pitch_table(cal.get(JACKS[v]))
-            if mod is None:
-                cache[mod_key] = mod = cv_tables.mod_table(cal.get(JACKS[4 + v]), float(mod_range))
-        return pitch, mod
-
-    def prepare(self, cv_settings, calibration):
-        """Build the DAC tables a preset will need, at start-up, so switching to it is quick."""
-        cv = _merged(cv_settings)
-        cal = calibration if isinstance(calibration, dict) else {}
-        for v in range(VOICES):
-            self._tables(v, cal, cv["voices"][v]["mod_range"])
-
-    def configure(self, cv_settings, calibration):
-        """Install a preset's ``cv`` section and the ``calibration`` section. Every gate and
-        drum falls and every voice is released first. May allocate (tables)."""
-        self.now = self.ticks_ms()
-        self._all_off()
-        self.gliding = 0
-        self.pending = 0
-        self.status = 0
-        self.need = 0
-        self.have = 0
-        cv = _merged(cv_settings)
-        cal = calibration if isinstance(calibration, dict) else {}
         for v in range(VOICES):
             s = cv["voices"][v]
             self.transpose[v] = int(s["transpose"])
@@ -281,16 +197,14 @@ class CvEngine:
             self.glide_ms[v] = int(s["glide_ms"])
             self.legato[v] = 1 if s["legato"] else 0
             self.priority[v] = PRIORITY_NAMES.index(s["priority"]) if s["priority"] in PRIORITY_NAMES else 0
-            src, cc = _mod_source(s["mod"])
-            self.mod_src[v] = src
-            self.mod_cc[v] = cc
-            self.pitch_tables[v], self.mod_tables[v] = self._tables(v, cal, s["mod_range"])
-            self.sounded[v] = 0
-            self.bend[v] = 0
-            self.modx[v] = 0
-        for ch in range(16):
-            self.chan_parts[ch] = 0
-            self.chan_voices[ch] = 0
+            self.mod_src[v], self.mod_cc[v] = _mod_source(s["mod"])
+        self.chan_parts = bytearray(16)
+        self.chan_voices = bytearray(16)
+        self.part_kind = bytearray(VOICES)
+        self.part_voices = bytearray(VOICES)  # voice bitmask
+        self.part_lead = bytearray(VOICES)  # the voice whose priority/legato the part uses
+        self.poly_voices = 0  # voices of the poly/unison group (0: none)
+        self.poly_allocation = 0
         mode = cv["mode"]
         first_free = 0
         n_parts = 0
@@ -300,8 +214,8 @@ class CvEngine:
             if k < 2 or k > MAX_VOICES:
                 k = MAX_VOICES
             mask = (1 << k) - 1
-            alloc = ALLOC_NAMES.index(poly["allocation"]) if poly["allocation"] in ALLOC_NAMES else 0
-            self.alloc.reset(k, alloc)
+            self.poly_voices = k
+            self.poly_allocation = ALLOC_NAMES.index(poly["allocation"]) if poly["allocation"] in ALLOC_NAMES else 0
             self.part_kind[0] = PART_POLY if mode == "poly" else PART_UNISON
             self.part_voices[0] = mask
             self.part_lead[0] = 0
@@ -321,13 +235,9 @@ class CvEngine:
             self.chan_parts[ch] |= 1 << p
             self.chan_voices[ch] |= 1 << v
             n_parts += 1
-        for p in range(VOICES):
-            self.stacks[p].clear()
-            self.part_note[p] = NONE
         drums = cv["drums"]
         self.drum_channel = _channel(drums["channel"], 10)
-        for n in range(128):
-            self.drum_map[n] = 0
+        self.drum_map = bytearray(128)  # note -> bitmask of drums
         notes = drums["notes"]
         for d in range(DRUMS):
             if isinstance(notes, list) and d < len(notes):
@@ -338,10 +248,193 @@ class CvEngine:
             m = modes[d] if isinstance(modes, list) and d < len(modes) else modes
             if m == "gate":
                 gate_mode |= 1 << d
-        self.drum_gate_mode = gate_mode
+        self.drum_gate_mode = gate_mode  # drums that follow the note instead of a trigger
         self.drum_trigger_ms = int(drums["trigger_ms"])
+
+
+class CvEngine:
+    """Four voices (pitch CV, mod CV, gate) and eight drum gates, fed with MIDI messages."""
+
+    def __init__(self, hw, ticks_ms):
+        self.ticks_ms = ticks_ms
+        i2c = getattr(hw, "i2c", None)
+        present = 0
+        if i2c is not None:
+            present = 3
+            for fault in getattr(hw, "faults", ()):
+                if fault.startswith("dac 0x%02x" % _dac.PITCH_ADDRESS):
+                    present &= ~1
+                elif fault.startswith("dac 0x%02x" % _dac.MOD_ADDRESS):
+                    present &= ~2
+        self.dac = _dac.Dac(i2c, present)
+        from firmware import cv_setup  # start-up code: leaves the heap after boot (app)
+
+        cv_setup.setup_dac(self.dac, getattr(hw, "dac_drivers", None))
+        self.gates = list(hw.gate_pins)
+        self.drum_spi = getattr(hw, "drum_spi", None)
+        self.drum_latch = getattr(hw, "drum_latch", None)
+        self.drum_buf = bytearray(1)
+        self.now = ticks_ms()
+        self.pending = 0
+        self.inbox = bytearray(INBOX)  # what send() took, played by the next service()
+        self.held = 0  # bytes in it
+        # Parser state (whole messages arrive, but may be split across write_from calls).
+        self.status = 0
+        self.need = 0
+        self.have = 0
+        self.d1 = 0
+        # Settings (per voice, per channel, the drum map, the DAC tables) are a CvSetup's
+        # arrays, installed by reference (install); the default section's from the start.
+        self._table_cache = {}  # type: dict
+        self._setups = []  # type: list  # CvSetup per distinct preset section (prepare)
+        self.pitch_tables = []  # type: list  # (install: the setup's)
+        self.stale = 0  # voices whose pitch code refresh() must work out again
+        # ... and state.
+        self.gate_state = bytearray(VOICES)
+        self.gate_t = [0] * VOICES
+        self.short = bytearray(VOICES)
+        self.note_of = bytearray(VOICES)  # the note a voice sounds (NONE: released)
+        self.sounded = bytearray(VOICES)  # has played a note since configure (glide needs a start)
+        self.base = [0] * VOICES  # pitch in 1/256 semitone, before bend (moves while gliding)
+        self.bend = [0] * VOICES  # pitch bend in 1/256 semitone
+        self.g_from = [0] * VOICES
+        self.g_to = [0] * VOICES
+        self.g_t0 = [0] * VOICES
+        self.gliding = 0
+        self.glide_last = 0
+        self.modx = [0] * VOICES  # mod value, 0..MOD_FULL
+        # Parts (their kind, voices and lead voice are the setup's).
+        self.part_note = bytearray(VOICES)  # the note a mono/unison part plays (NONE: none)
+        self.stacks = [NoteStack() for _ in range(VOICES)]
+        self.alloc = PolyAllocator()
+        # Drums.
+        self.drum_bits = 0  # what the 595 outputs
+        self.drum_timing = 0  # triggers running
+        self.drum_t = [0] * DRUMS
         for v in range(VOICES):
-            self._pitch_out(v)
+            self.note_of[v] = NONE
+        self.configure(DEFAULT_CV, DEFAULT_CALIBRATION)
+
+    # -- configure time ------------------------------------------------------------------
+
+    def _tables(self, v, cal, mod_range):
+        # Building a 128-entry table costs milliseconds on the RP2040 (floats): each is built
+        # once (prepare() at start-up) and a preset switch only picks it up. Jacks with the same
+        # calibration share one table. The builders (firmware.cv_setup) leave the heap after
+        # start-up; a table not prepared then brings them back.
+        cache = self._table_cache
+        pitch_key = ("pitch", str(cal.get(JACKS[v])))
+        mod_key = ("mod", str(cal.get(JACKS[4 + v])), float(mod_range))
+        pitch = cache.get(pitch_key)
+        mod = cache.get(mod_key)
+        if pitch is None or mod is None:
+            from firmware import cv_setup
+
+            if pitch is None:
+                cache[pitch_key] = pitch = cv_setup.pitch_table(cal.get(JACKS[v]))
+            if mod is None:
+                cache[mod_key] = mod = cv_setup.mod_table(cal.get(JACKS[4 + v]), float(mod_range))
+        return pitch, mod
+
+    def prepare(self, cv_settings, calibration):
+        """The preset's settings as the engine holds them (a ``CvSetup``), built once at
+        start-up with its DAC tables, so a switch installs them by reference (``install``) and
+        allocates nothing. Equal sections (the same dicts: firmware.start shares equal ones)
+        give the same setup (and equal arrays are shared)."""
+        setup = self._build(cv_settings, calibration)
+        # Arrays equal to another setup's are that one, and a setup equal to another is that
+        # one (16 presets of a live set fit).
+        for name in _SETUP_ARRAYS:
+            mine = getattr(setup, name)
+            for known in self._setups:
+                theirs = getattr(known, name)
+                if theirs == mine:
+                    setattr(setup, name, theirs)
+                    break
+        for known in self._setups:
+            same = True
+            for name in _SETUP_ARRAYS:
+                if getattr(known, name) is not getattr(setup, name):
+                    same = False
+            for name in _SETUP_VALUES:
+                if getattr(known, name) != getattr(setup, name):
+                    same = False
+            if same:
+                return known
+        self._setups.append(setup)
+        return setup
+
+    def _build(self, cv_settings, calibration):
+        setup = CvSetup(cv_settings)
+        cal = calibration if isinstance(calibration, dict) else {}
+        voices = _merged(cv_settings)["voices"]
+        for v in range(VOICES):
+            setup.pitch_tables[v], setup.mod_tables[v] = self._tables(v, cal, voices[v]["mod_range"])
+        return setup
+
+    def configure(self, cv_settings, calibration):
+        """Install a preset's ``cv`` section and the ``calibration`` section. Every gate and
+        drum falls and every voice is released first. May allocate (a section not prepared is
+        built now, and not kept)."""
+        self.install(self._build(cv_settings, calibration))
+        self.refresh()
+
+    def install(self, setup):
+        """Install a ``CvSetup`` from ``prepare``: every gate and drum falls and every voice is
+        released first; its tables and maps are taken by reference. Allocates nothing."""
+        self.now = self.ticks_ms()
+        self._all_off()
+        self.gliding = 0
+        self.pending = 0
+        self.held = 0  # a message taken under the old setup ends with it
+        self.status = 0
+        self.need = 0
+        self.have = 0
+        old_pitch = self.pitch_tables
+        self.transpose = setup.transpose
+        self.bend_range = setup.bend_range
+        self.glide_ms = setup.glide_ms
+        self.legato = setup.legato
+        self.priority = setup.priority
+        self.mod_src = setup.mod_src
+        self.mod_cc = setup.mod_cc
+        self.pitch_tables = setup.pitch_tables
+        self.mod_tables = setup.mod_tables
+        self.chan_parts = setup.chan_parts
+        self.chan_voices = setup.chan_voices
+        self.part_kind = setup.part_kind
+        self.part_voices = setup.part_voices
+        self.part_lead = setup.part_lead
+        self.drum_channel = setup.drum_channel
+        self.drum_map = setup.drum_map
+        self.drum_gate_mode = setup.drum_gate_mode
+        self.drum_trigger_ms = setup.drum_trigger_ms
+        if setup.poly_voices:
+            self.alloc.reset(setup.poly_voices, setup.poly_allocation)
+        # Bend and mod at rest; the codes follow in refresh(). A pitch code changes only with
+        # another table or a bend undone (the same pitch and table give the same code).
+        sounded = self.sounded
+        bend = self.bend
+        modx = self.modx
+        pitch_tables = setup.pitch_tables
+        stale = 0
+        for v in range(VOICES):
+            sounded[v] = 0
+            modx[v] = 0
+            if bend[v] or not old_pitch or pitch_tables[v] is not old_pitch[v]:
+                bend[v] = 0
+                stale |= 1 << v
+        self.stale |= stale  # with a switch before whose refresh() has not run yet
+
+    def refresh(self):
+        """The DAC codes after ``install``, written where they changed (one transaction per chip
+        at most). A preset switch runs it a ms tick after ``install`` (app.Box), so neither
+        holds the loop for the whole of it; a note between the two is played as it comes."""
+        stale = self.stale
+        self.stale = 0
+        for v in range(VOICES):
+            if stale >> v & 1:
+                self._pitch_out(v)
             self._mod_out(v)
         self.dac.flush()
 
@@ -352,11 +445,28 @@ class CvEngine:
         return ROOM
 
     def send(self, buf, start, end, now):
-        """The output-port interface (``firmware.ports``): ``room`` and ``write_from`` in one."""
-        self.now = now
-        if end - start > ROOM:
-            end = start + ROOM
-        return self.write_from(buf, start, end)
+        """The output-port interface (``firmware.ports``). Forward first: the merger drains this
+        port with the others, so here the bytes are only kept (at most ``ROOM`` a call, as
+        the queue hands them: real-time bytes one by one, then a message); the next pass's
+        ``service`` plays them, in a pass of its own rather than the one that forwarded the
+        message to the DIN and USB outputs. Returns how many it took (0 when its inbox is
+        full)."""
+        held = self.held
+        n = end - start
+        if n > ROOM:
+            n = ROOM
+        if n > INBOX - held:
+            n = INBOX - held
+        if n <= 0:
+            return 0
+        inbox = self.inbox
+        k = 0
+        while k < n:
+            inbox[held + k] = buf[start + k]
+            k += 1
+        self.held = held + n
+        self.pending |= P_INPUT
+        return n
 
     def write_from(self, buf, start, end):
         """Take the MIDI bytes ``buf[start:end]`` (no slice is made); returns how many."""
@@ -387,13 +497,31 @@ class CvEngine:
                         d2 = b
                         b = d1
                     # b: first data byte, d2: second (or the only one).
-                    if hi == 0x90:
-                        if d2:
-                            self._note_on(status & 0x0F, b, d2)
-                        else:
-                            self._note_off(status & 0x0F, b)
-                    elif hi == 0x80:
-                        self._note_off(status & 0x0F, b)
+                    if hi == 0x90 and d2:
+                        # Note-on (its dispatch inlined too): the drum, then each part the
+                        # channel reaches.
+                        ch = status & 0x0F
+                        if ch == self.drum_channel:
+                            self._drum_on(b)
+                        parts = self.chan_parts[ch]
+                        p = 0
+                        while parts:
+                            if parts & 1:
+                                self._part_on(p, b, d2)
+                            parts >>= 1
+                            p += 1
+                    elif hi == 0x80 or hi == 0x90:
+                        # Note-off (or note-on with velocity 0).
+                        ch = status & 0x0F
+                        if ch == self.drum_channel:
+                            self._drum_off(self.drum_map[b] & self.drum_gate_mode)
+                        parts = self.chan_parts[ch]
+                        p = 0
+                        while parts:
+                            if parts & 1:
+                                self._part_off(p, b)
+                            parts >>= 1
+                            p += 1
                     elif hi == 0xB0:
                         self._control(status & 0x0F, b, d2)
                     elif hi == 0xE0:
@@ -432,6 +560,13 @@ class CvEngine:
         if not pending:
             return
         self.now = now
+        if pending & P_INPUT:
+            # The message send() kept. A gate it raises rises at the next service (``pending``
+            # was read before), after its CV: CV before gate.
+            self.pending &= ~P_INPUT
+            n = self.held
+            self.held = 0
+            self.write_from(self.inbox, 0, n)
         if pending & P_GATE:
             self._service_gates(now)
         if pending & P_DRUM:
@@ -440,28 +575,6 @@ class CvEngine:
             self._service_glide(now)
 
     # -- messages --------------------------------------------------------------------------
-
-    def _note_on(self, ch, note, vel):
-        if ch == self.drum_channel:
-            self._drum_on(note)
-        parts = self.chan_parts[ch]
-        p = 0
-        while parts:
-            if parts & 1:
-                self._part_on(p, note, vel)
-            parts >>= 1
-            p += 1
-
-    def _note_off(self, ch, note):
-        if ch == self.drum_channel:
-            self._drum_off(self.drum_map[note] & self.drum_gate_mode)
-        parts = self.chan_parts[ch]
-        p = 0
-        while parts:
-            if parts & 1:
-                self._part_off(p, note)
-            parts >>= 1
-            p += 1
 
     def _part_on(self, p, note, vel):
         stack = self.stacks[p]
@@ -628,9 +741,10 @@ class CvEngine:
         elif state[v] == G_LOW:
             # A gate that fell less than RETRIGGER_MS ticks ago (a note-off and the next
             # note-on arriving together, as from a sequencer) stays low like a retrigger dip,
-            # so every rising edge follows more than 1 ms of low. (ticks_diff inlined.)
-            d = ((self.ticks_ms() - self.gate_t[v] + 0x10000000) & 0x1FFFFFFF) - 0x10000000
-            state[v] = G_DIP if 0 <= d < RETRIGGER_MS else G_RISE
+            # so every rising edge follows more than 1 ms of low. (ticks_diff inlined; the pass's
+            # tick, read before a fall in this pass: such a fall counts as -1 or 0 ms ago.)
+            d = ((now - self.gate_t[v] + 0x10000000) & 0x1FFFFFFF) - 0x10000000
+            state[v] = G_DIP if -RETRIGGER_MS <= d < RETRIGGER_MS else G_RISE
             self.pending |= 16 << v
 
     def _fall(self, v):
@@ -713,16 +827,28 @@ class CvEngine:
                 self._fall(v)
 
     def _all_off(self):
+        # Every voice ends now (``_gate_off``, NoteStack.clear and PolyAllocator.release_all
+        # inlined: Stop and a preset switch come here, and a method call costs ~2,000 cycles).
+        state = self.gate_state
+        note_of = self.note_of
+        short = self.short
+        stacks = self.stacks
+        part_note = self.part_note
+        held = self.alloc.held
         for v in range(VOICES):
-            self._gate_off(v)
-        for p in range(VOICES):
-            self.stacks[p].clear()
-            self.part_note[p] = NONE
-        self.alloc.release_all()
+            note_of[v] = NONE
+            short[v] = 0
+            if state[v] != G_LOW:
+                if state[v] == G_HIGH:
+                    self._fall(v)
+                state[v] = G_LOW
+            stacks[v].n = 0  # one part per voice at most
+            part_note[v] = NONE
+            held[v] = 0  # MAX_VOICES == VOICES
         self.drum_timing = 0
         if self.drum_bits:
             self._drum_write(0)
-        self.pending &= P_GLIDE
+        self.pending &= P_GLIDE | P_INPUT
 
     # -- drums -----------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The two MCP4728 DACs: their setup, the analog constants, and the allocation-free write path.
 
-``CvEngine`` (``firmware.cv``) owns one ``Dac``. It sets a channel's wanted code with ``set()``
+``CvEngine`` (``firmware.cv``) owns one ``Dac``; ``firmware.cv_setup`` puts the chips in the
+state this write path assumes, at start-up. The engine sets a channel's wanted code with ``set()``
 as often as it likes; ``flush()`` sends only the channels whose code changed since the last
 flush, one I2C transaction per chip at most. Channels 0-3 are the pitch chip (cv1..cv4, address
 0x60), 4-7 the mod chip (mod1..mod4, 0x64).
@@ -12,10 +13,10 @@ playing. Measured (``make bench``, ``host_tools/bench_cv.py``): on the MicroPyth
 ``raw_value`` write allocates 112 bytes; four channels through it are 4 transactions, 449 us at
 400 kHz (bus model of ``host_tools/sim/i2c.py``, CPU included) and 448 bytes, against one Fast
 Write of all four channels here: 225 us and 0 bytes. adafruit_mcp4728 may still set the chips
-up (``setup_driver``), where a few allocations do not matter: ``CvEngine`` uses it when the
+up (``cv_setup.setup_driver``), where a few allocations do not matter: ``CvEngine`` uses it when the
 hardware layer hands driver objects in as ``hw.dac_drivers`` (only ``board_io`` may import
-``adafruit_*``: tests/test_runtime_compat.py); otherwise ``Dac.setup`` writes the same state
-itself.
+``adafruit_*``: tests/test_runtime_compat.py); otherwise ``cv_setup.setup_dac`` writes the same
+state itself.
 
 Transaction choice per chip (bus bits at 400 kHz, 2.5 us a bit, plus about 17 us of CPU per
 transaction on the Pico): one channel changed -> Multi-Write of 3 bytes (38 bits, 95 us); two ->
@@ -39,22 +40,8 @@ DAC_MAX = const(4095)
 CHANNELS = const(8)
 
 # MCP4728 commands (datasheet DS22187E, section 5).
-_MULTI_WRITE = const(0x40)  # 0 1 0 0 0 DAC1 DAC0 UDAC
-_HI_INTERNAL = const(0x80)  # VREF=1 (internal), PD=00, Gx=0 (gain 1): the top bits of a Multi-Write
-
-
-def volts_to_code(dac_volts):
-    """DAC code (float, not clamped) for ``dac_volts`` at the DAC pin. Configure time only."""
-    return dac_volts * (1 << DAC_BITS) / VREF_VOLTS
-
-
-def setup_driver(chip):
-    """Set an ``adafruit_mcp4728.MCP4728`` up the way the write path expects: every channel on
-    the internal 2.048 V reference, gain 1, code 0. (Vref.INTERNAL is 1 in that library.)"""
-    for ch in (chip.channel_a, chip.channel_b, chip.channel_c, chip.channel_d):
-        ch.raw_value = 0
-        ch.vref = 1
-        ch.gain = 1
+MULTI_WRITE = const(0x40)  # 0 1 0 0 0 DAC1 DAC0 UDAC
+HI_INTERNAL = const(0x80)  # VREF=1 (internal), PD=00, Gx=0 (gain 1): the top bits of a Multi-Write
 
 
 def _bit_tables():
@@ -98,47 +85,6 @@ class Dac:
         self.fast_writes = 0
         self.errors = 0
 
-    def setup(self, drivers=None):
-        """Put both chips in the state the write path assumes, then keep the bus locked.
-
-        ``drivers``: optional ``adafruit_mcp4728.MCP4728`` objects (pitch, mod; None for one not
-        built) made by the hardware layer; a chip without one gets a single Multi-Write that
-        puts the same state in place: each channel on the internal reference, gain 1, normal
-        power, code 0 (12 bytes, 315 us at 400 kHz; the driver's way is 9 transactions)."""
-        if not self.present:
-            return
-        done = 0
-        if drivers is not None:
-            for chip in range(2):
-                if self.present >> chip & 1 and drivers[chip] is not None:
-                    try:
-                        setup_driver(drivers[chip])
-                        done |= 1 << chip
-                    except OSError:
-                        self.present &= ~(1 << chip)
-                        self.errors += 1
-        i2c = self.i2c
-        while not i2c.try_lock():
-            pass
-        # The DAC writer is the bus's only user from here on: keeping the lock saves a
-        # try_lock/unlock pair (two calls) on every flush.
-        setup = bytearray(12)
-        for c in range(4):
-            setup[3 * c] = _MULTI_WRITE | (c << 1)
-            setup[3 * c + 1] = _HI_INTERNAL
-        for chip in range(2):
-            if self.present >> chip & 1 and not done >> chip & 1:
-                try:
-                    i2c.writeto(self.addresses[chip], setup)
-                except OSError:
-                    self.present &= ~(1 << chip)
-                    self.errors += 1
-        # Both chips are at code 0 now: anything wanted already goes out at the next flush.
-        self.dirty = 0
-        for ch in range(CHANNELS):
-            if self.want[ch]:
-                self.dirty |= 1 << ch
-
     def set(self, ch, code):
         """Want ``code`` (0..4095) on channel ``ch`` (0..7); sent at the next ``flush``."""
         if self.want[ch] != code:
@@ -178,11 +124,11 @@ class Dac:
                         buf = self._two
                         c2 = _LOWEST[changed & ~(1 << c)]
                         code2 = want[base + c2]
-                        buf[3] = _MULTI_WRITE | (c2 << 1)
-                        buf[4] = _HI_INTERNAL | (code2 >> 8)
+                        buf[3] = MULTI_WRITE | (c2 << 1)
+                        buf[4] = HI_INTERNAL | (code2 >> 8)
                         buf[5] = code2 & 0xFF
-                    buf[0] = _MULTI_WRITE | (c << 1)  # UDAC=0 (LDAC is low: the output follows)
-                    buf[1] = _HI_INTERNAL | (code >> 8)
+                    buf[0] = MULTI_WRITE | (c << 1)  # UDAC=0 (LDAC is low: the output follows)
+                    buf[1] = HI_INTERNAL | (code >> 8)
                     buf[2] = code & 0xFF
                 try:
                     self.i2c.writeto(self.addresses[chip], buf)

@@ -1,62 +1,94 @@
-"""The byte path: parse every input, route each message, send or queue it whole on every output.
+"""The byte path: parse every input, route each message, and hand it whole to every output, or
+make its input wait."""
 
-``Merger`` holds one parser state per input and two queues per output (a priority lane for
-real-time bytes and a message ring). Each pass ``app`` calls ``feed()`` with what an input
-read, ``service()`` once per ms tick for timeouts, and ``write_outputs()`` when anything is
-queued. A completed message goes straight to every output that has nothing queued (one
-``port.send`` call each, the wire-rate case); only outputs that are busy queue it.
-
-Why it is written this way: on the RP2040 a method call costs about 1,600 cycles and an
-attribute load 220, against about 4,500 cycles for a whole minimal parser step (design notes
-3b), and `make bench` holds the whole path to 1.5x a bare read/write loop. So the per-byte work
-stays in ``feed``'s loop with its state in locals; methods are called per message (``_emit``)
-or for rare bytes (real-time, SysEx edges), never per ordinary byte; output masks are walked
-through ``_BITS``.
-
-Nothing here allocates once constructed: queues are fixed bytearrays, counters are small ints
-in preallocated lists.
-"""
-
-import array
+# Each pass ``app`` calls ``feed()`` with what an input read, ``resume()`` for an input that is
+# waiting, ``service()`` once per ms tick for timeouts, and ``write_outputs()`` when anything is
+# queued. The rules live in rooms a reader can check one at a time:
+#
+# - ``firmware.output_queues``: per output a ring (whole messages, in order), a lane for timing
+#   bytes, and a late queue; full and empty cannot be confused.
+# - ``firmware.tracking``: the notes and sustain pedals sounding on each output; every one is owed
+#   its off, and the queues keep room for it.
+# - ``firmware.clock_master``: which input's clock and transport pass, and the clock dividers.
+# - SysEx arbitration (below, in this module): who holds an output while its SysEx streams.
+#
+# The merge rules (docs/merger.md has them in full), as ``_emit`` applies them to each message:
+# 1. Timing bytes (F8 FA FB FC, FE when routed) take the lane at once; they never wait. Everything
+#    else, System Reset (FF) included, keeps its place among its input's messages.
+# 2. An output can take a message when no other input's SysEx holds it, its late queue is empty,
+#    and its ring has room for the message plus the room kept for every off it owes. An off the
+#    output owes always goes on: into the ring, or the late queue while it must wait.
+# 3. When an output cannot take a message, its input waits: it stops at that message, and its
+#    bytes wait in its ``carry`` (a USB input is not read while its carry cannot take a read:
+#    USB's own back-pressure). So each input's order is kept on every output, always.
+# 4. A DIN input whose carry is full cannot wait longer (its UART would overflow): its first
+#    waiting message goes on now (``resume(i, force)``), dropped and counted where it is still
+#    blocked; a SysEx is dropped whole at its F0 there, never cut.
+# 5. A controller / bend / pressure value that finds its output blocked goes to the late queue,
+#    where a waiting value with the same key takes the new value (coalesced): the newest value
+#    always arrives, and a fast sweep does not make its input wait.
+# 6. SysEx: an input's SysEx holds every output it streams to from its F0 until its F7 or any
+#    status byte (then closed with F7), or until ``SYSEX_TIMEOUT_MS`` without a byte of it (timing
+#    bytes do not count). It starts only when all its outputs are free; a USB SysEx of any length
+#    therefore reaches the DIN outputs whole.
+#
+# Why it is written this way: on the RP2040 a method call costs about 1,600 cycles and an
+# attribute load 220, against about 4,500 cycles for a whole minimal parser step (design notes
+# 3b). So the per-byte work stays in ``feed``'s loop with its state in locals; methods are called
+# per message (``_emit``) or for rare bytes (real-time, SysEx), never per ordinary byte; the
+# common message (nothing busy, no transform) is written inline; output masks are walked through
+# ``BITS``.
+#
+# Nothing here allocates once constructed: queues are fixed bytearrays, counters small ints.
+#
 
 from micropython import const
 
+from firmware.clock_master import BITS, MASTER_AUTO, MASTER_INTERNAL, MAX_OUTPUTS, NONE, ClockMaster  # noqa: F401  (app imports the modes here)
 from firmware.midi import DATA_LENGTH
+from firmware.output_queues import (
+    MAX_OWED,  # noqa: F401  (tests read it here)
+    PROMISED,
+    OutputQueues,
+)
+from firmware.ports import READ_SIZE
 from firmware.ticks import ticks_diff
+from firmware.tracking import Tracking
 
-NONE = const(0xFF)
-RING_SIZE = const(512)  # per output: at least 256 bytes queue before anything is dropped
+# The queue geometry the byte path writes inline, as this module's own consts: MicroPython folds
+# a const() only within its module (an imported name is a global lookup on every use). They are
+# firmware.output_queues' figures; tests/test_merger.py checks they agree (a check here at import
+# would cost 256 bytes of heap on the board).
+_RING_SIZE = const(512)
 _RING_MASK = const(511)
-RT_SIZE = const(64)  # real-time lane per output
-_RT_MASK = const(63)
-HOLD_SIZE = const(256)  # messages waiting while another input's SysEx holds an output
-SX_WAIT_SIZE = const(256)  # per input: a SysEx waiting for an output another SysEx holds
-_HOLD_MASK = const(255)
-
-# Drop reasons, indexes into the per-output counters.
-DROP_QUEUE_FULL = const(0)
-DROP_SYSEX_BUSY = const(1)
-DROP_SYSEX_OVERFLOW = const(2)
-DROP_HOLD_FULL = const(3)
-DROP_REALTIME_FULL = const(4)
-N_DROP_REASONS = const(5)
-DROP_REASON_NAMES = ("queue_full", "sysex_busy", "sysex_overflow", "hold_full", "realtime_full")
-
-# Ring bytes only note-offs (and the F7 closing a SysEx) may use: a flood of controllers
-# fills the queue up to here, and the note-offs that follow still go out.
-NOTE_OFF_RESERVE = const(96)
-MAX_SOUNDING = const(64)  # notes tracked per input in a list; beyond that a full scan
-
-# Coalescing (design notes section 5): once an output has fewer than this many bytes free, the
-# positions of its queued CC / pitch bend / pressure messages are remembered (a few per output),
-# so a newer value that finds the ring full replaces the older one still queued instead of
-# being dropped. Below the threshold nothing is recorded: the common path pays one comparison.
+_RING_WRAP = const(1023)
+_LANE_SIZE = const(32)
+_LANE_MASK = const(31)
+_LANE_WRAP = const(63)
 _PRESSURE = const(256)
-CO_SLOTS = const(8)
+_OFF_BYTES = const(3)
+_NONE = const(0xFF)
+_MAX_OWED = const(64)
 
+
+
+# What an input that must wait keeps: enough for a DIN input to wait about 50 ms at full rate
+# plus one read (app reads at most ports.READ_SIZE a pass).
+CARRY_SIZE = const(224)
+_SILENT = bytes(16)  # a per-channel table with nothing sounding
+SYSEX_START_FREE = const(64)  # ring room a SysEx needs beyond the owed offs to start
 SYSEX_TIMEOUT_MS = const(500)
-CLOCK_TIMEOUT_MS = const(1000)
 SENSING_TIMEOUT_MS = const(300)
+
+# Drop reasons, indexes into the per-output counters (messages not delivered; a SysEx is one).
+DROP_QUEUE_FULL = const(0)  # the output's queue was full and the input could not wait
+DROP_SYSEX_BUSY = const(1)  # another input's SysEx held the output and the input could not wait
+DROP_SYSEX_OVERFLOW = const(2)  # a SysEx cut (closed with F7) because its input could not wait
+DROP_TOO_MANY_NOTES = const(3)  # a note-on / sustain-on beyond the offs an output may owe
+DROP_REALTIME_FULL = const(4)  # the timing lane was full
+N_DROP_REASONS = const(5)
+DROP_REASON_NAMES = ("queue_full", "sysex_busy", "sysex_overflow", "too_many_notes", "realtime_full")
+
 
 def _lefts():
     # Data bytes a status byte starts: 2 for two, 3 for one (a marker: "one left, the last"),
@@ -69,117 +101,83 @@ def _lefts():
 
 
 _LEFT = _lefts()
-
-# The output indexes in each output mask: ``for o in _BITS[mask]``
-# visits them without a test and two updates per output.
-MAX_OUTPUTS = const(6)
-_BITS = tuple(tuple(o for o in range(MAX_OUTPUTS) if m >> o & 1) for m in range(1 << MAX_OUTPUTS))
-
-# Clock master modes (``master_mode``); an input index 0..n_in-1 names a fixed master.
-MASTER_AUTO = const(0xFE)
-MASTER_INTERNAL = const(0xFD)  # the box's own clock (or the analog clock input) via inject_realtime
+del _lefts  # run once: its code need not stay in the heap
 
 
 class Merger:
-    """Parsers, routing tables and output queues for ``n_in`` inputs and ``n_out`` outputs."""
+    # Parsers, routing tables and output queues for ``n_in`` inputs and ``n_out`` outputs.
 
-    def __init__(self, n_in, n_out):
+    def __init__(self, n_in, n_out, usb=-1):
+        # ``usb``: the input that waits by not being read (app.WaitingPass); its carry need only
+        # hold one read.
         if n_out > MAX_OUTPUTS:
             raise ValueError("at most %d outputs" % MAX_OUTPUTS)
         self.n_in = n_in
         self.n_out = n_out
-        # Parser state per input. What every byte needs is packed into one small int: the
-        # status in force (bits 0-7; 0xF0 inside a SysEx) and the data bytes left (bits 8-9).
-        # At wire rate each read is one byte, and loading and storing six per-input fields cost
-        # about as much as the bare loop's whole pass on the RP2040. The first data byte and
-        # the message's output mask are read only when a message completes.
+        # Parser state per input, packed in one small int: the status in force (bits 0-7; 0xF0
+        # inside a SysEx) and the data bytes left (bits 8-9). The first data byte and the
+        # message's output mask are read only when a message completes.
         self.state = [0] * n_in
         self.data1 = bytearray(n_in)
         self.cur_mask = bytearray(n_in)
-        self.sysex_to = bytearray(n_in)  # outputs this input's SysEx streams to
-        # SysEx that wait for outputs another input's SysEx holds, per input: a buffer of
-        # them in arrival order (each as: outputs waiting, F0, data, F7), its length, where
-        # the open one starts and which outputs wait for it; per (input, output) pair the
-        # markers still in the output's hold queue and where its next one starts.
-        self.sx_buf = [bytearray(SX_WAIT_SIZE) for _ in range(n_in)]
-        self.sx_len = [0] * n_in
-        self.sx_start = [0] * n_in
-        self.sx_wait = bytearray(n_in)
-        self.sx_pend = bytearray(n_in * n_out)
-        self.sx_cur = [0] * (n_in * n_out)
-        self.last_rx = [0] * n_in  # ticks of the last byte received
-        self.sensing = bytearray(n_in)  # active sensing seen: watch for silence
-        # Sounding notes per input: for each channel*128+note, the outputs its note-on went to,
-        # and a short list of those indexes so releasing them never scans all 2,048.
-        self.note_outs = [bytearray(2048) for _ in range(n_in)]
-        self.sounding = [array.array("H", bytes(2 * MAX_SOUNDING)) for _ in range(n_in)]
-        self.n_sounding = [0] * n_in
-        self.sounding_overflow = bytearray(n_in)
         # Routing: per input, a 256-entry table of output masks by status byte.
         self.masks = [bytearray(256) for _ in range(n_in)]
         self._no_routes = bytearray(256)
-        # Transforms per (input, output) pair, index i * n_out + o (``router.build_transforms``):
-        # a status map (channel remap per kind), a transpose and a velocity table. ``xouts[i]``
-        # holds the outputs that need one, so untransformed messages pay a single test.
+        # Transforms per (input, output) pair, index i * n_out + o (``router.build_transforms``).
+        # ``xouts[i]`` holds the outputs that need one, so untransformed messages pay one test.
         self.xouts = [0] * n_in
         n_pairs = n_in * n_out
         self.smap = [None] * n_pairs  # type: list
         self.transpose = [0] * n_pairs
         self.vtable = [None] * n_pairs  # type: list
         self.xsig = [None] * n_pairs  # type: list
-        # Output queues.
-        self.rings = [bytearray(RING_SIZE) for _ in range(n_out)]
-        self.heads = [0] * n_out
-        self.tails = [0] * n_out
-        self.rt = [bytearray(RT_SIZE) for _ in range(n_out)]
-        self.rt_heads = [0] * n_out
-        self.rt_tails = [0] * n_out
-        self.hold = [bytearray(HOLD_SIZE) for _ in range(n_out)]
-        self.hold_heads = [0] * n_out
-        self.hold_tails = [0] * n_out
-        self.owner = bytearray(n_out)  # input whose SysEx holds the output, or NONE
-        self.owned = 0  # outputs some SysEx holds (so _emit tests one mask, not every owner)
-        # Running status on output: the status and source (``status | input << 8``) of the last
-        # channel message written, or -1 when the next message must state its status.
-        self.out_key = [-1] * n_out
-        self.running_status = bytearray(n_out)  # per output: may omit a repeated status
-        for o in range(n_out):
-            self.owner[o] = NONE
-            self.running_status[o] = 1
-        # What _emit needs per output, in one tuple: one attribute load instead of four.
-        self._q = (self.rings, self.tails, self.heads, self.out_key)
-        self.outputs = ()  # ports, for write_outputs and direct writes (set by app.Box)
-        # Outputs a completed message may be sent to at once when nothing is queued for them
-        # (``set_output_modes``).
+        # Inputs that wait (rule 3): the bytes not yet taken, in carry[i][start:end].
+        self.carry = [bytearray(READ_SIZE if i == usb else CARRY_SIZE) for i in range(n_in)]
+        self.carry_start = [0] * n_in
+        self.carry_end = [0] * n_in
+        self.stalled = 0  # inputs with bytes waiting in their carry
+        self.forcing = 0  # set by resume(i, force): the next blocked message may not wait
+        self.late_to = 0  # outputs _admit sent the current message's value to (late queue)
+        # The rooms. The byte path reads their tables through the aliases below.
+        self.queues = q = OutputQueues(n_out)
+        self.track = Tracking(n_in, q)
+        self.clock_master = ClockMaster(n_out)
+        self.rings = q.rings
+        self.heads = q.heads
+        self.tails = q.tails
+        self.out_key = q.out_key
+        self.owed = q.owed
+        # Outputs: ports (set by app.Box), which may get a message sent at once when nothing
+        # is queued for them (``set_output_modes``), and which exist.
+        self.outputs = ()
         self.direct = 0
+        self.present = (1 << n_out) - 1
         self.msg = bytearray(3)
         self.rtb = bytearray(1)
-        # Clock master (design notes section 5).
-        self.master_mode = MASTER_AUTO
-        self.master = NONE
-        self.last_clock = 0
-        self.clock_sink = None  # gets on_master(b, now) / song_position(beats) from the master
-        # Per output: clock and transport sent or not, and a tick divider (1 = every tick).
-        self.clock_send = (1 << n_out) - 1
-        self.divide = bytearray(n_out)
-        self.divide_count = bytearray(n_out)
-        self.dividing = 0  # outputs whose divide is above 1
-        for o in range(n_out):
-            self.divide[o] = 1
-        self.now = 0  # ticks_ms of the current pass, set by the caller
-        # Cheap summaries so idle passes skip work: outputs with bytes queued, and whether any
-        # input needs its timeouts watched (open SysEx, active sensing) or any hold is in use.
+        # Per-output summaries, so the common message tests one mask: ``queued`` (anything in
+        # ring, lane or late queue), ``owned`` (a SysEx holds it), ``lated`` (late queue not
+        # empty), ``pressed`` (ring below _PRESSURE free); ``busy`` = owned | lated | pressed.
         self.queued = 0
-        self.watch = 0
-        self.held = 0
-        self.serviced = -1  # the ms tick service() last ran in (it does its work once a tick)
-        self.present = (1 << n_out) - 1  # outputs that exist (board_io may leave one out)
+        self.owned = 0
+        self.lated = 0
+        self.pressed = 0
+        self.busy = 0
+        # SysEx arbitration: the input whose SysEx holds each output, the outputs each input's
+        # SysEx streams to, and when each input last sent a SysEx byte (timing bytes do not
+        # count: rule 6).
+        self.owner = bytearray(n_out)
+        for o in range(n_out):
+            self.owner[o] = _NONE
+        self.sysex_to = bytearray(n_in)
+        self.sysex_last = [0] * n_in
+        self.last_rx = [0] * n_in  # ticks of the last byte read (set by app)
+        self.sensing = bytearray(n_in)  # active sensing seen: watch for silence
+        self.watch = 0  # an open SysEx or active sensing to time out
+        self.now = 0  # ticks_ms of the current pass, set by the caller
+        self.serviced = -1  # the ms tick service() last ran in
         # Counters (small ints: updating them allocates nothing).
         self.dropped = [0] * (n_out * N_DROP_REASONS)
         self.coalesced = [0] * n_out
-        self.co_n = bytearray(n_out)  # remembered positions per output (under pressure only)
-        self.co_key = [array.array("H", bytes(2 * CO_SLOTS)) for _ in range(n_out)]
-        self.co_pos = [array.array("H", bytes(2 * CO_SLOTS)) for _ in range(n_out)]
         self.stray = [0] * n_in  # data bytes with no status, undefined status bytes
         self.messages_in = [0] * n_in
         self.sysex_timeouts = 0
@@ -187,8 +185,8 @@ class Merger:
     # -- configuration -----------------------------------------------------------------
 
     def prepare_routes(self, masks):
-        """Restrict routing tables to the outputs that exist, in place, once (at start-up), so
-        ``set_routes`` can install them by reference on a preset switch. Returns ``masks``."""
+        # Restrict routing tables to the outputs that exist, in place, once (at start-up), so
+        # ``set_routes`` can install them by reference on a preset switch. Returns ``masks``.
         present = self.present
         for table in masks:
             for s in range(256):
@@ -196,13 +194,12 @@ class Merger:
         return masks
 
     def set_routes(self, masks, transforms=None):
-        """Install routing: ``masks[i][status]`` (from ``prepare_routes``) is the output bitmask
-        for that status byte; ``transforms[i * n_out + o]`` is None or ``(smap, transpose,
-        vtable, signature)`` from ``router.build_transforms``. The tables are installed by
-        reference: a switch costs no per-status loop.
-
-        A sounding note whose output loses its route, or whose transform changes, gets its
-        note-off now, through the old transform, so it ends exactly as it began."""
+        # Install routing: ``masks[i][status]`` (from ``prepare_routes``) is the output bitmask
+        # for that status byte; ``transforms[i * n_out + o]`` is None or ``(smap, transpose,
+        # vtable, signature)`` from ``router.build_transforms``. Installed by reference.
+        #
+        # A sounding note (or sustain) whose output loses its route, or whose transform changes,
+        # gets its off now, through the old transform, so it ends exactly as it began.
         present = self.present
         n_out = self.n_out
         for i in range(self.n_in):
@@ -212,12 +209,11 @@ class Merger:
                 if (new[3] if new else None) != self.xsig[i * n_out + o]:
                     changed |= 1 << o
             src = masks[i]
-            self._strand_check(i, src, present & ~changed)
+            self._strand(i, src, present & ~changed)
             self.masks[i] = src
             st = self.state[i] & 0xFF
             if 0 < st < 0xF0:
-                # A channel message under way (or running status) follows the new routes.
-                self.cur_mask[i] = src[st]
+                self.cur_mask[i] = src[st]  # a channel message under way follows the new routes
             xouts = 0
             for o in range(n_out):
                 k = i * n_out + o
@@ -231,83 +227,83 @@ class Merger:
             self.xouts[i] = xouts
 
     def set_output_modes(self, running_status, direct):
-        """Bitmasks of outputs: which may omit a repeated status byte (running status), and
-        which a completed message may be sent to at once when nothing is queued for them.
-        Direct sends are kept to running-status outputs: the direct path then records the
-        status it sent without a per-output test."""
+        # Bitmasks of outputs: which may omit a repeated status byte (running status), and
+        # which a completed message may be sent to at once when nothing is queued for them.
+        # Direct sends are kept to running-status outputs: the direct path then records the
+        # status it sent without a per-output test.
         for o in range(self.n_out):
-            self.running_status[o] = (running_status >> o) & 1
+            self.queues.running_status[o] = (running_status >> o) & 1
             self.out_key[o] = -1
         self.direct = direct & running_status
 
     def set_master(self, mode):
-        """Clock master: ``MASTER_AUTO``, ``MASTER_INTERNAL`` or an input index. Keeping the
-        same mode across a preset switch keeps the current master (no missing tick)."""
-        if mode == self.master_mode:
-            return
-        self.master_mode = mode
-        if mode == MASTER_AUTO:
-            self.master = NONE
-        else:
-            # An input index, or MASTER_INTERNAL, which no input matches: every external
-            # clock, transport and song position byte is then dropped.
-            self.master = mode
+        # Clock master: ``MASTER_AUTO``, ``MASTER_INTERNAL`` or an input index.
+        self.clock_master.set_master(mode)
 
     def set_clock_outputs(self, send, divide):
-        """``send``: bitmask of outputs that get clock and transport; ``divide[o]``: pass one
-        tick in that many (1 = all)."""
-        self.clock_send = send
-        for o in range(self.n_out):
-            d = divide[o]
-            if d != self.divide[o]:
-                self.divide[o] = d
-                self.divide_count[o] = 0
-            if d > 1:
-                self.dividing |= 1 << o
-            else:
-                self.dividing &= ~(1 << o)
+        # ``send``: bitmask of outputs that get clock and transport; ``divide[o]``: pass one
+        # tick in that many (1 = all).
+        self.clock_master.set_outputs(send, divide)
 
     # -- the byte path -------------------------------------------------------------------
 
-    def feed(self, i, data):
-        """Parse ``data`` (bytes just read from input ``i``) and queue what it completes.
-
-        State per input: the status byte in force (running status; 0xF0 inside a SysEx) and the
-        data bytes still expected (``left``: 2 then 1 for a two-byte message, 3 for a one-byte
-        message, 0 for none) in ``state``; the first data byte in ``data1``; the message's
-        output mask in ``cur_mask``."""
+    def feed(self, i, buf, k, end):
+        # Parse ``buf[k:end]`` (bytes read from input ``i``, or its carry) and pass on what it
+        # completes. Stops at a message an output cannot take (rule 3): the rest is kept in the
+        # input's carry. Returns where it stopped (``end`` when it took everything).
+        #
+        # State per input: the status in force (running status; 0xF0 inside a SysEx) and the data
+        # bytes still expected (``left``: 2 then 1 for a two-byte message, 3 for a one-byte
+        # message, 0 for none) in ``state``; the first data byte in ``data1``; the message's
+        # output mask in ``cur_mask``. A byte is taken only once what it completes was passed on,
+        # so a stop leaves the state as it was before that byte.
         st = self.state[i]
         status = st & 0xFF
         left = st >> 8
         got = 0
-        for b in data:
+        while k < end:
+            b = buf[k]
+            k += 1
             if b < 0x80:
                 if left == 1:
                     d1 = self.data1[i]
-                    self._emit(i, self.cur_mask[i], status, d1, b, 2)
+                    if self._emit(i, self.cur_mask[i], status, d1, b, 2):
+                        k -= 1
+                        break
                     got += 1
                     left = 2
                     if status >= 0xF0:
                         # Song position: a system common message has no running status.
-                        if status == 0xF2 and self.clock_sink is not None and (self.master == i or self.master == NONE):
-                            self.clock_sink.song_position(d1 | (b << 7))
+                        if status == 0xF2:
+                            self.clock_master.song_position(i, d1 | (b << 7))
                         status = 0
                         left = 0
                 elif left == 2:
                     self.data1[i] = b
                     left = 1
                 elif left == 3:
-                    self._emit(i, self.cur_mask[i], status, b, 0, 1)
+                    if self._emit(i, self.cur_mask[i], status, b, 0, 1):
+                        k -= 1
+                        break
                     got += 1
                     if status >= 0xF0:
                         status = 0
                         left = 0
                 elif status == 0xF0:
-                    self._sysex_byte(i, b)
+                    if self._sysex_byte(i, b):
+                        k -= 1
+                        break
                 else:
                     self.stray[i] += 1
             elif b >= 0xF8:
-                self._realtime(i, b)
+                if b == 0xFF:
+                    # System Reset keeps its place (rule 1) and resets running status on output.
+                    if self._emit(i, self.masks[i][0xFF], 0xFF, 0, 0, 0):
+                        k -= 1
+                        break
+                    got += 1
+                else:
+                    self._realtime(i, b)
             else:
                 if status == 0xF0:
                     # Any status byte ends a SysEx; F7 is its proper end, anything else
@@ -322,9 +318,11 @@ class Merger:
                     left = _LEFT[b]
                     self.cur_mask[i] = self.masks[i][b]
                 elif b == 0xF0:
+                    if self._sysex_start(i):
+                        k -= 1
+                        break
                     status = 0xF0
                     left = 0
-                    self._sysex_start(i)
                 elif DATA_LENGTH[b] == 0xFF:
                     # F7 with no SysEx open, or an undefined status (F4 F5 F9 FD).
                     status = 0
@@ -332,43 +330,94 @@ class Merger:
                     self.stray[i] += 1
                 else:
                     # System common: cancels running status on input and output.
-                    status = b
-                    left = _LEFT[b]
                     mask = self.masks[i][b]
                     if b == 0xF2 or b == 0xF3:
                         # Song position/select only from the clock master, to clocked outputs.
-                        if self.master != NONE and self.master != i:
+                        if not self.clock_master.allows(i):
                             mask = 0
-                        mask &= self.clock_send
-                    self.cur_mask[i] = mask
-                    if left == 0:
-                        self._emit(i, mask, b, 0, 0, 0)
+                        mask &= self.clock_master.send
+                    if _LEFT[b] == 0:
+                        if self._emit(i, mask, b, 0, 0, 0):
+                            k -= 1
+                            break
                         got += 1
                         status = 0
+                        left = 0
+                    else:
+                        status = b
+                        left = _LEFT[b]
+                        self.cur_mask[i] = mask
         self.state[i] = status | (left << 8)
         if got:
             self.messages_in[i] += got
+        if k < end:
+            self._wait(i, buf, k, end)
+        return k
 
-    def _emit(self, i, mask, s, d1, d2, n, top=1):
-        # Queue one whole message on every output in ``mask``. Per output this is the costly
-        # part of the path: everything it touches is loaded into locals once per message, and
-        # the common case (room to spare, no SysEx holding the output) is a few statements.
-        # ``top`` is 0 when _emit_x queues an already transformed copy for one output.
-        if s < 0xF0:
-            if top:
-                if (s & 0xE0) == 0x80 and mask:
-                    self._track(i, s, d1, d2, mask)
-                xm = self.xouts[i] & mask
-                if xm:
-                    mask ^= xm
-                    self._emit_x(i, xm, s, d1, d2, n)
-            key = s | (i << 8)
-        else:
-            key = -2  # system common: never running status, and it cancels it
-        if mask & self.owned:
-            mask = self._hold_for(i, mask, s, d1, d2, n)
-        # An output with nothing queued gets the message straight away: one ``send`` call, no
-        # ring write and no drain. This is the wire-rate case (one message per pass).
+    def _emit(self, i, mask, s, d1, d2, n):
+        # One whole message from input ``i`` to the outputs in ``mask``. Returns 1 when the
+        # input must wait (nothing was done: rule 3), else 0.
+        hi = s & 0xF0
+        offs = 0
+        grow = 0
+        full = 0
+        if hi <= 0x90 or (hi == 0xB0 and d1 == 64):
+            # Notes and sustain (the tracking room): an on makes each output it reaches owe
+            # an off; an off an output owes is always passed on.
+            track = self.track
+            if hi == 0xB0:
+                table = track.sustain[i]
+                idx = s & 0x0F
+                on = d2 >= 64
+            else:
+                table = track.notes[i]
+                idx = ((s & 0x0F) << 7) | d1
+                on = hi == 0x90 and d2
+            if on:
+                grow = mask & ~table[idx]
+                full = grow & track.full
+                if full:
+                    # Outputs that owe MAX_OWED offs do not get it (counted once it goes on).
+                    mask &= ~full
+                    grow &= ~full
+            else:
+                offs = table[idx] & mask
+        if mask & self.busy & ~offs:
+            mask = self._admit(i, mask & ~offs, grow, s, d1, n)
+            if mask < 0:
+                return 1
+            mask |= offs
+            grow &= mask
+        if grow:
+            # Each output the on reaches now owes its off (firmware/tracking.py's rule, applied
+            # here inline: a call costs about 1,600 cycles on the RP2040).
+            old = table[idx]
+            table[idx] = old | grow
+            if not old and hi != 0xB0:
+                track.per_channel[i][idx >> 7] += 1
+            owed = self.owed
+            for o in BITS[grow]:
+                c = owed[o] + 1
+                owed[o] = c
+                if c >= _MAX_OWED:
+                    track.full |= 1 << o
+        elif offs:
+            # Those outputs get the off now: the note (or pedal) no longer sounds there; the owed
+            # count drops when the off is written (below, or in _place).
+            old = table[idx]
+            table[idx] = old & ~offs
+            if hi != 0xB0 and not table[idx]:
+                track.per_channel[i][idx >> 7] -= 1
+        if full:
+            for o in BITS[full]:
+                self.dropped[o * N_DROP_REASONS + DROP_TOO_MANY_NOTES] += 1
+        key = s | (i << 8) if s < 0xF0 else -2
+        if mask & (self.xouts[i] | self.busy):
+            self._place(i, mask, key, s, d1, d2, n, offs)
+            return 0
+        # The common message: every output free, no transform. An output with nothing queued
+        # gets it straight away (one ``send``, the wire-rate case); the others in their ring,
+        # where room is certain (not pressed: at least _PRESSURE free).
         dm = mask & self.direct & ~self.queued
         if dm:
             mask ^= dm
@@ -380,10 +429,8 @@ class Merger:
             end = n + 1
             outputs = self.outputs
             now = self.now
-            # What the output's key becomes: a running-status output (set_output_modes) keeps a
-            # channel message's key; a system common message cancels running status.
-            after = key if key >= 0 else -1
-            for o in _BITS[dm]:
+            after = key if key >= 0 else -1  # system common cancels running status
+            for o in BITS[dm]:
                 if out_key[o] == key:
                     took = outputs[o].send(mb, 1, end, now) + 1
                 else:
@@ -393,42 +440,197 @@ class Merger:
                 if took < end:
                     self._rest(o, key, took, end)
         if mask:
-            self._queue(i, mask, key, s, d1, d2, n)
-
-    def _queue(self, i, mask, key, s, d1, d2, n):
-        # The outputs in ``mask`` get the message in their rings, behind what waits there.
-        rings, tails, heads, out_key = self._q
-        self.queued |= mask
-        o = 0
-        while mask:
-            if mask & 1:
+            self.queued |= mask
+            rings = self.rings
+            tails = self.tails
+            heads = self.heads
+            out_key = self.out_key
+            for o in BITS[mask]:
+                ring = rings[o]
                 t = tails[o]
-                if ((heads[o] - t - 1) & _RING_MASK) < _PRESSURE:
-                    # Little room left: the reserve for note-offs, coalescing, drop counts.
-                    self._tight(o, i, key, s, d1, d2, n)
+                # Running status on output (status omitted) and a full message are written
+                # out separately: merging them measured slower on the VM (make bench).
+                if out_key[o] == key:
+                    ring[t & _RING_MASK] = d1
+                    t = (t + 1) & _RING_WRAP
+                    if n == 2:
+                        ring[t & _RING_MASK] = d2
+                        t = (t + 1) & _RING_WRAP
                 else:
-                    ring = rings[o]
-                    # Running status on output (status omitted) and a full message are written
-                    # out separately: merging them measured 4-7 % slower on the VM (make bench).
-                    if out_key[o] == key:
-                        ring[t] = d1
-                        t = (t + 1) & _RING_MASK
+                    ring[t & _RING_MASK] = s
+                    t = (t + 1) & _RING_WRAP
+                    if n:
+                        ring[t & _RING_MASK] = d1
+                        t = (t + 1) & _RING_WRAP
                         if n == 2:
-                            ring[t] = d2
-                            t = (t + 1) & _RING_MASK
-                    else:
-                        ring[t] = s
-                        t = (t + 1) & _RING_MASK
-                        if n:
-                            ring[t] = d1
-                            t = (t + 1) & _RING_MASK
-                            if n == 2:
-                                ring[t] = d2
-                                t = (t + 1) & _RING_MASK
-                        out_key[o] = key if key >= 0 and self.running_status[o] else -1
-                    tails[o] = t
-            mask >>= 1
-            o += 1
+                            ring[t & _RING_MASK] = d2
+                            t = (t + 1) & _RING_WRAP
+                    out_key[o] = key if key >= 0 and self.queues.running_status[o] else -1
+                tails[o] = t
+                if _RING_SIZE - ((t - heads[o]) & _RING_WRAP) < _PRESSURE:
+                    self.pressed |= 1 << o
+                    self.busy |= 1 << o
+        if offs:
+            # The owed offs were written (ring or port): paid.
+            owed = self.owed
+            for o in BITS[offs]:
+                owed[o] -= 1
+            self.track.full &= ~offs
+        return 0
+
+    def _admit(self, i, mask, grow, s, d1, n):
+        # Which outputs in ``mask`` can take an ordinary message now (rule 2)? All: ``mask``.
+        # Some not: a value goes to the late queue there (``late_to``) when it takes it; else
+        # -1 when the input can wait; else (rule 4) the mask without the blocked outputs, where
+        # it is dropped and counted (a value: ``late_to``, dropped there if no slot is free).
+        owner = self.owner
+        owed = self.owed
+        heads = self.heads
+        tails = self.tails
+        lated = self.lated
+        blocked = 0
+        for o in BITS[mask & self.busy]:
+            w = owner[o]
+            if w != _NONE:
+                if w != i:
+                    blocked |= 1 << o
+                    continue
+                # Its own SysEx holds it (a System Reset inside it): late records wait anyway.
+            elif lated >> o & 1:
+                blocked |= 1 << o
+                continue
+            need = n + 1 + _OFF_BYTES * owed[o]
+            if grow >> o & 1:
+                need += _OFF_BYTES
+            if _RING_SIZE - ((tails[o] - heads[o]) & _RING_WRAP) < need:
+                blocked |= 1 << o
+        self.late_to = 0
+        if not blocked:
+            return mask
+        hi = s & 0xF0
+        value = hi == 0xA0 or hi == 0xB0 or hi == 0xD0 or hi == 0xE0
+        if value and self._late_takes(i, blocked, s, d1):
+            # A value never waits where the late queue takes it (rule 5), from any input: a fast
+            # controller sweep keeps the newest value, not a growing delay.
+            self.late_to = blocked
+            return mask
+        if not self.forcing:
+            return -1
+        self.forcing = 0
+        if value:
+            self.late_to = blocked  # where the late queue is full it is dropped and counted
+            return mask
+        for o in BITS[blocked]:
+            w = owner[o]
+            reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
+            self.dropped[o * N_DROP_REASONS + reason] += 1
+        return mask & ~blocked
+
+    def _late_takes(self, i, blocked, s, d1):
+        # Whether every output in ``blocked`` has a late slot for this value, or a waiting value
+        # with its key (as transformed for that output) to replace.
+        q = self.queues
+        xouts = self.xouts[i]
+        base = i * self.n_out
+        for o in BITS[blocked]:
+            es = s
+            e1 = d1
+            if xouts >> o & 1:
+                es = self.smap[base + o][s]
+                if (s & 0xF0) == 0xA0:
+                    e1 = d1 + self.transpose[base + o]
+            if not q.late_takes(o, i, es, e1):
+                return False
+        return True
+
+    def _place(self, i, mask, key, s, d1, d2, n, offs):
+        # The checked placement, output by output: transforms (status map, transpose, velocity
+        # table; a note pushed out of 0..127 is not sent, nor is its off), owed offs (ring, or
+        # late queue while another input's SysEx holds the output or late records wait), values
+        # sent late by _admit, and everything else into the ring or straight to the port.
+        xouts = self.xouts[i]
+        late_to = self.late_to
+        self.late_to = 0
+        owner = self.owner
+        q = self.queues
+        hi = s & 0xF0
+        base = i * self.n_out
+        lated = 0  # outputs that got a late record
+        paid = 0  # outputs whose owed off was written (or needs none: not sent)
+        for o in BITS[mask]:
+            bit = 1 << o
+            es = s
+            e1 = d1
+            e2 = d2
+            if xouts & bit:
+                k = base + o
+                if hi <= 0xA0:
+                    e1 = d1 + self.transpose[k]
+                    if hi == 0x90 and d2:
+                        vt = self.vtable[k]
+                        if vt is not None:
+                            e2 = vt[d2]
+                es = self.smap[k][s]
+                if not 0 <= e1 <= 127:
+                    if offs & bit:
+                        paid |= bit  # its on was not sent either
+                    continue
+            ekey = es | (i << 8) if key >= 0 else key
+            if offs & bit:
+                # Held by a SysEx (another input's, or this input's own when a switch or a loss
+                # ends its notes mid-SysEx), or behind late records: the late queue, in order.
+                if owner[o] != _NONE or self.lated & bit:
+                    q.late_put(o, i, es, e1, e2, PROMISED)
+                    lated |= bit
+                else:
+                    self._write(o, ekey, es, e1, e2, n)
+                    paid |= bit
+            elif late_to & bit:
+                r = q.late_value(o, i, es, e1, e2)
+                if r == 2:
+                    self.coalesced[o] += 1
+                elif r == 1:
+                    lated |= bit
+                else:
+                    w = owner[o]
+                    reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
+                    self.dropped[o * N_DROP_REASONS + reason] += 1
+            else:
+                self._write(o, ekey, es, e1, e2, n)
+        if lated:
+            self.lated |= lated
+            self.busy |= lated
+            self.queued |= lated
+        if paid:
+            owed = self.owed
+            for o in BITS[paid]:
+                owed[o] -= 1
+            self.track.full &= ~paid
+
+    def _write(self, o, key, s, d1, d2, n):
+        # One message to output ``o`` now (room checked): straight to an idle port, or the ring.
+        bit = 1 << o
+        if self.direct & bit and not self.queued & bit:
+            mb = self.msg
+            mb[0] = s
+            mb[1] = d1
+            mb[2] = d2
+            end = n + 1
+            out_key = self.out_key
+            if out_key[o] == key and key >= 0:
+                took = self.outputs[o].send(mb, 1, end, self.now) + 1
+            else:
+                took = self.outputs[o].send(mb, 0, end, self.now)
+                if took:
+                    out_key[o] = key if key >= 0 else -1
+            if took < end:
+                self._rest(o, key, took, end)
+            return
+        self.queues.put(o, key, s, d1, d2, n)
+        self.queued |= bit
+        if _RING_SIZE - ((self.tails[o] - self.heads[o]) & _RING_WRAP) < _PRESSURE:
+            self.pressed |= bit
+            self.busy |= bit
 
     def _rest(self, o, key, k, end):
         # The port took only ``k`` bytes of the message in ``self.msg``: the rest waits in the
@@ -437,492 +639,282 @@ class Merger:
         ring = self.rings[o]
         t = self.tails[o]
         if k == 0:
-            self.out_key[o] = key if key >= 0 and self.running_status[o] else -1
+            self.out_key[o] = key if key >= 0 and self.queues.running_status[o] else -1
         while k < end:
-            ring[t] = mb[k]
-            t = (t + 1) & _RING_MASK
+            ring[t & _RING_MASK] = mb[k]
+            t = (t + 1) & _RING_WRAP
             k += 1
         self.tails[o] = t
         self.queued |= 1 << o
 
-    def _hold_for(self, i, mask, s, d1, d2, n):
-        # Outputs in ``mask`` that another input's SysEx holds keep the message in their hold
-        # queue until it ends; returns the outputs the message may go to now.
-        owner = self.owner
-        m = mask & self.owned
-        o = 0
-        while m:
-            if m & 1 and owner[o] != i:
-                self._hold(o, s, d1, d2, n)
-                mask &= ~(1 << o)
-            m >>= 1
-            o += 1
-        return mask
+    # -- inputs that wait --------------------------------------------------------------
 
-    def _tight(self, o, i, key, s, d1, d2, n):
-        # Output ``o`` has fewer than _PRESSURE bytes free. Note-offs (velocity 0 note-ons too)
-        # may use the reserve; continuous data (CC, pitch bend, pressure) replaces a queued
-        # value with the same key instead of being dropped, and its position is remembered.
-        hi = s & 0xF0
-        if hi == 0xB0 or hi == 0xA0:
-            co_key = (s << 7) | d1
-        elif hi == 0xE0 or hi == 0xD0:
-            co_key = s << 7
+    def _wait(self, i, buf, k, end):
+        # Input ``i`` stopped at ``buf[k]``: the rest waits in its carry.
+        if buf is self.carry[i]:
+            self.carry_start[i] = k
         else:
-            co_key = -1
-        need = n if (hi == 0x80 or (hi == 0x90 and d2 == 0)) else n + NOTE_OFF_RESERVE
-        ring = self.rings[o]
-        t = self.tails[o]
-        free = (self.heads[o] - t - 1) & _RING_MASK
-        rs = self.out_key[o] == key
-        if free < need or (free == need and not rs):
-            if co_key < 0 or not self._coalesce(o, co_key, d1, d2, n):
-                self.dropped[o * N_DROP_REASONS + DROP_QUEUE_FULL] += 1
-            return
-        if not rs:
-            ring[t] = s
-            t = (t + 1) & _RING_MASK
-            self.out_key[o] = key if key >= 0 and self.running_status[o] else -1
-        if n:
-            if co_key >= 0:
-                self._remember(o, co_key, t)
-            ring[t] = d1
-            t = (t + 1) & _RING_MASK
-            if n == 2:
-                ring[t] = d2
-                t = (t + 1) & _RING_MASK
-        self.tails[o] = t
+            self.keep(i, buf, k, end)
+        self.stalled |= 1 << i
 
-    def _emit_x(self, i, xm, s, d1, d2, n):
-        # The outputs in ``xm`` get input ``i``'s message through their route's transform:
-        # status map (channel remap per kind), transpose, velocity table. A note pushed out of
-        # 0..127 by the transpose is not sent; its note-off, transposed alike, is not either.
-        hi = s & 0xF0
-        k = i * self.n_out
-        o = 0
-        while xm:
-            if xm & 1:
-                e1 = d1
-                e2 = d2
-                if hi <= 0xA0:
-                    e1 = d1 + self.transpose[k]
-                    if hi == 0x90 and d2:
-                        vt = self.vtable[k]
-                        if vt is not None:
-                            e2 = vt[d2]
-                if 0 <= e1 <= 127:
-                    self._emit(i, 1 << o, self.smap[k][s], e1, e2, n, 0)
-            xm >>= 1
-            o += 1
-            k += 1
-
-    def _remember(self, o, key, pos):
-        # Under pressure: where the newest queued message with this key keeps its data.
-        keys = self.co_key[o]
-        c = self.co_n[o]
-        j = 0
-        while j < c and keys[j] != key:
-            j += 1
-        if j == c:
-            if c < CO_SLOTS:
-                self.co_n[o] = c + 1
-            else:
-                j = pos % CO_SLOTS  # full: overwrite a slot (any; these are hints)
-        keys[j] = key
-        self.co_pos[o][j] = pos
-
-    def _coalesce(self, o, key, d1, d2, n):
-        # The ring is full: put the new value into a queued message with the same key.
-        keys = self.co_key[o]
-        for j in range(self.co_n[o]):
-            if keys[j] == key:
-                pos = self.co_pos[o][j]
-                ring = self.rings[o]
-                if (key >> 7) & 0xE0 == 0xA0:
-                    ring[(pos + 1) & _RING_MASK] = d2  # CC / poly pressure: same number
-                else:
-                    ring[pos] = d1
-                    if n == 2:
-                        ring[(pos + 1) & _RING_MASK] = d2
-                self.coalesced[o] += 1
-                return True
-        return False
-
-    def _forget_sent(self, o, h0, sent):
-        # Positions the drain has passed are no longer queued: drop them from the hints.
-        keys = self.co_key[o]
-        pos = self.co_pos[o]
-        c = self.co_n[o]
-        j = 0
-        while j < c:
-            if ((pos[j] - h0) & _RING_MASK) < sent:
-                c -= 1
-                keys[j] = keys[c]
-                pos[j] = pos[c]
-            else:
+    def keep(self, i, buf, k, end):
+        # Append ``buf[k:end]`` (read from waiting input ``i``) to its carry. Timing bytes
+        # do not wait: they take the lanes now (rule 1).
+        carry = self.carry[i]
+        size = len(carry)
+        s = self.carry_start[i]
+        e = self.carry_end[i]
+        if e + end - k > size and s:
+            j = 0
+            while s < e:
+                carry[j] = carry[s]
                 j += 1
-        self.co_n[o] = c
-
-    def _track(self, i, s, note, velocity, mask):
-        # Remember where a note-on went, forget it on its note-off (velocity 0 is a note-off).
-        idx = ((s & 0x0F) << 7) | note
-        outs = self.note_outs[i]
-        if (s & 0xF0) == 0x90 and velocity:
-            if not outs[idx]:
-                k = self.n_sounding[i]
-                if k < MAX_SOUNDING:
-                    self.sounding[i][k] = idx
-                    self.n_sounding[i] = k + 1
-                else:
-                    self.sounding_overflow[i] = 1
-            outs[idx] |= mask
-        elif outs[idx]:
-            outs[idx] = 0
-            lst = self.sounding[i]
-            k = self.n_sounding[i] - 1
-            j = k
-            while j >= 0 and lst[j] != idx:
-                j -= 1
-            if j >= 0:
-                lst[j] = lst[k]
-                self.n_sounding[i] = k
-
-    def release_notes(self, i):
-        """Send a note-off for every note input ``i`` has sounding, to each output its note-on
-        reached (after an input is lost): a routing change to "nowhere" for that input."""
-        self._strand_check(i, self._no_routes, self.present)
-
-    def _strand_check(self, i, new_table, present):
-        # A routing change must not strand a note: outputs that had a note-on but will no
-        # longer get its note-off are sent one now; the note stays tracked on the others.
-        outs = self.note_outs[i]
-        lst = self.sounding[i]
-        k = 0
-        while k < self.n_sounding[i]:
-            idx = lst[k]
-            old = outs[idx]
-            keep = old & new_table[0x80 | (idx >> 7)] & present
-            if old & ~keep:
-                outs[idx] = 0  # so _emit's tracking leaves the list alone
-                self._emit(i, old & ~keep, 0x80 | (idx >> 7), idx & 0x7F, 0, 2)
-            outs[idx] = keep
-            if keep:
-                k += 1
+                s += 1
+            s = 0
+            e = j
+        while k < end:
+            b = buf[k]
+            k += 1
+            if 0xF8 <= b < 0xFF:
+                self._realtime(i, b)
+            elif e < size:
+                carry[e] = b
+                e += 1
             else:
-                last = self.n_sounding[i] - 1
-                lst[k] = lst[last]
-                self.n_sounding[i] = last
-        if self.sounding_overflow[i]:
-            # More notes than the list holds: scan them all; the flag stays while any remain.
-            kept = 0
-            for idx in range(2048):
-                old = outs[idx]
-                if old:
-                    keep = old & new_table[0x80 | (idx >> 7)] & present
-                    if old & ~keep:
-                        outs[idx] = 0
-                        self._emit(i, old & ~keep, 0x80 | (idx >> 7), idx & 0x7F, 0, 2)
-                    outs[idx] = keep
-                    if keep:
-                        kept = 1
-            self.sounding_overflow[i] = kept
+                self.stray[i] += 1  # cannot happen: app reads a waiting input only into room
+        self.carry_start[i] = s
+        self.carry_end[i] = e
 
-    def _hold(self, o, s, d1, d2, n):
-        # Another input's SysEx holds output ``o``: keep the whole message until it ends.
-        hold = self.hold[o]
-        t = self.hold_tails[o]
-        if ((self.hold_heads[o] - t - 1) & _HOLD_MASK) <= n:
-            self.dropped[o * N_DROP_REASONS + DROP_HOLD_FULL] += 1
-            return
-        self.held = 1
-        hold[t] = s
-        t = (t + 1) & _HOLD_MASK
-        if n:
-            hold[t] = d1
-            t = (t + 1) & _HOLD_MASK
-            if n == 2:
-                hold[t] = d2
-                t = (t + 1) & _HOLD_MASK
-        self.hold_tails[o] = t
+    def carry_room(self, i):
+        # Bytes input ``i``'s carry can still take.
+        return len(self.carry[i]) - self.carry_end[i] + self.carry_start[i]
+
+    def resume(self, i, force=0):
+        # Try input ``i``'s waiting bytes again (once a pass, before reading it). With
+        # ``force``, its first message that cannot be taken goes on by rule 4 instead of waiting.
+        self.stalled &= ~(1 << i)
+        self.forcing = force
+        e = self.carry_end[i]
+        k = self.feed(i, self.carry[i], self.carry_start[i], e)
+        self.forcing = 0
+        if k >= e:
+            self.carry_start[i] = 0
+            self.carry_end[i] = 0
+
+    # -- timing bytes ------------------------------------------------------------------
 
     def _realtime(self, i, b):
-        # Real-time bytes bypass the parser state and take each output's priority lane.
-        # Clock and transport pass only from the clock master (design notes section 5).
-        if b == 0xF8:
-            if self.master == NONE and self.master_mode == MASTER_AUTO:
-                self.master = i
-            if self.master != i:
-                return
-            self.last_clock = self.now
-        elif b == 0xFA or b == 0xFB:
-            if self.master_mode == MASTER_AUTO:
-                self.master = i
-            elif self.master_mode != i:
-                return
-            self.last_clock = self.now
-        elif b == 0xFC:
-            if self.master != i and not (self.master == NONE and self.master_mode == MASTER_AUTO):
-                return
-        elif b == 0xFE:
+        # Timing bytes bypass the parser state and take each output's lane (rule 1). Idle
+        # outputs get the byte at once (one ``send``; written out here, as in inject_realtime:
+        # one call fewer per clock byte); the rest queue it in their lane.
+        if b == 0xFE:
             self.sensing[i] = 1
             self.watch = 1
-            self._queue_rt(b, self.masks[i][b])
+        now = self.now
+        mask = self.clock_master.route(i, b, self.masks[i][b], now)
+        if not mask:
             return
-        else:
-            self._queue_rt(b, self.masks[i][b])
-            return
-        if self.clock_sink is not None:
-            self.clock_sink.on_master(b, self.now)
-        self._queue_rt(b, self.masks[i][b] & self.clock_send)
-
-    def inject_realtime(self, b):
-        """Queue clock or transport byte ``b`` from the box's own clock (master mode internal) on
-        every output whose clock is on. The clock that made it needs no ``clock_sink`` call."""
-        self._queue_rt(b, self.clock_send & self.present)
-
-    def _queue_rt(self, b, mask):
-        if b == 0xF8:
-            # Per-output divider: the first tick after Start passes, then one in ``divide``.
-            m = mask & self.dividing
-            if m:
-                divide = self.divide
-                count = self.divide_count
-                for o in _BITS[m]:
-                    c = count[o]
-                    if c:
-                        mask &= ~(1 << o)
-                    c += 1
-                    count[o] = 0 if c >= divide[o] else c
-        elif b == 0xFA or b == 0xFB:
-            count = self.divide_count
-            for o in range(self.n_out):
-                count[o] = 0
-        # Idle outputs get the byte at once (one ``send``); the rest queue it in their lane.
         dm = mask & self.direct & ~self.queued
         if dm:
             mask ^= dm
             rtb = self.rtb
             rtb[0] = b
             outputs = self.outputs
-            now = self.now
-            for o in _BITS[dm]:
+            for o in BITS[dm]:
                 if not outputs[o].send(rtb, 0, 1, now):
                     mask |= 1 << o
-        self.queued |= mask
-        o = 0
-        while mask:
-            if mask & 1:
-                t = self.rt_tails[o]
-                if ((self.rt_heads[o] - t - 1) & _RT_MASK) == 0:
+        if mask:
+            # The lane, written out here too (one call fewer: a clock byte to USB and the CV
+            # engine, never sent at once, takes this path every time).
+            self.queued |= mask
+            q = self.queues
+            lanes = q.lanes
+            lane_heads = q.lane_heads
+            lane_tails = q.lane_tails
+            for o in BITS[mask]:
+                t = lane_tails[o]
+                if ((t - lane_heads[o]) & _LANE_WRAP) == _LANE_SIZE:
                     self.dropped[o * N_DROP_REASONS + DROP_REALTIME_FULL] += 1
                 else:
-                    self.rt[o][t] = b
-                    self.rt_tails[o] = (t + 1) & _RT_MASK
-            mask >>= 1
-            o += 1
+                    lanes[o][t & _LANE_MASK] = b
+                    lane_tails[o] = (t + 1) & _LANE_WRAP
 
-    # -- SysEx ---------------------------------------------------------------------------
+    def inject_realtime(self, b):
+        # Queue clock or transport byte ``b`` from the box's own clock (master mode internal)
+        # on every output whose clock is on: at once to idle outputs, else in their lanes.
+        mask = self.clock_master.inject(b, self.present)
+        dm = mask & self.direct & ~self.queued
+        if dm:
+            mask ^= dm
+            rtb = self.rtb
+            rtb[0] = b
+            outputs = self.outputs
+            for o in BITS[dm]:
+                if not outputs[o].send(rtb, 0, 1, self.now):
+                    mask |= 1 << o
+        if mask:
+            self._lane(b, mask)
+
+    def _lane(self, b, mask):
+        # The outputs in ``mask`` queue timing byte ``b`` in their lane.
+        self.queued |= mask
+        q = self.queues
+        lanes = q.lanes
+        lane_heads = q.lane_heads
+        lane_tails = q.lane_tails
+        for o in BITS[mask]:
+            t = lane_tails[o]
+            if ((t - lane_heads[o]) & _LANE_WRAP) == _LANE_SIZE:
+                self.dropped[o * N_DROP_REASONS + DROP_REALTIME_FULL] += 1
+            else:
+                lanes[o][t & _LANE_MASK] = b
+                lane_tails[o] = (t + 1) & _LANE_WRAP
+
+    # -- SysEx arbitration (rule 6) ----------------------------------------------------
+    # An output is held by at most one input's SysEx (``owner``); while held, only that
+    # SysEx's bytes (and timing bytes, and its own input's System Reset) enter its ring.
+    # A SysEx byte is written only with room left for the F7 and every owed off, so closing a
+    # SysEx never waits.
 
     def _sysex_start(self, i):
-        # Outputs that are free carry the SysEx as it streams. Outputs another input's SysEx
-        # holds get it later, whole: its bytes are kept in this input's wait buffer, and a
-        # marker (F0, input) in the output's hold queue keeps its place among the messages
-        # held there, so each input's order is kept.
+        # Returns 1 when input ``i`` must wait at its F0.
         mask = self.masks[i][0xF0]
-        n_out = self.n_out
-        pend = self.sx_pend
-        if self.sx_len[i] and not self._sx_pending(i):
-            self.sx_len[i] = 0  # every SysEx kept here has gone out: start over
-        taken = 0
-        wait = 0
-        for o in _BITS[mask]:
-            if self.owner[o] == NONE:
-                self.owner[o] = i
-                taken |= 1 << o
-                self._put(o, 0xF0)
-                self.out_key[o] = -1
-            elif self.sx_len[i] + 2 <= SX_WAIT_SIZE and self._hold_marker(o, i):
-                k = i * n_out + o
-                if not pend[k]:
-                    self.sx_cur[k] = self.sx_len[i]
-                pend[k] += 1
-                wait |= 1 << o
-            else:
+        owner = self.owner
+        owed = self.owed
+        heads = self.heads
+        tails = self.tails
+        blocked = 0
+        for o in BITS[mask]:
+            if (owner[o] != _NONE or self.lated >> o & 1
+                    or _RING_SIZE - ((tails[o] - heads[o]) & _RING_WRAP) < SYSEX_START_FREE + _OFF_BYTES * owed[o]):
+                blocked |= 1 << o
+        if blocked:
+            if not self.forcing:
+                return 1
+            # The input cannot wait: the SysEx is dropped whole where it would have waited.
+            self.forcing = 0
+            for o in BITS[blocked]:
                 self.dropped[o * N_DROP_REASONS + DROP_SYSEX_BUSY] += 1
-        if wait:
-            # In the wait buffer each SysEx starts with the outputs waiting for it.
-            buf = self.sx_buf[i]
-            k = self.sx_len[i]
-            self.sx_start[i] = k
-            buf[k] = wait
-            buf[k + 1] = 0xF0
-            self.sx_len[i] = k + 2
-        self.sx_wait[i] = wait
-        self.sysex_to[i] = taken
-        self.owned |= taken
-        self.queued |= taken
+            mask &= ~blocked
+        q = self.queues
+        for o in BITS[mask]:
+            owner[o] = i
+            q.put_byte(o, 0xF0)
+            self.out_key[o] = -1
+        self.sysex_to[i] = mask
+        self.owned |= mask
+        self.busy |= mask
+        self.queued |= mask
+        self.sysex_last[i] = self.now
         self.watch = 1
-
-    def _sx_pending(self, i):
-        # Outputs with a marker for input ``i`` still in their hold queue.
-        pend = self.sx_pend
-        k = i * self.n_out
-        for o in range(self.n_out):
-            if pend[k + o]:
-                return True
-        return False
-
-    def _hold_marker(self, o, i):
-        hold = self.hold[o]
-        t = self.hold_tails[o]
-        if ((self.hold_heads[o] - t - 1) & _HOLD_MASK) < 2:
-            return False
-        hold[t] = 0xF0
-        t = (t + 1) & _HOLD_MASK
-        hold[t] = i
-        self.hold_tails[o] = (t + 1) & _HOLD_MASK
-        self.held = 1
-        return True
-
-    def _sysex_drop_waiting(self, i):
-        # Input ``i``'s open SysEx outgrew its wait buffer: the outputs waiting for it drop it
-        # whole (none of it was sent there) and their markers for it are voided.
-        wait = self.sx_wait[i]
-        for o in _BITS[wait]:
-            self.dropped[o * N_DROP_REASONS + DROP_SYSEX_BUSY] += 1
-            self.sx_pend[i * self.n_out + o] -= 1
-            # Its marker is the last one for ``i`` in this hold queue.
-            hold = self.hold[o]
-            h = self.hold_heads[o]
-            t = self.hold_tails[o]
-            last = -1
-            while h != t:
-                if hold[h] == 0xF0 and hold[(h + 1) & _HOLD_MASK] == i:
-                    last = h
-                h = (h + 1) & _HOLD_MASK
-            if last >= 0:
-                hold[(last + 1) & _HOLD_MASK] = NONE
-        self.sx_len[i] = self.sx_start[i]
-        self.sx_wait[i] = 0
+        return 0
 
     def _sysex_byte(self, i, b):
+        # Returns 1 when input ``i`` must wait at this byte.
         mask = self.sysex_to[i]
-        for o in _BITS[mask]:
-            # Keep one byte of room for the F7 that closes a SysEx cut short.
-            if ((self.heads[o] - self.tails[o] - 1) & _RING_MASK) < 2:
-                self._put(o, 0xF7)
+        self.sysex_last[i] = self.now
+        owed = self.owed
+        heads = self.heads
+        tails = self.tails
+        blocked = 0
+        for o in BITS[mask]:
+            if _RING_SIZE - ((tails[o] - heads[o]) & _RING_WRAP) < 2 + _OFF_BYTES * owed[o]:
+                blocked |= 1 << o
+        if blocked:
+            if not self.forcing:
+                return 1
+            # Cannot happen at wire rate (it streams no faster than the output sends), but if
+            # a DIN input cannot wait, the SysEx is closed there and counted.
+            self.forcing = 0
+            for o in BITS[blocked]:
+                self.queues.put_byte(o, 0xF7)
                 self._release(o)
-                self.sysex_to[i] &= ~(1 << o) & 0xFF
                 self.dropped[o * N_DROP_REASONS + DROP_SYSEX_OVERFLOW] += 1
-            else:
-                self._put(o, b)
-        if self.sx_wait[i]:
-            k = self.sx_len[i]
-            if k < SX_WAIT_SIZE - 1:  # room for its F7
-                self.sx_buf[i][k] = b
-                self.sx_len[i] = k + 1
-            else:
-                self._sysex_drop_waiting(i)
+            mask &= ~blocked
+            self.sysex_to[i] = mask
+        rings = self.rings
+        for o in BITS[mask]:
+            t = tails[o]
+            rings[o][t & _RING_MASK] = b
+            tails[o] = (t + 1) & _RING_WRAP
+        self.queued |= mask
+        return 0
 
     def _sysex_end(self, i):
         # Close input ``i``'s SysEx on every output carrying it (F7 ends it or closes it).
-        # Outputs still waiting for it get it whole, with its F7, when their turn comes.
-        mask = self.sysex_to[i]
-        for o in _BITS[mask]:
-            self._put(o, 0xF7)
+        q = self.queues
+        for o in BITS[self.sysex_to[i]]:
+            q.put_byte(o, 0xF7)
             self._release(o)
-        if self.sx_wait[i]:
-            k = self.sx_len[i]
-            self.sx_buf[i][k] = 0xF7
-            self.sx_len[i] = k + 1
-            self.sx_wait[i] = 0
         self.sysex_to[i] = 0
         if (self.state[i] & 0xFF) == 0xF0:
             self.state[i] = 0  # closed from outside the parser (timeout, input lost)
 
-    def _put(self, o, b):
-        t = self.tails[o]
-        self.rings[o][t] = b
-        self.tails[o] = (t + 1) & _RING_MASK
-        self.queued |= 1 << o
-
     def _release(self, o):
-        # The SysEx holding ``o`` ended: messages held meanwhile follow it, in order, up to a
-        # waiting SysEx's marker: that SysEx goes out next (and holds ``o`` if still open).
-        self.owner[o] = NONE
-        self.owned &= ~(1 << o)
+        bit = 1 << o
+        self.owner[o] = _NONE
+        self.owned &= ~bit
         self.out_key[o] = -1
-        hold = self.hold[o]
-        h = self.hold_heads[o]
-        t = self.hold_tails[o]
-        ring = self.rings[o]
-        rt = self.tails[o]
-        free = (self.heads[o] - rt - 1) & _RING_MASK
-        bit = 1 << o
-        while h != t and free:
-            b = hold[h]
-            if b == 0xF0:
-                j = hold[(h + 1) & _HOLD_MASK]
-                if j != NONE:
-                    if free < SX_WAIT_SIZE:
-                        break  # not enough room yet: the next service pass tries again
-                    self.tails[o] = rt
-                    self._sysex_catch_up(o, j)
-                    rt = self.tails[o]
-                    free = (self.heads[o] - rt - 1) & _RING_MASK
-                h = (h + 2) & _HOLD_MASK
-                if self.owner[o] != NONE:
-                    break  # that SysEx is still open and now holds ``o``
-                continue
-            ring[rt] = b
-            rt = (rt + 1) & _RING_MASK
-            h = (h + 1) & _HOLD_MASK
-            free -= 1
-        self.tails[o] = rt
-        self.hold_heads[o] = h
         self.queued |= bit
-        # Anything left (ring full, or a SysEx holds ``o`` again) waits in the hold queue.
+        self._settle(o)
 
-    def _sysex_catch_up(self, o, j):
-        # Output ``o`` reached a marker for input ``j``: the next SysEx in ``j``'s wait buffer
-        # that waits for ``o`` goes out, from its F0; if it is still open, ``o`` joins the
-        # outputs it streams to and is held by it.
+    def _settle(self, o):
+        # Output ``o`` may have room again or be free: late records move into its ring (first,
+        # in order); the summaries follow.
         bit = 1 << o
-        k = j * self.n_out + o
-        buf = self.sx_buf[j]
-        end = self.sx_len[j]
-        c = self.sx_cur[k]
-        while c < end and not buf[c] & bit:
-            # A SysEx that did not wait for ``o``: skip past its F7.
-            c += 1
-            while c < end and buf[c] != 0xF7:
-                c += 1
-            c += 1
-        self.sx_pend[k] -= 1
-        if c >= end:
-            return  # not kept (cannot happen while markers and the buffer agree)
-        c += 1  # the header: outputs waiting
-        while c < end:
-            b = buf[c]
-            self._put(o, b)
-            c += 1
-            if b == 0xF7:
-                break
+        if self.lated & bit and self.owner[o] == _NONE:
+            q = self.queues
+            if q.late_to_ring(o):
+                self.track.full &= ~bit
+            if q.late_heads[o] == q.late_tails[o]:
+                self.lated &= ~bit
+        if _RING_SIZE - ((self.tails[o] - self.heads[o]) & _RING_WRAP) < _PRESSURE:
+            self.pressed |= bit
         else:
-            # Still open: the rest streams to ``o`` as it arrives.
-            self.owner[o] = j
-            self.owned |= bit
-            self.sysex_to[j] |= bit
-            self.sx_wait[j] &= ~bit
-        self.sx_cur[k] = c
+            self.pressed &= ~bit
+        self.busy = self.owned | self.lated | self.pressed
 
-    # -- once a pass ---------------------------------------------------------------------
+    # -- releases --------------------------------------------------------------------
+
+    def release_notes(self, i):
+        # Send an off for every note and sustain input ``i`` has sounding, to each output its
+        # on reached (after an input is lost): a routing change to "nowhere" for that input.
+        self._strand(i, self._no_routes, self.present)
+
+    def _strand(self, i, new_table, present):
+        # A routing change must not strand a note: outputs that had an on but will no longer
+        # get its off are sent one now (owed offs: they never wait).
+        track = self.track
+        notes = track.notes[i]
+        per_channel = track.per_channel[i]
+        # Most inputs have nothing sounding: one compare (in C) instead of 32 Python iterations.
+        for ch in range(16 if per_channel != _SILENT else 0):
+            if not per_channel[ch]:
+                continue
+            status = 0x80 | ch
+            keep_mask = new_table[status] & present
+            base = ch << 7
+            for note in range(128):
+                old = notes[base + note]
+                if old & ~keep_mask:
+                    lost = old & ~keep_mask
+                    track.turn_off(i, notes, base + note, lost)
+                    self._place(i, lost, status | (i << 8), status, note, 0, 2, lost)
+        sustain = track.sustain[i]
+        for ch in range(16 if sustain != _SILENT else 0):
+            old = sustain[ch]
+            if old:
+                status = 0xB0 | ch
+                lost = old & ~(new_table[status] & present)
+                if lost:
+                    track.turn_off(i, sustain, ch, lost)
+                    self._place(i, lost, status | (i << 8), status, 64, 0, 2, lost)
+
+    # -- once a pass / once a tick -------------------------------------------------------
 
     def service(self, now):
-        """Timeouts: a stalled SysEx, a silent clock master, an input lost after active sensing.
-
-        Called every pass; does its loops only when the millisecond tick has moved and there is
-        something to watch, so an idle pass costs a comparison or two."""
+        # Timeouts: a silent SysEx, a silent clock master, an input lost after active sensing.
+        # Does its loops only when the millisecond tick has moved.
         self.now = now
         if now == self.serviced:
             return
@@ -931,96 +923,67 @@ class Merger:
             still = 0
             state = self.state
             for i in range(self.n_in):
-                # A SysEx open on input i: its parser status is 0xF0 (between feeds it is stored).
-                if (state[i] & 0xFF) == 0xF0 or self.sensing[i]:
-                    quiet = ticks_diff(now, self.last_rx[i])
-                    if (state[i] & 0xFF) == 0xF0 and quiet > SYSEX_TIMEOUT_MS:
-                        self._sysex_end(i)
-                        self.sysex_timeouts += 1
-                    if self.sensing[i] and quiet > SENSING_TIMEOUT_MS:
-                        self.input_lost(i)
-                    if (state[i] & 0xFF) == 0xF0 or self.sensing[i]:
-                        still = 1
+                if self.stalled >> i & 1:
+                    still = 1  # its bytes are waiting here, not silent
+                    continue
+                sysex = (state[i] & 0xFF) == 0xF0
+                if sysex and ticks_diff(now, self.sysex_last[i]) > SYSEX_TIMEOUT_MS:
+                    self._sysex_end(i)
+                    self.sysex_timeouts += 1
+                    sysex = False
+                if self.sensing[i] and ticks_diff(now, self.last_rx[i]) > SENSING_TIMEOUT_MS:
+                    self.input_lost(i)
+                    sysex = False
+                if sysex or self.sensing[i]:
+                    still = 1
             self.watch = still
-        if self.master != NONE and self.master_mode == MASTER_AUTO:
-            if ticks_diff(now, self.last_clock) > CLOCK_TIMEOUT_MS:
-                self.master = NONE
-        if self.held:
-            still = 0
-            for o in range(self.n_out):
-                if self.hold_heads[o] != self.hold_tails[o]:
-                    if self.owner[o] == NONE:
-                        self._release(o)
-                    if self.hold_heads[o] != self.hold_tails[o]:
-                        still = 1
-            self.held = still
+        self.clock_master.service(now)
 
     def input_lost(self, i):
-        """Input ``i`` went silent after active sensing: close what it left open."""
+        # Input ``i`` went silent after active sensing: close what it left open.
         self.sensing[i] = 0
         if (self.state[i] & 0xFF) == 0xF0:
             self._sysex_end(i)
         self.release_notes(i)
         self.state[i] = 0
-        if self.master == i:
-            self.master = NONE
+        self.clock_master.lost(i)
 
     def drain(self, o, port, now):
-        """Hand output ``o``'s queued bytes to ``port`` (``port.send``), real-time first, as
-        many as it takes without blocking."""
-        h = self.rt_heads[o]
-        t = self.rt_tails[o]
-        while h != t:
-            if port.send(self.rt[o], h, h + 1, now) != 1:
-                self.rt_heads[o] = h
-                return
-            h = (h + 1) & _RT_MASK
-        self.rt_heads[o] = h
-        h0 = self.heads[o]
-        t = self.tails[o]
-        h = h0
-        if h != t:
-            ring = self.rings[o]
-            if t < h:
-                # The queued bytes wrap: the end of the ring first.
-                took = port.send(ring, h, RING_SIZE, now)
-                h = (h + took) & _RING_MASK
-            if h < t:
-                h += port.send(ring, h, t, now)
-            if self.co_n[o]:
-                self._forget_sent(o, h0, (h - h0) & _RING_MASK)
-            self.heads[o] = h
-        if h == t:
-            self.queued &= ~(1 << o)
+        # Hand output ``o``'s queued bytes to ``port``, timing lane first, as many as it takes
+        # without blocking; then let late records in.
+        q = self.queues
+        q.drain(o, port, now)
+        bit = 1 << o
+        if self.busy & bit:
+            self._settle(o)
+        if q.heads[o] == q.tails[o] and q.lane_heads[o] == q.lane_tails[o] and not self.lated & bit:
+            self.queued &= ~bit
 
     def write_outputs(self, now):
-        """Hand every output's queued bytes to its port (``self.outputs``), as many as each
-        takes without blocking. Once a pass, when ``queued`` is not 0.
-
-        The common case (no real-time byte waiting, the queued bytes in one piece, nothing
-        under coalescing watch) is inline: one ``send`` call per output. The rest goes through
-        ``drain``."""
-        q = self.queued
+        # Hand every output's queued bytes to its port (``self.outputs``). Once a pass, when
+        # ``queued`` is not 0. The common case (no timing byte waiting, the ring's bytes in one
+        # piece, the output not busy) is inline: one ``send`` call per output.
+        q = self.queues
         outputs = self.outputs
-        rings, tails, heads, out_key = self._q
-        rt_heads = self.rt_heads
-        rt_tails = self.rt_tails
-        co_n = self.co_n
-        o = 0
-        while q:
-            if q & 1:
-                h = heads[o]
-                t = tails[o]
-                if h < t and rt_heads[o] == rt_tails[o] and not co_n[o]:
-                    h += outputs[o].send(rings[o], h, t, now)
-                    heads[o] = h
-                    if h == t:
-                        self.queued &= ~(1 << o)
-                else:
-                    self.drain(o, outputs[o], now)
-            q >>= 1
-            o += 1
+        rings = self.rings
+        heads = self.heads
+        tails = self.tails
+        lane_heads = q.lane_heads
+        lane_tails = q.lane_tails
+        busy = self.busy
+        for o in BITS[self.queued]:
+            h = heads[o]
+            t = tails[o]
+            a = h & _RING_MASK
+            b = t & _RING_MASK
+            if a < b and lane_heads[o] == lane_tails[o] and not busy >> o & 1:
+                h = (h + outputs[o].send(rings[o], a, b, now)) & _RING_WRAP
+                heads[o] = h
+                if h == t:
+                    self.queued &= ~(1 << o)
+            else:
+                self.drain(o, outputs[o], now)
 
     def pending(self, o):
-        """Bytes queued for output ``o`` (both lanes)."""
-        return ((self.tails[o] - self.heads[o]) & _RING_MASK) + ((self.rt_tails[o] - self.rt_heads[o]) & _RT_MASK)
+        # Bytes (and late records) queued for output ``o``.
+        return self.queues.pending(o)

@@ -38,7 +38,7 @@ Measured on the MicroPython VM (node) in one run, per scan of all four buttons w
 pressed: ``_scan`` here 4-8 us, four ``Debouncer.update()`` 15-24 us, four ``Button.update()``
 (the class with long presses) 42-48 us. Its ``Button`` also reports a long press once (no
 repeat) and delays short presses to count multi-clicks. On the Pico a scan here is about four
-pin reads (506 cycles each, design notes 3b) and a few tests: roughly 30 us every 5 ms.
+pin reads (506 cycles each, docs/design.md, "CircuitPython costs") and a few tests: roughly 30 us every 5 ms.
 """
 
 from micropython import const
@@ -179,6 +179,10 @@ class Panel:
         self.next_scan = now
         self.next_led = now
         self.next_feed = now
+        # The clock (an object whose ``running`` says the transport runs; start.build attaches
+        # app's Clock): no NVM write while it runs, the flash write would stop the loop ~51 ms.
+        self.transport = None
+        self.frame_ready = False  # buf holds a changed frame: written on the next ms tick
         self.writes = 0  # LED writes, for the simulator's figures
         self.nvm_writes = 0
 
@@ -206,6 +210,12 @@ class Panel:
         if ((now - self.next_led) & _MASK) < _HALF:
             self.next_led = (now + LED_MS) & _MASK
             self._leds(now)
+        elif self.frame_ready:
+            # A changed frame goes out a tick after it was composed: the chain's write blocks
+            # for its wire time (27 bytes, about 0.27 ms), so the two never share a pass.
+            self.frame_ready = False
+            self.writes += 1
+            self.write_leds(self.buf)
         if ((now - self.next_feed) & _MASK) < _HALF:
             self.next_feed = (now + FEED_MS) & _MASK
             wd = self.watchdog
@@ -340,8 +350,7 @@ class Panel:
             self._set(LED_STATUS, c)
             dirty = True
         if dirty and self.write_leds is not None:
-            self.writes += 1
-            self.write_leds(self.buf)
+            self.frame_ready = True
 
     def _set(self, k, c):
         self.have[k] = c
@@ -354,7 +363,11 @@ class Panel:
     def _save(self, now):
         # An NVM write erases and rewrites a 4 KB flash sector (tens of ms with the CPU
         # stalled) and wears the flash: only a preset that stayed NVM_SAVE_MS, only between
-        # messages (no input byte for NVM_QUIET_MS), one write for all three bytes.
+        # messages (no input byte for NVM_QUIET_MS), never while the clock runs, one write for
+        # all three bytes.
+        transport = self.transport
+        if transport is not None and transport.running:
+            return
         last_rx = self.last_rx
         seen = self.rx_seen
         for i in range(len(last_rx)):

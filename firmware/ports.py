@@ -1,10 +1,13 @@
 """MIDI ports over whatever hardware object ``board_io`` hands in.
 
-Inputs have ``read(buf) -> n``: never waits, returns 0 when nothing arrived.
+Inputs have ``read(buf) -> n``: never waits, returns 0 when nothing arrived; and ``reader``, the
+callable the main loop polls with: the stream's own ``readinto`` where that never waits (a UART
+made with ``timeout=0``, USB MIDI; it returns None or 0 when nothing came), so an idle pass pays
+no Python call per input (about 1,500 cycles each on the board), else ``read``.
 Outputs have ``send(buf, start, end, now) -> n``: take as many of ``buf[start:end]`` as go
 without blocking (``now`` is the pass's ``ticks_ms``) and say how many. One call, not a room
 query and a write: the merger calls it for every output a message goes to, and a method call is
-the costliest thing on that path (design notes 3b). Nothing here imports a hardware module, so
+the costliest thing on that path (docs/design.md, "CircuitPython costs"). Nothing here imports a hardware module, so
 the simulator and the MicroPython tests drive the same classes with fakes.
 
 Why outputs pace themselves: a CircuitPython ``busio.UART.write`` (and ``rp2pio`` write) returns
@@ -19,6 +22,7 @@ from micropython import const
 
 from firmware.ticks import ticks_diff
 
+READ_SIZE = const(64)  # bytes an input read takes at most (the main loop's buffer; PIO reads)
 BYTE_US = const(320)  # one byte on a 31250 baud wire: 10 bits
 # How far ahead of the wire a DIN output may fill its transmit FIFO (the RP2040 UART FIFO holds
 # 32, a joined PIO FIFO 8). Bytes in the FIFO cannot be overtaken, so a real-time byte waits
@@ -123,6 +127,7 @@ class UartIn:
 
     def __init__(self, uart):
         self._uart = uart
+        self.reader = uart.readinto
 
     def read(self, buf):
         n = self._uart.readinto(buf)
@@ -135,6 +140,7 @@ class PioIn:
     def __init__(self, sm, size):
         self._sm = sm
         self._size = size
+        self.reader = self.read  # its readinto waits for the bytes asked: in_waiting first
 
     def read(self, buf):
         n = self._sm.in_waiting
@@ -148,6 +154,7 @@ class PioIn:
 class UsbIn:
     def __init__(self, port):
         self._port = port
+        self.reader = port.readinto
 
     def read(self, buf):
         n = self._port.readinto(buf)

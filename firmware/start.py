@@ -1,22 +1,112 @@
 """Start-up: the box built from the hardware and config.json, once. ``app.run()`` calls
 ``build()``, then drops this module with the others only start-up uses (``app.START_UP_MODULES``)
-so their code leaves the heap before the box plays (docs/design.md, "Heap"). ``app.Box`` uses
-``presets()`` for its tables.
+so their code leaves the heap before the box plays (docs/design.md, "Heap"). ``app.Box`` is
+wired here (``wire``: its fields, every preset's tables), so its construction code goes too.
 """
 
-from firmware import app, router
+from firmware import app, ports, router
 from firmware.app import Box
-from firmware.clock import DEFAULT_CLOCK, Clock
+from firmware.clock import DEFAULT_CLOCK, Clock, clock_outputs
+from firmware.clock import prepare as prepare_clock
 from firmware.cv import CvEngine
+from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, Merger
 from firmware.panel import Panel
+
+
+def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
+    """Everything the main loop touches, wired together into ``box`` (an ``app.Box``)."""
+    box.inputs = inputs
+    box.outputs = outputs
+    box.ticks_ms = ticks_ms
+    box.errors = list(errors)
+    usb = router.INPUTS.index("usb")
+    box.merger = Merger(len(inputs), len(outputs), usb)
+    box.merger.outputs = outputs
+    for o in range(len(outputs)):
+        if outputs[o] is None:
+            box.merger.present &= ~(1 << o)
+    # The CV engine is the internal output ``cv`` (None when a Box is built without it).
+    # It is fed whole messages, each with its status byte.
+    box.cv = outputs[router.CV_OUTPUT] if len(outputs) > router.CV_OUTPUT else None
+    # Running status per DIN output (config ``outputs``). Never on USB: a USB-MIDI packet
+    # carries one whole message, and TinyUSB sends running-status data bytes as single-byte
+    # packets (code index 0xF) that hosts do not take as messages (docs/board-engine.md).
+    # Never into the CV engine, which wants every message whole. Direct sends: not to the
+    # CV engine either, whose gates rise a pass after its CV is written.
+    port_settings = settings.get("outputs", {})
+    rs = 0
+    for o in range(min(len(outputs), router.CV_OUTPUT)):
+        if o != router.USB_OUTPUT and port_settings.get(router.OUTPUTS[o], {}).get("running_status", True):
+            rs |= 1 << o
+    box.merger.set_output_modes(rs, box.merger.present & ~(1 << router.CV_OUTPUT))
+    # The clock: tempo, transport and the clock/reset/run jacks (jackless when none given).
+    box.clock = clock if clock is not None else Clock(None, None, None, None, ticks_ms)
+    box.merger.clock_master.sink = box.clock
+    # The inputs that exist, with their index: the pass polls them without a None test.
+    # While some input waits (its output cannot take its next message: firmware/merger.py,
+    # rule 3) the pass polls ``WaitingPass`` instead, which reads them all: the idle pass
+    # pays nothing for it.
+    # Each with its reader (firmware.ports: a stream's own readinto where it never waits).
+    box.polled_free = [(i, getattr(inputs[i], "reader", inputs[i].read)) for i in range(len(inputs))
+                       if inputs[i] is not None]
+    box.polled_waiting = [(-1, app.WaitingPass(box.polled_free, box.merger, usb).read)]
+    box.polled = box.polled_free
+    box.tick = -1  # the ms tick the once-a-tick work last ran in
+    box.buf = bytearray(ports.READ_SIZE)
+    box.routing, box.settings = presets(box.merger, box.cv, settings, len(inputs), len(outputs))
+    # What a switch installs, per preset, read once here: the clock setup, clock outputs and
+    # master for the merger, the CV setup (nothing parsed or allocated while playing).
+    box.switches = switches(box)
+    # The sections themselves are not kept (the heap): a preset keeps its name.
+    for preset in box.settings["presets"]:
+        preset.pop("cv", None)
+        preset.pop("clock", None)
+    box.preset = 0
+    box.cv_due = -1
+    box.cv_refresh = False
+    box.announce = -1
+    box.panel = None  # firmware.panel.Panel, attached by start.build() (tests may leave it out)
+    box.select_preset(0)
+
+
+def switches(box):
+    # Per preset: (clock setup, clock outputs' send mask, their dividers, master mode, CV
+    # setup). Presets with the same clock object share its part.
+    clocks = []  # type: list  # (clock object, its part of the entry)
+    out = []
+    for n, preset in enumerate(box.settings["presets"]):
+        clock = preset.get("clock", DEFAULT_CLOCK)
+        part = None
+        for known, p in clocks:
+            if known is clock:
+                part = p
+        if part is None:
+            send, divide = clock_outputs(clock)
+            part = (prepare_clock(clock), send, divide, _master_mode(clock.get("master", "auto")))
+            clocks.append((clock, part))
+        cv = None
+        if box.cv is not None:
+            cv = box.cv.prepare(preset.get("cv"), box.settings.get("calibration"))
+        out.append(part + (cv,))
+    return out
+
+
+def _master_mode(name):
+    # config's clock.master -> merger.set_master: the box's own clock (internal, or the clock-in
+    # jack) makes the merger drop every external clock and transport byte.
+    if name == "internal" or name == "clock_in":
+        return MASTER_INTERNAL
+    if name in router.INPUTS:
+        return router.INPUTS.index(name)
+    return MASTER_AUTO
 
 
 def presets(merger, cv, settings, n_in, n_out):
     """``(routing, switch_settings)`` for a Box: every preset's routing tables (``(masks,
     transforms)`` for ``merger.set_routes``) and what a preset switch reads (``{"presets":
-    [{"name", "clock", "cv"}], "calibration"}``); the CV engine ``cv`` (or None) prepares each
-    preset's DAC tables. Building tables takes tens of ms on the RP2040, too long for a switch
-    while playing (PIO inputs hold 2.6 ms), so it happens here, once. Tables are read-only once
+    [{"name", "clock", "cv"}], "calibration"}``, from which ``Box`` has the CV engine ``cv``
+    prepare each preset's setup and DAC tables). Building tables takes tens of ms on the RP2040,
+    too long for a switch while playing (PIO inputs hold 2.6 ms), so it happens here, once. Tables are read-only once
     built, so equal ones (an input with the same routes in several presets, inputs without
     routes, a transform or a clock section several presets spell alike) are one object: 16
     presets of a live set fit. The routes themselves are not kept: they are the tables."""
@@ -25,8 +115,6 @@ def presets(merger, cv, settings, n_in, n_out):
     lists = []  # type: list  # the distinct lists of them
     transforms = {}  # type: dict  # signature -> the one transform
     for preset in settings["presets"]:
-        if cv is not None:
-            cv.prepare(preset.get("cv"), settings.get("calibration"))
         routes = preset["routes"]
         masks = [_table(tables, t) for t in merger.prepare_routes(router.build_masks(routes, n_in))]
         pairs = [_transform(transforms, tables, t) for t in router.build_transforms(routes, n_in, n_out)]
@@ -115,9 +203,9 @@ def _transform(transforms, tables, transform):
 
 def load_settings(text):
     """``config.load(text)``, then the checker is dropped from memory: it runs once at start-up
-    and its code is about 19 KB of the heap (MicroPython VM). The top-level dict is copied
-    because the one the checker built keeps the module alive (measured on the VM). Returns
-    ``(settings, errors)``."""
+    and its code is about 19 KB of the heap (on the board as on the MicroPython VM). The
+    top-level dict is copied because the one the checker built keeps the module alive (measured
+    on the VM). Returns ``(settings, errors)``."""
     import sys
 
     import firmware
@@ -154,6 +242,7 @@ def build():
     panel = Panel(hw.buttons, hw.write_leds, hw.nvm, None, len(settings["presets"]), settings["panel"],
                   box.merger.last_rx, hw.ticks_ms(), error=bool(errors), fault=bool(hw.faults))
     box.panel = panel
+    panel.transport = box.clock
     stored = panel.stored_preset()
     if stored is not None and stored != box.preset:
         box.select_preset(stored)

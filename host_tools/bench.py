@@ -98,7 +98,7 @@ def main(argv):
         print("  MicroPython VM: %.3f us/B, %d of %d messages came out, %.0f bytes allocated per message"
               % (t / (NOTES * 12), m, messages, a / max(m, 1)))
     print()
-    print("Pico estimate: design notes 3b measure ~36 us/B for a minimal parser on the board, about 38x")
+    print("Pico estimate: a minimal parser costs ~36 us/B on the board (docs/design.md), about 38x")
     print("the VM; the ratio column is the figure to trust (target <= 1.5x at full rate).")
     print()
     from host_tools import bench_clock

@@ -17,6 +17,7 @@ from host_tools.sim import runner
 CYCLE_NS = engine.CYCLE_NS
 MS = 1_000_000
 WINDOW_MS = 2.0  # a byte is read within one pass and sent within the same pass
+AFTER_MS = 8.0  # work an event leaves for the passes after it (the CV engine's, a gate) ends by then
 IDLE = (50, 250)  # ms: no input
 FORWARD_AT = [300 + 50 * k for k in range(10)]  # one F8 each: forwarded to every output
 NOTE_AT = [1000 + 60 * k for k in range(5)]  # note-ons on channel 1: CV voice 1 (DAC + gate)
@@ -113,6 +114,37 @@ def idle(passes):
     return int(statistics.median(values)) if values else None
 
 
+def second_longest(passes, times_ms, window_ms=AFTER_MS):
+    """Per event the second-longest pass that started within ``window_ms`` after it (the pass
+    after the one that forwarded the message: the CV engine plays a note there), the median."""
+    values = []
+    for at in times_ms:
+        lo, hi = at * MS, (at + window_ms) * MS
+        inside = sorted((c for t, c in passes if lo <= t <= hi), reverse=True)
+        if len(inside) > 1:
+            values.append(inside[1])
+    return int(statistics.median(values)) if values else None
+
+
+def quiet_longest(passes):
+    """The longest pass that started away from every input byte and button event of the
+    session (``AFTER_MS`` after each): the box's own timed work (panel scans, LED frames,
+    watchdog, timeouts)."""
+    busy = [(t, AFTER_MS) for t in FORWARD_AT + NOTE_AT + [t + 30 for t in NOTE_AT] + [START_AT] + TICK_AT]
+    busy += [(SWITCH_PRESS, SWITCH_WINDOW_MS), (SWITCH_RELEASE, SWITCH_WINDOW_MS)]
+    spans = sorted((at * MS, (at + w) * MS) for at, w in busy)
+    longest = None
+    k = 0
+    for t, c in passes:
+        while k < len(spans) and spans[k][1] < t:
+            k += 1
+        if any(lo <= t <= hi for lo, hi in spans[k:k + 3]):
+            continue
+        if longest is None or c > longest:
+            longest = c
+    return longest
+
+
 def _firmware_inputs():
     in1 = [(t * MS, b"\xf8") for t in FORWARD_AT]
     in1 += [(t * MS, b"\x90\x3c\x64") for t in NOTE_AT] + [((t + 30) * MS, b"\x80\x3c\x00") for t in NOTE_AT]
@@ -122,26 +154,38 @@ def _firmware_inputs():
     return {"in1": in1}, events
 
 
-def measure(files):
+def firmware_figures(files):
+    """The firmware's scenario on the board engine: (figures, BoardResult)."""
     inputs, events = _firmware_inputs()
     fw = engine.board_run(two_preset_config(), inputs, events, until_ms=END_MS, files=files)
+    fwp = pass_starts(fw)
+    pulses = [t for k, t in enumerate(TICK_AT) if k % 6 == 0]
+    figures = {
+        "idle": idle(fwp),
+        "forward": scenario(fwp, FORWARD_AT),
+        "cv_note": scenario(fwp, NOTE_AT),
+        "cv_note_after": second_longest(fwp, NOTE_AT),
+        "clock_pulse": scenario(fwp, pulses),
+        "preset_switch": scenario(fwp, [SWITCH_RELEASE], SWITCH_WINDOW_MS),
+        "quiet_longest": quiet_longest(fwp),
+        "longest_playing": fw.board["longest_pass_playing_cycles"],
+        "allocated_blocks_playing": fw.board["allocated_blocks_playing"],
+        "gc_collections_playing": fw.board["gc_collections_playing"],
+        "heap_free_after_boot": fw.board["heap_free_after_boot"],
+        "forwarded_ok": len(fw.outputs["out1"]) >= len(FORWARD_AT),
+    }
+    return figures, fw
+
+
+def measure(files):
+    firmware, _ = firmware_figures(files)
     bare_tree = {k: v for k, v in engine.install_files(files["mpy_cross"]).items() if k.startswith("firmware/")}
     bare_tree["code.py"] = BARE_LOOP
     bare = engine.board_run(None, {"in1": [(t * MS, b"\xf8") for t in FORWARD_AT]}, until_ms=BARE_END_MS,
                             files=files, tree=bare_tree)
-    fwp = pass_starts(fw)
     barep = pass_starts(bare)
-    pulses = [t for k, t in enumerate(TICK_AT) if k % 6 == 0]
     return {
-        "firmware": {
-            "idle": idle(fwp),
-            "forward": scenario(fwp, FORWARD_AT),
-            "cv_note": scenario(fwp, NOTE_AT),
-            "clock_pulse": scenario(fwp, pulses),
-            "preset_switch": scenario(fwp, [SWITCH_RELEASE], SWITCH_WINDOW_MS),
-            "heap_free_after_boot": fw.board["heap_free_after_boot"],
-            "forwarded_ok": len(fw.outputs["out1"]) >= len(FORWARD_AT),
-        },
+        "firmware": firmware,
         "bare": {"idle": idle(barep), "forward": scenario(barep, FORWARD_AT),
                  "forwarded_ok": len(bare.outputs["out1"]) == len(FORWARD_AT)},
     }
@@ -159,10 +203,10 @@ def main():
 
     def row(name, cycles, base=None):
         if cycles is None:
-            print("  %-38s %10s" % (name, "n/a"))
+            print("  %-46s %10s" % (name, "n/a"))
             return
         ratio = " (%.1fx the bare loop)" % (cycles / base) if base else ""
-        print("  %-38s %10d cycles %8.3f ms%s" % (name, cycles, cycles * CYCLE_NS / MS, ratio))
+        print("  %-46s %10d cycles %8.3f ms%s" % (name, cycles, cycles * CYCLE_NS / MS, ratio))
 
     print("  (a pass: from one busio.UART.readinto of in1 to the next; the longest pass within %.0f ms"
           " of the event, median over the events)" % WINDOW_MS)
@@ -170,8 +214,13 @@ def main():
     row("bare loop, forward one byte", bare["forward"])
     row("firmware, idle", fw["idle"], bare["idle"])
     row("firmware, forward F8 to every output", fw["forward"], bare["forward"])
-    row("firmware, CV note (DAC + gate)", fw["cv_note"])
+    row("firmware, CV note: the pass forwarding it", fw["cv_note"])
+    row("firmware, CV note: the next (CV engine, DAC)", fw["cv_note_after"])
     row("firmware, clock tick with a pulse", fw["clock_pulse"])
     row("firmware, preset switch", fw["preset_switch"])
+    row("firmware, longest pass with no input (panel)", fw["quiet_longest"])
+    row("firmware, longest pass while playing", fw["longest_playing"])
+    print("  allocated while playing: %s blocks, %s collections"
+          % (fw["allocated_blocks_playing"], fw["gc_collections_playing"]))
     print("  heap free after boot: %s bytes" % fw["heap_free_after_boot"])
     return figures

@@ -239,7 +239,10 @@ class Pin:
         self.value = False
 
 class Null:
+    ticks_heard = 0
     def on_master(self, b, now):
+        return 0
+    def follow_ticks(self):
         return 0
     def service(self, now):
         return 0
@@ -262,6 +265,7 @@ def follow(c):
     t0 = ticks_us()
     for _ in range(N):
         c.on_master(0xF8, t)
+        c.follow_ticks()
         c.service(t + 10)
         t += 20
     T[0] = t
@@ -374,7 +378,7 @@ def main(argv=()):
         us = costs.get(key)
         if us is not None:
             print("  %-58s %6.2f us VM, about %4.0f us on the Pico" % (text, us, us * scale))
-    print("  (Pico: VM time scaled by design notes 3b's minimal parser, %.3f us a byte on the VM in the"
+    print("  (Pico: VM time scaled by the minimal parser of docs/design.md, %.3f us a byte on the VM in the"
           % costs["ref"])
     print("  same run and 36 us on the Pico: rough)")
     return 0

@@ -93,7 +93,7 @@ def summary_figures(result):
 VM_SCRIPT = """
 import gc
 import time
-from firmware import cv, dac
+from firmware import cv, cv_setup, dac
 
 from scripted_ports import CountingI2C as I2C, Jacks as Hw
 
@@ -127,7 +127,7 @@ from bench_ref import ref_parse as ref
 measure("ref_parser_byte", ref)
 
 d = dac.Dac(I2C(), 3)
-d.setup()
+cv_setup.setup_dac(d)
 def flush1(n):
     for k in range(n):
         d.set(0, k & 4095)
@@ -247,6 +247,7 @@ def _bus_model():
     from host_tools.sim.mcp4728 import MCP4728
 
     dac = fwimport.firmware_module("dac")
+    cv_setup = fwimport.firmware_module("cv_setup")
     names = runner._FAKE_MODULES
     saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
     sys.path.insert(0, str(runner.FAKES))
@@ -277,7 +278,7 @@ def _bus_model():
 
         out["adafruit_raw_4ch"] = timed(raw4)
         d = dac.Dac(bus, 3)
-        d.setup()
+        cv_setup.setup_dac(d)
 
         def flush(channels, base):
             for c in channels:
@@ -347,7 +348,7 @@ def main(argv=(), n=20000):
                                       "%.1f" % (alloc / n) if alloc is not None else "-", pico(us)))
     print()
     print("VM: MicroPython 1.27 under node with a fake I2C that returns at once. Pico us~: VM time scaled")
-    print("by the minimal parser of design notes 3b measured in the same run (%.3f us/byte on the VM, 36 on"
+    print("by the minimal parser of docs/design.md measured in the same run (%.3f us/byte on the VM, 36 on"
           % (ref_us / n if ref_us else float("nan")))
     print("the Pico): rough. I2C: the simulator's bus model (writeto CPU 17.2 us + 9 bits a byte, start, stop).")
     return 0

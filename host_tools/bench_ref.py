@@ -1,5 +1,5 @@
-"""The Pico-estimate reference shared by the benchmarks: design notes 3b's minimal 4-state byte
-parser, one function call per byte, which costs about 36 us a byte on CircuitPython on the Pico.
+"""The Pico-estimate reference shared by the benchmarks: the minimal 4-state byte parser of
+docs/design.md, "CircuitPython costs", one function call per byte, which costs about 36 us a byte on CircuitPython on the Pico.
 Runs unchanged on the MicroPython VM (the benchmarks ship this file in), so a cost measured in the
 same VM run scales to the Pico as ``cost * PICO_US_PER_REF_BYTE / ref_us_per_byte``."""
 

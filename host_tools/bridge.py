@@ -18,7 +18,7 @@ Adapters (the same contract as ``firmware/ports.py``):
 - ``MidoOut.send(buf, start, end, now)``: the merged byte stream goes through ``StreamParser``,
   an incremental parser with running status, real-time bytes inside messages and SysEx, and
   each complete message is sent. (mido's own ``Parser`` drops the notes of a running-status
-  stream, which is exactly what the merger emits; design notes section 3.) It also remembers
+  stream, which is exactly what the merger emits; docs/design.md, "Libraries and chips".) It also remembers
   the notes it left sounding, so a stop sends their note-offs.
 
 ``--preset`` starts in that preset (a 1-based number or a name) instead of the first.

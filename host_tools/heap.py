@@ -1,4 +1,4 @@
-"""``python -m host_tools heap [--config FILE]``: where the box's heap goes, on the MicroPython VM.
+"""``python -m host_tools heap [--config FILE] [--board]``: where the box's heap goes.
 
 Builds the box as ``app.run()`` does (the config checked by ``start.load_settings``, the CV engine,
 the clock with its timers, the panel, a ``Box``), with scripted ports for the hardware, on the
@@ -12,8 +12,10 @@ and prints the live heap (``gc.mem_alloc()`` after ``gc.collect()``):
   GC blocks, headers and item storage; a shared object counts once, for the first attribute that
   reaches it), so the big tables stand out.
 
-A VM figure is a proxy: CircuitPython's own heap use at boot (USB, the file system, the REPL)
-comes on top (docs/design.md, "Heap"). Each step runs as its own top-level run of the VM, and
+A VM figure is a proxy: ``--board`` runs the same steps on the board engine (real CircuitPython
+10.3 on an emulated RP2040, the firmware compiled as ``flash`` installs it) with the real
+``board_io``, and prints the heap used after each step from ``gc.mem_free()`` (docs/design.md,
+"Heap", has the figures). Each step runs as its own top-level run of the VM, and
 each figure is read after a collection in a later run (the VM frees a run's garbage only then).
 """
 
@@ -54,9 +56,9 @@ STEPS_BOOT = (
               "box.panel = Panel(pins, lambda buf: None, bytearray(256), None, len(settings['presets']), "
               "settings['panel'], box.merger.last_rx, ticks.now(), error=bool(errors), fault=False)\n"
               "box.select_preset(0)\n"),
-    # As app._start returns: the config text, the full settings and the fakes' lists go.
+    # As start.build returns: the config text, the full settings and the fakes' lists go.
     ("start-up dropped", "app._forget_start_up()\nstart = None\ndel builtins.settings, builtins.errors, builtins.CONFIG_TEXT\n"
-                         "settings = errors = inputs = outputs = pins = None\n"),  # as app._start: only the box stays
+                         "settings = errors = inputs = outputs = pins = None\n"),  # as start.build: only the box stays
 )
 
 
@@ -192,7 +194,7 @@ heap("box")
 box.panel = Panel(hw.buttons, hw.write_leds, hw.nvm, None, len(settings["presets"]), settings["panel"],
                   box.merger.last_rx, hw.ticks_ms(), error=bool(errors), fault=bool(hw.faults))
 heap("panel")
-hw = settings = errors = jacks = start = None
+hw = settings = errors = jacks = start = board_io = None
 app._forget_start_up()
 heap("start-up_dropped")
 """ + SIZER + """
@@ -208,7 +210,8 @@ box.run()
 
 
 def measure_board(config_bytes, files=None):
-    """(boot rows, table rows, console) as ``measure``, from the board engine. The rows stop
+    """(boot rows, table rows, console) as ``measure``, from the board engine: a row's bytes are
+    the heap used since the script's start (gc.mem_free() fell by that much). The rows stop
     where the boot stopped (a MemoryError is in the console)."""
     from host_tools.board import engine
 
@@ -226,37 +229,46 @@ def measure_board(config_bytes, files=None):
     except RuntimeError as e:  # the boot failed: what it printed until then is in the message
         console = str(e)
     boot, tables = [], []
-    prev = None
+    start = None
     for line in console.splitlines():
-        if line.startswith("HEAP "):
-            _, label, free = line.split()
-            used = -int(free)
-            boot.append((label, 0 if prev is None else used - prev, used))
-            prev = used
+        if "HEAP " in line:  # the console's first line starts with a terminal title sequence
+            _, label, free = line[line.index("HEAP "):].split()
+            free = int(free)
+            start = free if start is None else start
+            used = start - free
+            boot.append((label, used - (boot[-1][2] if boot else 0), used))
         elif line.startswith("TABLE "):
             _, name, value = line.split()
             tables.append((name, int(value)))
     return boot, tables, console
 
 
-def report(config_path, min_table=64, out=print):
+def report(config_path, min_table=64, out=print, board=False):
     config_path = config_path or REPO / "config.json"
-    config_text = Path(config_path).read_text(encoding="utf-8")
-    boot, tables = measure(config_text)
-    out("heap on the MicroPython VM (live bytes after gc.collect(); config: %s)" % (config_path or "default"))
-    out("%-22s %9s %9s" % ("step", "added", "live"))
+    data = Path(config_path).read_bytes()
+    if board:
+        boot, tables, console = measure_board(data)
+        out("heap on the board engine (CircuitPython 10.3: bytes used since code.py started, gc.mem_free() "
+            "after gc.collect(); config: %s)" % config_path)
+        if not tables:
+            out("the boot stopped:\n" + console[-1500:])
+    else:
+        boot, tables = measure(data.decode("utf-8", "replace"))
+        out("heap on the MicroPython VM (live bytes after gc.collect(); config: %s)" % config_path)
+    out("%-22s %9s %9s" % ("step", "added", "in use"))
     for label, added, live in boot:
         out("%-22s %9d %9d" % (label, added, live))
-    live = dict((b[0], b[2]) for b in boot)
-    fakes = live["fakes"] - live["import start"]
-    total = boot[-1][2] - live["start"] - fakes
-    out("the firmware after boot: %d bytes live (the modules it keeps %d; the fakes' %d not counted)"
-        % (total, live["import app"] - live["start"], fakes))
+    if not board and boot:
+        live = dict((b[0], b[2]) for b in boot)
+        fakes = live["fakes"] - live["import start"]
+        total = boot[-1][2] - live["start"] - fakes
+        out("the firmware after boot: %d bytes live (the modules it keeps %d; the fakes' %d not counted)"
+            % (total, live["import app"] - live["start"], fakes))
     out("tables (estimated bytes each attribute holds; %d+ shown, largest first; all: %d):"
         % (min_table, sum(t[1] for t in tables)))
-    for name, freed in sorted(tables, key=lambda t: -t[1]):
-        if freed >= min_table:
-            out("  %-40s %7d" % (name, freed))
+    for name, size in sorted(tables, key=lambda t: -t[1]):
+        if size >= min_table:
+            out("  %-40s %7d" % (name, size))
     return boot, tables
 
 
@@ -264,6 +276,16 @@ def main(argv):
     p = argparse.ArgumentParser(prog="python -m host_tools heap", description=__doc__.split("\n")[0])
     p.add_argument("--config", metavar="FILE", help="the config to boot with (default: the repo's config.json)")
     p.add_argument("--min", type=int, default=64, help="smallest table to list (bytes; default 64)")
+    p.add_argument("--board", action="store_true",
+                   help="measure on the board engine (real CircuitPython; docs/board-engine.md) instead of the VM")
     args = p.parse_args(argv)
-    report(args.config, args.min)
+    if args.board:
+        from host_tools.board import engine
+
+        try:
+            engine.find_files()
+        except engine.Missing as e:
+            print("error: %s" % e, file=sys.stderr)
+            return 2
+    report(args.config, args.min, board=args.board)
     return 0

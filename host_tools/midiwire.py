@@ -3,7 +3,7 @@ and Standard MIDI File input and output.
 
 The decoder is written apart from the firmware's parser on purpose: tests use it as the
 oracle that an output is a valid MIDI stream. (mido's parser drops running-status notes and
-notes with a clock byte inside; design notes section 3.)
+notes with a clock byte inside; docs/design.md, "Libraries and chips".)
 """
 
 import math

@@ -101,12 +101,12 @@ def note_labels(timed, start, end):
 def _note_0v():
     from host_tools import fwimport
 
-    return fwimport.firmware_module("cv_tables").NOTE_0V
+    return fwimport.firmware_module("cv_setup").NOTE_0V
 
 
 def pitch_labels(signals, name, start, end):
     """(time ms, note name) where pitch jack ``name`` settles on a semitone (1 V/oct, 0 V at
-    note 24: firmware/cv_tables.py)."""
+    note 24: firmware/cv_setup.py)."""
     zero = _note_0v()
     out = []
     for t, n, v in signals:

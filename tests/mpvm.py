@@ -59,7 +59,7 @@ NPM_PACKAGE = "@micropython/micropython-webassembly-pyscript"
 VM_ROOT = "/fw"
 
 # The RP2040 has 264 KB of RAM; CircuitPython's Pico build gives the Python heap about 192 KB,
-# and about 187 KB of it is free at boot (design.md 3b).
+# and about 187 KB of it is free at boot (docs/design.md, "Heap").
 RP2040_HEAP_BYTES = 192 * 1024
 BOOT_FREE_BYTES = 187 * 1024
 # What a scenario may keep live after start-up: the free heap at boot minus 32 KB kept for

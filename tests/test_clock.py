@@ -105,6 +105,8 @@ class Rig:
                 else:
                     c.on_master(b, now)
                 mi += 1
+            if c.ticks_heard:
+                c.follow_ticks()  # as app.Box.step does, once the pass's outputs are written
             if not self.gate or ((now - c.due) & MASK) < HALF:
                 self.calls += 1
                 b = c.service(now)
@@ -155,7 +157,10 @@ def test_default_clock_is_the_documented_preset_object():
     assert d["analog"] == {"resolution": 4, "pulse_ms": 5, "reset_ms": 5}
     assert set(d["send"]) == set(router.OUTPUTS) and all(d["send"].values())
     assert set(d["divide"]) == set(router.OUTPUTS) and set(d["divide"].values()) == {1}
-    assert fwclock.OUTPUT_PORTS == router.OUTPUTS
+    # clock_outputs numbers the outputs as the router does (bit o, divide[o]).
+    send, divide = fwclock.clock_outputs({"send": {"usb": False}, "divide": {"out3": 4}})
+    assert send == (1 << len(router.OUTPUTS)) - 1 - (1 << router.USB_OUTPUT)
+    assert divide[router.OUTPUTS.index("out3")] == 4 and divide.count(1) == len(router.OUTPUTS) - 1
 
 
 def test_config_checker_merges_user_clock_keys_over_the_defaults():
@@ -702,13 +707,18 @@ def test_sim_panel_chord_starts_and_stops_the_internal_clock():
     assert len(edges) == 8 and transport[0][0] < edges[0] + 21 and edges[-1] < transport[1][0]
 
 
+def _flash_stall(box, now):
+    # A write to the NVM: the simulator stalls the loop for the flash erase and program (51 ms).
+    box.panel.nvm[0:3] = bytes(3)
+
+
 def test_sim_clock_survives_a_stalled_loop():
-    # A preset switch at 50 ms: 2 s later the panel stores it in NVM, a flash write that stalls
-    # the loop for 51 ms. The ticks due meanwhile go out at once afterwards: the count keeps to
-    # the grid.
+    # A flash write at 2060 ms stalls the loop for 51 ms (the panel never stores a preset while
+    # the clock runs; the stall is written directly). The ticks due meanwhile go out at once
+    # afterwards: the count keeps to the grid.
     cfg = bc.clock_config("internal", 120, 24, more=[{"master": "internal", "bpm": 120, "analog": {"resolution": 24}}])
-    res = bc.simulate_clock(cfg, actions=[(50, lambda box, now: box.select_preset(1)), (100, "start_stop")],
-                            until_ms=3000)
+    res = bc.simulate_clock(cfg, actions=[(50, lambda box, now: box.select_preset(1)), (100, "start_stop"),
+                                          (2060, _flash_stall)], until_ms=3000)
     ticks = [t for t, b in sim_bytes(res, "out1") if b == 0xF8]
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
     assert res.nvm_writes == 1 and 51 < max(gaps) < 51.4 + 21  # the stall is there ...
@@ -884,11 +894,11 @@ def test_without_a_metronome_the_clock_runs_on_the_ms_grid_as_before():
 
 
 def test_metronome_back_on_the_grid_after_a_stalled_loop():
-    # As test_sim_clock_survives_a_stalled_loop (a 51 ms NVM write about 2050 ms): the metronome's
+    # As test_sim_clock_survives_a_stalled_loop (a 51 ms flash write at 2060 ms): the metronome's
     # FIFO fills, it is stopped, the overdue ticks go out at once and it starts again on the grid.
     cfg = bc.clock_config("internal", 120, 24, more=[{"master": "internal", "bpm": 120, "analog": {"resolution": 24}}])
-    res = bc.simulate_clock(cfg, actions=[(50, lambda box, now: box.select_preset(1)), (100, "start_stop")],
-                            until_ms=3000)
+    res = bc.simulate_clock(cfg, actions=[(50, lambda box, now: box.select_preset(1)), (100, "start_stop"),
+                                          (2060, _flash_stall)], until_ms=3000)
     loop = bc.loop_ms(res)
     assert res.nvm_writes == 1 and res.counters["clock_timer"] == "pio"
     period = 500 / 24

@@ -752,3 +752,20 @@ def test_the_simulated_box_runs_on_any_config_bytes(case, tmp_path, capsys):
     else:  # the fallback (everything merged), and the console and stderr say why
         assert message in err and ("config error: " + message) in console
         assert all(got.values()), got
+
+
+def test_the_board_runs_on_a_latin1_config_and_says_why():
+    """On real CircuitPython (the board engine): a Latin-1 config.json, which stopped the box at
+    boot when it was read as text, runs the fallback and the console names the byte."""
+    from host_tools.board import engine
+
+    try:
+        files = engine.find_files()
+    except engine.Missing as e:
+        pytest.skip(str(e))
+    data, message = DEVICE_CASES["latin-1"]
+    run = engine.board_run(data, {"in1": [(5_000_000, b"\x90\x3c\x64")]}, until_ms=30, files=files)
+    assert "config error: " + message in run.console
+    assert "Thruway ready" in run.console
+    for port in ("out1", "out2", "out3", "out4"):  # the fallback: everything merged
+        assert bytes(b for _, b in run.outputs[port]) == b"\x90\x3c\x64", port

@@ -612,7 +612,7 @@ def test_setup_puts_both_chips_on_the_internal_reference_at_gain_1(rig):
         assert [reg.as_tuple() for reg in chip.output] == [(0, 1, 0, 0)] * 4
     r.close()  # one simulated board at a time
     # And the same registers as adafruit_mcp4728 leaves (the hardware layer may hand its driver
-    # objects in as hw.dac_drivers; dac.setup then goes through them).
+    # objects in as hw.dac_drivers; cv_setup.setup_dac then goes through them).
     r2 = rig(drivers=True)
     for address in (0x60, 0x64):
         assert [reg.as_tuple() for reg in r2.chips[address].output] == [(0, 1, 0, 0)] * 4
@@ -783,3 +783,32 @@ def test_random_playing_then_releasing_every_key_leaves_no_gate_up(section, sequ
             assert not r.engine.pending & (cv.P_GATE | cv.P_DRUM)
         finally:
             r.close()
+
+
+def test_a_switch_installs_prepared_setups_and_refreshes_only_changed_codes(rig):
+    # app.Box's preset switch: install() on one ms tick, refresh() (the DAC codes) on the next.
+    # Two switches before a refresh still leave every jack right: the stale voices add up.
+    r = rig()
+    plain = r.engine.prepare({"mode": "mono"}, None)
+    shifted = r.engine.prepare({"mode": "mono"}, {"cv1": {"offset": 0.1, "scale": 1.0}})
+    assert r.engine.prepare({"mode": "mono"}, None) is plain  # equal sections: one setup
+    assert shifted.pitch_tables[0] is not plain.pitch_tables[0]
+    assert shifted.pitch_tables[1] is plain.pitch_tables[1]  # equal tables are shared
+    r.engine.install(plain)
+    r.engine.refresh()
+    r.send(bytes((0x90, 60, 127)))
+    at_plain = r.codes()
+    writes = r.chips[0x60].writes
+    r.engine.install(shifted)  # voice 1's gate falls, its pitch table changes ...
+    assert r.gates()[0] is False and r.chips[0x60].writes == writes  # ... no DAC write yet
+    r.engine.refresh()
+    at_shifted = r.codes()
+    assert at_shifted[0] != at_plain[0] and at_shifted[1:] == at_plain[1:]
+    r.engine.install(plain)  # voice 1 stale ...
+    r.engine.install(plain)  # ... and still, though this install changes no table
+    r.engine.refresh()
+    assert r.codes() == at_plain
+    writes = r.chips[0x60].writes
+    r.engine.install(plain)
+    r.engine.refresh()
+    assert r.chips[0x60].writes == writes  # nothing changed: nothing written

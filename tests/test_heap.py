@@ -1,13 +1,13 @@
 """The box's heap after boot (docs/design.md, "Heap").
 
+- On the board engine (real CircuitPython 10.3, the install flash writes): the default config
+  and the 16-preset example boot, with the free heap measured after boot at least what the
+  cuts reached; skipped with one line when the CircuitPython files are absent.
 - Start-up code leaves the heap: once the box runs, the config checker, the hardware set-up
-  (board_io), the DAC table builders (cv_tables) and the start-up itself (start) are no longer
-  loaded.
-- On the MicroPython VM (``python -m host_tools heap``, the same object layout as the board's
-  32-bit build): the firmware after boot with the default config and with the 16-preset example
-  stays within what was measured when the cuts were made, and 16 presets cost a bounded amount
-  more than one (equal routing tables and settings are shared). These are the proxies until the
-  board engine (issue 13) measures the real figure: >= 64 KB free after boot.
+  (board_io, pinmap), the DAC set-up and table builders (cv_setup) and the start-up itself
+  (start) are no longer loaded.
+- Equal routing tables, transforms and settings parts are one object.
+- ``python -m host_tools heap`` (the per-module and per-table breakdown) runs on the VM.
 """
 
 import gc
@@ -20,12 +20,35 @@ from host_tools import heap
 from host_tools.sim import runner
 
 ROOT = Path(__file__).resolve().parents[1]
-SIXTEEN = ROOT / "examples" / "configs" / "sixteen-presets.json"
-START_UP_MODULES = ("firmware.config", "firmware.board_io", "firmware.cv_tables", "firmware.start")
-# Measured with `python -m host_tools heap` on the MicroPython VM: 115,104 bytes (default) and
-# 132,688 (16 presets) after the cuts; 117,920 and 160,912 before them (commit ac83a8d).
-VM_DEFAULT_BOUND = 114 * 1024
-VM_SIXTEEN_BOUND = 131 * 1024
+START_UP_MODULES = ("firmware.config", "firmware.board_io", "firmware.cv_setup", "firmware.start")
+# gc.mem_free() after boot on the board engine (the firmware's "Thruway ready" line), measured
+# with the cuts: 62,896 bytes with the default config (47,008 before), 45,200 with 16 presets
+# (a MemoryError at boot before). Issue 13 asks for 64 KB with the default config: the rest is
+# in the merger's tables (docs/design.md, "Heap").
+BOARD_FREE_DEFAULT = 62_000
+BOARD_FREE_SIXTEEN = 40_000
+
+
+def board_files():
+    from host_tools.board import engine
+
+    try:
+        return engine.find_files()
+    except engine.Missing as e:
+        pytest.skip(str(e))
+
+
+@pytest.mark.parametrize("config,least", [("config.json", BOARD_FREE_DEFAULT),
+                                          ("examples/configs/sixteen-presets.json", BOARD_FREE_SIXTEEN)],
+                         ids=["default", "sixteen-presets"])
+def test_the_install_boots_on_the_board_with_heap_to_spare(config, least):
+    from host_tools.board import engine
+
+    run = engine.board_run((ROOT / config).read_bytes(), {}, until_ms=20, files=board_files())
+    assert "config error" not in run.console
+    free = run.board["heap_free_after_boot"]
+    print("board engine, %s: %d bytes free after boot" % (config, free))
+    assert free >= least
 
 
 def test_start_up_modules_leave_the_heap(monkeypatch):
@@ -49,23 +72,16 @@ def test_start_up_modules_leave_the_heap(monkeypatch):
     assert "firmware.cv" in at_start[-1]  # the box itself is still there
 
 
-@pytest.fixture(scope="module")
-def vm_figures():
-    return {name: heap.measure(path.read_text()) for name, path in
-            (("default", ROOT / "config.json"), ("sixteen", SIXTEEN))}
-
-
-def firmware_bytes(boot):
-    live = {label: value for label, _, value in boot}
-    return boot[-1][2] - live["start"] - (live["fakes"] - live["import start"])
-
-
-def test_vm_heap_after_boot(vm_figures):
-    default = firmware_bytes(vm_figures["default"][0])
-    sixteen = firmware_bytes(vm_figures["sixteen"][0])
-    print("VM heap after boot: default %d, 16 presets %d" % (default, sixteen))
-    assert default <= VM_DEFAULT_BOUND
-    assert sixteen <= VM_SIXTEEN_BOUND
+def test_the_heap_breakdown_runs_on_the_vm():
+    """``python -m host_tools heap``: every module and build step has a figure, the start-up
+    data leaves, and the tables it lists are the box's (the merger's queues among them)."""
+    boot, tables = heap.measure((ROOT / "config.json").read_text())
+    labels = [label for label, _, _ in boot]
+    assert labels[0] == "start" and labels[-1] == "start-up dropped"
+    assert ["import " + m for m in heap.MODULES] == [x for x in labels if x.startswith("import ")]
+    assert boot[-1][1] < 0  # dropping the start-up data freed memory
+    names = dict(tables)
+    assert names["box.routing"] > 0 and names["box.buf"] > 0 and any(n.startswith("box.merger.") for n in names)
 
 
 def test_equal_tables_and_settings_are_one_object():
@@ -90,6 +106,7 @@ def test_equal_tables_and_settings_are_one_object():
     assert xf_c[0 * n_out + 1] is xf_d[0 * n_out + 1]  # the same transform in two presets
     assert xf_c[0 * n_out + 1][0] is xf_c[1 * n_out + 2][0]  # one channel map for both routes
     presets = box.settings["presets"]
-    assert presets[0]["clock"] is presets[1]["clock"]
-    assert presets[2]["clock"]["analog"] is presets[0]["clock"]["analog"]  # the defaults, once
-    assert "routes" not in presets[0]  # kept as tables only
+    assert box.switches[0] == box.switches[1]
+    assert box.switches[2][0] is box.switches[3][0]  # one clock setup for equal clock sections
+    assert box.switches[0][4] is box.switches[1][4]  # one CV setup for equal cv sections
+    assert list(presets[0]) == ["name"]  # routes kept as tables, clock and cv as the setups

@@ -2,8 +2,8 @@
 
 Each scenario builds the real firmware objects with scripted ports and calls
 ``mpharness.check_no_alloc``: bytes allocated by one steady-state call must be 0, and a further
-call must pass under ``micropython.heap_lock()``. The heap after start-up must fit an RP2040
-running CircuitPython (design notes 3b: about 187 KB free at boot; we keep under 64 KB live).
+call must pass under ``micropython.heap_lock()``. (The heap after start-up is measured on the
+board engine, tests/test_heap.py: the VM's figure is only a proxy for it.)
 """
 
 from pathlib import Path
@@ -13,7 +13,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PATHS = sorted((Path(__file__).parent / "mp_paths").glob("*.py"))
-HEAP_BUDGET = 140 * 1024  # measured 129 KB with CV, clock and panel; the Pico has about 187 KB free at boot
 
 
 @pytest.mark.parametrize("scenario", PATHS, ids=[p.stem for p in PATHS])
@@ -29,8 +28,6 @@ def test_hot_path_allocates_nothing(scenario):
     for name, allocated in report["alloc"].items():
         assert allocated == 0, "%s allocated %d bytes per call" % (name, allocated)
         assert report["heaplock"][name] == "ok"
-    for name, used in report["heap"].items():
-        assert used < HEAP_BUDGET, "%s: %d bytes live after start-up" % (name, used)
     if scenario.stem == "merge_path":
         forwarded = int(out.split("FORWARDED")[1].split()[0])
         parsed = int(out.split("PARSED")[1].split()[0])
@@ -38,3 +35,5 @@ def test_hot_path_allocates_nothing(scenario):
     if scenario.stem == "overload_path":
         # The overload really happened: values were coalesced (and notes dropped by rule).
         assert int(out.split("COALESCED")[1].split()[0]) > 0
+        # SysEx from several inputs contended, and DIN inputs that could not wait dropped some whole.
+        assert int(out.split("SYSEX_DROPPED")[1].split()[0]) > 0

@@ -292,6 +292,24 @@ def test_nvm_keeps_the_preset_written_once_after_it_stayed():
     assert r.p.nvm_writes == 2
 
 
+class Transport:
+    def __init__(self):
+        self.running = True
+
+
+def test_nvm_write_waits_while_the_clock_runs():
+    # The flash write stops the loop for about 51 ms: never while the clock runs (the box may be
+    # the master, with no input byte to hold the write back).
+    r = Rig()
+    r.p.transport = Transport()
+    r.press(3)
+    r.run(panel.NVM_SAVE_MS + 3000)
+    assert r.p.nvm_writes == 0
+    r.p.transport.running = False
+    r.run(panel.FEED_MS + 5)
+    assert r.p.nvm_writes == 1 and r.nvm[1] == 3
+
+
 def test_nvm_write_waits_for_a_gap_between_messages():
     r = Rig()
     r.press(3)

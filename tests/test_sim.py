@@ -1,4 +1,4 @@
-"""The simulator contract (design notes section 7) through the real command line."""
+"""The simulator contract (docs/design.md, "The simulator contract") through the real command line."""
 
 import json
 import os

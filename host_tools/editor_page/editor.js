@@ -561,7 +561,7 @@ function showPreview() {
 }
 
 const NOTE_NAMES = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
-const NOTE_0V = 24; // firmware/cv_tables.py NOTE_0V: 1 V/oct, 0 V at note 24
+const NOTE_0V = 24; // firmware/cv_setup.py NOTE_0V: 1 V/oct, 0 V at note 24
 const SIGNAL_ORDER = ["cv1", "cv2", "cv3", "cv4", "mod1", "mod2", "mod3", "mod4", "gate1", "gate2", "gate3", "gate4",
   "drum1", "drum2", "drum3", "drum4", "drum5", "drum6", "drum7", "drum8", "clock", "reset", "run"];
 

@@ -1,4 +1,5 @@
-"""``python -m host_tools sim``: the simulator's command line (design notes section 7)."""
+"""``python -m host_tools sim``: the simulator's command line (docs/design.md, "The simulator
+contract"; the README, "The simulator")."""
 
 import argparse
 import sys

@@ -1,9 +1,10 @@
 """CPU time charged to the virtual clock for each call into fake hardware.
 
 Figures are the ones measured on CircuitPython 10.3 for the Pico (RP2040 at 125 MHz, 8 ns a
-cycle; docs/design.md). A hardware call is charged its own cost here; the firmware's Python
-between the calls is charged operation by operation (``PY_OP_CYCLES``, counted by
-``pycost``). The README's "Timing model" section explains the resulting loop period.
+cycle; docs/design.md, "CircuitPython costs", and the board engine). A hardware call is charged
+its own cost here; the firmware's Python between the calls is charged per byte (the default
+model) or operation by operation (``PY_OP_CYCLES``, counted by ``pycost``). The README's
+"Timing model" section explains both.
 """
 
 CYCLE_NS = 8  # 125 MHz
@@ -15,7 +16,7 @@ def cycles(n):
 
 # The call-only model (the default, README "Timing model"): the firmware's Python is not traced;
 # each port read is charged the loop's Python around it, and each byte a read hands over the
-# parse/route/queue path of the fast-path probe (docs/design.md). The Python model
+# parse/route/queue path of a fast-path probe (docs/design.md, "Timing model"). The Python model
 # (``--cost-model python``, pycost.py) charges the Python itself instead and leaves these out.
 PER_READ_OVERHEAD = cycles(2500)
 PER_BYTE_PATH = cycles(3500)

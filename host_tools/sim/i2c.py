@@ -13,7 +13,7 @@ Behaviour copied from CircuitPython (``shared-bindings/busio/I2C.c`` and
   absent device NACKs the address and the call fails at once (``probe`` returns False,
   ``writeto`` raises ``OSError(ENODEV)``).
 * A transfer with data to an absent device blocks for CircuitPython's 1 s bus timeout and then
-  raises OSError (design notes 3b, as measured; errno ETIMEDOUT, the code's timeout path).
+  raises OSError (docs/design.md, "Libraries and chips", as measured; errno ETIMEDOUT, the code's timeout path).
 
 Time: each transaction charges the world ``costs.I2C_WRITETO_CPU`` plus the bus time: 9 bit times per
 byte including the address byte, one bit time each for start, repeated start and stop, at the

@@ -23,41 +23,72 @@ def _latency_class(m):
     return "other"
 
 
+TIMING = (0xF8, 0xFA, 0xFB, 0xFC, 0xFE)
+
+
 def latencies(result):
     """Added latency of every output message: from the moment its input message had fully
-    arrived at the box to the moment it had fully left the output. Each output message is
-    matched to the earliest not yet matched identical message from any input.
+    arrived at the box to the moment it had fully left the output.
+
+    Each output message is matched to an identical input message that arrived before it and was
+    not matched yet, by the merge rules, so that a message the box did not forward (a dropped
+    note, another input's clock) is never matched: a timing byte (clock, transport, active
+    sensing) jumps every queue, so it is matched to the latest one; any other message keeps
+    its input's order, so it is matched to the earliest one that arrived after the last message
+    of the same input already matched on that output (older ones were not forwarded).
 
     Returns ``(all, idle)``: figures per class over every message, and over the messages that
     found their output idle (the output's previous message had fully left before this one
     arrived), the case the latency targets are stated for."""
-    in_msgs = []
-    for timed in result.inputs.values():
+    pools = {}  # message bytes -> {input port: arrival times}
+    for port, timed in result.inputs.items():
         msgs, _ = midiwire.decode(timed)
-        in_msgs.extend(msgs)
-    in_msgs.sort(key=lambda m: m.time_ns)
-    pools = {}  # message bytes -> arrival times, shared by every output (each has its cursor)
-    for m in in_msgs:
-        pools.setdefault(m.data, []).append(m.time_ns)
+        for m in msgs:
+            pools.setdefault(m.data, {}).setdefault(port, []).append(m.time_ns)
     by_class = {}
     idle = {}
     for timed in result.outputs.values():
         out_msgs, _ = midiwire.decode(timed)
-        cursor = {}
+        cursor = {}  # (bytes, input port) -> index of the first time not matched or passed
+        last_from = {}  # input port -> arrival of its last message matched on this output
         prev_end = None
         for m in out_msgs:
-            times = pools.get(m.data)
-            k = cursor.get(m.data, 0)
-            if times and k < len(times) and times[k] <= m.time_ns:
-                cursor[m.data] = k + 1
-                added = m.time_ns - times[k]
+            t = _match(m, pools.get(m.data, {}), cursor, last_from)
+            if t is not None:
+                added = m.time_ns - t
                 by_class.setdefault(_latency_class(m), []).append(added)
-                if prev_end is None or prev_end <= times[k]:
+                if prev_end is None or prev_end <= t:
                     idle.setdefault(_latency_class(m), []).append(added)
             prev_end = m.time_ns
     out = {name: _stats(v) for name, v in sorted(by_class.items())}
     out["all"] = _stats([x for v in by_class.values() for x in v])
     return out, {name: _stats(v) for name, v in sorted(idle.items())}
+
+
+def _match(m, by_port, cursor, last_from):
+    # The arrival time ``m`` is matched to (and marked), or None.
+    best = None
+    for port, times in by_port.items():
+        k = cursor.get((m.data, port), 0)
+        if m.data[0] in TIMING:
+            while k + 1 < len(times) and times[k + 1] <= m.time_ns:
+                k += 1  # an older one was not forwarded
+        else:
+            lo = last_from.get(port)
+            while k < len(times) and lo is not None and times[k] < lo:
+                k += 1  # older than a message of its input already sent: not forwarded
+        cursor[(m.data, port)] = k
+        if k < len(times) and times[k] <= m.time_ns:
+            t = times[k]
+            if best is None or (t > best[0] if m.data[0] in TIMING else t < best[0]):
+                best = (t, port)
+    if best is None:
+        return None
+    t, port = best
+    cursor[(m.data, port)] += 1
+    if m.data[0] not in TIMING:
+        last_from[port] = t
+    return t
 
 
 def summary(result):

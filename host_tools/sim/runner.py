@@ -365,5 +365,5 @@ def _collect(w, result, pins):
         if clock is not None:
             counters["clock_bpm"] = clock.bpm_x100() / 100  # the box's tempo estimate at the end
             # What times the internal clock: the PIO metronome, or the ms tick without one.
-            counters["clock_timer"] = "pio" if getattr(clock, "_sm", None) is not None else "ms"
+            counters["clock_timer"] = "pio" if getattr(clock, "metronome", None) is not None else "ms"
     result.counters = counters

@@ -11,6 +11,7 @@ import mpharness
 from scripted_ports import CountingPin, SinkOut, Ticks
 
 from firmware import app, config
+from firmware.clock import Clock
 
 PASSES_PER_MS = 6  # scripted_ports.Ticks: a pass on the Pico takes about 0.16 ms
 
@@ -68,7 +69,7 @@ clock_out = CountingPin()
 reset_out = CountingPin()
 run_out = CountingPin()
 clock_in = CountingPin(True)
-jacks = app.Clock(clock_out, reset_out, run_out, clock_in, ticks.now)
+jacks = Clock(clock_out, reset_out, run_out, clock_in, ticks.now)
 box = app.Box(inputs, outputs, ticks.now, settings, errors, clock=jacks)
 gc.collect()
 
@@ -129,7 +130,7 @@ mticks = Ticks(PASSES_PER_MS)
 metronome = ScriptedTimer(mticks, 1)
 one_shot = ScriptedTimer(mticks, 4, one_shot=True)
 m_out = CountingPin()
-mjacks = app.Clock(m_out, CountingPin(), CountingPin(), CountingPin(True), mticks.now, metronome, one_shot)
+mjacks = Clock(m_out, CountingPin(), CountingPin(), CountingPin(True), mticks.now, metronome, one_shot)
 m_outputs = [SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(64)]
 mbox = app.Box([Idle(), Idle(), Idle(), Idle(), Idle()], m_outputs, mticks.now, settings, errors, clock=mjacks)
 mbox.select_preset(1)  # internal, 300 BPM, 24 PPQN

@@ -37,7 +37,9 @@ settings, errors = start.load_settings(None)  # as the box: the checker leaves t
 hw2 = Jacks()
 ticks2 = Ticks()
 engine2 = cv.CvEngine(hw2, ticks2.now)
-inputs = [ScriptIn(stream(), chunk, loop=True) for chunk in (3, 1, 7, 64, 16)]
+# One byte a pass per input: about what the engine takes a pass (ROOM), so notes reach it rather
+# than wait or be dropped by the merge rules (overload_path covers the merge under load).
+inputs = [ScriptIn(stream(), 1, loop=True) for _ in range(5)]
 outputs = [SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(8), SinkOut(64), engine2]
 box = app.Box(inputs, outputs, ticks2.now, settings, errors)
 gc.collect()

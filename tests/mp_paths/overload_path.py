@@ -1,6 +1,8 @@
 # Overload and transforms on the MicroPython VM: routes with a channel remap per kind, a
-# transpose and a velocity curve, and outputs slower than the inputs, so the queues fill and
-# controllers / bend / pressure are coalesced and the rest dropped by rule. Still no allocation.
+# transpose and a velocity curve, and outputs slower than the inputs, so the queues fill, inputs
+# wait (their carries; USB unread), SysEx from several inputs contend for the outputs, values go
+# to the late queues and are coalesced, and DIN inputs that cannot wait drop by rule. Still no
+# allocation.
 import gc
 
 import mpharness
@@ -20,6 +22,8 @@ def stream(seed):
         s.extend(bytes((0xD0 | seed, k)))
         s.extend(bytes((0x80 | seed, n, 0x40)))
         s.append(0xF8)
+        if k % 10 == seed:
+            s.extend(bytes((0xF0, 0x7D, seed)) + bytes(range(k, k + 30)) + bytes((0xF7, 0xFF)))
     return s
 
 
@@ -46,3 +50,4 @@ def passes():
 mpharness.check_no_alloc("overload_path", passes, warmup=3)
 print("COALESCED", sum(box.merger.coalesced))
 print("DROPPED", sum(box.merger.dropped))
+print("SYSEX_DROPPED", sum(box.merger.dropped[1::5]))

@@ -1,0 +1,145 @@
+"""Clock master and clock dividers: which input's timing bytes pass, and to which outputs."""
+
+# Rules (design notes section 5):
+# - Clock, Start, Stop, Continue, Song Position and Song Select pass from the master only.
+# - ``MASTER_AUTO``: the input that last sent Start or Continue; before any, the first input whose
+#   clock arrives. A master silent for ``CLOCK_TIMEOUT_MS`` (or lost) gives the role up.
+# - ``MASTER_INTERNAL``: the box's own clock (``inject``); every external timing byte is dropped.
+# - An input index: that input only.
+# - Per output: clock and transport sent or not (``send``), and a tick divider: the first tick
+#   after Start passes, then one in ``divide[o]``.
+#
+# Who calls: ``firmware.merger`` for every timing byte (``route``) and once a tick (``service``);
+# ``app`` through ``Merger.set_master`` / ``set_clock_outputs``.
+#
+
+from micropython import const
+
+from firmware.ticks import ticks_diff
+
+NONE = const(0xFF)
+MASTER_AUTO = const(0xFE)
+MASTER_INTERNAL = const(0xFD)  # the box's own clock (or the analog clock input)
+CLOCK_TIMEOUT_MS = const(1000)
+MAX_OUTPUTS = const(6)
+
+
+def _bits():
+    # The output indexes in each output mask, ``for o in BITS[mask]``, each as a bytearray:
+    # 2.6 KB of heap against 10 KB as tuples (MicroPython VM).
+    out = [None] * (1 << MAX_OUTPUTS)  # type: list
+    for m in range(1 << MAX_OUTPUTS):
+        n = 0
+        for o in range(MAX_OUTPUTS):
+            n += m >> o & 1
+        t = bytearray(n)
+        n = 0
+        for o in range(MAX_OUTPUTS):
+            if m >> o & 1:
+                t[n] = o
+                n += 1
+        out[m] = t
+    return tuple(out)
+
+
+BITS = _bits()
+del _bits  # run once: its code need not stay in the heap
+
+
+class ClockMaster:
+    def __init__(self, n_out):
+        self.n_out = n_out
+        self.mode = MASTER_AUTO
+        self.master = NONE
+        self.last_clock = 0
+        self.sink = None  # gets on_master(b, now) / song_position(beats) from the master
+        self.send = (1 << n_out) - 1
+        self.divide = bytearray(n_out)
+        self.count = bytearray(n_out)
+        self.dividing = 0  # outputs whose divide is above 1
+        for o in range(n_out):
+            self.divide[o] = 1
+
+    def set_master(self, mode):
+        # Keeping the same mode across a preset switch keeps the current master.
+        if mode == self.mode:
+            return
+        self.mode = mode
+        # An input index, or MASTER_INTERNAL, which no input matches.
+        self.master = NONE if mode == MASTER_AUTO else mode
+
+    def set_outputs(self, send, divide):
+        self.send = send
+        for o in range(self.n_out):
+            d = divide[o]
+            if d != self.divide[o]:
+                self.divide[o] = d
+                self.count[o] = 0
+            if d > 1:
+                self.dividing |= 1 << o
+            else:
+                self.dividing &= ~(1 << o)
+
+    def route(self, i, b, mask, now):
+        # The outputs real-time byte ``b`` from input ``i`` goes to (``mask``: its routes).
+        if b == 0xF8:
+            if self.master == NONE and self.mode == MASTER_AUTO:
+                self.master = i
+            if self.master != i:
+                return 0
+            self.last_clock = now
+        elif b == 0xFA or b == 0xFB:
+            if self.mode == MASTER_AUTO:
+                self.master = i
+            elif self.mode != i:
+                return 0
+            self.last_clock = now
+        elif b == 0xFC:
+            if self.master != i and not (self.master == NONE and self.mode == MASTER_AUTO):
+                return 0
+        else:
+            return mask  # active sensing (when routed): no master rule
+        if self.sink is not None:
+            self.sink.on_master(b, now)
+        mask &= self.send
+        if b != 0xF8 or mask & self.dividing:
+            return self._divided(b, mask)
+        return mask
+
+    def inject(self, b, present):
+        # The outputs a timing byte of the box's own clock goes to.
+        return self._divided(b, self.send & present)
+
+    def _divided(self, b, mask):
+        if b == 0xF8:
+            m = mask & self.dividing
+            if m:
+                divide = self.divide
+                count = self.count
+                for o in BITS[m]:
+                    c = count[o]
+                    if c:
+                        mask &= ~(1 << o)
+                    c += 1
+                    count[o] = 0 if c >= divide[o] else c
+        elif b == 0xFA or b == 0xFB:
+            count = self.count
+            for o in range(self.n_out):
+                count[o] = 0
+        return mask
+
+    def allows(self, i):
+        # Song position / select from input ``i`` may pass.
+        return self.master == NONE or self.master == i
+
+    def song_position(self, i, beats):
+        if self.sink is not None and self.allows(i):
+            self.sink.song_position(beats)
+
+    def service(self, now):
+        if self.master != NONE and self.mode == MASTER_AUTO and ticks_diff(now, self.last_clock) > CLOCK_TIMEOUT_MS:
+            self.master = NONE
+
+    def lost(self, i):
+        if self.master == i and self.mode == MASTER_AUTO:
+            self.master = NONE

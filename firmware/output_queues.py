@@ -1,0 +1,225 @@
+"""Output queues: what waits to leave each output, in the order it may leave."""
+
+# Per output there are three fixed queues. Each keeps a read count and a write count that run
+# over twice its size, so what is queued (write - read, modulo twice the size) is 0 when it is
+# empty and the size when it is full: the two states cannot be confused.
+#
+# - ``rings``: whole messages in the order they were accepted; a SysEx streams into it byte by
+#   byte while its input holds the output (``firmware.merger``, SysEx arbitration). Nothing is
+#   ever written into a ring without room, and nothing is ever taken out of order.
+# - ``lanes``: timing bytes (clock, start, continue, stop; active sensing when forwarded). They
+#   overtake the ring, never each other.
+# - ``late``: 4-byte records ``status, data1, data2, input | PROMISED`` of messages accepted while
+#   the ring could not take them yet: the note-offs and sustain-offs the output owes (``PROMISED``,
+#   see ``firmware.tracking``) and the newest value of a controller, bend or pressure from an
+#   input that could not wait. They enter the ring first, in order, before anything else may.
+#
+# The rules that keep a note from hanging (checked in ``firmware.merger``):
+# - The ring keeps ``OFF_BYTES`` free for every off the output owes (``owed[o]``): a message that
+#   is not an owed off is written only if it leaves that much free, so an owed off always fits.
+# - The late queue keeps a slot free for every owed off not in it yet, so one that must wait
+#   behind another input's SysEx always has a place.
+#
+# Who calls: ``firmware.merger`` owns one ``OutputQueues`` and writes the rings on its byte path
+# through aliases of these lists (one attribute load instead of two on the RP2040).
+#
+
+from micropython import const
+
+RING_SIZE = const(512)  # per output: at least 256 bytes queue before any input must wait
+RING_MASK = const(511)
+RING_WRAP = const(1023)  # read and write counts run over twice the size
+LANE_SIZE = const(32)
+LANE_MASK = const(31)
+LANE_WRAP = const(63)
+MAX_OWED = const(64)  # offs an output may owe (notes + sustain sounding there)
+VALUE_SLOTS = const(16)  # late records for controller / bend / pressure values
+LATE_SLOTS = const(80)  # MAX_OWED + VALUE_SLOTS
+LATE_WRAP = const(160)
+OFF_BYTES = const(3)  # ring bytes kept per owed off (a note-off with its status)
+PROMISED = const(0x80)  # in a late record's input byte: an owed off
+
+# An output with less than this free is "pressed": its messages take the checked path, which
+# tests the reserve. Above it any message fits with every owed off's room to spare.
+PRESSURE = const(256)
+
+
+class OutputQueues:
+    # Rings, timing lanes and late queues for ``n_out`` outputs.
+
+    def __init__(self, n_out):
+        self.n_out = n_out
+        self.rings = [bytearray(RING_SIZE) for _ in range(n_out)]
+        self.heads = [0] * n_out  # read counts, 0 .. 2 * RING_SIZE - 1
+        self.tails = [0] * n_out  # write counts
+        self.lanes = [bytearray(LANE_SIZE) for _ in range(n_out)]
+        self.lane_heads = [0] * n_out
+        self.lane_tails = [0] * n_out
+        self.late = [bytearray(4 * LATE_SLOTS) for _ in range(n_out)]
+        self.late_heads = [0] * n_out
+        self.late_tails = [0] * n_out
+        self.late_offs = bytearray(n_out)  # owed offs waiting in the late queue
+        self.owed = bytearray(n_out)  # offs owed per output (kept by the tracking room)
+        # Running status on output: the status and source (``status | input << 8``) of the last
+        # channel message written, or -1 when the next message must state its status.
+        self.out_key = [-1] * n_out
+        self.running_status = bytearray(n_out)  # per output: may omit a repeated status
+        for o in range(n_out):
+            self.running_status[o] = 1
+
+    # -- counts ------------------------------------------------------------------------
+
+    def ring_free(self, o):
+        return RING_SIZE - ((self.tails[o] - self.heads[o]) & RING_WRAP)
+
+    def late_count(self, o):
+        n = self.late_tails[o] - self.late_heads[o]
+        return n + LATE_WRAP if n < 0 else n
+
+    def pending(self, o):
+        # Messages and bytes waiting for output ``o`` (0 when it has nothing queued).
+        return (((self.tails[o] - self.heads[o]) & RING_WRAP) + ((self.lane_tails[o] - self.lane_heads[o]) & LANE_WRAP)
+                + self.late_count(o))
+
+    # -- rings -------------------------------------------------------------------------
+
+    def put(self, o, key, s, d1, d2, n):
+        # Write one whole message into ring ``o`` (the caller checked the room), stating its
+        # status unless running status on output allows leaving it out.
+        ring = self.rings[o]
+        t = self.tails[o]
+        out_key = self.out_key
+        if out_key[o] != key or key < 0:
+            ring[t & RING_MASK] = s
+            t = (t + 1) & RING_WRAP
+            out_key[o] = key if key >= 0 and self.running_status[o] else -1
+        if n:
+            ring[t & RING_MASK] = d1
+            t = (t + 1) & RING_WRAP
+            if n == 2:
+                ring[t & RING_MASK] = d2
+                t = (t + 1) & RING_WRAP
+        self.tails[o] = t
+
+    def put_byte(self, o, b):
+        t = self.tails[o]
+        self.rings[o][t & RING_MASK] = b
+        self.tails[o] = (t + 1) & RING_WRAP
+
+    # -- late queue --------------------------------------------------------------------
+
+    def late_put(self, o, i, s, d1, d2, promised):
+        # Append a late record (the caller checked for a slot).
+        t = self.late_tails[o]
+        late = self.late[o]
+        k = 4 * (t if t < LATE_SLOTS else t - LATE_SLOTS)
+        late[k] = s
+        late[k + 1] = d1
+        late[k + 2] = d2
+        late[k + 3] = i | promised
+        t += 1
+        self.late_tails[o] = 0 if t == LATE_WRAP else t
+        if promised:
+            self.late_offs[o] += 1
+
+    def _late_find(self, o, i, s, d1):
+        # Where a waiting value with this key starts in the late queue, or -1.
+        late = self.late[o]
+        h = self.late_heads[o]
+        t = self.late_tails[o]
+        keyed = (s & 0xF0) == 0xB0 or (s & 0xF0) == 0xA0  # the key includes data1
+        while h != t:
+            k = 4 * (h if h < LATE_SLOTS else h - LATE_SLOTS)
+            if late[k] == s and late[k + 3] == i and (not keyed or late[k + 1] == d1):
+                return k
+            h += 1
+            if h == LATE_WRAP:
+                h = 0
+        return -1
+
+    def _late_free(self, o):
+        # Slots free beyond those kept for owed offs not in the late queue yet.
+        return LATE_SLOTS - self.late_count(o) - (self.owed[o] - self.late_offs[o])
+
+    def late_takes(self, o, i, s, d1):
+        # Whether ``late_value`` would take this value (a slot or its key waiting).
+        return self._late_free(o) > 0 or self._late_find(o, i, s, d1) >= 0
+
+    def late_value(self, o, i, s, d1, d2):
+        # A controller / bend / pressure value from input ``i`` that output ``o`` cannot take
+        # now and the input cannot wait for. A waiting value with the same key (input, status,
+        # controller or note) takes the new value (returns 2: coalesced); else it joins the late
+        # queue if a slot is free beyond those kept for owed offs (returns 1); else 0 (dropped).
+        k = self._late_find(o, i, s, d1)
+        if k >= 0:
+            late = self.late[o]
+            late[k + 1] = d1
+            late[k + 2] = d2
+            return 2
+        if self._late_free(o) > 0:
+            self.late_put(o, i, s, d1, d2, 0)
+            return 1
+        return 0
+
+    def late_to_ring(self, o):
+        # Move late records into ring ``o`` in order while they fit (the output is not held by
+        # a SysEx). Returns the owed offs moved (their promise is kept).
+        late = self.late[o]
+        h = self.late_heads[o]
+        t = self.late_tails[o]
+        owed = self.owed
+        moved = 0
+        while h != t:
+            k = 4 * (h if h < LATE_SLOTS else h - LATE_SLOTS)
+            s = late[k]
+            n = 2 if (s & 0xE0) != 0xC0 else 1
+            promised = late[k + 3] & PROMISED
+            free = self.ring_free(o)
+            if promised:
+                if free < n + 1:
+                    break  # cannot happen: the ring keeps OFF_BYTES for each owed off
+            elif free < n + 1 + OFF_BYTES * owed[o]:
+                break
+            self.put(o, s | ((late[k + 3] & 0x7F) << 8), s, late[k + 1], late[k + 2], n)
+            if promised:
+                owed[o] -= 1
+                self.late_offs[o] -= 1
+                moved += 1
+            h += 1
+            if h == LATE_WRAP:
+                h = 0
+        self.late_heads[o] = h
+        return moved
+
+    # -- to the ports ------------------------------------------------------------------
+
+    def drain(self, o, port, now):
+        # Hand output ``o``'s lane, then its ring, to ``port.send`` as far as it takes them
+        # without blocking. Returns True when both are empty.
+        lane = self.lanes[o]
+        h = self.lane_heads[o]
+        t = self.lane_tails[o]
+        while h != t:
+            if port.send(lane, h & LANE_MASK, (h & LANE_MASK) + 1, now) != 1:
+                self.lane_heads[o] = h
+                return False
+            h = (h + 1) & LANE_WRAP
+        self.lane_heads[o] = h
+        h = self.heads[o]
+        t = self.tails[o]
+        if h != t:
+            ring = self.rings[o]
+            a = h & RING_MASK
+            b = t & RING_MASK
+            if b <= a:
+                # The queued bytes wrap (or fill the ring): the end of the ring first.
+                took = port.send(ring, a, RING_SIZE, now)
+                h = (h + took) & RING_WRAP
+                if took < RING_SIZE - a:
+                    self.heads[o] = h
+                    return False
+                a = 0
+            if a < b:
+                h = (h + port.send(ring, a, b, now)) & RING_WRAP
+            self.heads[o] = h
+        return h == t

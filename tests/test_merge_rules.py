@@ -1,0 +1,254 @@
+"""The merge rules at saturation: the firmware (the real app.Box around the merger) and the
+reference model (tests/merge_model.py) driven with the same events, and regression tests for
+each way the merger used to break its promises (issue 15)."""
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from merge_model import USB, Player, check, decode, make_rng, with_running_status
+from merge_rig import Rig
+
+# -- the stateful test --------------------------------------------------------------------------
+
+
+class MergeAtSaturation(RuleBasedStateMachine):
+    """Several inputs at full rate into outputs that cannot carry them all, SysEx of every
+    length, USB bursts, panics, input loss and preset switches; at the end every output is
+    checked against the model's rules."""
+
+    @initialize(seed=st.integers(0, 2**32 - 1))
+    def start(self, seed):
+        self.rig = Rig()
+        self.rng = make_rng(seed)
+        self.players = [Player(i, self.rng) for i in range(5)]
+
+    def _send(self, i, messages, timing=()):
+        self.rig.inputs[i].queue(with_running_status(messages, self.rng, timing))
+
+    @rule(i=st.integers(0, 4), n=st.integers(1, 120), clock=st.booleans())
+    def play(self, i, n, clock):
+        msgs = [self.players[i].message() for _ in range(n)]
+        timing = [0xF8] * (n // 4) if clock else ()
+        self._send(i, msgs, timing)
+
+    @rule(n=st.integers(20, 150))
+    def together(self, n):
+        # Every input at once, at full rate: four DIN inputs into each DIN output is four times
+        # what it carries, so DIN inputs run out of room to wait and the drop rules apply.
+        for i in range(5):
+            self.play(i, n, True)
+
+    @rule(i=st.integers(0, 4), length=st.sampled_from([0, 1, 2, 63, 64, 65, 255, 256, 257, 511, 1000, 3000]))
+    def sysex(self, i, length):
+        # A SysEx of any length, with clock bytes inside it.
+        self._send(i, [self.players[i].sysex(length)], [0xF8] * (length // 100))
+
+    @rule(i=st.sampled_from([USB, 0]))
+    def panic(self, i):
+        # A DAW's panic: 16 notes on, then a note-off for every note of its channels.
+        self.rig.inputs[i].queue(self.players[i].panic())
+
+    @rule(passes=st.integers(1, 2000))
+    def run(self, passes):
+        self.rig.step(passes)
+
+    @rule(i=st.integers(0, 3))
+    def lose(self, i):
+        # Input i sends active sensing and goes silent: the box must end what it left sounding.
+        rig = self.rig
+        rig.inputs[i].queue(bytes([0xFE]))
+        for _ in range(60000 * 6):  # until the box has taken all it sent (it may wait long)
+            if rig.inputs[i].idle() and not rig.m.stalled >> i & 1:
+                break
+            rig.step()
+        rig.step(320 * 6)
+        assert not rig.m.sensing[i]  # lost
+        self.players[i].on.clear()  # the box ended them
+        self.players[i].pedal = False
+
+    @rule(preset=st.integers(0, 1))
+    def switch(self, preset):
+        self.rig.box.select_preset(preset)
+
+    @invariant()
+    def carries_never_overflow(self):
+        assert sum(self.rig.m.stray) == 0
+
+    def teardown(self):
+        if not hasattr(self, "rig"):
+            return
+        for i, p in enumerate(self.players):
+            self.rig.inputs[i].queue(p.close())
+        self.rig.settle()
+        dropped, coalesced, n_reasons = self.rig.counters()
+        report = check([bytes(p.sent) for p in self.rig.inputs], [bytes(p.data) for p in self.rig.outputs],
+                       dropped, coalesced, n_reasons)
+        assert report.ok(), report
+
+
+TestMergeAtSaturation = MergeAtSaturation.TestCase
+TestMergeAtSaturation.settings = settings(max_examples=12, stateful_step_count=8, deadline=None,
+                                          suppress_health_check=[HealthCheck.too_slow])
+
+
+# -- regressions (issue 15) -------------------------------------------------------------------------
+
+
+def outputs_of(rig):
+    return [decode(bytes(p.data))[0] for p in rig.outputs]
+
+
+def test_note_off_during_another_inputs_sysex_is_never_lost():
+    # in2 streams a 1,000-byte SysEx; in1 plays a note, moves a CC, ends the note meanwhile.
+    rig = Rig()
+    rig.inputs[1].queue(bytes([0xF0, 0x7D, 1] + [5] * 1000 + [0xF7]))
+    rig.step(40)
+    rig.inputs[0].queue(bytes([0x90, 60, 100, 0xB0, 1, 10, 0xB0, 1, 20, 0x80, 60, 0x40]))
+    rig.settle()
+    for o, msgs in enumerate(outputs_of(rig)):
+        assert bytes([0x80, 60, 0x40]) in msgs, o
+        assert msgs.index(bytes([0x90, 60, 100])) < msgs.index(bytes([0x80, 60, 0x40]))
+        assert [m for m in msgs if m[:2] == bytes([0xB0, 1])][-1] == bytes([0xB0, 1, 20])
+
+
+def test_daw_panic_over_usb_leaves_no_note_hanging():
+    # 16 notes on, then 384 note-offs (every note of the DAW's three channels) at USB speed.
+    rig = Rig()
+    p = Player(USB, make_rng(1))
+    rig.inputs[USB].queue(p.panic())
+    rig.settle()
+    report = check([b""] * 4 + [bytes(rig.inputs[USB].sent)], [bytes(q.data) for q in rig.outputs], *rig.counters())
+    assert report.ok(), report
+    # USB waits instead of dropping: every note-off reached every DIN output.
+    assert sum(rig.m.dropped) == 0
+    for q in rig.outputs[:4]:
+        msgs = decode(bytes(q.data))[0]
+        assert len([m for m in msgs if m[0] & 0xF0 == 0x90 and m[2]]) == 16
+        assert len(msgs) == 16 + 3 * 128
+
+
+def test_2048_note_offs_after_16_notes_on_usb_hang_nothing():
+    # The issue's own panic: 16 notes on, then 2,048 note-offs (16 channels x 128 notes).
+    rig = Rig()
+    data = bytearray()
+    for n in range(16):
+        data += bytes([0x9C, 40 + n, 100])
+    for ch in range(16):
+        data.append(0x80 | ch)
+        for n in range(128):
+            data += bytes([n, 0x40])
+    rig.inputs[USB].queue(bytes(data))
+    rig.settle()
+    assert sum(rig.m.dropped) == 0
+    for q in rig.outputs[:4]:
+        msgs = decode(bytes(q.data))[0]
+        assert len(msgs) == 16 + 2048
+        on = set()
+        for m in msgs:
+            if m[0] == 0x9C:
+                on.add(m[1])
+            elif m[0] == 0x8C:
+                on.discard(m[1])
+        assert not on
+
+
+def test_full_ring_is_never_read_as_empty():
+    q = Rig().m.queues
+    port_data = bytearray()
+
+    class Port:
+        def send(self, buf, start, end, now):
+            port_data.extend(buf[start:end])
+            return end - start
+
+    for k in range(q.ring_free(0)):
+        q.put_byte(0, k & 0x7F)
+    assert q.ring_free(0) == 0 and q.pending(0) == len(q.rings[0])  # full, not empty
+    q.drain(0, Port(), 0)
+    assert bytes(port_data) == bytes(k & 0x7F for k in range(len(q.rings[0])))
+
+
+def test_order_of_an_input_is_kept_after_a_sysex_releases_a_full_output():
+    # in1's SysEx holds the outputs while USB sends a SysEx, a note, a longer SysEx, more notes;
+    # nothing of USB's may overtake anything older of USB's, whatever the room when in1's SysEx
+    # ends (USB waits, so nothing of it is dropped either).
+    rig = Rig()
+    rig.inputs[0].queue(bytes([0xF0, 0x7D, 0] + [1] * 600 + [0xF7]))
+    rig.step(20)
+    rig.inputs[USB].queue(bytes([0xF0, 0x7D, 4, 2, 3, 0xF7, 0x9C, 60, 100, 0xF0, 0x7D, 4] + [4] * 300
+                                + [0xF7, 0x9C, 62, 100, 0x8C, 60, 64, 0x8C, 62, 64]))
+    rig.settle()
+    report = check([bytes(p.sent) for p in rig.inputs], [bytes(p.data) for p in rig.outputs], *rig.counters())
+    assert report.ok(), report
+    assert sum(rig.m.dropped) == 0
+    for msgs in outputs_of(rig)[:4]:
+        usb = [m[:4] for m in msgs if (m[0] == 0xF0 and m[2] == 4) or m[0] & 0x0F == 12]
+        assert usb == [bytes([0xF0, 0x7D, 4, 2]), bytes([0x9C, 60, 100]), bytes([0xF0, 0x7D, 4, 4]),
+                       bytes([0x9C, 62, 100]), bytes([0x8C, 60, 64]), bytes([0x8C, 62, 64])]
+
+
+def test_endless_sysex_with_clock_times_out_and_frees_the_outputs():
+    # in1 opens a SysEx and then sends only clock: the timeout counts silence of its SysEx, not
+    # of the clock, so the outputs are freed and in2's note goes out.
+    rig = Rig()
+    rig.inputs[0].queue(bytes([0xF0, 0x7D, 0, 1, 2]))
+    rig.step(10)
+    rig.inputs[1].queue(bytes([0x93, 60, 100, 0x83, 60, 64]))
+    for _ in range(70):  # 700 ms of clock every 10 ms
+        rig.inputs[0].queue(bytes([0xF8]))
+        rig.step(60)
+    assert rig.m.sysex_timeouts == 1
+    for msgs in outputs_of(rig)[:4]:
+        assert msgs.count(bytes([0xF8])) >= 60  # the master's clock kept flowing meanwhile
+        msgs = [m for m in msgs if m != bytes([0xF8])]
+        assert msgs == [bytes([0xF0, 0x7D, 0, 1, 2, 0xF7]), bytes([0x93, 60, 100]), bytes([0x83, 60, 64])]
+
+
+def test_10_kb_usb_sysex_reaches_every_din_output_whole():
+    rig = Rig()
+    body = [k & 0x7F for k in range(10240)]
+    rig.inputs[USB].queue(bytes([0xF0, 0x7D, 4] + body + [0xF7]))
+    rig.settle()
+    for o in range(4):
+        assert bytes(rig.outputs[o].data) == bytes([0xF0, 0x7D, 4] + body + [0xF7])
+    assert sum(rig.m.dropped) == 0
+
+
+def test_system_reset_keeps_its_place_and_resets_running_status():
+    rig = Rig()
+    # Slow outputs: the notes queue; FF must not overtake them, and the note after it states
+    # its status again on every output.
+    rig.inputs[USB].queue(bytes([0x90, 60, 100, 62, 100, 64, 100, 0xFF, 66, 100]))
+    rig.settle()
+    for o in range(4):
+        assert bytes(rig.outputs[o].data) == bytes([0x90, 60, 100, 62, 100, 64, 100, 0xFF, 0x90, 66, 100])
+
+
+def test_final_controller_value_of_a_sweep_arrives():
+    # Four DIN inputs sweep controllers at full rate into every output: more than the outputs
+    # carry, so values are coalesced; the last value of every sweep is the last delivered.
+    rig = Rig()
+    for i in range(4):
+        sweep = bytearray()
+        for v in range(400):
+            sweep += bytes([0xB0 | 3 * i, 74, v & 0x7F, 0xE0 | 3 * i, v & 0x7F, 0x40])
+        rig.inputs[i].queue(bytes(sweep))
+    rig.settle()
+    report = check([bytes(p.sent) for p in rig.inputs], [bytes(p.data) for p in rig.outputs], *rig.counters())
+    assert report.ok(), report
+    assert sum(rig.m.coalesced) > 0
+
+
+def test_switch_during_an_inputs_own_sysex_ends_its_notes_after_the_sysex():
+    # A preset switch changes the transform while in1's note sounds and in1's SysEx is open:
+    # the note-off the switch owes waits for the SysEx's F7 instead of cutting it.
+    rig = Rig()
+    rig.inputs[0].queue(bytes([0x90, 60, 100, 0xF0, 0x7D, 0] + [1] * 200))
+    rig.step(300)
+    rig.box.select_preset(1)
+    rig.inputs[0].queue(bytes([2, 3, 0xF7]))
+    rig.settle()
+    for q in rig.outputs:
+        msgs, problems = decode(bytes(q.data))
+        assert problems == []
+        assert msgs == [bytes([0x90, 60, 100]), bytes([0xF0, 0x7D, 0] + [1] * 200 + [2, 3, 0xF7]), bytes([0x80, 60, 0])]
