@@ -730,7 +730,24 @@ class CvEngine:
             if want[4 + v] != c:
                 want[4 + v] = c
                 self.dac.dirty |= 16 << v
-        self._pitch_out(v)
+        # _pitch_out inlined too: a method call on this engine costs about 2,000 cycles on the
+        # board (its look-up searches the instance's ~80 attributes first; docs/design.md).
+        p = self.base[v] + self.bend[v]
+        if p < 0:
+            p = 0
+        elif p > PITCH_TOP:
+            p = PITCH_TOP
+        t = self.pitch_tables[v]
+        i = p >> 8
+        f = p & 255
+        c = t[i]
+        if f:
+            c += ((t[i + 1] - c) * f + 128) >> 8
+        c = (c + 8) >> 4
+        dac = self.dac
+        if dac.want[v] != c:
+            dac.want[v] = c
+            dac.dirty |= 1 << v
         self.short[v] = 0
         state = self.gate_state
         if state[v] == G_HIGH:
