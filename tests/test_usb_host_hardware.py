@@ -1,0 +1,238 @@
+"""The USB host port's hardware design (docs/usb-host.md): the variant pin map, the PIO budget,
+the button ladder, the power path and the variant BOM.
+
+Pure Python: needs only pytest. Run: pytest -q tests/test_usb_host_hardware.py
+"""
+
+import copy
+import csv
+import itertools
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from host_tools import pinmap  # noqa: E402
+
+HW = ROOT / "hardware"
+VARIANT = HW / "pinmap-usbhost.json"
+DESIGN = HW / "usbhost.json"
+BOM = HW / "bom-usbhost.csv"
+
+
+@pytest.fixture(scope="module")
+def variant():
+    return pinmap.load_pinmap(VARIANT)
+
+
+@pytest.fixture(scope="module")
+def design():
+    return json.loads(DESIGN.read_text(encoding="utf-8"))
+
+
+def _gpio(entry):
+    return pinmap.gpio_number(entry["gpio"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Pin map
+
+
+def test_variant_pinmap_validates_on_the_pico2(variant):
+    assert variant["board"] == "raspberry_pi_pico2"
+    assert pinmap.validate_pinmap(variant) == []
+
+
+def test_the_same_pins_on_a_pico_run_out_of_state_machines(variant):
+    # Pins and functions are the same on both boards (the RP2350A's GPIO 0-29 keep the RP2040's
+    # UART/I2C/SPI selects); only the PIO budget differs.
+    on_pico = dict(variant, board="raspberry_pi_pico")
+    errors = pinmap.validate_pinmap(on_pico)
+    assert len(errors) == 1 and errors[0].startswith("PIO: 5 users") and "RP2040 has (8" in errors[0]
+
+
+def test_usb_dp_dm_adjacent_and_no_pin_used_twice(variant):
+    pins = variant["pins"]
+    by_function = {e["function"]: _gpio(e) for e in pins.values()}
+    assert by_function["usb_host_dm"] == by_function["usb_host_dp"] + 1
+    gpios = [_gpio(e) for e in pins.values()]
+    assert len(gpios) == len(set(gpios)) == len(pinmap.PICO_EXPOSED)  # every exposed GPIO, once
+
+
+def test_variant_keeps_every_other_feature(variant):
+    default = pinmap.load_pinmap()["pins"]
+    pins = variant["pins"]
+    buttons = {k for k in default if k.startswith("button")}
+    new = {"buttons", "usb_host_dp", "usb_host_dm", "usb_host_en"}
+    assert set(pins) == (set(default) - buttons) | new
+    for key in set(default) - buttons:
+        assert pins[key]["function"] == default[key]["function"], key
+    moved = {k for k in set(default) - buttons if pins[k]["gpio"] != default[k]["gpio"]}
+    assert moved == {"run_out"}
+    assert pins["buttons"]["function"] == "adc"
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"usb_host_dm": {"gpio": "GP15", "function": "usb_host_dm"},
+      "usb_host_en": {"gpio": "GP17", "function": "gpio_out"}}, "must be the GPIO after D+"),
+    ({"usb_host_dm": None}, "needs both usb_host_dp (D+) and usb_host_dm (D-)"),
+    ({"buttons": {"gpio": "GP22", "function": "adc"}, "gate1": None}, "adc is not available on GP22"),
+    ({"usb_host_en": {"gpio": "GP16", "function": "gpio_out"}}, "GP16 is already used by usb_host_en"),
+])
+def test_the_checker_catches_a_wrong_host_port(variant, change, expected):
+    data = copy.deepcopy(variant)
+    for key, entry in change.items():
+        if entry is None:
+            del data["pins"][key]
+        else:
+            data["pins"][key] = entry
+    errors = pinmap.validate_pinmap(data)
+    assert any(expected in e for e in errors), errors
+
+
+# ---------------------------------------------------------------------------------------------
+# PIO budget
+
+
+def _words_in_board_io(name):
+    text = (ROOT / "firmware" / "board_io.py").read_text(encoding="utf-8")
+    m = re.search(rf'^{name} = array\.array\("H", \(([^)]*)\)\)', text, re.M)
+    assert m, name
+    return len(re.findall(r"0x[0-9A-Fa-f]{4}", m.group(1)))
+
+
+def test_program_sizes_match_the_firmware(design):
+    for program, spec in design["pio"]["programs"].items():
+        source = spec["source"]
+        if source.startswith("firmware/board_io.py"):
+            assert _words_in_board_io(source.split()[-1]) == spec["words"], program
+
+
+def packing(design, board, users, usb_host=True):
+    """An assignment of users to PIO blocks that fits (state machines and instruction words per
+    block, a program loaded once per block and shared), or None. The USB host takes one block."""
+    pio = design["pio"]
+    blocks = pio["boards"][board] - (1 if usb_host else 0)
+    sm_max, words_max = pio["state_machines_per_block"], pio["instruction_words_per_block"]
+    for assign in itertools.product(range(blocks), repeat=len(users)):
+        ok = True
+        for blk in range(blocks):
+            mine = [u for u, a in zip(users, assign) if a == blk]
+            words = sum(pio["programs"][p]["words"] for p in {u["program"] for u in mine})
+            if len(mine) > sm_max or words > words_max:
+                ok = False
+                break
+        if ok:
+            return assign
+    return None
+
+
+def test_usb_host_takes_a_whole_block(design):
+    usb = design["pio"]["usb_host"]
+    assert usb["state_machines"] == design["pio"]["state_machines_per_block"]
+    assert usb["words"] == design["pio"]["instruction_words_per_block"]
+
+
+def test_pico2_keeps_every_pio_user_beside_the_host_port(design):
+    users = design["pio"]["users"]
+    assert packing(design, "raspberry_pi_pico2", users) is not None
+    assert packing(design, "raspberry_pi_pico", users, usb_host=False) is not None  # today's box
+
+
+def test_pico_with_the_host_port_loses_the_clock_timers_and_the_leds(design):
+    users = design["pio"]["users"]
+    by_name = {u["name"]: u for u in users}
+    din = [by_name[k] for k in ("midi_out3", "midi_in3", "midi_out4", "midi_in4")]
+    assert packing(design, "raspberry_pi_pico", users) is None
+    # Without the metronome and the one-shot (both fall back to the ms tick) it still does not fit
+    # with the LEDs: four PIO UART directions fill the one block left.
+    assert packing(design, "raspberry_pi_pico", din + [by_name["leds"]]) is None
+    assert packing(design, "raspberry_pi_pico", din) is not None
+    # Keeping the LEDs instead costs a DIN direction.
+    assert packing(design, "raspberry_pi_pico", din[:3] + [by_name["leds"]]) is not None
+    for name in ("metronome", "one_shot", "leds"):
+        assert by_name[name]["fallback"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Button ladder
+
+
+def ladder_volts(ladder, pressed, scale_r=1.0, scale_pull=1.0):
+    g = sum(1 / (ladder["resistors"][k] * scale_r) for k in pressed)
+    return ladder["vref"] * g / (g + 1 / (ladder["pull_down"] * scale_pull)) if g else 0.0
+
+
+def test_every_button_combination_reads_apart(design):
+    lad = design["ladder"]
+    tol, err = lad["tolerance"], lad["adc_error_v"]
+    bands = []
+    for code in range(16):
+        pressed = [k for k in range(4) if code >> k & 1]
+        lo = ladder_volts(lad, pressed, 1 + tol, 1 - tol)
+        hi = ladder_volts(lad, pressed, 1 - tol, 1 + tol)
+        bands.append((lo - err, hi + err, code))
+    bands.sort()
+    for (lo_a, hi_a, a), (lo_b, hi_b, b) in zip(bands, bands[1:]):
+        assert hi_a < lo_b, f"buttons {a:04b} and {b:04b} overlap: {hi_a:.4f} V >= {lo_b:.4f} V"
+    # The combinations the panel uses: each button alone and buttons 3 + 4 (start/stop, tap).
+    assert len({round(ladder_volts(lad, p), 3) for p in ([], [0], [1], [2], [3], [2, 3])}) == 6
+
+
+def test_the_ladder_check_fails_with_equal_resistors(design):
+    lad = dict(design["ladder"], resistors=[10000] * 4)
+    assert ladder_volts(lad, [0]) == ladder_volts(lad, [1])  # one press looks like another
+
+
+# ---------------------------------------------------------------------------------------------
+# Power
+
+
+def test_power_budget(design):
+    p = design["power"]
+    box = sum(p["box_5v_ma"].values())
+    assert box + p["usb_port_ma"] <= p["regulator_ma"]
+    assert p["load_switch_limit_ma"][0] >= p["usb_port_ma"]  # a 500 mA device is never cut
+    assert p["vbus_capacitance_uf"] >= p["usb_min_vbus_capacitance_uf"]
+    # The default regulator could not feed the port: the variant BOM replaces it.
+    assert box + p["usb_port_ma"] > 500
+
+
+# ---------------------------------------------------------------------------------------------
+# BOM and docs
+
+
+@pytest.fixture(scope="module")
+def bom():
+    with open(BOM, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_bom_has_the_parts_the_design_names(bom, design):
+    mpns = {r["mpn"] for r in bom}
+    p = design["power"]
+    assert {p["regulator"], p["load_switch"], "USBLC6-2SC6", "SC1631", "RC0805FR-0722RL",
+            "EEU-FR1A151"} <= mpns
+    replaced = {r["replaces"] for r in bom if r["change"] == "replace"}
+    default_mpns = {r["mpn"] for r in csv.DictReader(open(HW / "bom.csv", encoding="utf-8"))}
+    assert replaced <= default_mpns and replaced == {"SC0915", "R-78E5.0-0.5"}
+    ladder_values = {int(float(r["value"].rstrip("k")) * 1000) for r in bom
+                     if "ladder" in r["description"] and r["value"].endswith("k")}
+    assert set(design["ladder"]["resistors"]) | {design["ladder"]["pull_down"]} <= ladder_values
+    for r in bom:
+        assert r["change"] in ("add", "replace") and int(r["qty"]) > 0 and float(r["unit_usd"]) > 0, r
+
+
+def test_docs_name_the_parts_and_the_pins(bom, variant):
+    text = (ROOT / "docs" / "usb-host.md").read_text(encoding="utf-8")
+    guide = (ROOT / "docs" / "build.md").read_text(encoding="utf-8")
+    for mpn in ("TPS2051BDR", "USBLC6-2SC6", "R-78E5.0-1.0", "SC1631"):
+        assert mpn in text and mpn in guide, mpn
+    for key in ("usb_host_dp", "usb_host_dm", "usb_host_en", "buttons"):
+        assert variant["pins"][key]["gpio"] in text, key
