@@ -7,6 +7,7 @@ Pure Python: needs only pytest. Run: pytest -q tests/test_usb_host_hardware.py
 import copy
 import csv
 import itertools
+from collections import Counter
 import json
 import re
 import sys
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from hardware import netlist  # noqa: E402
 from host_tools import pinmap  # noqa: E402
 
 HW = ROOT / "hardware"
@@ -205,6 +207,81 @@ def test_power_budget(design):
     assert p["vbus_capacitance_uf"] >= p["usb_min_vbus_capacitance_uf"]
     # The default regulator could not feed the port: the variant BOM replaces it.
     assert box + p["usb_port_ma"] > 500
+
+
+# ---------------------------------------------------------------------------------------------
+# Variant netlist (hardware/thruway-usbhost.net, made by hardware/netlist.py)
+
+
+@pytest.fixture(scope="module")
+def vnet():
+    return netlist.read_netlist(netlist.NETLIST_USBHOST)
+
+
+def _nodes(net, name):
+    """(part, pinfunction) of every node on a net."""
+    return {(net["components"][r]["part"], f) for r, _, f in net["nets"][name]}
+
+
+def _resistors(net, a, b):
+    ends = {}
+    for name, nodes in net["nets"].items():
+        for r, _, _ in nodes:
+            if net["components"][r]["part"] == "R":
+                ends.setdefault(r, set()).add(name)
+    return sorted(net["components"][r]["value"] for r, e in ends.items() if e == {a, b})
+
+
+def test_variant_netlist_is_generated_and_connected(vnet):
+    assert netlist.main(["--check"]) == 0  # default and variant files both up to date
+    for name, nodes in vnet["nets"].items():
+        if name != "VBUS":  # the Pico's own USB socket
+            assert len(nodes) >= 2, name
+
+
+def test_variant_netlist_wires_the_pico_from_the_variant_pinmap(vnet, variant):
+    (pico,) = [r for r, c in vnet["components"].items() if c["part"] == "RaspberryPi_Pico"]
+    assert vnet["components"][pico]["fields"]["MPN"] == "SC1631"
+    by_gpio = {f: name for name, nodes in vnet["nets"].items() for r, _, f in nodes
+               if r == pico and f.startswith("GP")}
+    assert by_gpio == {e["gpio"]: k.upper() for k, e in variant["pins"].items()}
+
+
+def test_host_port_circuit(vnet):
+    for pico_net, line, esd_pin in (("USB_HOST_DP", "USB_DP", "I/O1"), ("USB_HOST_DM", "USB_DM", "I/O2")):
+        assert _resistors(vnet, pico_net, line) == ["22"]
+        assert {("USB_A", line[-2:].replace("DP", "D+").replace("DM", "D-")),
+                ("USBLC6-2SC6", esd_pin)} <= _nodes(vnet, line)
+    assert _nodes(vnet, "VBUS_HOST") >= {("TPS2051BD", "OUT"), ("USB_A", "VBUS"), ("USBLC6-2SC6", "VBUS"),
+                                         ("C_Polarized", "+")}
+    assert ("TPS2051BD", "IN") in _nodes(vnet, "+5V")
+    assert not any(pt == "TPS2051BD" for pt, _ in _nodes(vnet, "VSYS"))  # fed before the Schottky
+    assert ("R-78E5.0-1.0", "VOUT") in _nodes(vnet, "+5V")
+    assert ("TPS2051BD", "EN") in _nodes(vnet, "USB_HOST_EN")
+    assert _resistors(vnet, "USB_HOST_EN", "GND") == ["100k"]  # off while the Pico boots
+    assert _resistors(vnet, "USB_HOST_OC", "+3V3") == ["10k"]
+
+
+def test_ladder_in_the_netlist_matches_the_design(vnet, design):
+    def ohms(value):
+        return round(float(value.rstrip("k")) * (1000 if value.endswith("k") else 1))
+
+    lad = design["ladder"]
+    for n, r in enumerate(lad["resistors"], start=1):
+        assert [ohms(v) for v in _resistors(vnet, f"BUTTON{n}_LADDER", "BUTTONS")] == [r]
+        assert ("SW_Push", "1") in _nodes(vnet, "+3V3") and ("SW_Push", "2") in _nodes(vnet, f"BUTTON{n}_LADDER")
+    assert [ohms(v) for v in _resistors(vnet, "BUTTONS", "GND")] == [lad["pull_down"]]
+
+
+def test_variant_bom_is_exactly_the_netlist_difference(vnet, bom):
+    default = netlist.read_netlist()
+    mpns_default = Counter(c["fields"]["MPN"] for c in default["components"].values())
+    mpns_variant = Counter(c["fields"]["MPN"] for c in vnet["components"].values())
+    added = Counter()
+    for r in bom:
+        added[r["mpn"]] += int(r["qty"])
+    assert mpns_variant - mpns_default == added
+    assert mpns_default - mpns_variant == Counter(r["replaces"] for r in bom if r["change"] == "replace")
 
 
 # ---------------------------------------------------------------------------------------------
