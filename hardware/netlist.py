@@ -1,7 +1,8 @@
 """The Thruway schematic as code: every part and every net, written out as a KiCad netlist.
 
-    python -m hardware.netlist           write hardware/thruway.net and hardware/bom.csv
-    python -m hardware.netlist --check   exit 1 if either file differs from what this script makes
+    python -m hardware.netlist           write hardware/thruway.net, hardware/bom.csv and the USB host
+                                         variant's hardware/thruway-usbhost.net
+    python -m hardware.netlist --check   exit 1 if any of them differs from what this script makes
 
 Pure Python, no KiCad needed. ``thruway.net`` is a KiCad (version "E") S-expression netlist: Pcbnew
 can read it (File > Import > Netlist) to lay out a board; the footprints named are KiCad library
@@ -45,6 +46,9 @@ HERE = Path(__file__).resolve().parent
 PINMAP_JSON = HERE / "pinmap.json"
 NETLIST = HERE / "thruway.net"
 BOM = HERE / "bom.csv"
+# The USB host variant (docs/usb-host.md): its own netlist; its BOM changes are hardware/bom-usbhost.csv.
+PINMAP_USBHOST_JSON = HERE / "pinmap-usbhost.json"
+NETLIST_USBHOST = HERE / "thruway-usbhost.net"
 
 # ---------------------------------------------------------------------------------------------
 # Symbols: KiCad library, part, pins (number, name, type). Pin names are how the code below
@@ -117,6 +121,18 @@ SYMBOLS = {
                    [(i, f"Pin_{i}", "passive") for i in range(1, 11)]),
     "R78E": ("Regulator_Switching", "R-78E5.0-0.5", "5 V 0.5 A switching regulator, 7805 pinout",
              [(1, "VIN", "power_in"), (2, "GND", "power_in"), (3, "VOUT", "power_out")]),
+    "R78E1": ("Regulator_Switching", "R-78E5.0-1.0", "5 V 1.0 A switching regulator, 7805 pinout",
+              [(1, "VIN", "power_in"), (2, "GND", "power_in"), (3, "VOUT", "power_out")]),
+    "TPS2051B": ("Power_Management", "TPS2051BD", "USB power switch, 500 mA, current-limited, active-high EN",
+                 [(1, "GND", "power_in"), (2, "IN", "power_in"), (3, "IN", "power_in"), (4, "EN", "input"),
+                  (5, "~{OC}", "open_collector"), (6, "OUT", "power_out"), (7, "OUT", "power_out"),
+                  (8, "OUT", "power_out")]),
+    "USBLC6": ("Power_Protection", "USBLC6-2SC6", "ESD protection for 2 USB data lines and VBUS",
+               [(1, "I/O1", "passive"), (2, "GND", "passive"), (3, "I/O2", "passive"), (4, "I/O2", "passive"),
+                (5, "VBUS", "passive"), (6, "I/O1", "passive")]),
+    "USB_A": ("Connector", "USB_A", "USB Type-A receptacle",
+              [(1, "VBUS", "power_in"), (2, "D-", "bidirectional"), (3, "D+", "bidirectional"),
+               (4, "GND", "power_in"), (5, "Shield", "passive")]),
     "Pico": ("Thruway", "RaspberryPi_Pico", "Raspberry Pi Pico (RP2040 module)",
              [(n, name, _pico_pin_type(name)) for n, name in PICO_PINS]),
 }
@@ -184,6 +200,24 @@ CATALOGUE = {
              "R-78E5.0-0.5", "Switching regulator module 5 V 0.5 A, 7-28 V in, 7805 pinout, SIP-3"),
     "PICO": ("Pico", "Raspberry Pi Pico", "Module:RaspberryPi_Pico_Common_THT", "Raspberry Pi",
              "SC0915", "Raspberry Pi Pico (RP2040 module, 2 MB flash, micro-USB)"),
+    # USB host variant only (hardware/pinmap-usbhost.json, docs/usb-host.md).
+    "PICO2": ("Pico", "Raspberry Pi Pico 2", "Module:RaspberryPi_Pico_Common_THT", "Raspberry Pi",
+              "SC1631", "Raspberry Pi Pico 2 (RP2350 module, 4 MB flash, micro-USB; Pico footprint)"),
+    "R78E1": ("R78E1", "R-78E5.0-1.0", "Converter_DCDC:Converter_DCDC_RECOM_R-78E-0.5_THT", "RECOM",
+              "R-78E5.0-1.0", "Switching regulator module 5 V 1.0 A, 7805 pinout, SIP-3"),
+    "TPS2051B": ("TPS2051B", "TPS2051B", "Package_SO:SOIC-8_3.9x4.9mm_P1.27mm", "Texas Instruments",
+                 "TPS2051BDR", "USB power switch, 500 mA continuous, 0.75-1.25 A limit, active-high EN, SOIC-8"),
+    "USBLC6": ("USBLC6", "USBLC6-2SC6", "Package_TO_SOT_SMD:SOT-23-6", "STMicroelectronics", "USBLC6-2SC6",
+               "ESD protection for USB 2.0 D+/D- and VBUS, SOT-23-6"),
+    "USBA": ("USB_A", "USB-A", "Connector_USB:USB_A_Molex_48204-0001_Horizontal", "Molex", "0482040001",
+             "USB 2.0 Type-A receptacle, right angle, through-hole"),
+    "R22": ("R", "22", FP_R0805, "Yageo", "RC0805FR-0722RL", "Resistor 22 ohm 1% 0.125 W 0805"),
+    "R4k7": ("R", "4.7k", FP_R0805, "Yageo", "RC0805FR-074K7L", "Resistor 4.7 kohm 1% 0.125 W 0805"),
+    "R20k": ("R", "20k", FP_R0805, "Yageo", "RC0805FR-0720KL", "Resistor 20 kohm 1% 0.125 W 0805"),
+    "R39k": ("R", "39k", FP_R0805, "Yageo", "RC0805FR-0739KL", "Resistor 39 kohm 1% 0.125 W 0805"),
+    "R82k": ("R", "82k", FP_R0805, "Yageo", "RC0805FR-0782KL", "Resistor 82 kohm 1% 0.125 W 0805"),
+    "C150u": ("CP", "150u 10V", "Capacitor_THT:CP_Radial_D6.3mm_P2.50mm", "Panasonic", "EEU-FR1A151",
+              "Electrolytic capacitor 150 uF 10 V radial 6.3 mm, low ESR"),
 }
 
 # Parts not in the netlist (no electrical node), listed in the BOM with an empty refs column.
@@ -249,9 +283,10 @@ def build(pinmap=None):
             pinmap = json.load(f)
     b = Board()
     GND, P3V3, VSYS = "GND", "+3V3", "VSYS"
+    usb_host = "usb_host_dp" in pinmap["pins"]  # the USB host variant (docs/usb-host.md)
 
     # --- Pico: every pin map entry on its net, power pins.
-    pico = b.add("U", "PICO")
+    pico = b.add("U", "PICO2" if pinmap.get("board") == "raspberry_pi_pico2" else "PICO")
     gp_to_pin = {name: num for num, name in PICO_PINS if name.startswith("GP")}
     for key, entry in pinmap["pins"].items():
         b.pin(pico, gp_to_pin[entry["gpio"]], key.upper())
@@ -274,7 +309,7 @@ def build(pinmap=None):
     b.add("D", "D1N5819", K="-12V_IN", A="-12V")
     b.two("C", "C47u", "+12V", GND)
     b.two("C", "C47u", GND, "-12V")
-    b.add("U", "R78E", VIN="+12V", GND=GND, VOUT="+5V")
+    b.add("U", "R78E1" if usb_host else "R78E", VIN="+12V", GND=GND, VOUT="+5V")
     b.two("C", "C10u", "+12V", GND)
     b.two("C", "C10u", "+5V", GND)
     b.add("D", "D1N5819", A="+5V", K=VSYS)
@@ -387,9 +422,17 @@ def build(pinmap=None):
     b.add("Q", "Q2N3904", E=GND, B="CLOCK_IN_BASE", C="CLOCK_IN")
     b.two("R", "R10k", "CLOCK_IN", P3V3)
 
-    # --- Buttons to GND.
-    for n in range(1, 5):
-        b.add("SW", "SW", **{"1": f"BUTTON{n}", "2": GND})
+    # --- Buttons: to GND each (internal pull-ups), or in the USB host variant a ladder on one
+    # ADC pin: button n from 3V3 through its own resistor to BUTTONS, a pull-down and a filter cap.
+    if "buttons" in pinmap["pins"]:
+        for n, cat in zip(range(1, 5), ("R10k", "R20k", "R39k", "R82k"), strict=True):
+            b.add("SW", "SW", **{"1": P3V3, "2": f"BUTTON{n}_LADDER"})
+            b.two("R", cat, f"BUTTON{n}_LADDER", "BUTTONS")
+        b.two("R", "R4k7", "BUTTONS", GND)
+        b.two("C", "C100n", "BUTTONS", GND)
+    else:
+        for n in range(1, 5):
+            b.add("SW", "SW", **{"1": f"BUTTON{n}", "2": GND})
 
     # --- WS2812B chain at VSYS.
     count = 9
@@ -398,6 +441,27 @@ def build(pinmap=None):
         if n < count:
             b.pin(led, "DOUT", f"LED_DIN{n + 1}")  # the last DOUT is left open
         b.two("C", "C100n", VSYS, GND)
+
+    # --- USB host port: power switch from +5V (before the VSYS Schottky: no host power from the
+    # Pico's own USB), 22 R series resistors, ESD array at the socket.
+    if usb_host:
+        sw = b.add("U", "TPS2051B", GND=GND, EN="USB_HOST_EN", **{"~{OC}": "USB_HOST_OC"})
+        for p in (2, 3):
+            b.pin(sw, p, "+5V")
+        for p in (6, 7, 8):
+            b.pin(sw, p, "VBUS_HOST")
+        b.two("R", "R100k", "USB_HOST_EN", GND)  # off until the firmware drives EN
+        b.two("R", "R10k", "USB_HOST_OC", P3V3)
+        b.two("C", "C10u", "+5V", GND)
+        b.two("C", "C100n", "+5V", GND)
+        b.two("C", "C150u", "VBUS_HOST", GND)
+        b.two("C", "C100n", "VBUS_HOST", GND)
+        b.two("R", "R22", "USB_HOST_DP", "USB_DP")
+        b.two("R", "R22", "USB_HOST_DM", "USB_DM")
+        esd = b.add("U", "USBLC6", GND=GND, VBUS="VBUS_HOST")
+        for p, net in ((1, "USB_DP"), (6, "USB_DP"), (3, "USB_DM"), (4, "USB_DM")):
+            b.pin(esd, p, net)
+        b.add("J", "USBA", VBUS="VBUS_HOST", GND=GND, Shield=GND, **{"D+": "USB_DP", "D-": "USB_DM"})
 
     # Every pin map net must reach the circuit.
     for key in pinmap["pins"]:
@@ -556,7 +620,9 @@ def main(argv=None):
     args = list(sys.argv[1:] if argv is None else argv)
     check = "--check" in args
     b = build()
-    outputs = {NETLIST: render_netlist(b), BOM: render_bom(b)}
+    with open(PINMAP_USBHOST_JSON, encoding="utf-8") as f:
+        variant = build(json.load(f))
+    outputs = {NETLIST: render_netlist(b), BOM: render_bom(b), NETLIST_USBHOST: render_netlist(variant)}
     status = 0
     for path, text in outputs.items():
         if check:

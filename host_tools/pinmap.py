@@ -65,10 +65,17 @@ RP2040_FUNCTIONS = {
     29: ("spi1_csn", "uart0_rx", "i2c0_scl"),
 }
 
-# Functions any GPIO can take (SIO, PIO0/PIO1, PWM). Each PIO one takes a state machine.
+# Functions any GPIO can take (SIO, PIO, PWM). Each PIO one takes a state machine.
 ANY_PIN_FUNCTIONS = ("gpio_in", "gpio_out", "pio_tx", "pio_rx", "neopixel", "pwm")
 PIO_FUNCTIONS = ("pio_tx", "pio_rx", "neopixel")
-PIO_STATE_MACHINES = 2 * 4  # 2 PIO blocks x 4 state machines
+# PIO blocks per board (RP2040: 2, RP2350: 3), 4 state machines each.
+PIO_BLOCKS = {"raspberry_pi_pico": 2, "raspberry_pi_pico2": 3}
+# Analog inputs: ADC0-ADC2 on GP26-GP28 (ADC3, GP29, reads VSYS/3 on the Pico itself).
+ADC_GPIOS = (26, 27, 28, 29)
+# CircuitPython's usb_host (Pico-PIO-USB, docs/usb-host.md): D+ and D- on adjacent GPIOs (this
+# project keeps D- = D+ + 1, Pico-PIO-USB's default pinout) and a whole PIO block.
+USB_HOST_DP, USB_HOST_DM = "usb_host_dp", "usb_host_dm"
+USB_HOST_STATE_MACHINES = 4
 
 _PERIPHERAL = re.compile(r"^(uart|i2c|spi)([01])_([a-z]+)$")
 
@@ -79,7 +86,7 @@ def pins_for(function):
 
 
 def known_functions():
-    names = set(ANY_PIN_FUNCTIONS)
+    names = set(ANY_PIN_FUNCTIONS) | {"adc", USB_HOST_DP, USB_HOST_DM}
     for funcs in RP2040_FUNCTIONS.values():
         names.update(funcs)
     return names
@@ -106,6 +113,7 @@ def validate_pinmap(data):
     used = {}  # gpio number -> first key using it
     blocks = {}  # ("uart", "0") -> {"tx": [keys], ...}
     pio_users = []
+    usb_host = {}  # function -> gpio number
     known = known_functions()
     for key, entry in pins.items():
         if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
@@ -129,6 +137,12 @@ def validate_pinmap(data):
             continue
         if function in PIO_FUNCTIONS:
             pio_users.append(key)
+        if function == "adc" and n is not None and n not in ADC_GPIOS:
+            errors.append(f"{key}: adc is not available on {gpio} (only on GP26-GP28)")
+        if function in (USB_HOST_DP, USB_HOST_DM):
+            if function in usb_host:
+                errors.append(f"{key}: {function} is assigned more than once")
+            usb_host[function] = n
         m = _PERIPHERAL.match(function)
         if m:
             kind, block, signal = m.groups()
@@ -164,9 +178,23 @@ def validate_pinmap(data):
             errors.append(f"{key}/{m.group(1)}_in{m.group(2)}: TX on uart{tx.group(2)} and RX on "
                           f"uart{rx.group(2)}: a port's TX and RX must share one UART block")
 
-    if len(pio_users) > PIO_STATE_MACHINES:
-        errors.append(f"PIO: {len(pio_users)} users ({', '.join(pio_users)}) need more state machines "
-                      f"than the RP2040 has ({PIO_STATE_MACHINES}: 2 PIO blocks x 4)")
+    if usb_host and set(usb_host) != {USB_HOST_DP, USB_HOST_DM}:
+        errors.append("usb_host: needs both usb_host_dp (D+) and usb_host_dm (D-)")
+    elif usb_host and None not in usb_host.values() \
+            and usb_host[USB_HOST_DM] != usb_host[USB_HOST_DP] + 1:
+        errors.append(f"usb_host: D- (GP{usb_host[USB_HOST_DM]}) must be the GPIO after D+ "
+                      f"(GP{usb_host[USB_HOST_DP]})")
+
+    board = data.get("board", "raspberry_pi_pico")
+    if board not in PIO_BLOCKS:
+        errors.append(f"board {board!r} is not one of {', '.join(PIO_BLOCKS)}")
+    blocks = PIO_BLOCKS.get(board, 2)
+    chip = "RP2350" if blocks == 3 else "RP2040"
+    usb_sms = USB_HOST_STATE_MACHINES if usb_host else 0
+    if len(pio_users) + usb_sms > 4 * blocks:
+        usb_note = " and the USB host's PIO block" if usb_sms else ""
+        errors.append(f"PIO: {len(pio_users)} users ({', '.join(pio_users)}){usb_note} need more state "
+                      f"machines than the {chip} has ({4 * blocks}: {blocks} PIO blocks x 4)")
     return errors
 
 
