@@ -93,7 +93,8 @@ def reference_session():
     return _TWO_PRESETS, {"in1": in1, "in2": in2}, events, SECTIONS[-1][2]
 
 
-def demo_stream(until_ms=3000):
+def demo_stream(until_ms=None):
+    """(config text, inputs, events, until_ms) of the demo session, as ``make demo`` runs it."""
     from host_tools import midiwire
 
     inputs = {}

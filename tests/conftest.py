@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))  # appended: the repo's code.py must not shadow the stdlib code module
@@ -10,6 +12,21 @@ if str(ROOT) not in sys.path:
 from host_tools import fwimport  # noqa: E402
 
 fwimport._ensure_micropython()
+
+
+@pytest.fixture(scope="session")
+def board_demo():
+    """The demo session (make demo's config and inputs) on the board engine: one run, shared by
+    every test that reads it (a board run costs about a minute). Skips without the files."""
+    from host_tools import calibration
+    from host_tools.board import engine
+
+    try:
+        files = engine.find_files()
+    except engine.Missing as e:
+        pytest.skip(str(e))
+    config, inputs, events, until = calibration.demo_stream()
+    return engine.board_run(config, inputs, events, until, files=files)
 
 
 def run_cli(args, capsys=None):

@@ -35,11 +35,10 @@ def _demo_inputs():
 
 
 @pytest.fixture(scope="module")
-def demo():
+def demo(board_demo):
     config = (runner.REPO / "config.json").read_text()
-    board = engine.board_run(config, _demo_inputs(), files=FILES)
     sim = runner.simulate(config, _demo_inputs())
-    return board, sim
+    return board_demo, sim
 
 
 def test_default_install_boots_and_reports_its_heap(demo):

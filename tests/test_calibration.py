@@ -8,6 +8,7 @@ import pytest
 
 from host_tools import calibration
 from host_tools.board import engine
+from host_tools.sim import runner
 
 try:
     FILES = engine.find_files()
@@ -22,15 +23,16 @@ def session():
 
 
 @pytest.fixture(scope="module")
-def demo():
-    sim, board = calibration.run_engines(calibration.demo_stream(), FILES)
-    return calibration.figures(sim), calibration.figures(board)
+def demo(board_demo):
+    config, inputs, events, until = calibration.demo_stream()
+    sim = runner.simulate(config, inputs, events, until, python_costs=True)
+    return calibration.figures(sim), calibration.figures(board_demo)
 
 
 def _check(sim, board):
     rows = calibration.compare(sim, board)
     assert rows, "no figure to compare"
-    for figure, s, b, ok in rows:
+    for figure, s, b, _ in rows:
         print("  %-22s sim %8.3f  board %8.3f" % (figure, s, b))
     off = ["%s: sim %.3f ms, board %.3f ms" % (f, s, b) for f, s, b, ok in rows if not ok]
     assert not off, off
