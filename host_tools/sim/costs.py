@@ -26,10 +26,19 @@ UART_READINTO = cycles(1505)  # readinto on a UART, empty or not
 UART_WRITE_BASE = cycles(1150)  # uart.write(view) with no allocation
 UART_WRITE_PER_BYTE = cycles(20)
 PIO_READINTO = cycles(1505)  # rp2pio StateMachine.readinto
-PIO_IN_WAITING = cycles(250)  # a property read (board engine)
-PIO_WRITE_BASE = cycles(4000)  # one byte into an empty FIFO (board engine)
-USB_READINTO = cycles(800)  # nothing waiting (board engine)
-USB_WRITE_BASE = cycles(3400)  # one message (board engine)
+PIO_IN_WAITING = cycles(1505)  # the call-only model's figure (same order as busio) ...
+PIO_WRITE_BASE = cycles(1150)
+USB_READINTO = cycles(1505)
+USB_WRITE_BASE = cycles(1150)
+# ... and what the board engine measured (calibrate --ops style, one call between two passes'
+# marks), charged by the Python model. The call-only model keeps its older figures: its per-byte
+# costs were fitted with them, and its tests hold timings made with them.
+MEASURED = {
+    "PIO_IN_WAITING": cycles(250),  # a property read
+    "PIO_WRITE_BASE": cycles(4000),  # one byte into an empty FIFO
+    "USB_READINTO": cycles(800),  # nothing waiting
+    "USB_WRITE_BASE": cycles(3400),  # one message
+}
 
 # Time and pins.
 TICKS_MS = cycles(409)

@@ -128,6 +128,13 @@ class World:
     def next_event_ns(self):
         return self._events[0][0] if self._events else None
 
+    def cost(self, name):
+        """A hardware call's cost in ns (``costs.<name>``); under the Python model the board
+        engine's measurement where costs.MEASURED has one."""
+        if self.python_costs and name in costs.MEASURED:
+            return costs.MEASURED[name]
+        return getattr(costs, name)
+
     def charge_read(self, call_ns, nbytes):
         """A port read: its call, and under the call-only cost model the firmware's path for the
         loop around it and for each byte it hands over (costs.PER_READ_OVERHEAD, PER_BYTE_PATH)."""

@@ -518,7 +518,7 @@ class StateMachine:
     def in_waiting(self):
         self._check()
         w = _world.current()
-        w.charge_read(costs.PIO_IN_WAITING, 0)  # the firmware polls a PIO input with in_waiting
+        w.charge_read(w.cost("PIO_IN_WAITING"), 0)  # the firmware polls a PIO input with in_waiting
         if self._core is not None:
             return len(self._now().rx)
         return len(self._rx)
@@ -576,7 +576,7 @@ class StateMachine:
                 raise RuntimeError("No out in program")
             size = memoryview(buffer).itemsize
             words = [v * {1: 0x01010101, 2: 0x00010001}.get(size, 1) & _WORD for v in buffer[start:end]]
-            w.charge(costs.PIO_WRITE_BASE)
+            w.charge(w.cost("PIO_WRITE_BASE"))
             core = self._now()
             for v in words:
                 if len(core.tx) >= core.tx_depth:
@@ -592,7 +592,7 @@ class StateMachine:
         if self._transmitter is None:
             raise RuntimeError("No TX FIFO")
         data = bytes(buffer[start:end])
-        w.charge(costs.PIO_WRITE_BASE + costs.UART_WRITE_PER_BYTE * len(data))
+        w.charge(w.cost("PIO_WRITE_BASE") + costs.UART_WRITE_PER_BYTE * len(data))
         self._transmitter.put(data)
         if self._wait_for_txstall:
             while not self._transmitter.idle():

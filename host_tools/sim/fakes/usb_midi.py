@@ -1,6 +1,6 @@
 """Fake ``usb_midi``: one PortIn and one PortOut when the simulated host is attached."""
 
-from host_tools.sim import costs, stream
+from host_tools.sim import stream
 from host_tools.sim import world as _world
 
 _names = {}
@@ -16,7 +16,7 @@ class PortIn:
         want = len(buf) if nbytes is None else min(nbytes, len(buf))
         q = self._link.to_device
         n = min(want, len(q))
-        w.charge_read(costs.USB_READINTO, n)
+        w.charge_read(w.cost("USB_READINTO"), n)
         for k in range(n):
             buf[k] = q.popleft()
         return n
@@ -34,7 +34,7 @@ class PortOut:
     def write(self, buf, *args):
         w = _world.current()
         data = stream.span(buf, args)
-        w.charge(costs.USB_WRITE_BASE)
+        w.charge(w.cost("USB_WRITE_BASE"))
         for b in data:
             self._link.from_device.record(w.now_ns, b)
         return len(data)
