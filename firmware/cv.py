@@ -1,23 +1,24 @@
 """The CV engine: MIDI in, pitch/mod CVs, gates and drum triggers out.
 
-The router treats the engine as its internal output ``cv`` (``router.OUTPUTS[5]``): the merger
-queues whole messages for it, always with their status byte, and drains it like a port
-(``send``), which only keeps the bytes; ``service(now)``, once a main-loop pass (one flag test
-when nothing is timed), plays them in the next pass (``write_from``), so the CV work is never in
-the pass that forwards the message to the DIN and USB outputs. ``configure(cv, calibration)``
-installs a preset's ``cv`` section and the ``calibration`` section (docs/config.md); a preset
-switch installs a ``CvSetup`` built at start-up (``prepare``, ``install``, then ``refresh`` for
-the DAC codes a tick later): every gate and drum falls and every voice is released first.
+The router treats the engine as its internal output ``cv`` (``router.OUTPUTS[5]``; only the
+kinds in ``router.CV_KINDS`` reach it): the merger queues whole messages for it, always with
+their status byte, and hands them over one at a time (``take(status, data1, data2)``), so the
+engine never parses bytes. ``take`` only keeps the message; ``service(now)``, once a main-loop
+pass (one flag test when nothing is timed), plays it in the next pass (``play``), so the CV work
+is never in the pass that forwards the message to the DIN and USB outputs.
+``configure(cv, calibration)`` installs a preset's ``cv`` section and the ``calibration``
+section (docs/config.md); a preset switch installs a ``CvSetup`` that ``firmware.cv_setup``
+built at start-up (``prepare``, ``install``, then ``refresh`` for the DAC codes a tick later):
+every gate and drum falls and every voice is released first.
 
-Layers, one way: MIDI bytes -> parts (a mono voice with its note stack, or the poly/unison group
-with ``voices.PolyAllocator``) -> voices (pitch in 1/256 semitone, glide, bend, mod) -> DAC
-codes (``firmware.dac``; integer tables built at start-up by ``firmware.cv_setup``) and gate
-pins / the
-drums' 74HCT595.
+Layers, one way: messages -> parts (a mono voice with its note stack, or the poly/unison group
+with ``voices.PolyAllocator``; each part plays the notes of its range, ``cv.voices[N].notes``)
+-> voices (pitch in 1/256 semitone, glide, bend, mod) -> DAC codes (``firmware.dac``; integer
+tables built at start-up by ``firmware.cv_setup``) and gate pins / the drums' 74HCT595.
 
 Contracts and the reasons behind them:
-- CV before gate. Every CV a batch of messages changed is flushed to the DACs at the end of
-  ``write_from``; a gate that must rise is only marked, and rises in the next pass's
+- CV before gate. Every CV a message changed is flushed to the DACs at the end of ``play``;
+  a gate that must rise is only marked, and rises in the next pass's
   ``service``, which ``app`` calls after that pass has polled the inputs (0.16 ms on the Pico).
   So the op-amp stage has settled (about 0.1 ms, docs/build.md section 8) before the edge, and
   the DAC costs at most one I2C transaction per chip per pass however many notes arrived.
@@ -37,6 +38,16 @@ Contracts and the reasons behind them:
 - Glide moves the pitch every ``GLIDE_STEP_MS`` ms from where it is to the new note, linear in
   pitch (exponential in Hz, as 1 V/oct portamento is), reaching it ``glide_ms`` after the note.
   With ``legato`` on, only overlapping notes glide (as in Yarns); otherwise every note does.
+- Sustain, as Yarns does it (part.cc: the hold pedal makes a part ignore note-offs, marking the
+  keys; lifting it releases the marked keys): CC 64 >= 64 puts a channel's pedal down, < 64
+  lifts it. A key released while it is down keeps its note sounding, and still counts as held
+  (priority, allocation, a returning mono voice); pressed again it is an ordinary held key.
+  Lifting the pedal ends every note it held, as their note-offs would have, in every mode.
+  All notes off (CC 123/120), reset all controllers (CC 121), Stop, Reset and a preset switch
+  lift it too, so no gate can stay up for a pedal nobody will lift. Drums ignore it.
+- Note ranges: a part takes a note-on, a note-off and its sustain only for notes in its range
+  (the received note, before ``transpose``). Two parts on one channel with disjoint ranges
+  split the keyboard; overlapping ranges layer it.
 - Everything per message is integer arithmetic on preallocated arrays: nothing allocates.
 """
 
@@ -44,34 +55,22 @@ Contracts and the reasons behind them:
 from micropython import const
 
 from firmware import dac as _dac
-from firmware.midi import DATA_LENGTH
 from firmware.ticks import ticks_diff
 from firmware.voices import (
     ALLOC_HIGH,
     ALLOC_LOW,
-    ALLOC_NAMES,
-    MAX_VOICES,
     NONE,
-    PRIORITY_NAMES,
     NoteStack,
     PolyAllocator,
 )
 
 VOICES = const(4)
 DRUMS = const(8)
-# Bytes taken a pass: one whole message. On the Pico a note-on and its note-off cost the engine
-# an estimated 2 ms of Python together (``make bench`` scales its MicroPython VM figures by a
-# reference loop), plus their I2C writes, so a burst (a chord from USB, a queue refilled after a
-# preset switch) is spread over passes and no pass keeps the PIO inputs waiting longer than
-# their FIFO lasts (docs/design.md, "Libraries and chips": about 2.6 ms at full rate).
-ROOM = const(3)
-# Bytes send() keeps for the next pass: a message and the real-time bytes queued before it
-# (each handed alone), with room for a second message when the merger's queue wraps.
-INBOX = const(12)
 GLIDE_STEP_MS = const(2)
 RETRIGGER_MS = const(2)
 MIN_GATE_MS = const(2)
 PITCH_TOP = const(32512)  # note 127 in 1/256 semitone
+CC_SUSTAIN = const(64)  # the sustain (hold) pedal: >= 64 down, < 64 up
 MOD_FULL = const(16384)  # a mod value's full scale (7-bit values are scaled to it)
 
 # Part kinds.
@@ -92,7 +91,7 @@ G_RISE = const(2)  # CV written; rises at the next service
 G_DIP = const(3)  # low since gate_t (a retrigger, or a recent fall): rises RETRIGGER_MS ticks after it
 
 # What service() has to look at.
-P_INPUT = const(1)  # a message send() kept for the next pass
+P_INPUT = const(1)  # a message take() kept for the next pass
 P_DRUM = const(2)
 P_GLIDE = const(4)
 P_GATE = const(0xF0)  # one bit per voice: 16 << v
@@ -100,7 +99,7 @@ P_GATE = const(0xF0)  # one bit per voice: 16 << v
 JACKS = ("cv1", "cv2", "cv3", "cv4", "mod1", "mod2", "mod3", "mod4")
 
 
-def _default_voice(n):
+def default_voice(n):
     return {
         "channel": n + 1,
         "priority": "last",
@@ -110,6 +109,7 @@ def _default_voice(n):
         "glide_ms": 0,
         "mod": "velocity",
         "mod_range": 5.0,
+        "notes": [0, 127],
     }
 
 
@@ -117,7 +117,7 @@ def _default_voice(n):
 # merges a user's keys over a copy of it; the engine receives that complete shape.
 DEFAULT_CV = {
     "mode": "mono",
-    "voices": [_default_voice(n) for n in range(VOICES)],
+    "voices": [default_voice(n) for n in range(VOICES)],
     "poly": {"channel": 1, "voices": 4, "allocation": "cyclic"},
     "drums": {"channel": 10, "notes": [36, 37, 38, 39, 40, 41, 42, 43], "mode": "trigger", "trigger_ms": 10},
 }  # type: dict
@@ -126,130 +126,36 @@ DEFAULT_CV = {
 DEFAULT_CALIBRATION = {jack: {"offset": 0.0, "scale": 1.0} for jack in JACKS}  # type: dict
 
 
-def _channel(value, default):
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 16:
-        return value - 1
-    return default - 1
-
-
-def _mod_source(text):
-    if isinstance(text, str) and text.startswith("cc:"):
-        try:
-            n = int(text[3:])
-        except ValueError:
-            n = 1
-        return MOD_CC, n & 0x7F
-    if text == "aftertouch":
-        return MOD_AFTERTOUCH, 0
-    if text == "pitch_bend":
-        return MOD_BEND, 0
-    return MOD_VELOCITY, 0
-
-
-def _merged(cv):
-    """``cv`` over DEFAULT_CV, one level deep and per voice: the checker normally does this;
-    the engine repeats it so a partial dict (tests, an older checker) still works."""
-    out = dict(DEFAULT_CV)
-    if isinstance(cv, dict):
-        out.update(cv)
-    voices = []
-    given = out.get("voices")
-    for n in range(VOICES):
-        v = _default_voice(n)
-        if isinstance(given, list) and n < len(given) and isinstance(given[n], dict):
-            v.update(given[n])
-        voices.append(v)
-    out["voices"] = voices
-    for key in ("poly", "drums"):
-        d = dict(DEFAULT_CV[key])
-        if isinstance(out.get(key), dict):
-            d.update(out[key])
-        out[key] = d
-    return out
-
-
-# CvSetup's arrays: read-only once built, so equal ones are shared between setups.
-_SETUP_ARRAYS = ("transpose", "bend_range", "glide_ms", "legato", "priority", "mod_src", "mod_cc", "pitch_tables",
-                 "mod_tables", "chan_parts", "chan_voices", "part_kind", "part_voices", "part_lead", "drum_map")
-_SETUP_VALUES = ("poly_voices", "poly_allocation", "drum_channel", "drum_gate_mode", "drum_trigger_ms")
-
-
 class CvSetup:
     """A preset's ``cv`` section (and the calibration) as the engine uses it: per-voice settings,
-    DAC tables, which parts and voices each channel reaches, the drum map. Built once by
-    ``CvEngine.prepare``; read-only afterwards (the engine holds references to its arrays)."""
+    DAC tables, which parts and voices each channel reaches and the notes each part plays, the
+    drum map. Filled by ``firmware.cv_setup`` (start-up code, which then leaves the heap: this
+    class stays here so its instances do not hold that module); read-only afterwards (the
+    engine holds references to its arrays)."""
 
-    def __init__(self, cv_settings):
-        cv = _merged(cv_settings)
-        self.transpose = [0] * VOICES
-        self.bend_range = bytearray(VOICES)
-        self.glide_ms = [0] * VOICES
-        self.legato = bytearray(VOICES)
-        self.priority = bytearray(VOICES)
-        self.mod_src = bytearray(VOICES)
-        self.mod_cc = bytearray(VOICES)
-        self.pitch_tables = [None] * VOICES  # type: list  # set by CvEngine.prepare
-        self.mod_tables = [None] * VOICES  # type: list
-        for v in range(VOICES):
-            s = cv["voices"][v]
-            self.transpose[v] = int(s["transpose"])
-            self.bend_range[v] = int(s["bend_range"])
-            self.glide_ms[v] = int(s["glide_ms"])
-            self.legato[v] = 1 if s["legato"] else 0
-            self.priority[v] = PRIORITY_NAMES.index(s["priority"]) if s["priority"] in PRIORITY_NAMES else 0
-            self.mod_src[v], self.mod_cc[v] = _mod_source(s["mod"])
-        self.chan_parts = bytearray(16)
-        self.chan_voices = bytearray(16)
-        self.part_kind = bytearray(VOICES)
-        self.part_voices = bytearray(VOICES)  # voice bitmask
-        self.part_lead = bytearray(VOICES)  # the voice whose priority/legato the part uses
-        self.poly_voices = 0  # voices of the poly/unison group (0: none)
-        self.poly_allocation = 0
-        mode = cv["mode"]
-        first_free = 0
-        n_parts = 0
-        if mode in ("poly", "unison"):
-            poly = cv["poly"]
-            k = int(poly["voices"])
-            if k < 2 or k > MAX_VOICES:
-                k = MAX_VOICES
-            mask = (1 << k) - 1
-            self.poly_voices = k
-            self.poly_allocation = ALLOC_NAMES.index(poly["allocation"]) if poly["allocation"] in ALLOC_NAMES else 0
-            self.part_kind[0] = PART_POLY if mode == "poly" else PART_UNISON
-            self.part_voices[0] = mask
-            self.part_lead[0] = 0
-            ch = _channel(poly["channel"], 1)
-            self.chan_parts[ch] |= 1
-            self.chan_voices[ch] |= mask
-            first_free = k
-            n_parts = 1
-        # Mono voices: every voice in mono mode, and in poly/unison the voices the group leaves
-        # free (each keeps working on its own channel, so its mod jack can follow a CC).
-        for v in range(first_free, VOICES):
-            p = n_parts
-            self.part_kind[p] = PART_MONO
-            self.part_voices[p] = 1 << v
-            self.part_lead[p] = v
-            ch = _channel(cv["voices"][v]["channel"], v + 1)
-            self.chan_parts[ch] |= 1 << p
-            self.chan_voices[ch] |= 1 << v
-            n_parts += 1
-        drums = cv["drums"]
-        self.drum_channel = _channel(drums["channel"], 10)
-        self.drum_map = bytearray(128)  # note -> bitmask of drums
-        notes = drums["notes"]
-        for d in range(DRUMS):
-            if isinstance(notes, list) and d < len(notes):
-                self.drum_map[int(notes[d]) & 0x7F] |= 1 << d
-        modes = drums["mode"]
-        gate_mode = 0
-        for d in range(DRUMS):
-            m = modes[d] if isinstance(modes, list) and d < len(modes) else modes
-            if m == "gate":
-                gate_mode |= 1 << d
-        self.drum_gate_mode = gate_mode  # drums that follow the note instead of a trigger
-        self.drum_trigger_ms = int(drums["trigger_ms"])
+    # The fields (annotations only: nothing at run time).
+    transpose: list  # per voice: semitones
+    bend_range: bytearray
+    glide_ms: list
+    legato: bytearray
+    priority: bytearray  # voices.PRIORITY_*
+    mod_src: bytearray  # MOD_*
+    mod_cc: bytearray
+    pitch_tables: list  # per voice: the DAC codes of every note (cv_setup.pitch_table)
+    mod_tables: list
+    chan_parts: bytearray  # per channel: bitmask of the parts it reaches
+    chan_voices: bytearray  # per channel: bitmask of the voices it reaches
+    part_kind: bytearray  # PART_*
+    part_voices: bytearray  # per part: bitmask of its voices
+    part_lead: bytearray  # per part: the voice whose priority/legato it uses
+    part_low: bytearray  # per part: its lowest note
+    part_high: bytearray  # ... and highest
+    poly_voices: int  # voices of the poly/unison group (0: none)
+    poly_allocation: int  # voices.ALLOC_*
+    drum_channel: int
+    drum_map: bytearray  # note -> bitmask of drums
+    drum_gate_mode: int  # drums that follow the note instead of a trigger
+    drum_trigger_ms: int
 
 
 class CvEngine:
@@ -276,17 +182,19 @@ class CvEngine:
         self.drum_buf = bytearray(1)
         self.now = ticks_ms()
         self.pending = 0
-        self.inbox = bytearray(INBOX)  # what send() took, played by the next service()
-        self.held = 0  # bytes in it
-        # Parser state (whole messages arrive, but may be split across write_from calls).
-        self.status = 0
-        self.need = 0
-        self.have = 0
-        self.d1 = 0
+        # The message take() kept for the next pass's service() (P_INPUT in ``pending``).
+        self.held_status = 0
+        self.held_data1 = 0
+        self.held_data2 = 0
+        # Sustain: the channels whose pedal is down (a bit each), and the poly voices (the
+        # allocator's modes) whose key was released under it. A mono, unison or sorted part
+        # marks such keys in its NoteStack instead (``latch``).
+        self.pedal = 0
+        self.latched = 0
         # Settings (per voice, per channel, the drum map, the DAC tables) are a CvSetup's
         # arrays, installed by reference (install); the default section's from the start.
-        self._table_cache = {}  # type: dict
-        self._setups = []  # type: list  # CvSetup per distinct preset section (prepare)
+        self.table_cache = {}  # type: dict  # DAC tables by calibration (cv_setup)
+        self.setups = []  # type: list  # CvSetup per distinct preset section (prepare)
         self.pitch_tables = []  # type: list  # (install: the setup's)
         self.stale = 0  # voices whose pitch code refresh() must work out again
         # ... and state.
@@ -317,66 +225,22 @@ class CvEngine:
 
     # -- configure time ------------------------------------------------------------------
 
-    def _tables(self, v, cal, mod_range):
-        # Building a 128-entry table costs milliseconds on the RP2040 (floats): each is built
-        # once (prepare() at start-up) and a preset switch only picks it up. Jacks with the same
-        # calibration share one table. The builders (firmware.cv_setup) leave the heap after
-        # start-up; a table not prepared then brings them back.
-        cache = self._table_cache
-        pitch_key = ("pitch", str(cal.get(JACKS[v])))
-        mod_key = ("mod", str(cal.get(JACKS[4 + v])), float(mod_range))
-        pitch = cache.get(pitch_key)
-        mod = cache.get(mod_key)
-        if pitch is None or mod is None:
-            from firmware import cv_setup
-
-            if pitch is None:
-                cache[pitch_key] = pitch = cv_setup.pitch_table(cal.get(JACKS[v]))
-            if mod is None:
-                cache[mod_key] = mod = cv_setup.mod_table(cal.get(JACKS[4 + v]), float(mod_range))
-        return pitch, mod
-
     def prepare(self, cv_settings, calibration):
-        """The preset's settings as the engine holds them (a ``CvSetup``), built once at
-        start-up with its DAC tables, so a switch installs them by reference (``install``) and
-        allocates nothing. Equal sections (the same dicts: firmware.start shares equal ones)
-        give the same setup (and equal arrays are shared)."""
-        setup = self._build(cv_settings, calibration)
-        # Arrays equal to another setup's are that one, and a setup equal to another is that
-        # one (16 presets of a live set fit).
-        for name in _SETUP_ARRAYS:
-            mine = getattr(setup, name)
-            for known in self._setups:
-                theirs = getattr(known, name)
-                if theirs == mine:
-                    setattr(setup, name, theirs)
-                    break
-        for known in self._setups:
-            same = True
-            for name in _SETUP_ARRAYS:
-                if getattr(known, name) is not getattr(setup, name):
-                    same = False
-            for name in _SETUP_VALUES:
-                if getattr(known, name) != getattr(setup, name):
-                    same = False
-            if same:
-                return known
-        self._setups.append(setup)
-        return setup
+        """The preset's settings as the engine holds them (a ``cv_setup.CvSetup``), built once
+        at start-up with its DAC tables, so a switch installs them by reference (``install``)
+        and allocates nothing. Equal sections give the same setup (and equal arrays are
+        shared). The builder (``firmware.cv_setup``) leaves the heap after start-up."""
+        from firmware import cv_setup
 
-    def _build(self, cv_settings, calibration):
-        setup = CvSetup(cv_settings)
-        cal = calibration if isinstance(calibration, dict) else {}
-        voices = _merged(cv_settings)["voices"]
-        for v in range(VOICES):
-            setup.pitch_tables[v], setup.mod_tables[v] = self._tables(v, cal, voices[v]["mod_range"])
-        return setup
+        return cv_setup.prepare(self, cv_settings, calibration)
 
     def configure(self, cv_settings, calibration):
         """Install a preset's ``cv`` section and the ``calibration`` section. Every gate and
         drum falls and every voice is released first. May allocate (a section not prepared is
         built now, and not kept)."""
-        self.install(self._build(cv_settings, calibration))
+        from firmware import cv_setup
+
+        self.install(cv_setup.build(self, cv_settings, calibration))
         self.refresh()
 
     def install(self, setup):
@@ -385,11 +249,7 @@ class CvEngine:
         self.now = self.ticks_ms()
         self._all_off()
         self.gliding = 0
-        self.pending = 0
-        self.held = 0  # a message taken under the old setup ends with it
-        self.status = 0
-        self.need = 0
-        self.have = 0
+        self.pending = 0  # a message take() kept under the old setup ends with it
         old_pitch = self.pitch_tables
         self.transpose = setup.transpose
         self.bend_range = setup.bend_range
@@ -405,6 +265,8 @@ class CvEngine:
         self.part_kind = setup.part_kind
         self.part_voices = setup.part_voices
         self.part_lead = setup.part_lead
+        self.part_low = setup.part_low
+        self.part_high = setup.part_high
         self.drum_channel = setup.drum_channel
         self.drum_map = setup.drum_map
         self.drum_gate_mode = setup.drum_gate_mode
@@ -438,120 +300,79 @@ class CvEngine:
             self._mod_out(v)
         self.dac.flush()
 
-    # -- the port interface (app drains the merger's cv queue into it) --------------------
+    # -- the merger's hand-off ------------------------------------------------------------
 
-    def room(self, now):
-        self.now = now
-        return ROOM
-
-    def send(self, buf, start, end, now):
-        """The output-port interface (``firmware.ports``). Forward first: the merger drains this
-        port with the others, so here the bytes are only kept (at most ``ROOM`` a call, as
-        the queue hands them: real-time bytes one by one, then a message); the next pass's
-        ``service`` plays them, in a pass of its own rather than the one that forwarded the
-        message to the DIN and USB outputs. Returns how many it took (0 when its inbox is
-        full)."""
-        held = self.held
-        n = end - start
-        if n > ROOM:
-            n = ROOM
-        if n > INBOX - held:
-            n = INBOX - held
-        if n <= 0:
+    def take(self, status, data1, data2):
+        """One whole message from the merger (``Merger.write_outputs`` hands the CV output's
+        queue over one message at a time: a timing byte, or a channel message or System Reset
+        with its status, 0 for the data bytes it lacks). Forward first: the message is only
+        kept here, and the next pass's ``service`` plays it, in a pass of its own rather than
+        the one that forwarded it to the DIN and USB outputs. One message a pass: a note-on
+        costs the engine about 0.8 ms of Python and DAC writes on the Pico (``make bench``), so
+        a burst (a chord from USB, a queue refilled after a preset switch) is spread over passes
+        and no pass keeps the PIO inputs waiting longer than their FIFO lasts (docs/design.md,
+        "Libraries and chips": about 2.6 ms at full rate). Returns 0 while the engine still
+        holds a message (the merger keeps this one queued), else 1."""
+        if status >= 0xF8 and status != 0xFC and status != 0xFF:
+            return 1  # clock, start, continue: nothing for the engine (the clock owns the jacks)
+        if self.pending & P_INPUT:
             return 0
-        inbox = self.inbox
-        k = 0
-        while k < n:
-            inbox[held + k] = buf[start + k]
-            k += 1
-        self.held = held + n
+        self.held_status = status
+        self.held_data1 = data1
+        self.held_data2 = data2
         self.pending |= P_INPUT
-        return n
+        return 1
 
-    def write_from(self, buf, start, end):
-        """Take the MIDI bytes ``buf[start:end]`` (no slice is made); returns how many."""
-        status = self.status
-        need = self.need
-        have = self.have
-        d1 = self.d1
-        k = start
-        while k < end:
-            b = buf[k]
-            k += 1
-            if b < 0x80:
-                if need == 0:
-                    continue  # SysEx body or a stray byte
-                if have == 0 and need == 2:
-                    d1 = b
-                    have = 1
-                    continue
-                have = 0
-                if status < 0xF0:
-                    # One message: dispatched here rather than through a method (a call costs
-                    # about 1,600 cycles on the Pico).
-                    hi = status & 0xF0
-                    if need == 1:
-                        d2 = b
-                        b = 0
+    def play(self, status, data1, data2):
+        """Play one whole message now (``service`` plays the one ``take`` kept); the CVs it
+        changed go to the DACs before it returns, its gates rise at the next ``service``."""
+        hi = status & 0xF0
+        if hi == 0x90 and data2:
+            # Note-on (its dispatch inlined: a call costs about 1,600 cycles on the Pico): the
+            # drum, then each part the channel reaches whose note range holds the note.
+            ch = status & 0x0F
+            if ch == self.drum_channel:
+                self._drum_on(data1)
+            parts = self.chan_parts[ch]
+            low = self.part_low
+            high = self.part_high
+            p = 0
+            while parts:
+                if parts & 1 and low[p] <= data1 <= high[p]:
+                    self._part_on(p, data1, data2)
+                parts >>= 1
+                p += 1
+        elif hi == 0x80 or hi == 0x90:
+            # Note-off (or note-on with velocity 0). With the channel's pedal down the key is
+            # released but its note holds (``_part_hold``) until the pedal is lifted.
+            ch = status & 0x0F
+            if ch == self.drum_channel:
+                self._drum_off(self.drum_map[data1] & self.drum_gate_mode)
+            parts = self.chan_parts[ch]
+            low = self.part_low
+            high = self.part_high
+            held = self.pedal >> ch & 1
+            p = 0
+            while parts:
+                if parts & 1 and low[p] <= data1 <= high[p]:
+                    if held:
+                        self._part_hold(p, data1)
                     else:
-                        d2 = b
-                        b = d1
-                    # b: first data byte, d2: second (or the only one).
-                    if hi == 0x90 and d2:
-                        # Note-on (its dispatch inlined too): the drum, then each part the
-                        # channel reaches.
-                        ch = status & 0x0F
-                        if ch == self.drum_channel:
-                            self._drum_on(b)
-                        parts = self.chan_parts[ch]
-                        p = 0
-                        while parts:
-                            if parts & 1:
-                                self._part_on(p, b, d2)
-                            parts >>= 1
-                            p += 1
-                    elif hi == 0x80 or hi == 0x90:
-                        # Note-off (or note-on with velocity 0).
-                        ch = status & 0x0F
-                        if ch == self.drum_channel:
-                            self._drum_off(self.drum_map[b] & self.drum_gate_mode)
-                        parts = self.chan_parts[ch]
-                        p = 0
-                        while parts:
-                            if parts & 1:
-                                self._part_off(p, b)
-                            parts >>= 1
-                            p += 1
-                    elif hi == 0xB0:
-                        self._control(status & 0x0F, b, d2)
-                    elif hi == 0xE0:
-                        self._bend(status & 0x0F, b | (d2 << 7))
-                    elif hi == 0xD0:
-                        self._pressure(status & 0x0F, d2, NONE)
-                    elif hi == 0xA0:
-                        self._pressure(status & 0x0F, d2, b)
-                else:
-                    status = 0  # system common: no running status
-                    need = 0
-            elif b >= 0xF8:
-                if b == 0xFC or b == 0xFF:
-                    self._all_off()  # Stop and Reset: every gate falls, every voice released
-            else:
-                have = 0
-                status = b
-                need = DATA_LENGTH[b]
-                if need == 0xFF:  # SysEx start/end, undefined: nothing for the engine
-                    need = 0
-                    status = 0
-                elif b >= 0xF0 and need == 0:
-                    status = 0
-        self.status = status
-        self.need = need
-        self.have = have
-        self.d1 = d1
+                        self._part_off(p, data1)
+                parts >>= 1
+                p += 1
+        elif hi == 0xB0:
+            self._control(status & 0x0F, data1, data2)
+        elif hi == 0xE0:
+            self._bend(status & 0x0F, data1 | (data2 << 7))
+        elif hi == 0xD0:
+            self._pressure(status & 0x0F, data1, NONE)
+        elif hi == 0xA0:
+            self._pressure(status & 0x0F, data2, data1)
+        elif status == 0xFC or status == 0xFF:
+            self._all_off()  # Stop and Reset: every gate falls, every voice released
         if self.dac.dirty:
             self.dac.flush()
-        return end - start
 
     def service(self, now):
         """Timed work: gates to raise after their CV, retrigger dips, short gates, drum
@@ -561,14 +382,12 @@ class CvEngine:
             return
         self.now = now
         if pending & P_INPUT:
-            # The message send() kept. A gate it raises rises at the next service (``pending``
+            # The message take() kept. A gate it raises rises at the next service (``pending``
             # was read before), after its CV: CV before gate.
             self.pending &= ~P_INPUT
-            n = self.held
-            self.held = 0
-            self.write_from(self.inbox, 0, n)
+            self.play(self.held_status, self.held_data1, self.held_data2)
         if pending & P_GATE:
-            self._service_gates(now)
+            self._service_gates(now, pending)
         if pending & P_DRUM:
             self._service_drums(now)
         if pending & P_GLIDE:
@@ -584,8 +403,12 @@ class CvEngine:
                 stack.push(note, vel)
                 self._dispatch_sorted(p)
             else:
-                # A voice taken from another note (stolen) retriggers; glide if set.
-                self._play(alloc.note_on(note), note, vel, 1, 1)
+                # A voice taken from another note (stolen) retriggers; glide if set. Its key,
+                # pressed again or taken over, is no longer held by the pedal.
+                v = alloc.note_on(note)
+                if self.latched:
+                    self.latched &= ~(1 << v)
+                self._play(v, note, vel, 1, 1)
             return
         before = self.part_note[p]
         stack.push(note, vel)
@@ -617,8 +440,12 @@ class CvEngine:
                 if v != NONE:
                     self._release(v)
             return
-        if not stack.remove(note):
-            return
+        if stack.remove(note):
+            self._part_settle(p)
+
+    def _part_settle(self, p):
+        # A mono or unison part after keys left its stack: back to a key still held, or release.
+        stack = self.stacks[p]
         after = stack.pick(self.priority[self.part_lead[p]])
         if after == self.part_note[p]:
             return
@@ -634,6 +461,43 @@ class CvEngine:
                     self._play(v, after, stack.velocity(after), not self.legato[v], 1)
             voices >>= 1
             v += 1
+
+    def _part_hold(self, p, note):
+        # The key of ``note`` was released while the pedal is down: the note keeps sounding,
+        # marked, until the pedal is lifted (``_pedal_up``) or the key is pressed again. As in
+        # Yarns, a held note still counts as held for priority and allocation.
+        if self.part_kind[p] == PART_POLY and self.alloc.mode < ALLOC_LOW:
+            v = self.alloc.find(note)
+            if v != NONE:
+                self.latched |= 1 << v
+        else:
+            self.stacks[p].latch(note)
+
+    def _pedal_up(self, ch):
+        # The pedal of channel ``ch`` was lifted: every note it held ends, as its note-off
+        # would have ended it.
+        parts = self.chan_parts[ch]
+        p = 0
+        while parts:
+            if parts & 1:
+                if self.part_kind[p] == PART_POLY and self.alloc.mode < ALLOC_LOW:
+                    alloc = self.alloc
+                    voices = self.latched & self.part_voices[p]
+                    self.latched &= ~voices
+                    v = 0
+                    while voices:
+                        if voices & 1:
+                            alloc.note_off(alloc.note[v])
+                            self._release(v)
+                        voices >>= 1
+                        v += 1
+                elif self.stacks[p].release_latched():
+                    if self.part_kind[p] == PART_POLY:
+                        self._dispatch_sorted(p)
+                    else:
+                        self._part_settle(p)
+            parts >>= 1
+            p += 1
 
     def _dispatch_sorted(self, p):
         # Poly "low"/"high": voice k plays the k-th lowest (highest) held note. A voice whose
@@ -653,8 +517,18 @@ class CvEngine:
             v += 1
 
     def _control(self, ch, c, value):
-        if c == 123 or c == 120:  # all notes off, all sound off
+        if c == CC_SUSTAIN:
+            bit = 1 << ch
+            if value >= 64:
+                self.pedal |= bit
+            elif self.pedal & bit:
+                self.pedal &= ~bit
+                self._pedal_up(ch)
+        elif c == 123 or c == 120:  # all notes off, all sound off (the pedal too, as in Yarns)
             self._channel_off(ch)
+        elif c == 121 and self.pedal >> ch & 1:  # reset all controllers: the pedal is lifted
+            self.pedal &= ~(1 << ch)
+            self._pedal_up(ch)
         voices = self.chan_voices[ch]
         v = 0
         while voices:
@@ -813,6 +687,7 @@ class CvEngine:
             dac.dirty |= 16 << v
 
     def _channel_off(self, ch):
+        self.pedal &= ~(1 << ch)
         parts = self.chan_parts[ch]
         p = 0
         while parts:
@@ -822,6 +697,7 @@ class CvEngine:
                 if self.part_kind[p] == PART_POLY:
                     self.alloc.release_all()
                 voices = self.part_voices[p]
+                self.latched &= ~voices
                 v = 0
                 while voices:
                     if voices & 1:
@@ -862,6 +738,8 @@ class CvEngine:
             stacks[v].n = 0  # one part per voice at most
             part_note[v] = NONE
             held[v] = 0  # MAX_VOICES == VOICES
+        self.pedal = 0
+        self.latched = 0
         self.drum_timing = 0
         if self.drum_bits:
             self._drum_write(0)
@@ -910,10 +788,11 @@ class CvEngine:
 
     # -- timed work ----------------------------------------------------------------------------
 
-    def _service_gates(self, now):
-        # Only the voices whose bit is set in pending (16 << v) have something to do.
+    def _service_gates(self, now, pending):
+        # Only the voices whose bit was set in ``pending`` (16 << v) as this service began have
+        # something to do: a gate the message just played raises waits for the next pass.
         state = self.gate_state
-        bits = self.pending >> 4
+        bits = (pending & P_GATE) >> 4
         done = 0
         v = 0
         while bits:

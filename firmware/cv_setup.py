@@ -1,13 +1,31 @@
 """The CV side's start-up: the two MCP4728s put in the state the write path of
-``firmware.dac`` assumes, and the DAC code tables (volts at the jack, calibrated -> DAC codes,
-built with floats: ``CvEngine.prepare`` for every preset, and a configure that meets a
-calibration not prepared). Start-up code only: ``app`` drops this module once the box is built,
-so its code leaves the heap (docs/design.md, "Heap").
+``firmware.dac`` assumes, each preset's ``cv`` section as the engine holds it (``CvSetup``:
+per-voice settings, channel -> parts and voices, note ranges, the drum map), and the DAC code
+tables (volts at the jack, calibrated -> DAC codes, built with floats). ``CvEngine.prepare`` runs
+it for every preset at start-up, and ``CvEngine.configure`` for a section not prepared.
+Start-up code only: ``app`` drops this module once the box is built, so its code leaves the
+heap (docs/design.md, "Heap").
 """
 
 import array
 
 from firmware import dac as _dac
+from firmware.cv import (
+    DEFAULT_CV,
+    DRUMS,
+    JACKS,
+    MOD_AFTERTOUCH,
+    MOD_BEND,
+    MOD_CC,
+    MOD_VELOCITY,
+    PART_MONO,
+    PART_POLY,
+    PART_UNISON,
+    VOICES,
+    CvSetup,
+    default_voice,
+)
+from firmware.voices import ALLOC_NAMES, MAX_VOICES, PRIORITY_NAMES
 
 NOTE_0V = 24  # 0 V at MIDI note 24 ...
 NOTE_8V = 120  # ... 8 V at note 120; notes outside clamp (docs/design.md, "Defaults")
@@ -137,3 +155,198 @@ def setup_dac(dac, drivers=None):
     for ch in range(_dac.CHANNELS):
         if dac.want[ch]:
             dac.dirty |= 1 << ch
+
+
+# -- a preset's cv section as the engine holds it --------------------------------------------
+
+
+def _channel(value, default):
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 16:
+        return value - 1
+    return default - 1
+
+
+def _note_range(value):
+    # ``cv.voices[N].notes``: (low, high), inclusive; every note when unset or malformed.
+    if isinstance(value, list) and len(value) == 2:
+        low, high = int(value[0]), int(value[1])
+        if 0 <= low <= high <= 127:
+            return low, high
+    return 0, 127
+
+
+def _mod_source(text):
+    if isinstance(text, str) and text.startswith("cc:"):
+        try:
+            n = int(text[3:])
+        except ValueError:
+            n = 1
+        return MOD_CC, n & 0x7F
+    if text == "aftertouch":
+        return MOD_AFTERTOUCH, 0
+    if text == "pitch_bend":
+        return MOD_BEND, 0
+    return MOD_VELOCITY, 0
+
+
+def merged(cv):
+    """``cv`` over DEFAULT_CV, one level deep and per voice: the checker normally does this;
+    the engine repeats it so a partial dict (tests, an older checker) still works."""
+    out = dict(DEFAULT_CV)
+    if isinstance(cv, dict):
+        out.update(cv)
+    voices = []
+    given = out.get("voices")
+    for n in range(VOICES):
+        v = default_voice(n)
+        if isinstance(given, list) and n < len(given) and isinstance(given[n], dict):
+            v.update(given[n])
+        voices.append(v)
+    out["voices"] = voices
+    for key in ("poly", "drums"):
+        d = dict(DEFAULT_CV[key])
+        if isinstance(out.get(key), dict):
+            d.update(out[key])
+        out[key] = d
+    return out
+
+
+# CvSetup's arrays: read-only once built, so equal ones are shared between setups.
+SETUP_ARRAYS = ("transpose", "bend_range", "glide_ms", "legato", "priority", "mod_src", "mod_cc", "pitch_tables",
+                 "mod_tables", "chan_parts", "chan_voices", "part_kind", "part_voices", "part_lead", "part_low",
+                 "part_high", "drum_map")
+SETUP_VALUES = ("poly_voices", "poly_allocation", "drum_channel", "drum_gate_mode", "drum_trigger_ms")
+
+
+def _fill(setup, cv_settings):
+    # A cv.CvSetup's fields from a preset's ``cv`` section (see its docstring).
+    cv = merged(cv_settings)
+    setup.transpose = [0] * VOICES
+    setup.bend_range = bytearray(VOICES)
+    setup.glide_ms = [0] * VOICES
+    setup.legato = bytearray(VOICES)
+    setup.priority = bytearray(VOICES)
+    setup.mod_src = bytearray(VOICES)
+    setup.mod_cc = bytearray(VOICES)
+    setup.pitch_tables = [None] * VOICES  # set by build()
+    setup.mod_tables = [None] * VOICES
+    for v in range(VOICES):
+        s = cv["voices"][v]
+        setup.transpose[v] = int(s["transpose"])
+        setup.bend_range[v] = int(s["bend_range"])
+        setup.glide_ms[v] = int(s["glide_ms"])
+        setup.legato[v] = 1 if s["legato"] else 0
+        setup.priority[v] = PRIORITY_NAMES.index(s["priority"]) if s["priority"] in PRIORITY_NAMES else 0
+        setup.mod_src[v], setup.mod_cc[v] = _mod_source(s["mod"])
+    setup.chan_parts = bytearray(16)
+    setup.chan_voices = bytearray(16)
+    setup.part_kind = bytearray(VOICES)
+    setup.part_voices = bytearray(VOICES)  # voice bitmask
+    setup.part_lead = bytearray(VOICES)  # the voice whose priority/legato the part uses
+    # The notes each part plays (inclusive): a mono voice's own ``notes``, the poly/unison
+    # group's those of its first voice (the lead). Two parts on one channel split it.
+    setup.part_low = bytearray(VOICES)
+    setup.part_high = bytearray(VOICES)
+    setup.poly_voices = 0  # voices of the poly/unison group (0: none)
+    setup.poly_allocation = 0
+    mode = cv["mode"]
+    first_free = 0
+    n_parts = 0
+    if mode in ("poly", "unison"):
+        poly = cv["poly"]
+        k = int(poly["voices"])
+        if k < 2 or k > MAX_VOICES:
+            k = MAX_VOICES
+        mask = (1 << k) - 1
+        setup.poly_voices = k
+        setup.poly_allocation = ALLOC_NAMES.index(poly["allocation"]) if poly["allocation"] in ALLOC_NAMES else 0
+        setup.part_kind[0] = PART_POLY if mode == "poly" else PART_UNISON
+        setup.part_voices[0] = mask
+        setup.part_lead[0] = 0
+        setup.part_low[0], setup.part_high[0] = _note_range(cv["voices"][0]["notes"])
+        ch = _channel(poly["channel"], 1)
+        setup.chan_parts[ch] |= 1
+        setup.chan_voices[ch] |= mask
+        first_free = k
+        n_parts = 1
+    # Mono voices: every voice in mono mode, and in poly/unison the voices the group leaves
+    # free (each keeps working on its own channel, so its mod jack can follow a CC).
+    for v in range(first_free, VOICES):
+        p = n_parts
+        setup.part_kind[p] = PART_MONO
+        setup.part_voices[p] = 1 << v
+        setup.part_lead[p] = v
+        setup.part_low[p], setup.part_high[p] = _note_range(cv["voices"][v]["notes"])
+        ch = _channel(cv["voices"][v]["channel"], v + 1)
+        setup.chan_parts[ch] |= 1 << p
+        setup.chan_voices[ch] |= 1 << v
+        n_parts += 1
+    drums = cv["drums"]
+    setup.drum_channel = _channel(drums["channel"], 10)
+    setup.drum_map = bytearray(128)  # note -> bitmask of drums
+    notes = drums["notes"]
+    for d in range(DRUMS):
+        if isinstance(notes, list) and d < len(notes):
+            setup.drum_map[int(notes[d]) & 0x7F] |= 1 << d
+    modes = drums["mode"]
+    gate_mode = 0
+    for d in range(DRUMS):
+        m = modes[d] if isinstance(modes, list) and d < len(modes) else modes
+        if m == "gate":
+            gate_mode |= 1 << d
+    setup.drum_gate_mode = gate_mode  # drums that follow the note instead of a trigger
+    setup.drum_trigger_ms = int(drums["trigger_ms"])
+
+
+def _tables(engine, v, cal, mod_range):
+    # Building a 128-entry table costs milliseconds on the RP2040 (floats): each is built once
+    # (prepare() at start-up) and a preset switch only picks it up. Jacks with the same
+    # calibration share one table (the engine's cache keeps them for a later configure()).
+    cache = engine.table_cache
+    pitch_key = ("pitch", str(cal.get(JACKS[v])))
+    mod_key = ("mod", str(cal.get(JACKS[4 + v])), float(mod_range))
+    pitch = cache.get(pitch_key)
+    if pitch is None:
+        cache[pitch_key] = pitch = pitch_table(cal.get(JACKS[v]))
+    mod = cache.get(mod_key)
+    if mod is None:
+        cache[mod_key] = mod = mod_table(cal.get(JACKS[4 + v]), float(mod_range))
+    return pitch, mod
+
+
+def build(engine, cv_settings, calibration):
+    """A ``CvSetup`` for ``engine`` (a ``firmware.cv.CvEngine``) with its DAC tables."""
+    setup = CvSetup()
+    _fill(setup, cv_settings)
+    cal = calibration if isinstance(calibration, dict) else {}
+    voices = merged(cv_settings)["voices"]
+    for v in range(VOICES):
+        setup.pitch_tables[v], setup.mod_tables[v] = _tables(engine, v, cal, voices[v]["mod_range"])
+    return setup
+
+
+def prepare(engine, cv_settings, calibration):
+    """``build``, deduplicated against the setups ``engine`` prepared before: arrays equal to
+    another setup's are that one, and a setup equal to another is that one (16 presets of a
+    live set fit; equal sections, the same dicts from firmware.start, give the same setup)."""
+    setup = build(engine, cv_settings, calibration)
+    known_setups = engine.setups
+    for name in SETUP_ARRAYS:
+        mine = getattr(setup, name)
+        for known in known_setups:
+            theirs = getattr(known, name)
+            if theirs == mine:
+                setattr(setup, name, theirs)
+                break
+    for known in known_setups:
+        same = True
+        for name in SETUP_ARRAYS:
+            if getattr(known, name) is not getattr(setup, name):
+                same = False
+        for name in SETUP_VALUES:
+            if getattr(known, name) != getattr(setup, name):
+                same = False
+        if same:
+            return known
+    known_setups.append(setup)
+    return setup

@@ -152,6 +152,7 @@ class Merger:
         self.outputs = ()
         self.direct = 0
         self.present = (1 << n_out) - 1
+        self.whole = 0  # outputs handed whole messages (``take``) rather than bytes: the CV engine
         self.msg = bytearray(3)
         self.rtb = bytearray(1)
         # Per-output summaries, so the common message tests one mask: ``queued`` (anything in
@@ -971,7 +972,8 @@ class Merger:
         lane_heads = q.lane_heads
         lane_tails = q.lane_tails
         busy = self.busy
-        for o in BITS[self.queued]:
+        whole = self.whole
+        for o in BITS[self.queued & ~whole]:
             h = heads[o]
             t = tails[o]
             a = h & _RING_MASK
@@ -983,6 +985,48 @@ class Merger:
                     self.queued &= ~(1 << o)
             else:
                 self.drain(o, outputs[o], now)
+        if self.queued & whole:
+            self._hand_whole()
+
+    def _hand_whole(self):
+        # The outputs in ``whole`` (the CV engine) take whole messages, ``take(status, data1,
+        # data2)`` (0 for the bytes a message lacks), until one returns 0 (it holds one: the
+        # rest stays queued): timing bytes from the lane first, then the ring. Their ring never
+        # uses running status (``set_output_modes``) and carries only channel messages and
+        # System Reset (``router.build_masks`` routes nothing else to the CV engine), so every
+        # message starts with its status byte and DATA_LENGTH gives its length.
+        q = self.queues
+        lanes = q.lanes
+        lane_heads = q.lane_heads
+        lane_tails = q.lane_tails
+        rings = self.rings
+        heads = self.heads
+        tails = self.tails
+        outputs = self.outputs
+        for o in BITS[self.queued & self.whole]:
+            while True:
+                h = lane_heads[o]
+                if h != lane_tails[o]:
+                    if not outputs[o].take(lanes[o][h & _LANE_MASK], 0, 0):
+                        break
+                    lane_heads[o] = (h + 1) & _LANE_WRAP
+                    continue
+                h = heads[o]
+                if h == tails[o]:
+                    break
+                ring = rings[o]
+                s = ring[h & _RING_MASK]
+                n = DATA_LENGTH[s]
+                d1 = ring[(h + 1) & _RING_MASK] if n else 0
+                d2 = ring[(h + 2) & _RING_MASK] if n == 2 else 0
+                if not outputs[o].take(s, d1, d2):
+                    break
+                heads[o] = (h + 1 + n) & _RING_WRAP
+            bit = 1 << o
+            if self.busy & bit:
+                self._settle(o)
+            if heads[o] == tails[o] and lane_heads[o] == lane_tails[o] and not self.lated & bit:
+                self.queued &= ~bit
 
     def pending(self, o):
         # Bytes (and late records) queued for output ``o``.

@@ -9,13 +9,28 @@ An output is a DIN or USB port, or ``cv``, the box's own CV engine: the merger q
 to any port and the engine drains it.
 """
 
-from firmware.midi import KIND_ALL, kind_of
+from firmware.midi import (
+    KIND_ALL,
+    KIND_CHANNEL_PRESSURE,
+    KIND_CONTROL_CHANGE,
+    KIND_NOTES,
+    KIND_PITCH_BEND,
+    KIND_POLY_PRESSURE,
+    KIND_RESET,
+    KIND_TRANSPORT,
+    kind_of,
+)
 
 INPUTS = ("in1", "in2", "in3", "in4", "usb")
 OUTPUTS = ("out1", "out2", "out3", "out4", "usb", "cv")  # cv: the box's own CV engine
 CV_OUTPUT = 5
 USB_OUTPUT = OUTPUTS.index("usb")
 ALL_CHANNELS = 0xFFFF
+# What reaches the CV engine, whatever a route to ``cv`` lists: the messages it plays (Stop and
+# Reset end its notes; Start and Continue come with transport). The merger hands it whole
+# messages from its queue (``Merger.write_outputs``), which holds no SysEx nor system common.
+CV_KINDS = (KIND_NOTES | KIND_POLY_PRESSURE | KIND_CONTROL_CHANGE | KIND_CHANNEL_PRESSURE | KIND_PITCH_BEND
+            | KIND_TRANSPORT | KIND_RESET)
 
 
 def build_masks(routes, n_in=len(INPUTS)):
@@ -39,6 +54,11 @@ def build_masks(routes, n_in=len(INPUTS)):
                 if s < 0xF0 and not channels & (1 << (s & 0x0F)):
                     continue
                 table[s] |= bits
+    cv_bit = 1 << CV_OUTPUT
+    for s in range(0x80, 0x100):
+        if not kind_of(s) & CV_KINDS:
+            for table in masks:
+                table[s] &= ~cv_bit
     return masks
 
 

@@ -39,6 +39,9 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
         if o != router.USB_OUTPUT and port_settings.get(router.OUTPUTS[o], {}).get("running_status", True):
             rs |= 1 << o
     box.merger.set_output_modes(rs, box.merger.present & ~(1 << router.CV_OUTPUT))
+    # ... and it takes whole messages from its queue (``CvEngine.take``), not bytes.
+    if box.cv is not None:
+        box.merger.whole = 1 << router.CV_OUTPUT
     # The clock: tempo, transport and the clock/reset/run jacks (jackless when none given).
     box.clock = clock if clock is not None else Clock(None, None, None, None, ticks_ms)
     box.merger.clock_master.sink = box.clock

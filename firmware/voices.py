@@ -9,12 +9,15 @@ allocator): a mono voice keeps every held key, so releasing the sounding key ret
 held one chosen by the priority rule; a poly allocator gives a note already sounding back to its
 own voice (a voice never plays two notes, a note never sounds on two voices, so one note-off
 always ends it), prefers free voices, and steals the least recently used one when all are busy.
+A key released while the sustain pedal is down stays in its stack, marked (``latch``), and
+leaves it when the pedal is lifted (``release_latched``); pressed again, it is held again.
 """
 
 from micropython import const
 
 NONE = const(0xFF)
 STACK_SIZE = const(16)  # held keys remembered per part; the oldest is forgotten beyond that
+LATCHED = const(0x80)  # in a key's velocity: released while the sustain pedal was down
 MAX_VOICES = const(4)
 
 # Mono note priority (``cv.voices[N].priority``).
@@ -34,7 +37,8 @@ ALLOC_NAMES = ("cyclic", "reuse", "steal_oldest", "low", "high")
 
 class NoteStack:
     """Held keys in the order they were pressed (oldest first), with their velocities, and the
-    same keys sorted by pitch. A key pressed again moves to the top."""
+    same keys sorted by pitch. A key pressed again moves to the top. A velocity's top bit
+    (``LATCHED``) marks a key the sustain pedal holds."""
 
     def __init__(self):
         self.notes = bytearray(STACK_SIZE)
@@ -88,6 +92,33 @@ class NoteStack:
         self.n = n - 1
         return True
 
+    def latch(self, note):
+        """Mark held ``note`` as released under the sustain pedal (it stays held); False if it
+        is not held."""
+        n = self.n
+        notes = self.notes
+        k = 0
+        while k < n and notes[k] != note:
+            k += 1
+        if k == n:
+            return False
+        self.vels[k] |= LATCHED
+        return True
+
+    def release_latched(self):
+        """Forget every key the pedal held (it was lifted); returns how many there were."""
+        notes = self.notes
+        vels = self.vels
+        removed = 0
+        k = 0
+        while k < self.n:
+            if vels[k] & LATCHED:
+                self.remove(notes[k])
+                removed += 1
+            else:
+                k += 1
+        return removed
+
     def pick(self, priority):
         """The note a mono voice plays under ``priority``, or NONE when no key is held."""
         n = self.n
@@ -112,7 +143,7 @@ class NoteStack:
         k = 0
         while k < n:
             if notes[k] == note:
-                return self.vels[k]
+                return self.vels[k] & ~LATCHED
             k += 1
         return 0
 

@@ -33,10 +33,10 @@ OPERATIONS = [
     ("clock.on_master(F8), no pulse", "c._phase = 1; c.on_master(0xF8, now)"),
     ("clock.on_master(F8) with a pulse", "c._phase = 0; c.on_master(0xF8, now)"),
     ("clock.follow_ticks (tempo estimate)", "c.follow_ticks()"),
-    ("cv.send(note-on): kept for the next pass", "cv.send(note_on, 0, 3, now)"),
+    ("cv.take(note-on): kept for the next pass", "cv.take(0x90, 0x3C, 0x64)"),
     ("cv.service: plays it (voice, DAC writes)", "cv.service(now)"),
     ("cv.service: the gate rises", "cv.service(now)"),
-    ("cv.send(note-off)", "cv.send(note_off, 0, 3, now)"),
+    ("cv.take(note-off)", "cv.take(0x80, 0x3C, 0)"),
     ("cv.service: plays it (the gate falls)", "cv.service(now)"),
 ]
 
@@ -46,8 +46,6 @@ box = start.build()
 gc.collect()
 rd = box.polled[0][1]
 buf = bytearray(64)
-note_on = bytearray(b"\\x90\\x3c\\x64")
-note_off = bytearray(b"\\x80\\x3c\\x00")
 m = box.merger
 c = box.clock
 cv = box.cv

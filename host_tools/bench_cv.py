@@ -6,7 +6,7 @@ simulated run (``host_tools/sim/report.py``). Asserts nothing: tests assert beha
 
 Bench rows:
 - DAC path on the MicroPython VM (tests/mpvm): ``Dac.flush`` of 1, 2 and 4 changed channels, and
-  a whole note-on + note-off through ``CvEngine.write_from`` + ``service``, in us per update and
+  a whole note-on + note-off through ``CvEngine.play`` + ``service``, in us per update and
   bytes allocated per update; the same for adafruit_mcp4728's ``channel.raw_value = code``.
 - I2C time per update at 400 kHz from the simulator's bus model (``host_tools/sim/i2c.py``: CPU
   of ``writeto`` plus 9 bits a byte, start and stop), for the firmware's transactions and for
@@ -150,38 +150,28 @@ measure("flush_2ch", flush2)
 measure("flush_4ch_fast", flush4)
 
 e = cv.CvEngine(Hw(), ticks)
-msg = bytearray(6)
 def note(n):
     for k in range(n):
         nn = 36 + (k %% 48)
-        msg[0] = 0x90; msg[1] = nn; msg[2] = 1 + (k & 127)
-        msg[3] = 0x80; msg[4] = nn; msg[5] = 0
-        e.room(T[0])
-        e.write_from(msg, 0, 3)
+        e.now = T[0]
+        e.play(0x90, nn, 1 + (k %% 127))
         T[0] += 1
         if e.pending:
             e.service(T[0])
-        e.write_from(msg, 3, 6)
+        e.play(0x80, nn, 0)
         T[0] += 3
         if e.pending:
             e.service(T[0])
 measure("note_on_off", note)
-bend = bytearray(3)
-bend[0] = 0xE0
-held = bytearray((0x90, 60, 100))
-e.write_from(held, 0, 3)
+e.play(0x90, 60, 100)
 def bends(n):
     for k in range(n):
-        bend[1] = k & 127
-        bend[2] = (k >> 7) & 127
-        e.write_from(bend, 0, 3)
+        e.play(0xE0, k & 127, (k >> 7) & 127)
 measure("pitch_bend", bends)
-drum = bytearray((0x99, 36, 100))
 def drums(n):
     for k in range(n):
-        drum[1] = 36 + (k & 7)
-        e.room(T[0])
-        e.write_from(drum, 0, 3)
+        e.now = T[0]
+        e.play(0x99, 36 + (k & 7), 100)
         T[0] += 11
         if e.pending:
             e.service(T[0])
@@ -306,7 +296,7 @@ LABELS = (
     ("adafruit_raw_4ch", "adafruit_mcp4728 raw_value, 4 channels", 4),
 )
 ENGINE_ROWS = (
-    ("note_on_off", "note-on + note-off (write_from, gate rise, service)"),
+    ("note_on_off", "note-on + note-off (play, gate rise, service)"),
     ("pitch_bend", "pitch bend on a sounding voice (1 channel)"),
     ("drum_trigger", "drum note-on + its trigger end"),
     ("idle_pass_check", "an idle pass: app's `if cv.pending` test"),

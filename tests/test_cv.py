@@ -4,8 +4,8 @@ Two ways in:
 - end to end: ``runner.simulate`` runs the unchanged firmware with a config and timed MIDI
   bytes; the checks read the volts at the jacks (``result.signals``);
 - a ``Rig``: one ``CvEngine`` on the simulated I2C bus (two MCP4728 emulators), with small pin
-  and SPI classes that record their edges in virtual time; the test calls ``write_from`` and
-  ``service`` itself, as ``app`` does, with the virtual clock moving one pass at a time.
+  and SPI classes that record their edges in virtual time; the test calls ``play`` (or ``take``)
+  and ``service`` itself, as ``app`` does, with the virtual clock moving one pass at a time.
 """
 
 import contextlib
@@ -25,6 +25,7 @@ from host_tools.sim.mcp4728 import MCP4728
 
 cv = fwimport.firmware_module("cv")
 dac = fwimport.firmware_module("dac")
+midi = fwimport.firmware_module("midi")
 board_io_source = (runner.REPO / "firmware" / "board_io.py").read_text()
 
 MS = 1_000_000
@@ -520,6 +521,21 @@ class ShiftRegister:
             self.history.append((self.w.now_ns, self.outputs))
 
 
+def messages(data):
+    """``(status, data1, data2)`` of each whole message in ``data`` (0 for missing bytes)."""
+    data = list(data)
+    out = []
+    k = 0
+    while k < len(data):
+        s = data[k]
+        assert s >= 0x80, "a whole message starts with its status"
+        n = midi.DATA_LENGTH[s]
+        d = data[k + 1:k + 1 + n] + [0, 0]
+        out.append((s, d[0], d[1]))
+        k += 1 + n
+    return out
+
+
 class Rig:
     def __init__(self, faults=(), bus=True, chips=(0x60, 0x64), drivers=False):
         self.w = world.install(world.World())
@@ -555,15 +571,11 @@ class Rig:
         return (0x20000000 - 65536 + self.w.now_ns // MS) % 0x20000000
 
     def send(self, data):
-        """Hand ``data`` to the engine as app's drain does (in up to ROOM-byte pieces)."""
-        data = bytes(data)
-        k = 0
-        while k < len(data):
-            room = self.engine.room(self.ticks())
-            n = min(room, len(data) - k)
-            self.buf[:n] = data[k:k + n]
-            assert self.engine.write_from(self.buf, 0, n) == n
-            k += n
+        """Play the whole messages in ``data`` (each with its status byte), one a pass, as the
+        engine plays what the merger hands it."""
+        for status, d1, d2 in messages(data):
+            self.engine.now = self.ticks()
+            self.engine.play(status, d1, d2)
             self.passes(1)
 
     def passes(self, n=1):
@@ -630,11 +642,9 @@ def test_one_transaction_per_chip_and_only_changed_channels(rig):
     r.engine.configure(section, None)
     pitch, mod = r.chips[0x60], r.chips[0x64]
     w0, m0, f0 = pitch.writes, mod.writes, r.engine.dac.fast_writes
-    chord = bytes((0x90, 48, 127, 0x90, 52, 127, 0x90, 55, 127, 0x90, 60, 127))
-    r.buf[:12] = chord
-    r.engine.room(r.ticks())
-    assert r.engine.write_from(r.buf, 0, 12) == 12  # a chord in one batch: one write per chip
-    assert (pitch.writes - w0, mod.writes - m0, r.engine.dac.fast_writes - f0) == (1, 1, 2)
+    for note in (48, 52, 55, 60):  # a chord within one pass: a message, a write per chip
+        r.engine.play(0x90, note, 127)
+    assert (pitch.writes - w0, mod.writes - m0, r.engine.dac.fast_writes - f0) == (4, 4, 0)
     assert r.codes() == [1000, 1167, 1292, 1500]
     r.passes(1)
     assert r.gates() == [True] * 4  # each gate rose one pass after its CV
@@ -642,8 +652,9 @@ def test_one_transaction_per_chip_and_only_changed_channels(rig):
     r.send([0x80, 48, 0, 0x90, 48, 127])  # the same note again: codes unchanged
     assert (pitch.writes - w0, mod.writes - m0) == (0, 0)
     r.send([0x80, 52, 0, 0x90, 53, 127])  # one channel: a 3-byte Multi-Write
-    r.send([0xE0, 0, 0x50])  # bend: all four pitch channels change
-    assert pitch.writes - w0 == 2 and r.engine.dac.transactions >= 4
+    f0 = r.engine.dac.fast_writes
+    r.send([0xE0, 0, 0x50])  # bend: all four pitch channels change, one Fast Write
+    assert pitch.writes - w0 == 2 and r.engine.dac.fast_writes - f0 == 1
     t0 = r.w.now_ns
     r.engine.dac.set(0, 100)
     r.engine.dac.set(1, 200)
@@ -655,9 +666,7 @@ def test_one_transaction_per_chip_and_only_changed_channels(rig):
 def test_gate_rises_after_its_cv_and_service_is_one_flag_test_when_idle(rig):
     r = rig()
     e = r.engine
-    e.room(r.ticks())
-    r.buf[:3] = bytes((0x90, 72, 100))
-    assert e.write_from(r.buf, 0, 3) == 3
+    e.play(0x90, 72, 100)
     assert r.codes()[0] == 2000  # 4 V: the CV is out ...
     assert r.gates() == [False] * 4 and e.pending  # ... the gate waits for the next pass
     written = r.w.now_ns
@@ -672,9 +681,8 @@ def test_gate_rises_after_its_cv_and_service_is_one_flag_test_when_idle(rig):
 
 def test_a_note_shorter_than_a_pass_still_gives_a_gate(rig):
     r = rig()
-    r.engine.room(r.ticks())
-    r.buf[:6] = bytes((0x90, 60, 100, 0x80, 60, 0))
-    r.engine.write_from(r.buf, 0, 6)  # both in one batch: the note ends before its gate rose
+    r.engine.play(0x90, 60, 100)
+    r.engine.play(0x80, 60, 0)  # in the same pass: the note ends before its gate rose
     r.run_ms(5)
     h = r.hw.gate_pins[0].history
     assert [v for _, v in h] == [False, True, False]
@@ -715,13 +723,33 @@ def test_a_missing_mod_chip_leaves_pitch_working(rig):
     assert r.codes() == [1500, 0, 0, 0] and r.gates()[0]
 
 
-def test_running_status_and_real_time_bytes_inside_messages(rig):
+def test_running_status_real_time_and_sysex_reach_the_engine_as_whole_messages():
+    # The merger parses once; the engine gets whole messages from its queue: a clock byte inside
+    # a note, a SysEx between two notes and running status across input reads all still play.
+    lines = [(1, [0x90, 60, 0xF8, 100, 0xF0, 1, 2, 0xF7, 0x90, 62]), (2, [0xFE, 100, 64, 100])]
+    result = simulate(config(), lines, port="in1", until=20)
+    gate = history(result, "gate1")
+    assert value_at(gate, 19) == 5.0
+    assert value_at(history(result, "cv1"), 19) == pytest.approx(ideal(64), abs=PITCH_STEP)
+    played = [v for _, v in history(result, "cv1")[1:]]
+    assert played == [pytest.approx(ideal(n), abs=PITCH_STEP) for n in (60, 62, 64)]
+    assert len(edges(gate)) == 2  # 60; 62 retriggers, and 64 comes within its dip
+
+
+def test_take_keeps_one_message_for_the_next_pass(rig):
     r = rig()
-    r.send([0x90, 60, 0xF8, 100, 0xF0, 1, 2, 0xF7, 0x90, 62])
-    r.send([0xFE, 100, 64, 100])  # split across calls, running status from the merger's input
-    r.run_ms(4)
-    assert r.gates()[0] is True
-    assert r.codes()[0] == round((64 - 24) / 12 / 4 / 2.048 * 4096)
+    e = r.engine
+    assert e.take(0xF8, 0, 0) == 1 and not e.pending  # clock: nothing for the engine, taken
+    assert e.take(0x90, 60, 100) == 1
+    assert e.take(0x90, 64, 100) == 0  # it still holds one: the merger keeps this one queued
+    assert r.codes()[0] == 0 and e.pending  # played by the next service, not now
+    r.passes(1)
+    assert r.codes()[0] == 1500 and r.gates()[0] is False  # the CV first ...
+    r.passes(1)
+    assert r.gates()[0] is True  # ... the gate a pass later
+    assert e.take(0xFC, 0, 0) == 1  # Stop: every gate falls when it is played
+    r.passes(1)
+    assert r.gates()[0] is False
 
 
 # -- property: random playing never leaves a gate up ----------------------------------------------
