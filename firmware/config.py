@@ -484,6 +484,21 @@ def _mod(value, path, errors):
     return _FORBIDDEN
 
 
+def _note_range(value, path, errors):
+    # ``[low, high]``: two notes 0-127, low <= high (the range includes both).
+    if isinstance(value, list) and len(value) == 2:
+        low = _integer(value[0], 0, 127, path + "[0]", errors)
+        high = _integer(value[1], 0, 127, path + "[1]", errors)
+        if low is _FORBIDDEN or high is _FORBIDDEN:
+            return _FORBIDDEN
+        if low > high:
+            errors.add("%s: the low note %d is above the high note %d" % (path, low, high))
+            return _FORBIDDEN
+        return [low, high]
+    errors.add("%s: expected [low, high], two notes 0-127, not %s" % (path, _show(value)))
+    return _FORBIDDEN
+
+
 VOICE_SPEC = (
     ("channel", lambda v, p, e: _integer(v, 1, 16, p, e)),
     ("priority", lambda v, p, e: _choice(v, PRIORITIES, p, e)),
@@ -493,6 +508,7 @@ VOICE_SPEC = (
     ("glide_ms", lambda v, p, e: _integer(v, 0, 5000, p, e)),
     ("mod", _mod),
     ("mod_range", lambda v, p, e: _number(v, 0, 5, p, e)),
+    ("notes", _note_range),
 )
 
 

@@ -182,10 +182,9 @@ class CvEngine:
         self.drum_buf = bytearray(1)
         self.now = ticks_ms()
         self.pending = 0
-        # The message take() kept for the next pass's service() (P_INPUT in ``pending``).
-        self.held_status = 0
-        self.held_data1 = 0
-        self.held_data2 = 0
+        # The message take() kept for the next pass's service() (P_INPUT in ``pending``):
+        # status | data1 << 8 | data2 << 16.
+        self.held = 0
         # Sustain: the channels whose pedal is down (a bit each), and the poly voices (the
         # allocator's modes) whose key was released under it. A mono, unison or sorted part
         # marks such keys in its NoteStack instead (``latch``).
@@ -313,14 +312,13 @@ class CvEngine:
         and no pass keeps the PIO inputs waiting longer than their FIFO lasts (docs/design.md,
         "Libraries and chips": about 2.6 ms at full rate). Returns 0 while the engine still
         holds a message (the merger keeps this one queued), else 1."""
+        pending = self.pending
+        if pending & P_INPUT:
+            return 0
         if status >= 0xF8 and status != 0xFC and status != 0xFF:
             return 1  # clock, start, continue: nothing for the engine (the clock owns the jacks)
-        if self.pending & P_INPUT:
-            return 0
-        self.held_status = status
-        self.held_data1 = data1
-        self.held_data2 = data2
-        self.pending |= P_INPUT
+        self.held = status | data1 << 8 | data2 << 16  # one store: this is the forwarding pass
+        self.pending = pending | P_INPUT
         return 1
 
     def play(self, status, data1, data2):
@@ -385,7 +383,8 @@ class CvEngine:
             # The message take() kept. A gate it raises rises at the next service (``pending``
             # was read before), after its CV: CV before gate.
             self.pending &= ~P_INPUT
-            self.play(self.held_status, self.held_data1, self.held_data2)
+            held = self.held
+            self.play(held & 0xFF, held >> 8 & 0x7F, held >> 16)
         if pending & P_GATE:
             self._service_gates(now, pending)
         if pending & P_DRUM:

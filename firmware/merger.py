@@ -149,7 +149,7 @@ class Merger:
         self.owed = q.owed
         # Outputs: ports (set by app.Box), which may get a message sent at once when nothing
         # is queued for them (``set_output_modes``), and which exist.
-        self.outputs = ()
+        self.outputs = ()  # type: tuple
         self.direct = 0
         self.present = (1 << n_out) - 1
         self.whole = 0  # outputs handed whole messages (``take``) rather than bytes: the CV engine
@@ -996,37 +996,35 @@ class Merger:
         # System Reset (``router.build_masks`` routes nothing else to the CV engine), so every
         # message starts with its status byte and DATA_LENGTH gives its length.
         q = self.queues
-        lanes = q.lanes
-        lane_heads = q.lane_heads
-        lane_tails = q.lane_tails
-        rings = self.rings
         heads = self.heads
         tails = self.tails
         outputs = self.outputs
         for o in BITS[self.queued & self.whole]:
-            while True:
-                h = lane_heads[o]
-                if h != lane_tails[o]:
-                    if not outputs[o].take(lanes[o][h & _LANE_MASK], 0, 0):
-                        break
-                    lane_heads[o] = (h + 1) & _LANE_WRAP
-                    continue
+            port = outputs[o]  # (a bound method kept in a local would allocate)
+            lane_heads = q.lane_heads
+            h = lane_heads[o]
+            t = q.lane_tails[o]
+            if h != t:
+                lane = q.lanes[o]
+                while h != t and port.take(lane[h & _LANE_MASK], 0, 0):
+                    h = (h + 1) & _LANE_WRAP
+                lane_heads[o] = h
+            if h == t:
+                ring = self.rings[o]
                 h = heads[o]
-                if h == tails[o]:
-                    break
-                ring = rings[o]
-                s = ring[h & _RING_MASK]
-                n = DATA_LENGTH[s]
-                d1 = ring[(h + 1) & _RING_MASK] if n else 0
-                d2 = ring[(h + 2) & _RING_MASK] if n == 2 else 0
-                if not outputs[o].take(s, d1, d2):
-                    break
-                heads[o] = (h + 1 + n) & _RING_WRAP
-            bit = 1 << o
-            if self.busy & bit:
-                self._settle(o)
-            if heads[o] == tails[o] and lane_heads[o] == lane_tails[o] and not self.lated & bit:
-                self.queued &= ~bit
+                t = tails[o]
+                while h != t:
+                    s = ring[h & _RING_MASK]
+                    n = DATA_LENGTH[s]
+                    if not port.take(s, ring[(h + 1) & _RING_MASK] if n else 0, ring[(h + 2) & _RING_MASK] if n == 2 else 0):
+                        break
+                    h = (h + 1 + n) & _RING_WRAP
+                heads[o] = h
+                bit = 1 << o
+                if self.busy & bit:
+                    self._settle(o)  # late records may enter the ring now
+                if h == tails[o] and not self.lated & bit:
+                    self.queued &= ~bit
 
     def pending(self, o):
         # Bytes (and late records) queued for output ``o``.

@@ -34,7 +34,7 @@ VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 EXPECTED = json.loads((CORPUS / "expected_errors.json").read_text())
 VALID = sorted((CORPUS / "valid").glob("*.json"))
 INVALID = sorted((CORPUS / "invalid").glob("*.json"))
-CROSS_FIELD = ("must be the only one joining", "points must ascend", "routes in all presets")
+CROSS_FIELD = ("must be the only one joining", "points must ascend", "routes in all presets", "is above the high note")
 
 
 def schema_errors(doc):
@@ -542,6 +542,7 @@ def documents(bad):
         "channel": ints(1, 16), "priority": pick(["last", "low", "high"], ["first"]),
         "legato": mostly(st.booleans()), "transpose": ints(-48, 48), "bend_range": ints(0, 24),
         "glide_ms": ints(0, 5000), "mod_range": numbers(0, 5),
+        "notes": mostly(st.lists(ints(0, 127), min_size=1 if bad else 2, max_size=3 if bad else 2)),
         "mod": pick(["velocity", "aftertouch", "pitch_bend", "cc:0", "cc:1", "cc:127"],
                     ["cc:128", "cc:01", "cc:", "cc:1 ", "cc:-1", "CC:1", "cc:1\n"]),
     })

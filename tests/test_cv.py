@@ -430,6 +430,79 @@ def test_unison_plays_the_note_on_every_voice():
     assert high_at_end(result) == []
 
 
+def test_two_mono_voices_on_one_channel_split_the_keyboard():
+    section = {"voices": [{"notes": [0, 59]}, {"channel": 1, "notes": [60, 127]}]}
+    lines = [(1, [0x90, 48, 100]), (5, [0x90, 72, 100]), (9, [0x90, 50, 100]), (13, [0x80, 48, 0]),
+             (17, [0x80, 50, 0]), (21, [0x80, 72, 0])]
+    result = simulate(config(section), lines, until=40)
+    cv1, cv2 = history(result, "cv1"), history(result, "cv2")
+    gate1, gate2 = history(result, "gate1"), history(result, "gate2")
+    assert value_at(cv1, 8) == pytest.approx(ideal(48), abs=PITCH_STEP)  # the low key: voice 1 only
+    assert value_at(cv2, 8) == pytest.approx(ideal(72), abs=PITCH_STEP)  # the high key: voice 2 only
+    assert value_at(cv1, 12) == pytest.approx(ideal(50), abs=PITCH_STEP)
+    assert value_at(cv2, 12) == pytest.approx(ideal(72), abs=PITCH_STEP)  # untouched by the low keys
+    assert len(edges(gate2)) == 1 and value_at(gate2, 20) == 5.0  # nor retriggered by them
+    assert value_at(gate1, 20) == 0.0 and value_at(gate2, 24) == 0.0
+    assert high_at_end(result) == []
+
+
+def test_seed_000_split_bass_below_chords_above_on_one_channel():
+    # Poly over voices 1-3 plays the range of voice 1 (the chords); voice 4, a mono voice on the
+    # same channel, plays the keys below it (the bass).
+    section = {"mode": "poly", "poly": {"channel": 1, "voices": 3},
+               "voices": [{"notes": [55, 127]}, {}, {}, {"channel": 1, "notes": [0, 54]}]}
+    chord = [0x90, 60, 100, 0x90, 64, 100, 0x90, 67, 100]
+    lines = [(1, [0x90, 36, 100]), (3, chord), (20, [0x80, 36, 0, 0x80, 60, 0, 0x80, 64, 0, 0x80, 67, 0])]
+    result = simulate(config(section), lines, until=40)
+    chords = sorted(value_at(history(result, "cv%d" % k), 15) for k in (1, 2, 3))
+    assert chords == [pytest.approx(ideal(n), abs=PITCH_STEP) for n in (60, 64, 67)]
+    assert value_at(history(result, "cv4"), 15) == pytest.approx(ideal(36), abs=PITCH_STEP)
+    assert all(value_at(history(result, "gate%d" % k), 15) == 5.0 for k in (1, 2, 3, 4))
+    assert high_at_end(result) == []
+
+
+@pytest.mark.parametrize("section", [
+    {},
+    {"mode": "poly", "poly": {"channel": 1, "voices": 4, "allocation": "cyclic"}},
+    {"mode": "poly", "poly": {"channel": 1, "voices": 4, "allocation": "low"}},
+    {"mode": "unison", "poly": {"channel": 1, "voices": 4}},
+], ids=["mono", "poly", "poly_sorted", "unison"])
+def test_the_sustain_pedal_holds_released_notes_until_it_is_lifted(section):
+    lines = [(1, [0x90, 60, 100]), (5, [0xB0, 64, 127]), (9, [0x80, 60, 0]),  # released under the pedal
+             (13, [0x90, 64, 100]), (17, [0x80, 64, 0]),  # a second key, released too
+             (30, [0xB0, 64, 0])]  # lifted: both notes end
+    result = simulate(config(section), lines, until=60)
+    gate1 = history(result, "gate1")
+    assert value_at(gate1, 28) == 5.0  # held by the pedal, its key up since 9 ms
+    sounding = sorted(value_at(history(result, "cv%d" % k), 28) for k in range(1, 5)
+                      if value_at(history(result, "gate%d" % k), 28) == 5.0)
+    if section.get("mode") == "poly":
+        assert sounding == [pytest.approx(ideal(n), abs=PITCH_STEP) for n in (60, 64)]  # a voice each
+    elif section.get("mode") == "unison":
+        assert sounding == [pytest.approx(ideal(64), abs=PITCH_STEP)] * 4  # the last key, every voice
+    else:
+        assert sounding == [pytest.approx(ideal(64), abs=PITCH_STEP)]  # the last key
+    for k in range(1, 5):
+        falls = edges(history(result, "gate%d" % k), rising=False)
+        assert not falls or 30 < falls[-1] < 32, (k, falls)  # every gate falls when the pedal lifts
+    assert high_at_end(result) == []
+
+
+def test_sustain_off_and_all_notes_off_end_every_note_and_a_pressed_key_plays_again():
+    lines = [(1, [0xB0, 64, 127, 0xB1, 64, 127]), (3, [0x90, 60, 100, 0x91, 62, 100]),
+             (7, [0x80, 60, 0, 0x81, 62, 0]),
+             (11, [0x90, 60, 100]), (15, [0xB0, 64, 0]),  # pressed again: held by the key, not the pedal
+             (19, [0xB1, 123, 0]),  # all notes off on channel 2 ends its held note and lifts its pedal
+             (23, [0x91, 65, 100]), (27, [0x81, 65, 0]), (31, [0x80, 60, 0])]
+    result = simulate(config(), lines, until=50)
+    gate1, gate2 = history(result, "gate1"), history(result, "gate2")
+    assert value_at(gate1, 18) == 5.0  # the pedal lifted, but key 60 is down again
+    assert value_at(gate2, 18) == 5.0 and value_at(gate2, 21) == 0.0
+    assert value_at(gate2, 26) == 5.0 and value_at(gate2, 29) == 0.0  # no pedal after all notes off
+    assert value_at(gate1, 33) == 0.0
+    assert high_at_end(result) == []
+
+
 def test_mod_sources_follow_their_messages():
     section = {"voices": [{"mod": "aftertouch"}, {"mod": "pitch_bend", "mod_range": 4.0},
                           {"mod": "cc:1", "mod_range": 2.5}, {"mod": "aftertouch"}]}
@@ -759,6 +832,7 @@ message = st.one_of(
     st.tuples(st.just(0x80), st.integers(0, 4), st.integers(50, 58), st.just(0)),
     st.tuples(st.just(0xE0), st.integers(0, 4), st.integers(0, 127), st.integers(0, 127)),
     st.tuples(st.just(0xB0), st.integers(0, 4), st.sampled_from([1, 74, 120, 123]), st.integers(0, 127)),
+    st.tuples(st.just(0xB0), st.integers(0, 4), st.just(64), st.sampled_from([0, 63, 64, 127])),  # sustain
     st.tuples(st.just(0x99), st.just(0), st.integers(34, 45), st.integers(0, 127)),
 )
 modes = st.sampled_from([
@@ -771,12 +845,16 @@ modes = st.sampled_from([
     {"mode": "poly", "poly": {"channel": 1, "voices": 3, "allocation": "high"}},
     {"mode": "unison", "poly": {"channel": 1, "voices": 4}},
     {"drums": {"mode": "gate"}},
+    {"voices": [{"notes": [0, 53]}, {"channel": 1, "notes": [54, 127]}, {"channel": 1, "notes": [52, 56]}, {}]},
+    {"mode": "poly", "poly": {"channel": 1, "voices": 3, "allocation": "cyclic"},
+     "voices": [{"notes": [53, 127]}, {}, {}, {"channel": 1, "notes": [0, 52]}]},
+    {"mode": "unison", "poly": {"channel": 1, "voices": 2}, "voices": [{"notes": [0, 54]}, {}, {"channel": 1}, {}]},
 ])
 
 
 @settings(max_examples=150, deadline=None)
 @given(modes, st.lists(st.tuples(message, st.integers(0, 3)), max_size=40))
-def test_random_playing_then_releasing_every_key_leaves_no_gate_up(section, sequence):
+def test_random_playing_then_lifting_the_pedal_and_releasing_every_key_leaves_no_gate_up(section, sequence):
     with fake_modules():
         r = Rig()
         try:
@@ -801,7 +879,9 @@ def test_random_playing_then_releasing_every_key_leaves_no_gate_up(section, sequ
                     # A gate up with no note is only the short gate of a very short note.
                     if r.gates()[v] and e.note_of[v] == cv.NONE:
                         assert e.short[v]
-            for ch, note in sorted(held):
+            for ch in range(16):  # the pedal lifted: the notes it held end ...
+                r.send([0xB0 | ch, 64, 0])
+            for ch, note in sorted(held):  # ... and so do the keys still down
                 r.send([0x80 | ch, note, 0])
             # Longest tails: a retrigger dip then a short gate (2 + 2 ms ticks), a drum
             # trigger (10 ms).

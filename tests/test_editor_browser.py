@@ -101,3 +101,19 @@ def test_edit_check_preview_and_save_the_seed_001_setup(page, tmp_path):
     assert saved == shown
     assert json.loads(saved)["presets"][0]["name"] == "KeyStep on its channel (live)"
     assert validate.check_bytes(saved.encode()).errors == []
+
+
+def test_a_voice_note_range_is_edited_and_checked_beside_its_field(page):
+    driver, config = page
+    status_is(driver, "valid")
+    notes = field(driver, "presets[0].cv.voices[0].notes")
+    low, high = notes.find_elements(By.TAG_NAME, "input")
+    low.send_keys("72")
+    high.send_keys("60")
+    status_is(driver, "1 problem")
+    beside = notes.find_element(By.CLASS_NAME, "err")
+    assert "the low note 72 is above the high note 60" in beside.text, beside.text
+    high.send_keys(Keys.BACKSPACE, Keys.BACKSPACE, "96")
+    status_is(driver, "valid")
+    shown = json.loads(driver.execute_script("return document.getElementById('json').value"))
+    assert shown["presets"][0]["cv"]["voices"][0]["notes"] == [72, 96]

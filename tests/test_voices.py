@@ -60,6 +60,51 @@ def test_note_stack_matches_a_list_model(sequence):
             assert stack.velocity(n) == v
 
 
+# Key presses and releases with the sustain pedal: 0 press, 1 release, 2 pedal down, 3 pedal up.
+pedal_ops = st.lists(st.tuples(st.integers(0, 3), few_notes, st.integers(1, 127)), max_size=80)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pedal_ops)
+def test_the_pedal_keeps_released_keys_held_until_it_is_lifted(sequence):
+    stack = NoteStack()
+    model = []  # [note, velocity, latched], oldest first
+    down = False
+    for op, note, vel in sequence:
+        if op == 0:
+            model = [e for e in model if e[0] != note] + [[note, vel, False]]
+            if len(model) > voices.STACK_SIZE:
+                model.pop(0)
+            stack.push(note, vel)
+        elif op == 1:
+            held = any(e[0] == note for e in model)
+            if down:
+                assert stack.latch(note) == held
+                for e in model:
+                    if e[0] == note:
+                        e[2] = True
+            else:
+                assert stack.remove(note) == held
+                model = [e for e in model if e[0] != note]
+        elif op == 2:
+            down = True
+        else:
+            down = False
+            assert stack.release_latched() == sum(1 for e in model if e[2])
+            model = [e for e in model if not e[2]]
+        assert list(stack.notes[: stack.n]) == [e[0] for e in model]
+        assert list(stack.sorted[: stack.n]) == sorted(e[0] for e in model)
+        for prio in (voices.PRIORITY_LAST, voices.PRIORITY_LOW, voices.PRIORITY_HIGH):
+            assert stack.pick(prio) == model_pick([(e[0], e[1]) for e in model], prio)
+        for n, v, _ in model:
+            assert stack.velocity(n) == v  # a held key's velocity, never the mark
+    if down:
+        stack.release_latched()
+        for e in model:
+            if e[2]:
+                assert stack.velocity(e[0]) == 0  # gone once the pedal is lifted
+
+
 def test_releasing_the_sounding_key_returns_to_the_held_one():
     stack = NoteStack()
     for n in (60, 64, 67):

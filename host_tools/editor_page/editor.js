@@ -134,6 +134,18 @@ function numberInput(keys, placeholder) {
   return i;
 }
 
+// [low, high] as two numbers; both empty leaves the key out (the default range).
+function rangeInput(keys, low, high) {
+  const v = getAt(S.config, keys);
+  const ends = [low, high].map((d, k) => el("input", { type: "number", min: 0, max: 127,
+    value: Array.isArray(v) && v[k] !== undefined ? String(v[k]) : "", placeholder: String(d) }));
+  ends.forEach((i) => i.addEventListener("input", () => {
+    const [a, b] = ends.map((e) => e.value);
+    edit(keys, a === "" && b === "" ? undefined : [a === "" ? low : Number(a), b === "" ? high : Number(b)]);
+  }));
+  return el("span", { class: "choices" }, ends);
+}
+
 // A select of documented choices; "" is the default (the key left out).
 function selectInput(keys, choices, defaultText, rebuild = false) {
   const v = getAt(S.config, keys);
@@ -339,7 +351,8 @@ function renderCv(base) {
       field("bend range", [...vb, "bend_range"], numberInput([...vb, "bend_range"], "2")),
       field("glide ms", [...vb, "glide_ms"], numberInput([...vb, "glide_ms"], "0")),
       field("mod", [...vb, "mod"], textInput([...vb, "mod"], "velocity | aftertouch | pitch_bend | cc:N")),
-      field("mod range V", [...vb, "mod_range"], numberInput([...vb, "mod_range"], "5")));
+      field("mod range V", [...vb, "mod_range"], numberInput([...vb, "mod_range"], "5")),
+      field("notes low, high", [...vb, "notes"], rangeInput([...vb, "notes"], 0, 127)));
   });
   const notes = getAt(S.config, [...c, "drums", "notes"]);
   const noteInputs = el("span", { class: "choices" }, [0, 1, 2, 3, 4, 5, 6, 7].map((k) => {
