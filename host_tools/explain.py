@@ -180,15 +180,20 @@ def cv_words(preset):
     voices = cv["voices"]
     lines = []
     first_free = 0
+
+    def range_words(voice):
+        low, high = voice.get("notes", [0, 127])
+        return "" if (low, high) == (0, 127) else ", notes %s to %s" % (note_name(low), note_name(high))
+
     if mode in ("poly", "unison"):
         poly = cv["poly"]
         count = poly["voices"]
         if mode == "poly":
-            lines.append("CV: poly on ch %d over voices 1-%d (%s allocation)"
-                         % (poly["channel"], count, poly["allocation"].replace("_", " ")))
+            lines.append("CV: poly on ch %d over voices 1-%d (%s allocation)%s"
+                         % (poly["channel"], count, poly["allocation"].replace("_", " "), range_words(voices[0])))
         else:
-            lines.append("CV: unison on ch %d, voices 1-%d play one note (%s-note priority)"
-                         % (poly["channel"], count, voices[0]["priority"]))
+            lines.append("CV: unison on ch %d, voices 1-%d play one note (%s-note priority)%s"
+                         % (poly["channel"], count, voices[0]["priority"], range_words(voices[0])))
         first_free = count
     for n in range(first_free, len(voices)):
         v = voices[n]
@@ -199,8 +204,8 @@ def cv_words(preset):
             extra.append("glide %d ms" % v["glide_ms"])
         if v["legato"]:
             extra.append("legato")
-        lines.append("CV voice %d (cv%d, gate%d, mod%d): ch %d, %s-note priority, mod = %s%s"
-                     % (n + 1, n + 1, n + 1, n + 1, v["channel"], v["priority"], v["mod"],
+        lines.append("CV voice %d (cv%d, gate%d, mod%d): ch %d%s, %s-note priority, mod = %s%s"
+                     % (n + 1, n + 1, n + 1, n + 1, v["channel"], range_words(v), v["priority"], v["mod"],
                         "".join(", " + e for e in extra)))
     drums = cv["drums"]
     mode = drums["mode"]

@@ -86,3 +86,27 @@ def test_sixteen_presets_boot_and_step_to_the_last_preset():
     assert out["out1"][2:] == [bytes([0x91, 62, 90]), bytes([0x81, 62, 0])]
     for port in ("out2", "out3", "out4", "usb"):
         assert out[port] == [], port
+
+
+def jacks_at(result, t_ms):
+    """Each signal's value at ``t_ms`` (volts)."""
+    out = {}
+    for t, name, value in result.signals:
+        if t <= t_ms * MS:
+            out[name] = value
+    return out
+
+
+def test_modular_split_bass_below_c4_chords_above_and_the_pedal_holds_both():
+    """Seed 000's split (examples/configs/modular-split.json): the bass on voice 4, a chord on
+    voices 1-3 from one keyboard channel; the pedal holds both after the keys are released."""
+    text = (CONFIGS / "modular-split.json").read_text()
+    keys = [(1, [0x90, 36, 100]), (3, [0x90, 60, 100, 0x90, 64, 100, 0x90, 67, 100]), (10, [0xB0, 64, 127]),
+            (12, [0x80, 36, 0, 0x80, 60, 0, 0x80, 64, 0, 0x80, 67, 0]), (60, [0xB0, 64, 0])]
+    result = runner.simulate(text, inputs={"in1": [(int(t * MS), bytes(b)) for t, b in keys]}, until_ms=90)
+    assert result.config_errors == [], result.config_errors
+    held = jacks_at(result, 55)
+    chord = sorted(round(held["cv%d" % k] * 12) + 24 for k in (1, 2, 3))
+    assert chord == [60, 64, 67] and round(held["cv4"] * 12) + 24 == 36
+    assert all(held["gate%d" % k] > 0 for k in (1, 2, 3, 4))  # keys up since 12 ms: the pedal holds
+    assert all(jacks_at(result, 85)["gate%d" % k] == 0 for k in (1, 2, 3, 4))  # lifted at 60 ms
