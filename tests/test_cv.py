@@ -825,6 +825,70 @@ def test_take_keeps_one_message_for_the_next_pass(rig):
     assert r.gates()[0] is False
 
 
+# -- the merger's hand-off: whole messages, one a pass --------------------------------------------
+
+merger_mod = fwimport.firmware_module("merger")
+router = fwimport.firmware_module("router")
+config_mod = fwimport.firmware_module("config")
+
+
+class TakePort:
+    """The CV engine's side of the hand-off (``take``), holding one message like the engine."""
+
+    def __init__(self):
+        self.got = []
+        self.holding = False
+
+    def take(self, status, data1, data2):
+        if self.holding:
+            return 0
+        self.got.append((status, data1, data2))
+        self.holding = status < 0xF8 or status in (0xFC, 0xFF)  # as the engine: timing bytes pass
+        return 1
+
+
+class ListPort:
+    def __init__(self):
+        self.data = bytearray()
+
+    def send(self, buf, start, end, now):
+        self.data.extend(buf[start:end])
+        return end - start
+
+
+def test_the_router_sends_the_cv_engine_only_what_it_plays():
+    settings_, _ = config_mod.load(None)
+    masks = router.build_masks(settings_["presets"][0]["routes"])
+    cv_bit = 1 << router.CV_OUTPUT
+    for status in (0x90, 0x80, 0xA3, 0xB0, 0xD0, 0xEF, 0xFC, 0xFA, 0xFF):
+        assert masks[0][status] & cv_bit, hex(status)
+    for status in (0xC0, 0xF0, 0xF1, 0xF2, 0xF3, 0xF6, 0xF8, 0xFE):
+        assert not masks[0][status] & cv_bit, hex(status)
+    assert masks[0][0xF8] & 1  # the DIN outputs still get the clock
+
+
+def test_the_merger_hands_the_cv_engine_whole_messages_one_a_pass():
+    settings_, _ = config_mod.load(None)
+    m = merger_mod.Merger(5, 6)
+    m.set_routes(m.prepare_routes(router.build_masks(settings_["presets"][0]["routes"], 5)))
+    m.set_output_modes(0x0F, 0x0F)
+    m.whole = 1 << router.CV_OUTPUT
+    engine = TakePort()
+    m.outputs = [ListPort() for _ in range(5)] + [engine]
+    # Running status, a clock byte inside a note, a SysEx and a program change between notes,
+    # Stop: the engine gets each note whole, none of the rest but Stop, in order.
+    stream = [0x90, 60, 0xF8, 100, 62, 90, 0xF0, 1, 2, 0xF7, 0xC0, 5, 0xB0, 64, 127, 0x80, 60, 0, 0xFC]
+    m.feed(0, bytes(stream), 0, len(stream))
+    want = [(0xFC, 0, 0), (0x90, 60, 100), (0x90, 62, 90), (0xB0, 64, 127), (0x80, 60, 0)]
+    passes = 0
+    while m.queued:
+        m.write_outputs(0)
+        engine.holding = False  # the engine played it in its next pass
+        passes += 1
+        assert len(engine.got) == passes, "one message a pass"
+    assert engine.got == want  # Stop, a timing byte, overtakes the queued messages (rule 1)
+
+
 # -- property: random playing never leaves a gate up ----------------------------------------------
 
 message = st.one_of(

@@ -110,3 +110,11 @@ def test_modular_split_bass_below_c4_chords_above_and_the_pedal_holds_both():
     assert chord == [60, 64, 67] and round(held["cv4"] * 12) + 24 == 36
     assert all(held["gate%d" % k] > 0 for k in (1, 2, 3, 4))  # keys up since 12 ms: the pedal holds
     assert all(jacks_at(result, 85)["gate%d" % k] == 0 for k in (1, 2, 3, 4))  # lifted at 60 ms
+
+
+def test_explain_names_the_split():
+    from host_tools import explain
+
+    text = "\n".join(explain.explain_text((CONFIGS / "modular-split.json").read_text()))
+    assert "CV: poly on ch 1 over voices 1-3 (reuse allocation), notes C4 to G9" in text
+    assert "CV voice 4 (cv4, gate4, mod4): ch 1, notes C-1 to B3, low-note priority" in text
