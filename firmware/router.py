@@ -6,7 +6,7 @@ so a filter by kind or channel costs nothing per data byte. Built at start-up an
 switch, never on the byte path.
 
 An output is a DIN or USB port, or ``cv``, the box's own CV engine: the merger queues to it like
-to any port and the engine drains it.
+to any port (only the kinds in ``CV_KINDS``) and hands it whole messages.
 """
 
 from firmware.midi import (
