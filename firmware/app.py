@@ -48,6 +48,9 @@ class Box:
     switches: list  # per preset: (clock setup, clock send mask, dividers, master mode, CV setup)
     settings: dict  # what a preset switch reads: presets (name), calibration
     preset: int  # the preset in force (0-based)
+    routes_due: int  # -1, or a preset whose routes the next ms ticks install (switch_preset),
+    # input by input: preset << 3 | the next input (one field: each field of a Box costs every
+    # look-up of its others a little on the board)
     cv_due: int  # a preset whose CV setup the next ms tick installs (switch_preset), or -1
     cv_refresh: bool  # its DAC codes: the tick after that
     announce: int  # a preset whose console line the tick after that prints, or -1
@@ -66,6 +69,8 @@ class Box:
         serial console). Takes effect between messages."""
         if not self.switch_preset(index):
             return False
+        while self.routes_due >= 0:
+            self._install_routes()
         self._install_cv()
         if self.cv is not None:
             self.cv.refresh()
@@ -73,10 +78,10 @@ class Box:
         return True
 
     def switch_preset(self, index):
-        """Switch to preset ``index`` (0-based) while playing: routing and clock now (between
-        messages), the CV setup on the next ms tick, its DAC codes and the console line on the
-        ticks after, so
-        no pass holds the loop for the whole switch (each part is a pass's work on the board)."""
+        """Switch to preset ``index`` (0-based) while playing: the clock now, then a ms tick
+        each: the routes of one input (between its messages), the CV setup, its DAC codes and
+        the console line, so no pass holds the loop for the whole switch (each part is a
+        pass's work on the board)."""
         switches = self.switches
         if not 0 <= index < len(switches):
             return False
@@ -87,12 +92,19 @@ class Box:
         merger = self.merger
         merger.set_master(master)
         merger.set_clock_outputs(send, divide)
-        masks, transforms = self.routing[index]
-        merger.set_routes(masks, transforms)
+        self.routes_due = index << 3
         if self.panel is not None:
             self.panel.set_preset(index, self.ticks_ms())
         self.cv_due = index
         return True
+
+    def _install_routes(self):
+        # The next input's routes of the preset switch_preset chose.
+        due = self.routes_due
+        masks, transforms = self.routing[due >> 3]
+        i = due & 7
+        self.merger.set_input_routes(i, masks, transforms)
+        self.routes_due = -1 if i + 1 >= len(masks) else due + 1
 
     def _install_cv(self):
         # Every gate and drum falls and every voice is released before the new mode.
@@ -158,6 +170,9 @@ class Box:
             if not merger.stalled:
                 self.polled = self.polled_free
             # A preset switch's later parts, a tick each (switch_preset).
+            if self.routes_due >= 0:
+                self._install_routes()
+                return
             if self.cv_due >= 0:
                 self._install_cv()
                 return

@@ -124,7 +124,11 @@ def _pio_rx(rx):
 
 
 def _pio_tx(tx):
-    sm = rp2pio.StateMachine(
+    return ports.DinOut(ports.PioStage(_pio_tx_machine(tx)))
+
+
+def _pio_tx_machine(tx):
+    return rp2pio.StateMachine(
         PIO_TX_PROGRAM,
         frequency=8 * MIDI_BAUD,
         first_out_pin=_pin(tx),
@@ -138,7 +142,6 @@ def _pio_tx(tx):
         wait_for_txstall=False,
         fifo_type="tx",
     )
-    return ports.PioOut(sm)
 
 
 def _metronome():
@@ -169,7 +172,7 @@ class Hardware:
             try:
                 uart = _uart(tx, rx)
                 self.inputs[k] = ports.UartIn(uart)
-                self.outputs[k] = ports.UartOut(uart)
+                self.outputs[k] = ports.DinOut(uart)
             except (ValueError, RuntimeError) as e:
                 self.faults.append("din%d: %s" % (k + 1, e))
         for k, (tx, rx) in ((2, (pinmap.MIDI_OUT3, pinmap.MIDI_IN3)), (3, (pinmap.MIDI_OUT4, pinmap.MIDI_IN4))):

@@ -197,35 +197,48 @@ class Merger:
     def set_routes(self, masks, transforms=None):
         # Install routing: ``masks[i][status]`` (from ``prepare_routes``) is the output bitmask
         # for that status byte; ``transforms[i * n_out + o]`` is None or ``(smap, transpose,
-        # vtable, signature)`` from ``router.build_transforms``. Installed by reference.
+        # vtable, signature)`` from ``router.build_transforms`` (``transforms`` None: none at
+        # all). Installed by reference, input by input (``set_input_routes``).
+        for i in range(self.n_in):
+            self.set_input_routes(i, masks, transforms)
+
+    def set_input_routes(self, i, masks, transforms):
+        # Input ``i``'s part of ``set_routes``: a preset switch installs one input a ms tick
+        # (app.Box.switch_preset), so no pass holds the loop for all of them.
         #
         # A sounding note (or sustain) whose output loses its route, or whose transform changes,
         # gets its off now, through the old transform, so it ends exactly as it began.
-        present = self.present
         n_out = self.n_out
-        for i in range(self.n_in):
-            changed = 0
+        base = i * n_out
+        changed = 0
+        xouts = 0
+        if transforms is not None or self.xouts[i]:
+            # Transforms before or after: compare each pair's (one loop, 6 outputs).
+            xsig = self.xsig
             for o in range(n_out):
-                new = transforms[i * n_out + o] if transforms else None
-                if (new[3] if new else None) != self.xsig[i * n_out + o]:
+                new = transforms[base + o] if transforms else None
+                if (new[3] if new else None) != xsig[base + o]:
                     changed |= 1 << o
-            src = masks[i]
-            self._strand(i, src, present & ~changed)
-            self.masks[i] = src
-            st = self.state[i] & 0xFF
-            if 0 < st < 0xF0:
-                self.cur_mask[i] = src[st]  # a channel message under way follows the new routes
-            xouts = 0
-            for o in range(n_out):
-                k = i * n_out + o
+        src = masks[i]
+        self._strand(i, src, self.present & ~changed)
+        self.masks[i] = src
+        st = self.state[i] & 0xFF
+        if 0 < st < 0xF0:
+            self.cur_mask[i] = src[st]  # a channel message under way follows the new routes
+        if changed:
+            for o in BITS[changed]:
+                k = base + o
                 new = transforms[k] if transforms else None
                 if new:
                     self.smap[k], self.transpose[k], self.vtable[k], self.xsig[k] = new
-                    xouts |= 1 << o
                 else:
                     self.smap[k] = self.vtable[k] = self.xsig[k] = None
                     self.transpose[k] = 0
-            self.xouts[i] = xouts
+        if transforms is not None:
+            for o in range(n_out):
+                if transforms[base + o]:
+                    xouts |= 1 << o
+        self.xouts[i] = xouts
 
     def set_output_modes(self, running_status, direct):
         # Bitmasks of outputs: which may omit a repeated status byte (running status), and

@@ -65,6 +65,7 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
         preset.pop("cv", None)
         preset.pop("clock", None)
     box.preset = 0
+    box.routes_due = -1
     box.cv_due = -1
     box.cv_refresh = False
     box.announce = -1
@@ -121,7 +122,8 @@ def presets(merger, cv, settings, n_in, n_out):
         routes = preset["routes"]
         masks = [_table(tables, t) for t in merger.prepare_routes(router.build_masks(routes, n_in))]
         pairs = [_transform(transforms, tables, t) for t in router.build_transforms(routes, n_in, n_out)]
-        routing.append((_list(lists, masks), _list(lists, pairs)))
+        # None when the preset transforms nothing: a switch then skips the per-pair compares.
+        routing.append((_list(lists, masks), _list(lists, pairs) if any(pairs) else None))
     seen = []  # type: list  # the distinct settings parts so far
     switch = {
         "presets": [{"name": p["name"], "clock": _deduped(seen, p.get("clock", DEFAULT_CLOCK)),

@@ -38,8 +38,8 @@ u1 = io._uart(pm.MIDI_OUT1, pm.MIDI_IN1)
 u2 = io._uart(pm.MIDI_OUT2, pm.MIDI_IN2)
 r3 = io._pio_rx(pm.MIDI_IN3)._sm
 r4 = io._pio_rx(pm.MIDI_IN4)._sm
-t3 = io._pio_tx(pm.MIDI_OUT3)._sm
-t4 = io._pio_tx(pm.MIDI_OUT4)._sm
+t3 = io._pio_tx_machine(pm.MIDI_OUT3)
+t4 = io._pio_tx_machine(pm.MIDI_OUT4)
 usb_in = usb_out = None
 for p in usb_midi.ports:
     if isinstance(p, usb_midi.PortIn):
@@ -54,8 +54,8 @@ def send(n):
     v = views[n]
     u1.write(v)
     u2.write(v)
-    t3.write(v)
-    t4.write(v)
+    t3.background_write(v)  # as the firmware writes them (firmware/ports.py)
+    t4.background_write(v)
     usb_out.write(v)
 
 

@@ -37,3 +37,7 @@ def test_hot_path_allocates_nothing(scenario):
         assert int(out.split("COALESCED")[1].split()[0]) > 0
         # SysEx from several inputs contended, and DIN inputs that could not wait dropped some whole.
         assert int(out.split("SYSEX_DROPPED")[1].split()[0]) > 0
+    if scenario.stem == "outputs_path":
+        # Both outputs really wrote (the UART stream and the PIO stage's background writes).
+        assert int(out.split("UART_SENT")[1].split()[0]) > 0
+        assert int(out.split("PIO_WRITES")[1].split()[0]) > 0

@@ -28,6 +28,8 @@ UART_WRITE_PER_BYTE = cycles(20)
 PIO_READINTO = cycles(1505)  # rp2pio StateMachine.readinto
 PIO_IN_WAITING = cycles(1505)  # the call-only model's figure (same order as busio) ...
 PIO_WRITE_BASE = cycles(1150)
+PIO_BACKGROUND_WRITE = cycles(1150)  # a PIO output's write (firmware/ports.py), as PIO_WRITE_BASE
+PIO_PENDING_WRITE = cycles(250)  # the property it reads first, as PIO_IN_WAITING
 USB_READINTO = cycles(1505)
 USB_WRITE_BASE = cycles(1150)
 # ... and what the board engine measured (calibrate --ops style, one call between two passes'
@@ -36,6 +38,8 @@ USB_WRITE_BASE = cycles(1150)
 MEASURED = {
     "PIO_IN_WAITING": cycles(250),  # a property read
     "PIO_WRITE_BASE": cycles(4000),  # one byte into an empty FIFO
+    "PIO_BACKGROUND_WRITE": cycles(2600),  # one byte
+    "PIO_PENDING_WRITE": cycles(640),
     "USB_READINTO": cycles(800),  # nothing waiting
     "USB_WRITE_BASE": cycles(3400),  # one message
 }

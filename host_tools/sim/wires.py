@@ -78,6 +78,9 @@ class Transmitter:
         self.baud = baud
         self.byte_ns = 10 * 1_000_000_000 // baud
         self.blocked_ns = 0  # total time writes spent waiting for FIFO room
+        # A DMA feeding the FIFO (rp2pio background_write): a callable giving its next byte, or
+        # None when it has nothing; called whenever the FIFO has room.
+        self.dma = None
         _world.current().__dict__.setdefault("transmitters", []).append(self)
 
     def put(self, data):
@@ -97,6 +100,20 @@ class Transmitter:
         self.busy = True
         b = self.fifo.popleft()
         w.at(w.now_ns + self.byte_ns, lambda: self._done(b))
+        self.feed()
+
+    def feed(self):
+        """Let the DMA, if any, move bytes into the FIFO while it has room."""
+        if self.dma is None:
+            return
+        while len(self.fifo) < self.fifo_size:
+            b = self.dma()
+            if b is None:
+                break
+            self.fifo.append(b)
+            if not self.busy:
+                self._start()
+                return
 
     def _done(self, b):
         w = _world.current()

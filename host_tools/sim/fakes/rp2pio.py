@@ -464,6 +464,12 @@ class StateMachine:
         self._rxstall = False
         self._txstall = False
         self._transmitter = None
+        # background_write: the buffers handed over, the first being fed, and where it is.
+        self._dma_buffers = deque()
+        self._dma_index = 0
+        # CircuitPython's ``writing`` reads a flag its object starts with cleared (zeroed
+        # memory): True until a background write has completed.
+        self._dma_completed = False
         if self._is_rx:
             if opts["first_in_pin"] is None:
                 raise ValueError("Missing first_in_pin. Instruction 0 reads pin(s)")
@@ -597,6 +603,53 @@ class StateMachine:
         if self._wait_for_txstall:
             while not self._transmitter.idle():
                 w.advance_to(w.next_event_ns())
+
+    def background_write(self, once=None, *, loop=None, loop2=None, swap=False):
+        """DMA ``once`` into the TX FIFO as it drains; the buffer is read as each byte moves,
+        as the DMA does. Waits while a buffer handed over before has not started."""
+        self._check()
+        if loop is not None or loop2 is not None or swap:
+            raise NotImplementedError("the simulator models background_write(once) only")
+        if self._transmitter is None:
+            raise RuntimeError("No TX FIFO")
+        w = _world.current()
+        w.charge(w.cost("PIO_BACKGROUND_WRITE"))
+        if once is None or not len(once):
+            return
+        while self.pending_write:
+            w.advance_to(w.next_event_ns())
+        self._dma_buffers.append(memoryview(once))
+        self._dma_completed = False
+        self._transmitter.dma = self._dma_next
+        self._transmitter.feed()
+
+    def _dma_next(self):
+        buffers = self._dma_buffers
+        if not buffers:
+            return None
+        buf = buffers[0]
+        b = buf[self._dma_index]
+        self._dma_index += 1
+        if self._dma_index >= len(buf):
+            buffers.popleft()
+            self._dma_index = 0
+            if not buffers:
+                self._dma_completed = True
+        return b
+
+    @property
+    def pending_write(self):
+        """Buffers handed to background_write that the DMA has not started."""
+        self._check()
+        w = _world.current()
+        w.charge(w.cost("PIO_PENDING_WRITE"))
+        return len(self._dma_buffers) - 1 if self._dma_buffers else 0
+
+    @property
+    def writing(self):
+        self._check()
+        _world.current().charge(costs.DEFAULT_CALL)
+        return not self._dma_completed
 
     def clear_rxfifo(self):
         self._check()
