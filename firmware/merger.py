@@ -151,6 +151,7 @@ class Merger:
         # is queued for them (``set_output_modes``), and which exist.
         self.outputs = ()  # type: tuple
         self.direct = 0
+        self.direct_timing = 0
         self.present = (1 << n_out) - 1
         self.whole = 0  # outputs handed whole messages (``take``) rather than bytes: the CV engine
         self.msg = bytearray(3)
@@ -243,12 +244,14 @@ class Merger:
     def set_output_modes(self, running_status, direct):
         # Bitmasks of outputs: which may omit a repeated status byte (running status), and
         # which a completed message may be sent to at once when nothing is queued for them.
-        # Direct sends are kept to running-status outputs: the direct path then records the
-        # status it sent without a per-output test.
+        # Direct sends of messages are kept to running-status outputs: the direct path then
+        # records the status it sent without a per-output test. A timing byte has no status to
+        # record: it goes at once to every ``direct`` output (USB too) with nothing queued.
         for o in range(self.n_out):
             self.queues.running_status[o] = (running_status >> o) & 1
             self.out_key[o] = -1
         self.direct = direct & running_status
+        self.direct_timing = direct
 
     def set_master(self, mode):
         # Clock master: ``MASTER_AUTO``, ``MASTER_INTERNAL`` or an input index.
@@ -728,7 +731,7 @@ class Merger:
         mask = self.clock_master.route(i, b, self.masks[i][b], now)
         if not mask:
             return
-        dm = mask & self.direct & ~self.queued
+        dm = mask & self.direct_timing & ~self.queued
         if dm:
             mask ^= dm
             rtb = self.rtb
@@ -738,8 +741,8 @@ class Merger:
                 if not outputs[o].send(rtb, 0, 1, now):
                     mask |= 1 << o
         if mask:
-            # The lane, written out here too (one call fewer: a clock byte to USB and the CV
-            # engine, never sent at once, takes this path every time).
+            # The lane, written out here too (one call fewer: a byte to the CV engine, never
+            # sent at once, takes this path every time).
             self.queued |= mask
             q = self.queues
             lanes = q.lanes
@@ -757,7 +760,7 @@ class Merger:
         # Queue clock or transport byte ``b`` from the box's own clock (master mode internal)
         # on every output whose clock is on: at once to idle outputs, else in their lanes.
         mask = self.clock_master.inject(b, self.present)
-        dm = mask & self.direct & ~self.queued
+        dm = mask & self.direct_timing & ~self.queued
         if dm:
             mask ^= dm
             rtb = self.rtb
