@@ -69,6 +69,7 @@ _PRESSURE = const(256)
 _OFF_BYTES = const(3)
 _NONE = const(0xFF)
 _MAX_OWED = const(64)
+_OWN = const(0x40)  # in a late record's input byte: a value the box sent itself (_own_value)
 
 
 
@@ -128,9 +129,23 @@ class Merger:
         self.xouts = [0] * n_in
         n_pairs = n_in * n_out
         self.smap = [None] * n_pairs  # type: list
-        self.transpose = [0] * n_pairs
+        self.ntable = [None] * n_pairs  # type: list
         self.vtable = [None] * n_pairs  # type: list
         self.xsig = [None] * n_pairs  # type: list
+        self.ctable = [None] * n_pairs  # type: list
+        self.follow = [None] * n_pairs  # type: list
+        # Routing (issue 16): the channel of each input's last note-on, watched only for the
+        # inputs some pair follows (``follow_in``); the outputs each input has left a bent pitch
+        # or a mod wheel off zero on, per input channel (sustain: ``track.sustain``), so a
+        # route change centres them (``_strand``); the input and channel whose program changes
+        # select presets (``selector``: ``status | input << 8``, -1 for none) and the call
+        # that selects (``select(program)``, set by app).
+        self.follow_ch = bytearray(b"\xff" * n_in)
+        self.follow_in = 0
+        self.bent = [bytearray(16) for _ in range(n_in)]
+        self.modded = [bytearray(16) for _ in range(n_in)]
+        self.selector = -1
+        self.select = None
         # Inputs that wait (rule 3): the bytes not yet taken, in carry[i][start:end].
         self.carry = [bytearray(READ_SIZE if i == usb else CARRY_SIZE) for i in range(n_in)]
         self.carry_start = [0] * n_in
@@ -219,12 +234,20 @@ class Merger:
                 k = i * n_out + o
                 new = transforms[k] if transforms else None
                 if new:
-                    self.smap[k], self.transpose[k], self.vtable[k], self.xsig[k] = new
+                    self.smap[k], self.ntable[k], self.vtable[k], self.xsig[k], self.ctable[k], self.follow[k] = new
                     xouts |= 1 << o
                 else:
-                    self.smap[k] = self.vtable[k] = self.xsig[k] = None
-                    self.transpose[k] = 0
+                    self.smap[k] = self.ntable[k] = self.vtable[k] = self.xsig[k] = None
+                    self.ctable[k] = self.follow[k] = None
             self.xouts[i] = xouts
+        # The inputs some pair follows: their note-on channel is watched from now on.
+        follow_in = 0
+        for f in self.follow:
+            if f is not None:
+                for j in f:
+                    if j:
+                        follow_in |= 1 << (j - 1)
+        self.follow_in = follow_in
 
     def set_output_modes(self, running_status, direct):
         # Bitmasks of outputs: which may omit a repeated status byte (running status), and
@@ -282,6 +305,13 @@ class Merger:
                     self.data1[i] = b
                     left = 1
                 elif left == 3:
+                    if (status | i << 8) == self.selector:
+                        # A program change that selects a preset (config preset_select): not
+                        # forwarded; the switch happens now, between messages.
+                        got += 1
+                        self.state[i] = status | (left << 8)
+                        self.select(b)
+                        continue
                     if self._emit(i, self.cur_mask[i], status, b, 0, 1):
                         k -= 1
                         break
@@ -374,6 +404,8 @@ class Merger:
                 idx = ((s & 0x0F) << 7) | d1
                 on = hi == 0x90 and d2
             if on:
+                if self.follow_in >> i & 1 and hi == 0x90 and self.follow_ch[i] != s & 0x0F:
+                    self._follow_moved(i, s & 0x0F)
                 grow = mask & ~table[idx]
                 full = grow & track.full
                 if full:
@@ -382,6 +414,14 @@ class Merger:
                     grow &= ~full
             else:
                 offs = table[idx] & mask
+        elif hi == 0xE0 or (hi == 0xB0 and d1 == 1):
+            # A bent pitch or a mod wheel off zero: the outputs it reached hold it until a
+            # centred value, or until a route change resets it there (_strand).
+            held = self.bent[i] if hi == 0xE0 else self.modded[i]
+            if (d2 if hi == 0xB0 else (d1 | d2 << 7) != 0x2000):
+                held[s & 0x0F] |= mask
+            else:
+                held[s & 0x0F] &= ~mask
         if mask & self.busy & ~offs:
             mask = self._admit(i, mask & ~offs, grow, s, d1, n)
             if mask < 0:
@@ -536,9 +576,8 @@ class Merger:
             es = s
             e1 = d1
             if xouts >> o & 1:
-                es = self.smap[base + o][s]
-                if (s & 0xF0) == 0xA0:
-                    e1 = d1 + self.transpose[base + o]
+                es = self._status(base + o, s)
+                e1 = self._data1(base + o, s, d1)
             if not q.late_takes(o, i, es, e1):
                 return False
         return True
@@ -564,14 +603,23 @@ class Merger:
             e2 = d2
             if xouts & bit:
                 k = base + o
+                es = self.smap[k][s]
                 if hi <= 0xA0:
-                    e1 = d1 + self.transpose[k]
+                    nt = self.ntable[k]
+                    if nt is not None:
+                        e1 = nt[d1]  # the route's notes range and transpose
                     if hi == 0x90 and d2:
                         vt = self.vtable[k]
                         if vt is not None:
                             e2 = vt[d2]
-                es = self.smap[k][s]
-                if not 0 <= e1 <= 127:
+                elif hi == 0xB0:
+                    ct = self.ctable[k]
+                    if ct is not None:
+                        e1 = ct[d1]  # the route's controllers and cc_map
+                f = self.follow[k]
+                if f is not None and f[hi >> 4]:
+                    es = self._status(k, s)
+                if e1 > 127:  # router.DROP: outside the route's notes or controllers
                     if offs & bit:
                         paid |= bit  # its on was not sent either
                     continue
@@ -606,6 +654,24 @@ class Merger:
             for o in BITS[paid]:
                 owed[o] -= 1
             self.track.full &= ~paid
+
+    def _status(self, k, s):
+        # The status byte pair ``k``'s transform sends for ``s``: its channel remap, or for a
+        # kind that follows an input (remap "follow:inN"), that input's last note-on channel
+        # (its remap before the input's first note).
+        es = self.smap[k][s]
+        f = self.follow[k]
+        if f is not None:
+            j = f[s >> 4]
+            if j and self.follow_ch[j - 1] != _NONE:
+                es = (s & 0xF0) | self.follow_ch[j - 1]
+        return es
+
+    def _data1(self, k, s, d1):
+        # The first data byte pair ``k``'s transform sends (above 127: not sent).
+        hi = s & 0xF0
+        t = self.ntable[k] if hi <= 0xA0 else self.ctable[k] if hi == 0xB0 else None
+        return d1 if t is None else t[d1]
 
     def _write(self, o, key, s, d1, d2, n):
         # One message to output ``o`` now (room checked): straight to an idle port, or the ring.
@@ -901,6 +967,17 @@ class Merger:
                     track.turn_off(i, notes, base + note, lost)
                     self._place(i, lost, status | (i << 8), status, note, 0, 2, lost)
         sustain = track.sustain[i]
+        bent = self.bent[i]
+        modded = self.modded[i]
+        if bent != _SILENT or modded != _SILENT or sustain != _SILENT:
+            # No stuck controllers: where this input's routes no longer reach (or now reach
+            # changed), a channel it left bent, modulated or sustained gets a centred bend, mod
+            # wheel 0 and sustain 0 (the sustain as the owed off, below), through the old routes.
+            for ch in range(16):
+                lost = ((bent[ch] & ~(new_table[0xE0 | ch] & present))
+                        | ((modded[ch] | sustain[ch]) & ~(new_table[0xB0 | ch] & present)))
+                if lost:
+                    self._centre(i, ch, lost, lost, lost & ~sustain[ch])
         for ch in range(16 if sustain != _SILENT else 0):
             old = sustain[ch]
             if old:
@@ -909,6 +986,98 @@ class Merger:
                 if lost:
                     track.turn_off(i, sustain, ch, lost)
                     self._place(i, lost, status | (i << 8), status, 64, 0, 2, lost)
+
+    def _centre(self, i, ch, bend, mod, sustain):
+        # Input ``i``'s key on channel ``ch`` (through each output's current transform): a
+        # centred bend to the outputs in ``bend``, mod wheel 0 to those in ``mod``, sustain 0 to
+        # those in ``sustain`` (where no off is owed: an owed one is paid by the caller).
+        if bend:
+            self._own_value(i, bend, 0xE0 | ch, 0, 0x40)
+            self.bent[i][ch] &= ~bend
+        if mod:
+            self._own_value(i, mod, 0xB0 | ch, 1, 0)
+            self.modded[i][ch] &= ~mod
+        if sustain:
+            self._own_value(i, sustain, 0xB0 | ch, 64, 0)
+
+    def _own_value(self, i, mask, s, d1, d2):
+        # A value the box sends itself under input ``i``'s key (through its transforms): it
+        # never waits. Where the output is blocked it takes the late queue as the box's own
+        # record (``OWN``: an input's later value never replaces it, nor is it counted), and
+        # where even that is full it is not sent.
+        forcing = self.forcing
+        self.forcing = 1
+        m = self._admit(i, mask, 0, s, d1, 2)
+        self.forcing = forcing
+        # An output held by a SysEx (even this input's own: a switch mid-SysEx) takes it late.
+        late = self.late_to | (m & self.owned)
+        self.late_to = 0
+        if late:
+            m &= ~late
+            q = self.queues
+            xouts = self.xouts[i]
+            base = i * self.n_out
+            for o in BITS[late]:
+                es = s
+                e1 = d1
+                if xouts >> o & 1:
+                    es = self._status(base + o, s)
+                    e1 = self._data1(base + o, s, d1)
+                if e1 <= 127 and q.late_value(o, i | _OWN, es, e1, d2):
+                    self.lated |= 1 << o
+            self.busy |= self.lated
+            self.queued |= self.lated
+        if m:
+            self._place(i, m, s | (i << 8), s, d1, d2, 2, 0)
+
+    def _follow_moved(self, j, ch):
+        # Input ``j``'s note-on moved to channel ``ch``: the kinds that follow it leave their old
+        # channel, which first gets what they left held there reset (as on a route change).
+        old = self.follow_ch[j]
+        if old != _NONE:
+            n_out = self.n_out
+            track = self.track
+            for i in range(self.n_in):
+                outs_bend = 0
+                outs_cc = 0
+                for o in range(n_out):
+                    f = self.follow[i * n_out + o]
+                    if f is not None:
+                        if f[0xE] == j + 1:
+                            outs_bend |= 1 << o
+                        if f[0xB] == j + 1:
+                            outs_cc |= 1 << o
+                if not outs_bend | outs_cc:
+                    continue
+                sustain = track.sustain[i]
+                for c in range(16):
+                    bend = self.bent[i][c] & outs_bend
+                    mod = (self.modded[i][c] | sustain[c]) & outs_cc
+                    if bend or mod:
+                        held = sustain[c] & outs_cc
+                        self._centre(i, c, bend, mod, mod & ~held)
+                        if held:
+                            track.turn_off(i, sustain, c, held)
+                            self._place(i, held, (0xB0 | c) | (i << 8), 0xB0 | c, 64, 0, 2, held)
+        self.follow_ch[j] = ch
+
+    def send_own(self, o, s, d1, d2, n):
+        # A message of the box's own (a preset's ``on_enter`` program change) to output ``o``:
+        # into the ring with room kept for every owed off, else the late queue; dropped and
+        # counted when neither can take it. Never running status (key -1).
+        bit = 1 << o
+        if not self.present & bit:
+            return
+        q = self.queues
+        if (self.owner[o] == _NONE and not self.lated & bit
+                and q.ring_free(o) >= n + 1 + _OFF_BYTES * self.owed[o]):
+            self._write(o, -1, s, d1, d2, n)
+        elif q.late_value(o, self.n_in, s, d1, d2):
+            self.lated |= bit
+            self.busy |= bit
+            self.queued |= bit
+        else:
+            self.dropped[o * N_DROP_REASONS + DROP_QUEUE_FULL] += 1
 
     # -- once a pass / once a tick -------------------------------------------------------
 
