@@ -103,6 +103,7 @@ class Box:
         records = self.on_enter[index]
         if records is not None:
             merger = self.merger
+            merger.now = self.ticks_ms()  # the ports pace by it (at power-up it is not set yet)
             for k in range(0, len(records), 4):
                 s = records[k + 1]
                 merger.send_own(records[k], s, records[k + 2], records[k + 3], 1 if s >= 0xC0 else 2)

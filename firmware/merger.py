@@ -616,6 +616,8 @@ class Merger:
                     ct = self.ctable[k]
                     if ct is not None:
                         e1 = ct[d1]  # the route's controllers and cc_map
+                        if e1 == 1 or e1 == 64:
+                            self.modded[i][s & 0x0F] |= bit  # mapped onto a held controller
                 f = self.follow[k]
                 if f is not None and f[hi >> 4]:
                     es = self._status(k, s)
@@ -977,7 +979,12 @@ class Merger:
                 lost = ((bent[ch] & ~(new_table[0xE0 | ch] & present))
                         | ((modded[ch] | sustain[ch]) & ~(new_table[0xB0 | ch] & present)))
                 if lost:
-                    self._centre(i, ch, lost, lost, lost & ~sustain[ch])
+                    # Sustain 0 beside the owed off only where a cc_map may have moved that off.
+                    raw = lost & ~sustain[ch]
+                    for o in BITS[lost & sustain[ch] & self.xouts[i]]:
+                        if self.ctable[i * self.n_out + o] is not None:
+                            raw |= 1 << o
+                    self._centre(i, ch, lost, lost, raw)
         for ch in range(16 if sustain != _SILENT else 0):
             old = sustain[ch]
             if old:
@@ -988,9 +995,10 @@ class Merger:
                     self._place(i, lost, status | (i << 8), status, 64, 0, 2, lost)
 
     def _centre(self, i, ch, bend, mod, sustain):
-        # Input ``i``'s key on channel ``ch`` (through each output's current transform): a
-        # centred bend to the outputs in ``bend``, mod wheel 0 to those in ``mod``, sustain 0 to
-        # those in ``sustain`` (where no off is owed: an owed one is paid by the caller).
+        # On input ``i``'s channel ``ch`` (moved as each output's current transform moves it;
+        # the controller numbers as they are, whatever a cc_map makes of them): a centred bend
+        # to the outputs in ``bend``, mod wheel 0 to those in ``mod``, sustain 0 to those in
+        # ``sustain`` (beside the owed sustain off, which the caller pays).
         if bend:
             self._own_value(i, bend, 0xE0 | ch, 0, 0x40)
             self.bent[i][ch] &= ~bend
@@ -1018,47 +1026,45 @@ class Merger:
             xouts = self.xouts[i]
             base = i * self.n_out
             for o in BITS[late]:
-                es = s
-                e1 = d1
-                if xouts >> o & 1:
-                    es = self._status(base + o, s)
-                    e1 = self._data1(base + o, s, d1)
-                if e1 <= 127 and q.late_value(o, i | _OWN, es, e1, d2):
+                es = self._status(base + o, s) if xouts >> o & 1 else s
+                if q.late_value(o, i | _OWN, es, d1, d2):
                     self.lated |= 1 << o
             self.busy |= self.lated
             self.queued |= self.lated
-        if m:
-            self._place(i, m, s | (i << 8), s, d1, d2, 2, 0)
+        xouts = self.xouts[i]
+        base = i * self.n_out
+        for o in BITS[m]:
+            es = self._status(base + o, s) if xouts >> o & 1 else s
+            self._write(o, es | (i << 8), es, d1, d2, 2)
 
     def _follow_moved(self, j, ch):
-        # Input ``j``'s note-on moved to channel ``ch``: the kinds that follow it leave their old
-        # channel, which first gets what they left held there reset (as on a route change).
-        old = self.follow_ch[j]
-        if old != _NONE:
-            n_out = self.n_out
-            track = self.track
-            for i in range(self.n_in):
-                outs_bend = 0
-                outs_cc = 0
-                for o in range(n_out):
-                    f = self.follow[i * n_out + o]
-                    if f is not None:
-                        if f[0xE] == j + 1:
-                            outs_bend |= 1 << o
-                        if f[0xB] == j + 1:
-                            outs_cc |= 1 << o
-                if not outs_bend | outs_cc:
-                    continue
-                sustain = track.sustain[i]
-                for c in range(16):
-                    bend = self.bent[i][c] & outs_bend
-                    mod = (self.modded[i][c] | sustain[c]) & outs_cc
-                    if bend or mod:
-                        held = sustain[c] & outs_cc
-                        self._centre(i, c, bend, mod, mod & ~held)
-                        if held:
-                            track.turn_off(i, sustain, c, held)
-                            self._place(i, held, (0xB0 | c) | (i << 8), 0xB0 | c, 64, 0, 2, held)
+        # Input ``j``'s note-on moved to channel ``ch`` (or came first): the kinds that follow it
+        # leave their old channel, which first gets what they left held there reset, as on a
+        # route change. Only inputs some pair follows get here (``follow_in``).
+        n_out = self.n_out
+        track = self.track
+        for i in range(self.n_in):
+            outs_bend = 0
+            outs_cc = 0
+            for o in range(n_out):
+                f = self.follow[i * n_out + o]
+                if f is not None:
+                    if f[0xE] == j + 1:
+                        outs_bend |= 1 << o
+                    if f[0xB] == j + 1:
+                        outs_cc |= 1 << o
+            if not outs_bend | outs_cc:
+                continue
+            sustain = track.sustain[i]
+            for c in range(16):
+                bend = self.bent[i][c] & outs_bend
+                cc = (self.modded[i][c] | sustain[c]) & outs_cc
+                if bend or cc:
+                    self._centre(i, c, bend, cc, cc)
+                    held = sustain[c] & outs_cc
+                    if held:
+                        track.turn_off(i, sustain, c, held)
+                        self._place(i, held, (0xB0 | c) | (i << 8), 0xB0 | c, 64, 0, 2, held)
         self.follow_ch[j] = ch
 
     def send_own(self, o, s, d1, d2, n):
