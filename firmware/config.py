@@ -263,7 +263,10 @@ def _port(value):
 
 
 def _unknown_port(value, path, names, errors):
-    if isinstance(value, str) and not _looks_like_port(value):
+    # ``value``: as written (a name is not resolved yet).
+    if isinstance(value, str) and value in _NAMES:
+        errors.add("%s: %s is the name of %s (ports here are %s)" % (path, _show(value), _NAMES[value], ", ".join(names)))
+    elif isinstance(value, str) and not _looks_like_port(value):
         errors.add("%s: %s is neither a port nor a name from \"names\" (ports are %s)"
                    % (path, _show(value), ", ".join(names)))
     else:
@@ -297,22 +300,21 @@ def _ports(value, names, path, errors, shared):
     if value == "all":
         out = list(range(len(names)))
     elif isinstance(value, str):
-        value = _port(value)
-        if value not in names:
+        if _port(value) not in names:
             _unknown_port(value, path, names, errors)
             return []
-        out = [names.index(value)]
+        out = [names.index(_port(value))]
     elif not isinstance(value, list) or not 1 <= len(value) <= len(names):
         errors.add("%s: expected a port name, a list of 1-%d port names or \"all\"" % (path, len(names)))
         return []
     else:
         out = []
         for k, name in enumerate(value):
-            name = _port(name)
-            if not isinstance(name, str) or name not in names:
+            port = _port(name)
+            if not isinstance(port, str) or port not in names:
                 _unknown_port(name, "%s[%d]" % (path, k), names, errors)
-            elif names.index(name) not in out:
-                out.append(names.index(name))
+            elif names.index(port) not in out:
+                out.append(names.index(port))
     # One list object per distinct set of ports (the key is a small int bitmask).
     key = 0
     for i in out:
@@ -382,10 +384,11 @@ def _remap(raw, path, errors, version):
             if name == "notes":
                 errors.add("%s: notes cannot follow (a note-off must reach the channel of its note-on)" % p)
                 continue
-            src = _port(value[len(FOLLOW):])
-            if src not in INPUTS:
-                errors.add('%s: %s follows no input ("follow:" and an input: %s)' % (p, _show(value), ", ".join(INPUTS)))
+            src = value[len(FOLLOW):]
+            if _port(src) not in INPUTS:
+                _unknown_port(src, p, INPUTS, errors)
                 continue
+            src = _port(src)
             for hi in nibbles:
                 follow[hi] = INPUTS.index(src)
             continue
@@ -561,9 +564,12 @@ def _check_transforms(routes, path, errors):
 
 
 def _master(value, path, errors):
-    value = _port(value)
-    if isinstance(value, str) and (value in CLOCK_MASTERS or value in INPUTS):
-        return value
+    port = _port(value)
+    if isinstance(port, str) and (port in CLOCK_MASTERS or port in INPUTS):
+        return port
+    if isinstance(value, str) and (value in _NAMES or not _looks_like_port(value)):
+        _unknown_port(value, path, INPUTS, errors)
+        return _FORBIDDEN
     errors.add(
         "%s: %s is not a clock master (%s, or an input: %s)"
         % (path, _show(value), ", ".join(CLOCK_MASTERS), ", ".join(INPUTS))
@@ -586,7 +592,7 @@ def _resolution(value, path, errors):
 def _port_values(raw, path, errors, default, checker):
     """An object output port -> value, merged over ``default`` (a dict with every port)."""
     out = _copy(default)
-    raw = _by_port(raw)
+    raw = _port_keys(raw, path, OUTPUTS, errors)
     if _map(raw, path, OUTPUTS, "output port", errors) is not None:
         for port in OUTPUTS:
             if port in raw:
@@ -596,11 +602,19 @@ def _port_values(raw, path, errors, default, checker):
     return out
 
 
-def _by_port(raw):
-    # An object keyed by ports, with names from "names" turned into their ports.
-    if not _NAMES or not isinstance(raw, dict):
+def _port_keys(raw, path, ports, errors):
+    # An object keyed by ports, with names from "names" turned into their ports; a key that is
+    # a name of another kind of port, or no name at all, is reported here.
+    if not isinstance(raw, dict):
         return raw
-    return {_port(k): v for k, v in raw.items()}
+    out = {}
+    for key, value in raw.items():
+        port = _port(key)
+        if port not in ports and (key in _NAMES or not _looks_like_port(key)):
+            _unknown_port(key, path + "." + key, ports, errors)
+        else:
+            out[port] = value
+    return out
 
 
 def _clock(raw, path, errors, default):
@@ -792,7 +806,7 @@ def _calibration(raw, errors, default):
 
 def _outputs(raw, errors):
     out = {port: dict(DEFAULT_OUTPUT) for port in MIDI_OUTPUTS}
-    raw = _by_port(raw)
+    raw = _port_keys(raw, "outputs", MIDI_OUTPUTS, errors)
     if _map(raw, "outputs", MIDI_OUTPUTS, "output port", errors) is None:
         return out
     for port in MIDI_OUTPUTS:
@@ -852,7 +866,7 @@ def _on_enter(value, path, errors):
             continue
         to = _port(raw["to"])
         if not isinstance(to, str) or to not in MIDI_OUTPUTS:
-            _unknown_port(to, p + ".to", MIDI_OUTPUTS, errors)
+            _unknown_port(raw["to"], p + ".to", MIDI_OUTPUTS, errors)
             continue
         ch = _integer(raw["channel"], 1, 16, p + ".channel", errors)
         program = _integer(raw["program"], 0, 127, p + ".program", errors)
@@ -909,7 +923,7 @@ def _preset_select(raw, errors):
     src = _port(raw["from"])
     ch = _integer(raw["channel"], 1, 16, "preset_select.channel", errors)
     if not isinstance(src, str) or src not in INPUTS:
-        _unknown_port(src, "preset_select.from", INPUTS, errors)
+        _unknown_port(raw["from"], "preset_select.from", INPUTS, errors)
         return None
     return None if ch is _FORBIDDEN else (INPUTS.index(src), ch - 1)
 
