@@ -53,7 +53,7 @@ class Box:
     announce: int  # a preset whose console line the tick after that prints, or -1
     panel: "Panel | None"
     on_enter: list  # per preset: its on_enter messages (start._on_enter), or None
-    entering: bool  # whether a switch sends the new preset's on_enter (not while wiring)
+    enter: "Callable | None"  # route_events.enter when some preset has on_enter (not while wiring)
 
     def __init__(self, inputs, outputs, ticks_ms, settings, errors=(), clock=None):
         # Wired by firmware.start, whose code leaves the heap once the box runs: ports in the
@@ -94,25 +94,11 @@ class Box:
         if self.panel is not None:
             self.panel.set_preset(index, self.ticks_ms())
         self.cv_due = index
-        if self.entering:
-            self.enter(index)
+        if self.enter is not None:
+            self.enter(self, index)  # firmware.route_events.enter: the preset's on_enter
         return True
 
-    def enter(self, index):
-        """Send preset ``index``'s on_enter: bank select and program change messages."""
-        records = self.on_enter[index]
-        if records is not None:
-            merger = self.merger
-            merger.now = self.ticks_ms()  # the ports pace by it (at power-up it is not set yet)
-            for k in range(0, len(records), 4):
-                s = records[k + 1]
-                merger.send_own(records[k], s, records[k + 2], records[k + 3], 1 if s >= 0xC0 else 2)
 
-    def select_by_program(self, program):
-        """A program change on config ``preset_select``'s input and channel: preset
-        ``program + 1`` when the config has it (from the merger, between messages)."""
-        if program != self.preset and self.switch_preset(program):
-            self.announce = program
 
     def _install_cv(self):
         # Every gate and drum falls and every voice is released before the new mode.
@@ -257,9 +243,9 @@ def run():
 
 
 # Modules only start-up uses: the checker, the hardware set-up and its pin names, the DAC
-# set-up and table builders, the start-up itself. Dropped once the box runs, their code leaves
-# the heap (docs/design.md, "Heap").
-START_UP_MODULES = ("config", "board_io", "pinmap", "cv_setup", "start")
+# set-up and table builders, the routing table builders, the start-up itself. Dropped once the
+# box runs, their code leaves the heap (docs/design.md, "Heap").
+START_UP_MODULES = ("config", "board_io", "pinmap", "cv_setup", "router", "start")
 
 
 def _forget_start_up():

@@ -77,6 +77,7 @@ _OWN = const(0x40)  # in a late record's input byte: a value the box sent itself
 # plus one read (app reads at most ports.READ_SIZE a pass).
 CARRY_SIZE = const(224)
 _SILENT = bytes(16)  # a per-channel table with nothing sounding
+_UNHELD = bytes(32)  # a held-controllers table with nothing held
 SYSEX_START_FREE = const(64)  # ring room a SysEx needs beyond the owed offs to start
 SYSEX_TIMEOUT_MS = const(500)
 SENSING_TIMEOUT_MS = const(300)
@@ -128,24 +129,21 @@ class Merger:
         # ``xouts[i]`` holds the outputs that need one, so untransformed messages pay one test.
         self.xouts = [0] * n_in
         n_pairs = n_in * n_out
-        self.smap = [None] * n_pairs  # type: list
-        self.ntable = [None] * n_pairs  # type: list
-        self.vtable = [None] * n_pairs  # type: list
-        self.xsig = [None] * n_pairs  # type: list
-        self.ctable = [None] * n_pairs  # type: list
-        self.follow = [None] * n_pairs  # type: list
+        # Each pair's transform as ``router.build_transforms`` made it (one tuple: one load and
+        # one unpack on the transformed path), or None.
+        self.xform = [None] * n_pairs  # type: list
         # Routing (issue 16): the channel of each input's last note-on, watched only for the
-        # inputs some pair follows (``follow_in``); the outputs each input has left a bent pitch
-        # or a mod wheel off zero on, per input channel (sustain: ``track.sustain``), so a
-        # route change centres them (``_strand``); the input and channel whose program changes
-        # select presets (``selector``: ``status | input << 8``, -1 for none) and the call
-        # that selects (``select(program)``, set by app).
+        # inputs some pair follows (``follow_in``); per input, the outputs it left a bent pitch
+        # (``held[i][ch]``) or a mod wheel off zero (``held[i][16 + ch]``) on, per input
+        # channel (sustain: ``track.sustain``), so a route change centres them (``_strand``);
+        # the input and channel whose program changes select presets (``selector``: ``status |
+        # input << 8``, -1 for none) and the call that selects (``select(program)``, set by app).
         self.follow_ch = bytearray(b"\xff" * n_in)
         self.follow_in = 0
-        self.bent = [bytearray(16) for _ in range(n_in)]
-        self.modded = [bytearray(16) for _ in range(n_in)]
+        self.held = [bytearray(32) for _ in range(n_in)]
         self.selector = -1
         self.select = None
+        self.on_follow = None  # route_events.follow_moved, set by start when some route follows
         # Inputs that wait (rule 3): the bytes not yet taken, in carry[i][start:end].
         self.carry = [bytearray(READ_SIZE if i == usb else CARRY_SIZE) for i in range(n_in)]
         self.carry_start = [0] * n_in
@@ -210,18 +208,21 @@ class Merger:
 
     def set_routes(self, masks, transforms=None):
         # Install routing: ``masks[i][status]`` (from ``prepare_routes``) is the output bitmask
-        # for that status byte; ``transforms[i * n_out + o]`` is None or ``(smap, transpose,
-        # vtable, signature)`` from ``router.build_transforms``. Installed by reference.
+        # for that status byte; ``transforms[i * n_out + o]`` is None or ``(smap, ntable,
+        # vtable, signature, ctable, follow)`` from ``router.build_transforms``. Installed by
+        # reference.
         #
         # A sounding note (or sustain) whose output loses its route, or whose transform changes,
         # gets its off now, through the old transform, so it ends exactly as it began.
         present = self.present
         n_out = self.n_out
+        follow_in = 0
         for i in range(self.n_in):
             changed = 0
             for o in range(n_out):
                 new = transforms[i * n_out + o] if transforms else None
-                if (new[3] if new else None) != self.xsig[i * n_out + o]:
+                old = self.xform[i * n_out + o]
+                if (new[3] if new else None) != (old[3] if old else None):
                     changed |= 1 << o
             src = masks[i]
             self._strand(i, src, present & ~changed)
@@ -233,20 +234,14 @@ class Merger:
             for o in range(n_out):
                 k = i * n_out + o
                 new = transforms[k] if transforms else None
+                self.xform[k] = new
                 if new:
-                    self.smap[k], self.ntable[k], self.vtable[k], self.xsig[k], self.ctable[k], self.follow[k] = new
                     xouts |= 1 << o
-                else:
-                    self.smap[k] = self.ntable[k] = self.vtable[k] = self.xsig[k] = None
-                    self.ctable[k] = self.follow[k] = None
+                    if new[5] is not None:  # follows: watch that input's note-on channel
+                        for j in new[5]:
+                            if j:
+                                follow_in |= 1 << (j - 1)
             self.xouts[i] = xouts
-        # The inputs some pair follows: their note-on channel is watched from now on.
-        follow_in = 0
-        for f in self.follow:
-            if f is not None:
-                for j in f:
-                    if j:
-                        follow_in |= 1 << (j - 1)
         self.follow_in = follow_in
 
     def set_output_modes(self, running_status, direct):
@@ -307,9 +302,9 @@ class Merger:
                 elif left == 3:
                     if (status | i << 8) == self.selector:
                         # A program change that selects a preset (config preset_select): not
-                        # forwarded; the switch happens now, between messages.
+                        # forwarded; the switch happens now, between messages (what it changes
+                        # of this input's state, cur_mask, this status never reads).
                         got += 1
-                        self.state[i] = status | (left << 8)
                         self.select(b)
                         continue
                     if self._emit(i, self.cur_mask[i], status, b, 0, 1):
@@ -405,7 +400,7 @@ class Merger:
                 on = hi == 0x90 and d2
             if on:
                 if self.follow_in >> i & 1 and hi == 0x90 and self.follow_ch[i] != s & 0x0F:
-                    self._follow_moved(i, s & 0x0F)
+                    self.on_follow(self, i, s & 0x0F)
                 grow = mask & ~table[idx]
                 full = grow & track.full
                 if full:
@@ -417,11 +412,11 @@ class Merger:
         elif hi == 0xE0 or (hi == 0xB0 and d1 == 1):
             # A bent pitch or a mod wheel off zero: the outputs it reached hold it until a
             # centred value, or until a route change resets it there (_strand).
-            held = self.bent[i] if hi == 0xE0 else self.modded[i]
+            idx = (s & 0x0F) if hi == 0xE0 else 16 | (s & 0x0F)
             if (d2 if hi == 0xB0 else (d1 | d2 << 7) != 0x2000):
-                held[s & 0x0F] |= mask
+                self.held[i][idx] |= mask
             else:
-                held[s & 0x0F] &= ~mask
+                self.held[i][idx] &= ~mask
         if mask & self.busy & ~offs:
             mask = self._admit(i, mask & ~offs, grow, s, d1, n)
             if mask < 0:
@@ -577,7 +572,10 @@ class Merger:
             e1 = d1
             if xouts >> o & 1:
                 es = self._status(base + o, s)
-                e1 = self._data1(base + o, s, d1)
+                x = self.xform[base + o]
+                t = x[1] if (s & 0xF0) <= 0xA0 else x[4] if (s & 0xF0) == 0xB0 else None
+                if t is not None:
+                    e1 = t[d1]  # above 127: not sent there
             if not q.late_takes(o, i, es, e1):
                 return False
         return True
@@ -596,31 +594,26 @@ class Merger:
         base = i * self.n_out
         lated = 0  # outputs that got a late record
         paid = 0  # outputs whose owed off was written (or needs none: not sent)
+        xform = self.xform
         for o in BITS[mask]:
             bit = 1 << o
             es = s
             e1 = d1
             e2 = d2
             if xouts & bit:
-                k = base + o
-                es = self.smap[k][s]
+                smap, nt, vt, _, ct, f = xform[base + o]
+                es = smap[s]
                 if hi <= 0xA0:
-                    nt = self.ntable[k]
                     if nt is not None:
                         e1 = nt[d1]  # the route's notes range and transpose
-                    if hi == 0x90 and d2:
-                        vt = self.vtable[k]
-                        if vt is not None:
-                            e2 = vt[d2]
-                elif hi == 0xB0:
-                    ct = self.ctable[k]
-                    if ct is not None:
-                        e1 = ct[d1]  # the route's controllers and cc_map
-                        if e1 == 1 or e1 == 64:
-                            self.modded[i][s & 0x0F] |= bit  # mapped onto a held controller
-                f = self.follow[k]
+                    if vt is not None and hi == 0x90 and d2:
+                        e2 = vt[d2]
+                elif hi == 0xB0 and ct is not None:
+                    e1 = ct[d1]  # the route's controllers and cc_map
+                    if e1 == 1 or e1 == 64:
+                        self.held[i][16 | (s & 0x0F)] |= bit  # mapped onto a held controller
                 if f is not None and f[hi >> 4]:
-                    es = self._status(k, s)
+                    es = self._status(base + o, s)
                 if e1 > 127:  # router.DROP: outside the route's notes or controllers
                     if offs & bit:
                         paid |= bit  # its on was not sent either
@@ -661,19 +654,14 @@ class Merger:
         # The status byte pair ``k``'s transform sends for ``s``: its channel remap, or for a
         # kind that follows an input (remap "follow:inN"), that input's last note-on channel
         # (its remap before the input's first note).
-        es = self.smap[k][s]
-        f = self.follow[k]
+        x = self.xform[k]
+        es = x[0][s]
+        f = x[5]
         if f is not None:
             j = f[s >> 4]
             if j and self.follow_ch[j - 1] != _NONE:
                 es = (s & 0xF0) | self.follow_ch[j - 1]
         return es
-
-    def _data1(self, k, s, d1):
-        # The first data byte pair ``k``'s transform sends (above 127: not sent).
-        hi = s & 0xF0
-        t = self.ntable[k] if hi <= 0xA0 else self.ctable[k] if hi == 0xB0 else None
-        return d1 if t is None else t[d1]
 
     def _write(self, o, key, s, d1, d2, n):
         # One message to output ``o`` now (room checked): straight to an idle port, or the ring.
@@ -969,22 +957,26 @@ class Merger:
                     track.turn_off(i, notes, base + note, lost)
                     self._place(i, lost, status | (i << 8), status, note, 0, 2, lost)
         sustain = track.sustain[i]
-        bent = self.bent[i]
-        modded = self.modded[i]
-        if bent != _SILENT or modded != _SILENT or sustain != _SILENT:
+        held = self.held[i]
+        if held != _UNHELD or sustain != _SILENT:
             # No stuck controllers: where this input's routes no longer reach (or now reach
             # changed), a channel it left bent, modulated or sustained gets a centred bend, mod
             # wheel 0 and sustain 0 (the sustain as the owed off, below), through the old routes.
             for ch in range(16):
-                lost = ((bent[ch] & ~(new_table[0xE0 | ch] & present))
-                        | ((modded[ch] | sustain[ch]) & ~(new_table[0xB0 | ch] & present)))
+                lost = ((held[ch] & ~(new_table[0xE0 | ch] & present))
+                        | ((held[16 | ch] | sustain[ch]) & ~(new_table[0xB0 | ch] & present)))
                 if lost:
                     # Sustain 0 beside the owed off only where a cc_map may have moved that off.
                     raw = lost & ~sustain[ch]
                     for o in BITS[lost & sustain[ch] & self.xouts[i]]:
-                        if self.ctable[i * self.n_out + o] is not None:
+                        if self.xform[i * self.n_out + o][4] is not None:
                             raw |= 1 << o
-                    self._centre(i, ch, lost, lost, raw)
+                    self._own_value(i, lost, 0xE0 | ch, 0, 0x40)  # centred bend
+                    self._own_value(i, lost, 0xB0 | ch, 1, 0)  # mod wheel 0
+                    if raw:
+                        self._own_value(i, raw, 0xB0 | ch, 64, 0)  # sustain 0
+                    held[ch] &= ~lost
+                    held[16 | ch] &= ~lost
         for ch in range(16 if sustain != _SILENT else 0):
             old = sustain[ch]
             if old:
@@ -994,22 +986,10 @@ class Merger:
                     track.turn_off(i, sustain, ch, lost)
                     self._place(i, lost, status | (i << 8), status, 64, 0, 2, lost)
 
-    def _centre(self, i, ch, bend, mod, sustain):
-        # On input ``i``'s channel ``ch`` (moved as each output's current transform moves it;
-        # the controller numbers as they are, whatever a cc_map makes of them): a centred bend
-        # to the outputs in ``bend``, mod wheel 0 to those in ``mod``, sustain 0 to those in
-        # ``sustain`` (beside the owed sustain off, which the caller pays).
-        if bend:
-            self._own_value(i, bend, 0xE0 | ch, 0, 0x40)
-            self.bent[i][ch] &= ~bend
-        if mod:
-            self._own_value(i, mod, 0xB0 | ch, 1, 0)
-            self.modded[i][ch] &= ~mod
-        if sustain:
-            self._own_value(i, sustain, 0xB0 | ch, 64, 0)
-
     def _own_value(self, i, mask, s, d1, d2):
-        # A value the box sends itself under input ``i``'s key (through its transforms): it
+        # A value the box sends itself under input ``i``'s key, on the channel each output's
+        # transform sends that input's channel to (the controller number as it is, whatever a
+        # cc_map makes of it), to reset a held controller (``_strand``, route_events): it
         # never waits. Where the output is blocked it takes the late queue as the box's own
         # record (``OWN``: an input's later value never replaces it, nor is it counted), and
         # where even that is full it is not sent.
@@ -1020,70 +1000,16 @@ class Merger:
         # An output held by a SysEx (even this input's own: a switch mid-SysEx) takes it late.
         late = self.late_to | (m & self.owned)
         self.late_to = 0
-        if late:
-            m &= ~late
-            q = self.queues
-            xouts = self.xouts[i]
-            base = i * self.n_out
-            for o in BITS[late]:
-                es = self._status(base + o, s) if xouts >> o & 1 else s
-                if q.late_value(o, i | _OWN, es, d1, d2):
-                    self.lated |= 1 << o
-            self.busy |= self.lated
-            self.queued |= self.lated
         xouts = self.xouts[i]
         base = i * self.n_out
         for o in BITS[m]:
             es = self._status(base + o, s) if xouts >> o & 1 else s
-            self._write(o, es | (i << 8), es, d1, d2, 2)
-
-    def _follow_moved(self, j, ch):
-        # Input ``j``'s note-on moved to channel ``ch`` (or came first): the kinds that follow it
-        # leave their old channel, which first gets what they left held there reset, as on a
-        # route change. Only inputs some pair follows get here (``follow_in``).
-        n_out = self.n_out
-        track = self.track
-        for i in range(self.n_in):
-            outs_bend = 0
-            outs_cc = 0
-            for o in range(n_out):
-                f = self.follow[i * n_out + o]
-                if f is not None:
-                    if f[0xE] == j + 1:
-                        outs_bend |= 1 << o
-                    if f[0xB] == j + 1:
-                        outs_cc |= 1 << o
-            if not outs_bend | outs_cc:
-                continue
-            sustain = track.sustain[i]
-            for c in range(16):
-                bend = self.bent[i][c] & outs_bend
-                cc = (self.modded[i][c] | sustain[c]) & outs_cc
-                if bend or cc:
-                    self._centre(i, c, bend, cc, cc)
-                    held = sustain[c] & outs_cc
-                    if held:
-                        track.turn_off(i, sustain, c, held)
-                        self._place(i, held, (0xB0 | c) | (i << 8), 0xB0 | c, 64, 0, 2, held)
-        self.follow_ch[j] = ch
-
-    def send_own(self, o, s, d1, d2, n):
-        # A message of the box's own (a preset's ``on_enter`` program change) to output ``o``:
-        # into the ring with room kept for every owed off, else the late queue; dropped and
-        # counted when neither can take it. Never running status (key -1).
-        bit = 1 << o
-        if not self.present & bit:
-            return
-        q = self.queues
-        if (self.owner[o] == _NONE and not self.lated & bit
-                and q.ring_free(o) >= n + 1 + _OFF_BYTES * self.owed[o]):
-            self._write(o, -1, s, d1, d2, n)
-        elif q.late_value(o, self.n_in, s, d1, d2):
-            self.lated |= bit
-            self.busy |= bit
-            self.queued |= bit
-        else:
-            self.dropped[o * N_DROP_REASONS + DROP_QUEUE_FULL] += 1
+            if not late >> o & 1:
+                self._write(o, es | (i << 8), es, d1, d2, 2)
+            elif self.queues.late_value(o, i | _OWN, es, d1, d2):
+                self.lated |= 1 << o
+        self.busy |= self.lated
+        self.queued |= self.lated
 
     # -- once a pass / once a tick -------------------------------------------------------
 

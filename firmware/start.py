@@ -58,11 +58,23 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     # master for the merger, the CV setup (nothing parsed or allocated while playing).
     box.switches = switches(box)
     box.on_enter = [_on_enter(p.get("on_enter")) for p in settings["presets"]]
-    # Program changes that select presets (config preset_select): never forwarded (router).
+    # Format 2's routing events, wired only when some preset uses them (route_events' code
+    # then joins the heap): follow, on_enter, program changes that select presets (never
+    # forwarded: router).
     select = settings.get("preset_select")
-    if select is not None:
-        box.merger.selector = (0xC0 | select[1]) | (select[0] << 8)
-        box.merger.select = box.select_by_program
+    follows = any(route.get("follow") for p in settings["presets"] for route in p["routes"])
+    entered = any(box.on_enter)
+    enter = None
+    if select is not None or follows or entered:
+        from firmware import route_events
+
+        if select is not None:
+            box.merger.selector = (0xC0 | select[1]) | (select[0] << 8)
+            box.merger.select = route_events.selector(box)
+        if follows:
+            box.merger.on_follow = route_events.follow_moved
+        if entered:
+            enter = route_events.enter
     # The sections themselves are not kept (the heap): a preset keeps its name.
     for preset in box.settings["presets"]:
         preset.pop("cv", None)
@@ -72,9 +84,9 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     box.cv_refresh = False
     box.announce = -1
     box.panel = None  # firmware.panel.Panel, attached by start.build() (tests may leave it out)
-    box.entering = False  # the power-up preset's on_enter is sent once build() knows it
+    box.enter = None  # the power-up preset's on_enter is sent once build() knows it
     box.select_preset(0)
-    box.entering = True
+    box.enter = enter
 
 
 def _on_enter(entries):
@@ -272,8 +284,8 @@ def build():
     stored = panel.stored_preset()
     if stored is not None and stored != box.preset:
         box.select_preset(stored)
-    else:
-        box.enter(box.preset)
+    elif box.enter is not None:
+        box.enter(box, box.preset)
     # Armed last: start-up (config check, DAC probe) may take longer than a loop pass ever may.
     panel.watchdog = hw.start_watchdog(app.WATCHDOG_S)
     return box

@@ -119,7 +119,8 @@ def test_follow_is_refused_for_notes_and_needs_an_input():
     _, errors = config.check({"version": 2, "presets": [{"routes": [
         {"from": "in1", "to": "out1", "remap": {"notes": "follow:in2", "pitch_bend": "follow:out1"}}]}]})
     assert any("notes cannot follow" in e for e in errors), errors
-    assert any("remap.pitch_bend: 'follow:out1' follows no input" in e for e in errors), errors
+    assert any(e.startswith("presets[0].routes[0].remap.pitch_bend: unknown port 'out1' (ports are in1,")
+               for e in errors), errors
 
 
 # -- presets: on_enter, preset_select ----------------------------------------------------------

@@ -56,11 +56,12 @@ inputs = [ScriptIn(keys(0), 16, loop=True), ScriptIn(sequencer(1), 16, loop=True
 outputs = [SinkOut(2), SinkOut(2), SinkOut(2), SinkOut(2), SinkOut(8)]
 box = app.Box(inputs, outputs, ticks.now, settings, errors)
 selects = [0]  # program changes that selected a preset (the path really switched)
+selected = box.merger.select
 
 
 def select(program):
     selects[0] += 1
-    box.select_by_program(program)
+    selected(program)
 
 
 box.merger.select = select
