@@ -235,7 +235,7 @@ def _looks_like_port(value):
 
 
 def _names(raw, errors):
-    out = {}
+    out = {}  # type: dict
     if _map(raw, "names", NAMED_PORTS, "port", errors) is None:
         return out
     for port in NAMED_PORTS:
@@ -607,7 +607,7 @@ def _port_keys(raw, path, ports, errors):
     # a name of another kind of port, or no name at all, is reported here.
     if not isinstance(raw, dict):
         return raw
-    out = {}
+    out = {}  # type: dict
     for key, value in raw.items():
         port = _port(key)
         if port not in ports and (key in _NAMES or not _looks_like_port(key)):

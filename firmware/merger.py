@@ -305,7 +305,7 @@ class Merger:
                         # forwarded; the switch happens now, between messages (what it changes
                         # of this input's state, cur_mask, this status never reads).
                         got += 1
-                        self.select(b)
+                        self.select(b)  # type: ignore[misc]  # set whenever selector is
                         continue
                     if self._emit(i, self.cur_mask[i], status, b, 0, 1):
                         k -= 1
@@ -400,7 +400,7 @@ class Merger:
                 on = hi == 0x90 and d2
             if on:
                 if self.follow_in >> i & 1 and hi == 0x90 and self.follow_ch[i] != s & 0x0F:
-                    self.on_follow(self, i, s & 0x0F)
+                    self.on_follow(self, i, s & 0x0F)  # type: ignore[misc]  # set whenever follow_in is
                 grow = mask & ~table[idx]
                 full = grow & track.full
                 if full:
