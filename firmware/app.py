@@ -55,6 +55,8 @@ class Box:
     cv_refresh: bool  # its DAC codes: the tick after that
     announce: int  # a preset whose console line the tick after that prints, or -1
     panel: "Panel | None"
+    on_enter: list  # per preset: its on_enter messages (start._on_enter), or None
+    enter: "Callable | None"  # route_events.enter when some preset has on_enter (not while wiring)
 
     def __init__(self, inputs, outputs, ticks_ms, settings, errors=(), clock=None):
         # Wired by firmware.start, whose code leaves the heap once the box runs: ports in the
@@ -96,6 +98,8 @@ class Box:
         if self.panel is not None:
             self.panel.set_preset(index, self.ticks_ms())
         self.cv_due = index
+        if self.enter is not None:
+            self.enter(self, index)  # firmware.route_events.enter: the preset's on_enter
         return True
 
     def _install_routes(self):
@@ -252,9 +256,9 @@ def run():
 
 
 # Modules only start-up uses: the checker, the hardware set-up and its pin names, the DAC
-# set-up and table builders, the start-up itself. Dropped once the box runs, their code leaves
-# the heap (docs/design.md, "Heap").
-START_UP_MODULES = ("config", "board_io", "pinmap", "cv_setup", "start")
+# set-up and table builders, the routing table builders, the start-up itself. Dropped once the
+# box runs, their code leaves the heap (docs/design.md, "Heap").
+START_UP_MODULES = ("config", "board_io", "pinmap", "cv_setup", "router", "start")
 
 
 def _forget_start_up():

@@ -57,7 +57,6 @@ import array
 
 from micropython import const
 
-from firmware.router import OUTPUTS
 from firmware.ticks import ticks_diff
 
 # Wrap-safe comparisons on 29-bit ticks, inlined where they are hot (firmware/ticks.py).
@@ -127,6 +126,8 @@ TICKS_PER_PULSE = {1: 24, 2: 12, 4: 6, 24: 1, 48: 1, "1/8": 12, "1/4": 24, "1/2"
 def clock_outputs(clock):
     """``(send_mask, divide)`` for ``merger.set_clock_outputs``: bit o of the mask and
     ``divide[o]`` per output in the router's order; a port not named keeps the default."""
+    from firmware.router import OUTPUTS  # here: the router leaves the heap after start-up
+
     send = clock.get("send", DEFAULT_CLOCK["send"])
     divide = clock.get("divide", DEFAULT_CLOCK["divide"])
     mask = 0

@@ -39,7 +39,8 @@ from firmware.cv import DEFAULT_CALIBRATION, DEFAULT_CV
 from firmware.midi import KIND_ACTIVE_SENSING, KIND_ALL, KIND_NAMES
 from firmware.router import INPUTS, OUTPUTS
 
-VERSION = 1
+VERSION = 2  # the format this firmware writes about; version 1 files are read too
+VERSIONS = (1, 2)
 # Heap safety (the Pico has about 187 KB free at boot, most of it the firmware's): the text, its
 # parse and the checked settings must fit at once. Measured on the MicroPython VM
 # (tests/test_config.py): 128 checked routes in 16 presets, each with its own clock and cv,
@@ -56,7 +57,7 @@ MAX_ERRORS = 40  # bounded report: a big broken file must not fill the heap with
 DEFAULT_KINDS = KIND_ALL & ~KIND_ACTIVE_SENSING  # FE is answered locally, not forwarded
 
 DEFAULT_CONFIG = {  # type: dict
-    "version": VERSION,
+    "version": 1,
     "presets": [{"name": "Merge all", "routes": [{"from": "all", "to": "all"}]}],
 }
 
@@ -217,6 +218,72 @@ def _name(value, path, errors):
     return _FORBIDDEN
 
 
+# -- port names (top-level "names", version 2) ------------------------------------------------
+# A name stands for its port wherever a port is written. ``check`` sets ``_NAMES`` (name ->
+# port) for the document it checks and clears it after; the checker runs once, at start-up.
+NAMED_PORTS = ("in1", "in2", "in3", "in4", "out1", "out2", "out3", "out4", "usb")
+RESERVED_NAMES = ("all", "cv", "auto", "internal", "clock_in")
+_NAMES = {}  # type: dict
+
+
+def _looks_like_port(value):
+    # "in9", "out0", "usb", "cv", "all"...: never a name, so a typo of a port is "unknown port".
+    for head in ("in", "out"):
+        if value[:len(head)] == head and value[len(head):] and value[len(head):].isdigit():
+            return True
+    return value in RESERVED_NAMES or value in NAMED_PORTS
+
+
+def _names(raw, errors):
+    out = {}  # type: dict
+    if _map(raw, "names", NAMED_PORTS, "port", errors) is None:
+        return out
+    for port in NAMED_PORTS:
+        if port not in raw:
+            continue
+        path = "names." + port
+        name = _name(raw[port], path, errors)
+        if name is _FORBIDDEN:
+            continue
+        if _looks_like_port(name):
+            errors.add("%s: %s looks like a port; a name must not (ports, all, cv, auto, internal, clock_in)"
+                       % (path, _show(name)))
+        elif name in out:
+            errors.add("%s: %s already names %s" % (path, _show(name), out[name]))
+        else:
+            out[name] = port
+    return out
+
+
+def _port(value):
+    """A port written in the config: a port name, or a name from "names"."""
+    if isinstance(value, str):
+        return _NAMES.get(value, value)
+    return value
+
+
+def _unknown_port(value, path, names, errors):
+    # ``value``: as written (a name is not resolved yet).
+    if isinstance(value, str) and value in _NAMES:
+        errors.add("%s: %s is the name of %s (ports here are %s)" % (path, _show(value), _NAMES[value], ", ".join(names)))
+    elif isinstance(value, str) and not _looks_like_port(value):
+        errors.add("%s: %s is neither a port nor a name from \"names\" (ports are %s)"
+                   % (path, _show(value), ", ".join(names)))
+    else:
+        errors.add("%s: unknown port %s (ports are %s)" % (path, _show(value), ", ".join(names)))
+
+
+def _v2(raw, keys, path, errors, version):
+    # Keys new in format 2 are refused in a version 1 file, saying what to change.
+    if version >= 2 or not isinstance(raw, dict):
+        return
+    for key in keys:
+        if key in raw:
+            errors.add('%s.%s: new in config format 2: set "version": 2 (docs/config.md, "Version 2")'
+                       % (path, key) if path else
+                       '%s: new in config format 2: set "version": 2 (docs/config.md, "Version 2")' % key)
+
+
 def _fields(raw, spec, out, path, errors):
     """Check each key of ``raw`` named in ``spec`` ((key, checker) pairs) into ``out``."""
     for key, checker in spec:
@@ -233,20 +300,21 @@ def _ports(value, names, path, errors, shared):
     if value == "all":
         out = list(range(len(names)))
     elif isinstance(value, str):
-        if value not in names:
-            errors.add("%s: unknown port %s (ports are %s)" % (path, _show(value), ", ".join(names)))
+        if _port(value) not in names:
+            _unknown_port(value, path, names, errors)
             return []
-        out = [names.index(value)]
+        out = [names.index(_port(value))]
     elif not isinstance(value, list) or not 1 <= len(value) <= len(names):
         errors.add("%s: expected a port name, a list of 1-%d port names or \"all\"" % (path, len(names)))
         return []
     else:
         out = []
         for k, name in enumerate(value):
-            if not isinstance(name, str) or name not in names:
-                errors.add("%s[%d]: unknown port %s (ports are %s)" % (path, k, _show(name), ", ".join(names)))
-            elif names.index(name) not in out:
-                out.append(names.index(name))
+            port = _port(name)
+            if not isinstance(port, str) or port not in names:
+                _unknown_port(name, "%s[%d]" % (path, k), names, errors)
+            elif names.index(port) not in out:
+                out.append(names.index(port))
     # One list object per distinct set of ports (the key is a small int bitmask).
     key = 0
     for i in out:
@@ -294,18 +362,90 @@ def _channels(value, path, errors):
     return bits
 
 
-def _remap(raw, path, errors):
+FOLLOW = "follow:"  # a remap target: the channel of an input's last note-on (version 2)
+
+
+def _remap(raw, path, errors, version):
+    # Returns ({status high nibble: channel 0-15}, {status high nibble: followed input index}).
     names = tuple(n for n, _ in CHANNEL_KINDS)
     if _map(raw, path, names, "channel kind", errors) is None:
         return _FORBIDDEN
     out = {}
+    follow = {}
     for name, nibbles in CHANNEL_KINDS:
-        if name in raw:
-            ch = _integer(raw[name], 1, 16, path + "." + name, errors)
-            if ch is not _FORBIDDEN:
-                for hi in nibbles:
-                    out[hi] = ch - 1
-    return out
+        if name not in raw:
+            continue
+        value = raw[name]
+        p = path + "." + name
+        if isinstance(value, str) and value[:len(FOLLOW)] == FOLLOW:
+            if version < 2:
+                errors.add('%s: "follow:" is new in config format 2: set "version": 2 (docs/config.md, "Version 2")' % p)
+                continue
+            if name == "notes":
+                errors.add("%s: notes cannot follow (a note-off must reach the channel of its note-on)" % p)
+                continue
+            src = value[len(FOLLOW):]
+            if _port(src) not in INPUTS:
+                _unknown_port(src, p, INPUTS, errors)
+                continue
+            src = _port(src)
+            for hi in nibbles:
+                follow[hi] = INPUTS.index(src)
+            continue
+        if isinstance(value, str):
+            errors.add('%s: %s is not a channel 1..16 or "follow:" and an input' % (p, _show(value)))
+            continue
+        ch = _integer(value, 1, 16, p, errors)
+        if ch is not _FORBIDDEN:
+            for hi in nibbles:
+                out[hi] = ch - 1
+    return out, follow
+
+
+def _controllers(value, path, errors):
+    # A bytearray(128): 1 for each CC number that passes.
+    if not isinstance(value, list) or not 1 <= len(value) <= 128:
+        errors.add("%s: expected a list of 1-128 controller numbers (0-127)" % path)
+        return _FORBIDDEN
+    out = bytearray(128)
+    ok = True
+    for k, n in enumerate(value):
+        if _integer(n, 0, 127, "%s[%d]" % (path, k), errors) is _FORBIDDEN:
+            ok = False
+        else:
+            out[int(n)] = 1
+    return out if ok else _FORBIDDEN
+
+
+def _cc_map(raw, path, errors):
+    # {"1": 74}: {1: 74}. Keys are controller numbers as JSON strings, 0-127, no leading zero.
+    if not isinstance(raw, dict) or not raw:
+        errors.add("%s: expected an object controller number -> controller number, e.g. {\"1\": 74}" % path)
+        return _FORBIDDEN
+    out = {}
+    for key in raw:
+        ok = isinstance(key, str) and 1 <= len(key) <= 3 and key.isdigit() and not (len(key) > 1 and key[0] == "0")
+        if not ok or int(key) > 127:
+            errors.add("%s: %s is not a controller number (0-127)" % (path, _show(key)))
+            continue
+        target = _integer(raw[key], 0, 127, "%s.%s" % (path, key), errors)
+        if target is not _FORBIDDEN:
+            out[int(key)] = target
+    return out if len(out) == len(raw) else _FORBIDDEN
+
+
+def _note_range(value, path, errors):
+    if not isinstance(value, list) or len(value) != 2:
+        errors.add("%s: expected [low, high], two notes 0-127" % path)
+        return _FORBIDDEN
+    low = _integer(value[0], 0, 127, path + "[0]", errors)
+    high = _integer(value[1], 0, 127, path + "[1]", errors)
+    if low is _FORBIDDEN or high is _FORBIDDEN:
+        return _FORBIDDEN
+    if low > high:
+        errors.add("%s: low %d is above high %d" % (path, low, high))
+        return _FORBIDDEN
+    return (low, high)
 
 
 def _velocity(raw, path, errors):
@@ -320,13 +460,17 @@ def _velocity(raw, path, errors):
     return (scale, offset)
 
 
-TOP_KEYS = ("version", "presets", "outputs", "calibration", "panel")
-ROUTE_KEYS = ("from", "to", "kinds", "channels", "channel", "remap", "transpose", "velocity")
+TOP_KEYS = ("version", "presets", "outputs", "calibration", "panel", "names", "preset_select")
+TOP_KEYS_2 = ("names", "preset_select")  # new in format 2
+ROUTE_KEYS = ("from", "to", "kinds", "channels", "channel", "remap", "transpose", "velocity",
+              "controllers", "cc_map", "notes")
+ROUTE_KEYS_2 = ("controllers", "cc_map", "notes")
 
 
-def _route(raw, path, errors, shared):
+def _route(raw, path, errors, shared, version):
     if _object(raw, path, ROUTE_KEYS, errors) is None:
         return None
+    _v2(raw, ROUTE_KEYS_2, path, errors, version)
     for key in ("from", "to"):
         if key not in raw:
             errors.add("%s.%s: missing (a port name, a list of them, or \"all\")" % (path, key))
@@ -338,6 +482,10 @@ def _route(raw, path, errors, shared):
         "remap": _NO_REMAP,
         "transpose": 0,
         "velocity": None,
+        "follow": _NO_REMAP,  # {status high nibble: followed input}
+        "controllers": None,  # bytearray(128), 1 where a CC passes; None: all pass
+        "cc_map": _NO_REMAP,  # {cc: cc sent}
+        "notes": None,  # (low, high): the notes (and poly pressure) that pass
     }
     if raw.get("to") == "all":
         route["all_to"] = True
@@ -349,9 +497,15 @@ def _route(raw, path, errors, shared):
                 for hi in nibbles:
                     remap[hi] = ch - 1
     if "remap" in raw:
-        per_kind = _remap(raw["remap"], path + ".remap", errors)
+        per_kind = _remap(raw["remap"], path + ".remap", errors, version)
         if per_kind is not _FORBIDDEN:
-            remap.update(per_kind)  # remap wins over channel
+            remap.update(per_kind[0])  # remap wins over channel
+            if per_kind[1]:
+                route["follow"] = per_kind[1]
+                for hi in per_kind[1]:
+                    remap.pop(hi, None)  # a followed kind takes the follow, not channel
+    if version >= 2:
+        _fields(raw, (("controllers", _controllers), ("cc_map", _cc_map), ("notes", _note_range)), route, path, errors)
     if remap:
         route["remap"] = remap
     if "transpose" in raw:
@@ -366,8 +520,10 @@ def _route(raw, path, errors, shared):
 
 
 def is_transform(route):
-    """Does a checked route change messages (channel, remap, transpose, velocity)?"""
-    return bool(route["remap"]) or route["transpose"] != 0 or route["velocity"] is not None
+    """Does a checked route change or filter messages past kind and channel (channel, remap,
+    transpose, velocity, controllers, cc_map, notes)?"""
+    return (bool(route["remap"]) or route["transpose"] != 0 or route["velocity"] is not None or bool(route["follow"])
+            or route["controllers"] is not None or bool(route["cc_map"]) or route["notes"] is not None)
 
 
 def _pairs(route):
@@ -397,7 +553,8 @@ def _check_transforms(routes, path, errors):
                 if pair in mine:
                     errors.add(
                         "%s.routes[%d]: transforms %s -> %s, which routes[%d] also joins; a route with "
-                        "channel, remap, transpose or velocity must be the only one joining an input to an output"
+                        "channel, remap, transpose, velocity, controllers, cc_map or notes must be the only one joining an "
+                        "input to an output"
                         % (path, r, INPUTS[pair[0]], OUTPUTS[pair[1]], q)
                     )
                     break
@@ -407,8 +564,12 @@ def _check_transforms(routes, path, errors):
 
 
 def _master(value, path, errors):
-    if isinstance(value, str) and (value in CLOCK_MASTERS or value in INPUTS):
-        return value
+    port = _port(value)
+    if isinstance(port, str) and (port in CLOCK_MASTERS or port in INPUTS):
+        return port
+    if isinstance(value, str) and (value in _NAMES or not _looks_like_port(value)):
+        _unknown_port(value, path, INPUTS, errors)
+        return _FORBIDDEN
     errors.add(
         "%s: %s is not a clock master (%s, or an input: %s)"
         % (path, _show(value), ", ".join(CLOCK_MASTERS), ", ".join(INPUTS))
@@ -431,12 +592,28 @@ def _resolution(value, path, errors):
 def _port_values(raw, path, errors, default, checker):
     """An object output port -> value, merged over ``default`` (a dict with every port)."""
     out = _copy(default)
+    raw = _port_keys(raw, path, OUTPUTS, errors)
     if _map(raw, path, OUTPUTS, "output port", errors) is not None:
         for port in OUTPUTS:
             if port in raw:
                 value = checker(raw[port], path + "." + port, errors)
                 if value is not _FORBIDDEN:
                     out[port] = value
+    return out
+
+
+def _port_keys(raw, path, ports, errors):
+    # An object keyed by ports, with names from "names" turned into their ports; a key that is
+    # a name of another kind of port, or no name at all, is reported here.
+    if not isinstance(raw, dict):
+        return raw
+    out = {}  # type: dict
+    for key, value in raw.items():
+        port = _port(key)
+        if port not in ports and (key in _NAMES or not _looks_like_port(key)):
+            _unknown_port(key, path + "." + key, ports, errors)
+        else:
+            out[port] = value
     return out
 
 
@@ -645,6 +822,7 @@ def _calibration(raw, errors, default):
 
 def _outputs(raw, errors):
     out = {port: dict(DEFAULT_OUTPUT) for port in MIDI_OUTPUTS}
+    raw = _port_keys(raw, "outputs", MIDI_OUTPUTS, errors)
     if _map(raw, "outputs", MIDI_OUTPUTS, "output port", errors) is None:
         return out
     for port in MIDI_OUTPUTS:
@@ -671,9 +849,53 @@ def _panel(raw, errors):
     return out
 
 
-def _preset(raw, path, index, errors, clock_default, cv_default, shared):
-    if _object(raw, path, ("name", "routes", "clock", "cv"), errors) is None:
+MAX_ON_ENTER = 16
+
+
+def _bank(value, path, errors):
+    # CC 0, or [msb, lsb]: CC 0 and CC 32. Returns (msb, lsb) with lsb -1 when not sent.
+    if isinstance(value, list):
+        if len(value) != 2:
+            errors.add("%s: expected a bank 0-127 or [msb, lsb], not %s" % (path, _show(value)))
+            return _FORBIDDEN
+        msb = _integer(value[0], 0, 127, path + "[0]", errors)
+        lsb = _integer(value[1], 0, 127, path + "[1]", errors)
+        return _FORBIDDEN if msb is _FORBIDDEN or lsb is _FORBIDDEN else (msb, lsb)
+    msb = _integer(value, 0, 127, path, errors)
+    return _FORBIDDEN if msb is _FORBIDDEN else (msb, -1)
+
+
+def _on_enter(value, path, errors):
+    # [(output index, channel 0-15, program, bank msb or -1, bank lsb or -1)]
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_ON_ENTER:
+        errors.add("%s: expected a list of 1-%d program changes" % (path, MAX_ON_ENTER))
+        return _FORBIDDEN
+    out = []
+    for n, raw in enumerate(value):
+        p = "%s[%d]" % (path, n)
+        if _object(raw, p, ("to", "channel", "program", "bank"), errors) is None:
+            continue
+        for key in ("to", "channel", "program"):
+            if key not in raw:
+                errors.add("%s.%s: missing" % (p, key))
+        if "to" not in raw or "channel" not in raw or "program" not in raw:
+            continue
+        to = _port(raw["to"])
+        if not isinstance(to, str) or to not in MIDI_OUTPUTS:
+            _unknown_port(raw["to"], p + ".to", MIDI_OUTPUTS, errors)
+            continue
+        ch = _integer(raw["channel"], 1, 16, p + ".channel", errors)
+        program = _integer(raw["program"], 0, 127, p + ".program", errors)
+        bank = _bank(raw["bank"], p + ".bank", errors) if "bank" in raw else (-1, -1)
+        if _FORBIDDEN not in (ch, program, bank):
+            out.append((OUTPUTS.index(to), ch - 1, program, bank[0], bank[1]))
+    return out if len(out) == len(value) else _FORBIDDEN
+
+
+def _preset(raw, path, index, errors, clock_default, cv_default, shared, version=1):
+    if _object(raw, path, ("name", "routes", "clock", "cv", "on_enter"), errors) is None:
         return None
+    _v2(raw, ("on_enter",), path, errors, version)
     name = "Preset %d" % (index + 1)
     if "name" in raw:
         checked = _name(raw["name"], path + ".name", errors)
@@ -687,7 +909,7 @@ def _preset(raw, path, index, errors, clock_default, cv_default, shared):
         errors.add("%s.routes: %d routes, at most %d" % (path, len(routes_raw), MAX_ROUTES))
     else:
         for r, route in enumerate(routes_raw):
-            routes.append(_route(route, "%s.routes[%d]" % (path, r), errors, shared))
+            routes.append(_route(route, "%s.routes[%d]" % (path, r), errors, shared, version))
         _check_transforms(routes, path, errors)
     if "clock" in raw:
         clock = _clock(raw["clock"], path + ".clock", errors, clock_default)
@@ -697,7 +919,29 @@ def _preset(raw, path, index, errors, clock_default, cv_default, shared):
         cv = _cv(raw["cv"], path + ".cv", errors, cv_default)
     else:
         cv = shared.setdefault("cv", _copy(cv_default))
-    return {"name": name, "routes": [r for r in routes if r is not None], "clock": clock, "cv": cv}
+    preset = {"name": name, "routes": [r for r in routes if r is not None], "clock": clock, "cv": cv}
+    if "on_enter" in raw and version >= 2:
+        on_enter = _on_enter(raw["on_enter"], path + ".on_enter", errors)
+        if on_enter is not _FORBIDDEN:
+            preset["on_enter"] = on_enter
+    return preset
+
+
+def _preset_select(raw, errors):
+    # (input index, channel 0-15), or None.
+    if _object(raw, "preset_select", ("from", "channel"), errors) is None:
+        return None
+    for key in ("from", "channel"):
+        if key not in raw:
+            errors.add("preset_select.%s: missing" % key)
+    if "from" not in raw or "channel" not in raw:
+        return None
+    src = _port(raw["from"])
+    ch = _integer(raw["channel"], 1, 16, "preset_select.channel", errors)
+    if not isinstance(src, str) or src not in INPUTS:
+        _unknown_port(raw["from"], "preset_select.from", INPUTS, errors)
+        return None
+    return None if ch is _FORBIDDEN else (INPUTS.index(src), ch - 1)
 
 
 def check(raw):
@@ -711,9 +955,22 @@ def check(raw):
                 errors.add("comment: expected a string")
         elif key not in TOP_KEYS:
             errors.add("%s: unknown key (keys are %s)" % (key, ", ".join(TOP_KEYS)))
-    version = raw.get("version", VERSION)
-    if not _is_integer(version) or version != VERSION:
-        errors.add("version: %s is not supported (this firmware reads version %d)" % (_show(version), VERSION))
+    version = raw.get("version", 1)
+    if not _is_integer(version) or version not in VERSIONS:
+        errors.add("version: %s is not supported (this firmware reads versions 1 and %d)" % (_show(version), VERSION))
+        version = VERSION  # check the rest as the newest format
+    version = int(version)
+    _v2(raw, TOP_KEYS_2, "", errors, version)
+    _NAMES.clear()
+    if "names" in raw and version >= 2:
+        _NAMES.update(_names(raw["names"], errors))
+    try:
+        return _check(raw, errors, version)
+    finally:
+        _NAMES.clear()
+
+
+def _check(raw, errors, version):
     clock_default, cv_default, calibration_default = DEFAULT_CLOCK, DEFAULT_CV, DEFAULT_CALIBRATION
     presets_raw = raw.get("presets", DEFAULT_CONFIG["presets"])
     presets = []
@@ -731,7 +988,7 @@ def check(raw):
         else:
             shared = {}  # type: dict
             for p, preset in enumerate(presets_raw):
-                checked = _preset(preset, "presets[%d]" % p, p, errors, clock_default, cv_default, shared)
+                checked = _preset(preset, "presets[%d]" % p, p, errors, clock_default, cv_default, shared, version)
                 if checked is not None:
                     presets.append(checked)
     outputs = _outputs(raw["outputs"], errors) if "outputs" in raw else _outputs({}, errors)
@@ -741,9 +998,16 @@ def check(raw):
         else _copy(calibration_default)
     )
     panel = _panel(raw["panel"], errors) if "panel" in raw else dict(DEFAULT_PANEL)
+    select = _preset_select(raw["preset_select"], errors) if "preset_select" in raw and version >= 2 else None
     if errors.items:
         return None, errors.result()
-    return {"presets": presets, "outputs": outputs, "calibration": calibration, "panel": panel}, []
+    settings = {"version": version, "presets": presets, "outputs": outputs, "calibration": calibration,
+                "panel": panel}
+    if select is not None:
+        settings["preset_select"] = select
+    if "names" in raw:
+        settings["names"] = {port: name for name, port in _NAMES.items()}
+    return settings, []
 
 
 def default_settings():

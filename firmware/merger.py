@@ -69,6 +69,7 @@ _PRESSURE = const(256)
 _OFF_BYTES = const(3)
 _NONE = const(0xFF)
 _MAX_OWED = const(64)
+_OWN = const(0x40)  # in a late record's input byte: a value the box sent itself (_own_value)
 
 
 
@@ -76,6 +77,7 @@ _MAX_OWED = const(64)
 # plus one read (app reads at most ports.READ_SIZE a pass).
 CARRY_SIZE = const(224)
 _SILENT = bytes(16)  # a per-channel table with nothing sounding
+_UNHELD = bytes(32)  # a held-controllers table with nothing held
 SYSEX_START_FREE = const(64)  # ring room a SysEx needs beyond the owed offs to start
 SYSEX_TIMEOUT_MS = const(500)
 SENSING_TIMEOUT_MS = const(300)
@@ -127,10 +129,22 @@ class Merger:
         # ``xouts[i]`` holds the outputs that need one, so untransformed messages pay one test.
         self.xouts = [0] * n_in
         n_pairs = n_in * n_out
-        self.smap = [None] * n_pairs  # type: list
-        self.transpose = [0] * n_pairs
-        self.vtable = [None] * n_pairs  # type: list
-        self.xsig = [None] * n_pairs  # type: list
+        # Each pair's transform as ``router.build_transforms`` made it (one tuple: one load and
+        # one unpack on the transformed path), or None.
+        self.xform = [None] * n_pairs  # type: list
+        # Routing (issue 16): the channel of each input's last note-on, watched only for the
+        # inputs some pair follows (``follow_in``); per input, the outputs it left a bent pitch
+        # (``held[i][ch]``) or a mod wheel off zero (``held[i][16 + ch]``) on, per input
+        # channel (sustain: ``track.sustain``), so a route change centres them (``_strand``);
+        # the input and channel whose program changes select presets (``selector``: ``status |
+        # input << 8``, -1 for none) and the call that selects (``select(program)``, set by app).
+        self.follow_ch = bytearray(b"\xff" * n_in)
+        self.follow_in = 0
+        self.follow_of = [0] * n_in  # per input: the inputs its pairs follow (follow_in is their union)
+        self.held = [bytearray(32) for _ in range(n_in)]
+        self.selector = -1
+        self.select = None
+        self.on_follow = None  # route_events.follow_moved, set by start when some route follows
         # Inputs that wait (rule 3): the bytes not yet taken, in carry[i][start:end].
         self.carry = [bytearray(READ_SIZE if i == usb else CARRY_SIZE) for i in range(n_in)]
         self.carry_start = [0] * n_in
@@ -197,9 +211,9 @@ class Merger:
 
     def set_routes(self, masks, transforms=None):
         # Install routing: ``masks[i][status]`` (from ``prepare_routes``) is the output bitmask
-        # for that status byte; ``transforms[i * n_out + o]`` is None or ``(smap, transpose,
-        # vtable, signature)`` from ``router.build_transforms`` (``transforms`` None: none at
-        # all). Installed by reference, input by input (``set_input_routes``).
+        # for that status byte; ``transforms[i * n_out + o]`` is None or ``(smap, ntable,
+        # vtable, signature, ctable, follow)`` from ``router.build_transforms`` (``transforms``
+        # None: none at all). Installed by reference, input by input (``set_input_routes``).
         for i in range(self.n_in):
             self.set_input_routes(i, masks, transforms)
 
@@ -211,14 +225,14 @@ class Merger:
         # gets its off now, through the old transform, so it ends exactly as it began.
         n_out = self.n_out
         base = i * n_out
+        xform = self.xform
         changed = 0
-        xouts = 0
         if transforms is not None or self.xouts[i]:
             # Transforms before or after: compare each pair's (one loop, 6 outputs).
-            xsig = self.xsig
             for o in range(n_out):
                 new = transforms[base + o] if transforms else None
-                if (new[3] if new else None) != xsig[base + o]:
+                old = xform[base + o]
+                if (new[3] if new else None) != (old[3] if old else None):
                     changed |= 1 << o
         src = masks[i]
         self._strand(i, src, self.present & ~changed)
@@ -226,20 +240,28 @@ class Merger:
         st = self.state[i] & 0xFF
         if 0 < st < 0xF0:
             self.cur_mask[i] = src[st]  # a channel message under way follows the new routes
-        if changed:
-            for o in BITS[changed]:
-                k = base + o
-                new = transforms[k] if transforms else None
-                if new:
-                    self.smap[k], self.transpose[k], self.vtable[k], self.xsig[k] = new
-                else:
-                    self.smap[k] = self.vtable[k] = self.xsig[k] = None
-                    self.transpose[k] = 0
+        xouts = 0
+        follows = 0  # the inputs this input's pairs follow
         if transforms is not None:
             for o in range(n_out):
-                if transforms[base + o]:
+                new = transforms[base + o]
+                xform[base + o] = new
+                if new:
                     xouts |= 1 << o
+                    if new[5] is not None:  # follows: watch that input's note-on channel
+                        for j in new[5]:
+                            if j:
+                                follows |= 1 << (j - 1)
+        elif self.xouts[i]:
+            for o in range(n_out):
+                xform[base + o] = None
         self.xouts[i] = xouts
+        follow_of = self.follow_of
+        follow_of[i] = follows
+        follow_in = 0
+        for f in follow_of:
+            follow_in |= f
+        self.follow_in = follow_in
 
     def set_output_modes(self, running_status, direct):
         # Bitmasks of outputs: which may omit a repeated status byte (running status), and
@@ -299,6 +321,13 @@ class Merger:
                     self.data1[i] = b
                     left = 1
                 elif left == 3:
+                    if (status | i << 8) == self.selector:
+                        # A program change that selects a preset (config preset_select): not
+                        # forwarded; the switch happens now, between messages (what it changes
+                        # of this input's state, cur_mask, this status never reads).
+                        got += 1
+                        self.select(b)  # type: ignore[misc]  # set whenever selector is
+                        continue
                     if self._emit(i, self.cur_mask[i], status, b, 0, 1):
                         k -= 1
                         break
@@ -391,6 +420,8 @@ class Merger:
                 idx = ((s & 0x0F) << 7) | d1
                 on = hi == 0x90 and d2
             if on:
+                if self.follow_in >> i & 1 and hi == 0x90 and self.follow_ch[i] != s & 0x0F:
+                    self.on_follow(self, i, s & 0x0F)  # type: ignore[misc]  # set whenever follow_in is
                 grow = mask & ~table[idx]
                 full = grow & track.full
                 if full:
@@ -399,6 +430,14 @@ class Merger:
                     grow &= ~full
             else:
                 offs = table[idx] & mask
+        elif hi == 0xE0 or (hi == 0xB0 and d1 == 1):
+            # A bent pitch or a mod wheel off zero: the outputs it reached hold it until a
+            # centred value, or until a route change resets it there (_strand).
+            idx = (s & 0x0F) if hi == 0xE0 else 16 | (s & 0x0F)
+            if (d2 if hi == 0xB0 else (d1 | d2 << 7) != 0x2000):
+                self.held[i][idx] |= mask
+            else:
+                self.held[i][idx] &= ~mask
         if mask & self.busy & ~offs:
             mask = self._admit(i, mask & ~offs, grow, s, d1, n)
             if mask < 0:
@@ -553,9 +592,11 @@ class Merger:
             es = s
             e1 = d1
             if xouts >> o & 1:
-                es = self.smap[base + o][s]
-                if (s & 0xF0) == 0xA0:
-                    e1 = d1 + self.transpose[base + o]
+                es = self._status(base + o, s)
+                x = self.xform[base + o]
+                t = x[1] if (s & 0xF0) <= 0xA0 else x[4] if (s & 0xF0) == 0xB0 else None
+                if t is not None:
+                    e1 = t[d1]  # above 127: not sent there
             if not q.late_takes(o, i, es, e1):
                 return False
         return True
@@ -574,21 +615,27 @@ class Merger:
         base = i * self.n_out
         lated = 0  # outputs that got a late record
         paid = 0  # outputs whose owed off was written (or needs none: not sent)
+        xform = self.xform
         for o in BITS[mask]:
             bit = 1 << o
             es = s
             e1 = d1
             e2 = d2
             if xouts & bit:
-                k = base + o
+                smap, nt, vt, _, ct, f = xform[base + o]
+                es = smap[s]
                 if hi <= 0xA0:
-                    e1 = d1 + self.transpose[k]
-                    if hi == 0x90 and d2:
-                        vt = self.vtable[k]
-                        if vt is not None:
-                            e2 = vt[d2]
-                es = self.smap[k][s]
-                if not 0 <= e1 <= 127:
+                    if nt is not None:
+                        e1 = nt[d1]  # the route's notes range and transpose
+                    if vt is not None and hi == 0x90 and d2:
+                        e2 = vt[d2]
+                elif hi == 0xB0 and ct is not None:
+                    e1 = ct[d1]  # the route's controllers and cc_map
+                    if e1 == 1 or e1 == 64:
+                        self.held[i][16 | (s & 0x0F)] |= bit  # mapped onto a held controller
+                if f is not None and f[hi >> 4]:
+                    es = self._status(base + o, s)
+                if e1 > 127:  # router.DROP: outside the route's notes or controllers
                     if offs & bit:
                         paid |= bit  # its on was not sent either
                     continue
@@ -623,6 +670,19 @@ class Merger:
             for o in BITS[paid]:
                 owed[o] -= 1
             self.track.full &= ~paid
+
+    def _status(self, k, s):
+        # The status byte pair ``k``'s transform sends for ``s``: its channel remap, or for a
+        # kind that follows an input (remap "follow:inN"), that input's last note-on channel
+        # (its remap before the input's first note).
+        x = self.xform[k]
+        es = x[0][s]
+        f = x[5]
+        if f is not None:
+            j = f[s >> 4]
+            if j and self.follow_ch[j - 1] != _NONE:
+                es = (s & 0xF0) | self.follow_ch[j - 1]
+        return es
 
     def _write(self, o, key, s, d1, d2, n):
         # One message to output ``o`` now (room checked): straight to an idle port, or the ring.
@@ -918,6 +978,26 @@ class Merger:
                     track.turn_off(i, notes, base + note, lost)
                     self._place(i, lost, status | (i << 8), status, note, 0, 2, lost)
         sustain = track.sustain[i]
+        held = self.held[i]
+        if held != _UNHELD or sustain != _SILENT:
+            # No stuck controllers: where this input's routes no longer reach (or now reach
+            # changed), a channel it left bent, modulated or sustained gets a centred bend, mod
+            # wheel 0 and sustain 0 (the sustain as the owed off, below), through the old routes.
+            for ch in range(16):
+                lost = ((held[ch] & ~(new_table[0xE0 | ch] & present))
+                        | ((held[16 | ch] | sustain[ch]) & ~(new_table[0xB0 | ch] & present)))
+                if lost:
+                    # Sustain 0 beside the owed off only where a cc_map may have moved that off.
+                    raw = lost & ~sustain[ch]
+                    for o in BITS[lost & sustain[ch] & self.xouts[i]]:
+                        if self.xform[i * self.n_out + o][4] is not None:
+                            raw |= 1 << o
+                    self._own_value(i, lost, 0xE0 | ch, 0, 0x40)  # centred bend
+                    self._own_value(i, lost, 0xB0 | ch, 1, 0)  # mod wheel 0
+                    if raw:
+                        self._own_value(i, raw, 0xB0 | ch, 64, 0)  # sustain 0
+                    held[ch] &= ~lost
+                    held[16 | ch] &= ~lost
         for ch in range(16 if sustain != _SILENT else 0):
             old = sustain[ch]
             if old:
@@ -926,6 +1006,31 @@ class Merger:
                 if lost:
                     track.turn_off(i, sustain, ch, lost)
                     self._place(i, lost, status | (i << 8), status, 64, 0, 2, lost)
+
+    def _own_value(self, i, mask, s, d1, d2):
+        # A value the box sends itself under input ``i``'s key, on the channel each output's
+        # transform sends that input's channel to (the controller number as it is, whatever a
+        # cc_map makes of it), to reset a held controller (``_strand``, route_events): it
+        # never waits. Where the output is blocked it takes the late queue as the box's own
+        # record (``OWN``: an input's later value never replaces it, nor is it counted), and
+        # where even that is full it is not sent.
+        forcing = self.forcing
+        self.forcing = 1
+        m = self._admit(i, mask, 0, s, d1, 2)
+        self.forcing = forcing
+        # An output held by a SysEx (even this input's own: a switch mid-SysEx) takes it late.
+        late = self.late_to | (m & self.owned)
+        self.late_to = 0
+        xouts = self.xouts[i]
+        base = i * self.n_out
+        for o in BITS[m]:
+            es = self._status(base + o, s) if xouts >> o & 1 else s
+            if not late >> o & 1:
+                self._write(o, es | (i << 8), es, d1, d2, 2)
+            elif self.queues.late_value(o, i | _OWN, es, d1, d2):
+                self.lated |= 1 << o
+        self.busy |= self.lated
+        self.queued |= self.lated
 
     # -- once a pass / once a tick -------------------------------------------------------
 

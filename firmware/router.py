@@ -22,6 +22,7 @@ from firmware.midi import (
 )
 
 INPUTS = ("in1", "in2", "in3", "in4", "usb")
+DROP = 0xFF  # in a note or controller table: not sent
 OUTPUTS = ("out1", "out2", "out3", "out4", "usb", "cv")  # cv: the box's own CV engine
 CV_OUTPUT = 5
 USB_OUTPUT = OUTPUTS.index("usb")
@@ -33,9 +34,23 @@ CV_KINDS = (KIND_NOTES | KIND_POLY_PRESSURE | KIND_CONTROL_CHANGE | KIND_CHANNEL
             | KIND_TRANSPORT | KIND_RESET)
 
 
-def build_masks(routes, n_in=len(INPUTS)):
-    """``routes``: checked route dicts (see ``config``). Returns one bytearray(256) per input."""
+# Clock, transport and song position: in config format 2 they go where the clock section says
+# (master, send, divide: firmware.clock_master), whatever the routes carry.
+CLOCK_STATUSES = (0xF8, 0xFA, 0xFB, 0xFC, 0xF2, 0xF3)
+
+
+def build_masks(routes, n_in=len(INPUTS), clock_to_all=False, select=None):
+    """``routes``: checked route dicts (see ``config``). Returns one bytearray(256) per input.
+    ``clock_to_all`` (format 2): every input's clock statuses reach every output (but usb to
+    usb), for the clock master rules to narrow. ``select``: (input, channel) whose program
+    changes select presets and are not forwarded."""
     masks = [bytearray(256) for _ in range(n_in)]
+    if clock_to_all:
+        every = (1 << len(OUTPUTS)) - 1
+        for i in range(n_in):
+            bits = every & ~(1 << USB_OUTPUT) if INPUTS[i] == "usb" else every
+            for s in CLOCK_STATUSES:
+                masks[i][s] = bits
     for route in routes:
         kinds = route.get("kinds", KIND_ALL)
         channels = route.get("channels", ALL_CHANNELS)
@@ -59,22 +74,34 @@ def build_masks(routes, n_in=len(INPUTS)):
         if not kind_of(s) & CV_KINDS:
             for table in masks:
                 table[s] &= ~cv_bit
+    if select is not None:
+        masks[select[0]][0xC0 | select[1]] = 0
     return masks
 
 
 def build_transforms(routes, n_in=len(INPUTS), n_out=len(OUTPUTS)):
-    """Per input/output pair (index ``i * n_out + o``): None, or ``(smap, transpose, vtable,
-    signature)`` for a route with ``remap``, ``transpose`` or ``velocity``.
+    """Per input/output pair (index ``i * n_out + o``): None, or ``(smap, ntable, vtable,
+    signature, ctable, follow)`` for a route with a transform (``config.is_transform``).
 
-    ``smap`` maps a channel status byte to the one sent (the channel remap per kind); ``vtable``
-    maps a note-on velocity 1..127 to the one sent (never 0, which would turn it into a
-    note-off). ``signature`` tells the merger whether a pair's transform changed on a switch."""
+    ``smap`` maps a channel status byte to the one sent (the channel remap per kind); ``ntable``
+    (or None) maps a note (and poly pressure key) to the one sent, ``DROP`` outside the route's
+    ``notes`` range or pushed out of 0..127 by ``transpose``; ``vtable`` maps a note-on velocity
+    1..127 to the one sent (never 0, which would turn it into a note-off); ``ctable`` (or None)
+    maps a controller number to the one sent (``cc_map``), ``DROP`` for one ``controllers``
+    does not list; ``follow`` (or None) holds per status high nibble (index ``hi >> 4``) the
+    followed input + 1, whose last note-on channel that kind takes. ``signature`` tells the
+    merger whether a pair's transform changed on a switch. A route without a table pays nothing
+    for it: the merger tests each for None."""
     out = [None] * (n_in * n_out)  # type: list
     for route in routes:
         remap = route.get("remap") or {}
         transpose = route.get("transpose", 0)
         velocity = route.get("velocity")
-        if not remap and not transpose and not velocity:
+        notes_range = route.get("notes")
+        controllers = route.get("controllers")
+        cc_map = route.get("cc_map") or {}
+        follow_in = route.get("follow") or {}
+        if not (remap or transpose or velocity or notes_range or controllers or cc_map or follow_in):
             continue
         notes = remap.get(0x90, remap.get(0x80))
         if notes is not None:
@@ -85,6 +112,13 @@ def build_transforms(routes, n_in=len(INPUTS), n_out=len(OUTPUTS)):
         for s in range(256):
             hi = s & 0xF0
             smap[s] = (hi | remap[hi]) if hi in remap else s
+        ntable = None
+        if transpose or notes_range:
+            low, high = notes_range or (0, 127)
+            ntable = bytearray(128)
+            for n in range(128):
+                t = n + transpose
+                ntable[n] = t if low <= n <= high and 0 <= t <= 127 else DROP
         vtable = None
         if velocity:
             scale, offset = velocity
@@ -92,8 +126,20 @@ def build_transforms(routes, n_in=len(INPUTS), n_out=len(OUTPUTS)):
             for v in range(1, 128):
                 w = (v * scale + 50) // 100 + offset
                 vtable[v] = 1 if w < 1 else 127 if w > 127 else w
-        signature = (tuple(sorted(remap.items())), transpose, tuple(velocity) if velocity else None)
+        ctable = None
+        if controllers is not None or cc_map:
+            ctable = bytearray(128)
+            for c in range(128):
+                ctable[c] = cc_map.get(c, c) if controllers is None or controllers[c] else DROP
+        follow = None
+        if follow_in:
+            follow = bytearray(16)
+            for hi in follow_in:
+                follow[hi >> 4] = follow_in[hi] + 1
+        signature = (tuple(sorted(remap.items())), transpose, tuple(velocity) if velocity else None,
+                     tuple(notes_range) if notes_range else None, bytes(ctable) if ctable else None,
+                     tuple(sorted(follow_in.items())))
         for i in route["from"]:
             for o in route["to"]:
-                out[i * n_out + o] = (smap, transpose, vtable, signature)
+                out[i * n_out + o] = (smap, ntable, vtable, signature, ctable, follow)
     return out

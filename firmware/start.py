@@ -60,6 +60,24 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     # What a switch installs, per preset, read once here: the clock setup, clock outputs and
     # master for the merger, the CV setup (nothing parsed or allocated while playing).
     box.switches = switches(box)
+    box.on_enter = [_on_enter(p.get("on_enter")) for p in settings["presets"]]
+    # Format 2's routing events, wired only when some preset uses them (route_events' code
+    # then joins the heap): follow, on_enter, program changes that select presets (never
+    # forwarded: router).
+    select = settings.get("preset_select")
+    follows = any(route.get("follow") for p in settings["presets"] for route in p["routes"])
+    entered = any(box.on_enter)
+    enter = None
+    if select is not None or follows or entered:
+        from firmware import route_events
+
+        if select is not None:
+            box.merger.selector = (0xC0 | select[1]) | (select[0] << 8)
+            box.merger.select = route_events.selector(box)
+        if follows:
+            box.merger.on_follow = route_events.follow_moved
+        if entered:
+            enter = route_events.enter
     # The sections themselves are not kept (the heap): a preset keeps its name.
     for preset in box.settings["presets"]:
         preset.pop("cv", None)
@@ -70,7 +88,24 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     box.cv_refresh = False
     box.announce = -1
     box.panel = None  # firmware.panel.Panel, attached by start.build() (tests may leave it out)
+    box.enter = None  # the power-up preset's on_enter is sent once build() knows it
     box.select_preset(0)
+    box.enter = enter
+
+
+def _on_enter(entries):
+    # A preset's on_enter as bytes, 4 a message (output, status, data1, data2): bank select
+    # (CC 0, and CC 32 with an lsb), then the program change. None when it has none.
+    if not entries:
+        return None
+    out = bytearray()
+    for o, ch, program, msb, lsb in entries:
+        if msb >= 0:
+            out.extend(bytes((o, 0xB0 | ch, 0, msb)))
+        if lsb >= 0:
+            out.extend(bytes((o, 0xB0 | ch, 32, lsb)))
+        out.extend(bytes((o, 0xC0 | ch, program, 0)))
+    return bytes(out)
 
 
 def switches(box):
@@ -120,7 +155,8 @@ def presets(merger, cv, settings, n_in, n_out):
     transforms = {}  # type: dict  # signature -> the one transform
     for preset in settings["presets"]:
         routes = preset["routes"]
-        masks = [_table(tables, t) for t in merger.prepare_routes(router.build_masks(routes, n_in))]
+        built = router.build_masks(routes, n_in, settings.get("version", 1) >= 2, settings.get("preset_select"))
+        masks = [_table(tables, t) for t in merger.prepare_routes(built)]
         pairs = [_transform(transforms, tables, t) for t in router.build_transforms(routes, n_in, n_out)]
         # None when the preset transforms nothing: a switch then skips the per-pair compares.
         routing.append((_list(lists, masks), _list(lists, pairs) if any(pairs) else None))
@@ -196,13 +232,15 @@ def _same_item(x, y):
 
 
 def _transform(transforms, tables, transform):
-    # A transform (smap, transpose, vtable, signature) is fixed by its signature.
+    # A transform (smap, ntable, vtable, signature, ctable, follow) is fixed by its signature.
     if transform is None:
         return None
     found = transforms.get(transform[3])
     if found is None:
-        found = (_table(tables, transform[0]), transform[1], _table(tables, transform[2]), transform[3])
-        transforms[transform[3]] = found
+        smap, ntable, vtable, signature, ctable, follow = transform
+        found = (_table(tables, smap), _table(tables, ntable), _table(tables, vtable), signature,
+                 _table(tables, ctable), _table(tables, follow))
+        transforms[signature] = found
     return found
 
 
@@ -251,6 +289,8 @@ def build():
     stored = panel.stored_preset()
     if stored is not None and stored != box.preset:
         box.select_preset(stored)
+    elif box.enter is not None:
+        box.enter(box, box.preset)
     # Armed last: start-up (config check, DAC probe) may take longer than a loop pass ever may.
     panel.watchdog = hw.start_watchdog(app.WATCHDOG_S)
     return box

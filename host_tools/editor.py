@@ -93,7 +93,7 @@ def schema_choices():
         "resolutions": list(config.RESOLUTIONS), "cv_modes": list(config.CV_MODES),
         "priorities": list(config.PRIORITIES), "allocations": list(config.ALLOCATIONS),
         "mods": list(config.MODS), "drum_modes": list(config.DRUM_MODES), "jacks": list(config.JACKS),
-        "midi_outputs": list(config.MIDI_OUTPUTS),
+        "midi_outputs": list(config.MIDI_OUTPUTS), "named_ports": list(config.NAMED_PORTS),
     }
 
 

@@ -8,9 +8,8 @@
 The words come from the firmware's checked settings (``firmware/config.py``: the same rules
 the box applies, defaults filled in), so what is said is what the box will do. Port names:
 a top-level ``"names"`` object (``{"in1": "KeyStep", "out3": "JU-06A"}``, issue 16) is used
-when present; it is read tolerantly (a value that is not a short string is ignored) and left
-out before the firmware checks the rest, so ``explain`` works before and after the checker
-knows the key. The editor (``host_tools.editor``) shows the same text.
+when present (config format 2; the firmware's checker resolves names used as ports). The
+editor (``host_tools.editor``) shows the same text.
 """
 
 import argparse
@@ -109,6 +108,16 @@ def route_words(route, names):
             changes.append("moved to ch %d" % chans.pop())
         else:
             changes.extend("%s moved to ch %d" % (KIND_WORDS[k], c) for k, c in targets_by_kind.items())
+    for status, j in sorted(route.get("follow", {}).items()):
+        if status != 0x80:
+            changes.append("%s on %s's last note channel" % (KIND_WORDS[STATUS_KIND[status]], label(INPUTS[j], names)))
+    if route.get("notes"):
+        low, high = route["notes"]
+        changes.append("notes %s-%s only" % (note_name(low), note_name(high)))
+    if route.get("controllers") is not None:
+        changes.append("only CC %s" % ", ".join(str(c) for c in range(128) if route["controllers"][c]))
+    for cc, to in sorted(route.get("cc_map", {}).items()):
+        changes.append("CC %d as CC %d" % (cc, to))
     if route["transpose"]:
         changes.append("transposed %+d semitones" % route["transpose"])
     if route["velocity"] is not None:
@@ -119,7 +128,7 @@ def route_words(route, names):
     return text + (", " + ", ".join(changes) if changes else "")
 
 
-def clock_words(preset, names):
+def clock_words(preset, names, version=1):
     """Where clock and transport come from and go, in one line."""
     clock = preset["clock"]
     master = clock["master"]
@@ -136,8 +145,11 @@ def clock_words(preset, names):
                          for p in ports)
 
     def carried(inputs):
-        """Outputs the routes carry clock to from any of ``inputs``, clock.send applied."""
+        """Outputs the routes carry clock to from any of ``inputs``, clock.send applied (in
+        format 2 the clock section alone decides: every output send allows)."""
         _, midi = _firmware()
+        if version >= 2:
+            return [p for p in on if not (p == "usb" and inputs == ["usb"])]
         got = []
         for route in preset["routes"]:
             if not route["kinds"] & midi.KIND_CLOCK or not any(INPUTS[i] in inputs for i in route["from"]):
@@ -157,8 +169,8 @@ def clock_words(preset, names):
         return "clock: from the clock-in jack to %s%s" % (outs(on), suffix)
     if master == "auto":
         reach = carried(list(INPUTS))
-        return ("clock: master auto (the input that last sent Start), through the routes to %s%s"
-                % (outs(reach), suffix))
+        return ("clock: master auto (the input that last sent Start), %sto %s%s"
+                % ("" if version >= 2 else "through the routes ", outs(reach), suffix))
     return "clock from %s to %s%s" % (label(master, names), outs(carried([master])), suffix)
 
 
@@ -225,15 +237,23 @@ def cv_words(preset):
 def explain_settings(settings, names):
     """Checked settings -> lines of text."""
     lines = []
+    version = settings.get("version", 1)
     if names:
         lines.append("ports: " + ", ".join("%s = %s" % (p, names[p]) for p in INPUTS + OUTPUTS if p in names))
+    select = settings.get("preset_select")
+    if select is not None:
+        lines.append("presets: a program change n on %s ch %d selects preset n + 1 (not forwarded)"
+                     % (label(INPUTS[select[0]], names), select[1] + 1))
     for k, preset in enumerate(settings["presets"]):
         lines.append("Preset %d: %s" % (k + 1, preset["name"]))
         if not preset["routes"]:
             lines.append("  routes nothing")
         for route in preset["routes"]:
             lines.append("  " + route_words(route, names))
-        lines.append("  " + clock_words(preset, names))
+        for o, ch, program, msb, lsb in preset.get("on_enter", ()):
+            bank = "" if msb < 0 else " bank %d%s" % (msb, "" if lsb < 0 else "/%d" % lsb)
+            lines.append("  on entering: program %d%s on ch %d -> %s" % (program, bank, ch + 1, label(OUTPUTS[o], names)))
+        lines.append("  " + clock_words(preset, names, version))
         lines.extend("  " + line for line in cv_words(preset))
     return lines
 
@@ -245,8 +265,6 @@ def explain_text(text):
     except ValueError as e:
         raise ExplainError("not valid JSON (%s): run python -m host_tools validate for the details" % e) from None
     names = port_names(raw)
-    if isinstance(raw, dict) and "names" in raw:
-        raw = {k: v for k, v in raw.items() if k != "names"}
     config, _ = _firmware()
     settings, errors = config.check(raw)
     if errors:

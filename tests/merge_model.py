@@ -5,8 +5,9 @@ The model does not copy the firmware's queues: it states what the rules allow, g
 went into the box and what came out, and says which rule an output breaks. Inputs are made
 attributable: input ``i`` plays on channels ``3i .. 3i+2``, its SysEx reads ``F0 7D i ...``,
 and only input 0 sends System Reset, input 1 Tune Request, input 2 MTC quarter frames. Offs the
-box makes itself (lost input, route change) are ``8n k 00`` and ``Bn 40 00``; the streams here
-never send those, so they are told apart.
+box makes itself (lost input, route change) are ``8n k 00`` and ``Bn 40 00``, and the
+controllers it centres then ``En 00 40`` and ``Bn 01 00``; the streams here never send those,
+so they are told apart.
 
 Rules checked per output (``check``):
 - valid: the output decodes as a strict MIDI stream (nothing cut, nothing interleaved);
@@ -104,7 +105,9 @@ def source(m):
     """The input a (non-timing) message came from, or None for the box's own offs."""
     s = m[0]
     if s < 0xF0:
-        if (s & 0xF0 == 0x80 and m[2] == 0) or (s & 0xF0 == 0xB0 and m[1] == 64 and m[2] == 0):
+        if (s & 0xF0 == 0x80 and m[2] == 0) or (s & 0xF0 == 0xB0 and m[1] in (1, 64) and m[2] == 0):
+            return None
+        if s & 0xF0 == 0xE0 and m[1:] == b"\x00\x40":
             return None
         return (s & 0x0F) // 3
     if s == 0xF0:
@@ -186,8 +189,12 @@ def check(inputs, outputs, dropped, coalesced, n_reasons, report=None):
         r.hung.extend((o, "note", x) for x in on)
         r.hung.extend((o, "sustain", x) for x in pedal)
         got = [[] for _ in inputs]
+        own_last = set()  # value keys whose last word on this output is the box's own reset
         for m in msgs:
             i = source(m)
+            key = value_key(m)
+            if key is not None:
+                (own_last.add if i is None else own_last.discard)(key)
             if i is None:
                 continue
             if i >= len(inputs) or not routed(i, o):
@@ -198,7 +205,7 @@ def check(inputs, outputs, dropped, coalesced, n_reasons, report=None):
         for i, expect in enumerate(sent):
             if not routed(i, o):
                 continue
-            matched = _match(r, o, i, expect, got[i])
+            matched = _match(r, o, i, expect, got[i], own_last)
             missing += len(expect) - matched
         counted = sum(dropped[o * n_reasons:(o + 1) * n_reasons]) + coalesced[o]
         if missing != counted:
@@ -211,7 +218,7 @@ def _plain(m):
     return m[:2] + b"\x01" if m[0] & 0xF0 == 0x90 and m[2] else m
 
 
-def _match(r, o, i, expect, got):
+def _match(r, o, i, expect, got, own_last=()):
     # Non-values: an exact subsequence. Values: per key, in order, the final one last.
     # Returns how many sent messages were delivered.
     plain_e = [_plain(m) for m in expect if value_key(m) is None]
@@ -251,9 +258,9 @@ def _match(r, o, i, expect, got):
                 break
             k += 1
             matched += 1
-        # (A sustain pedal's last word may be the box's own off after a loss or a switch; the
-        # hang check covers it.)
-        if e and (not g or g[-1] != e[-1]) and key[1:] != b"\x40":
+        # (A sustain pedal's last word may be the box's own off after a loss or a switch, a bend's
+        # or mod wheel's the box's own centring; the hang check covers the pedal.)
+        if e and (not g or g[-1] != e[-1]) and key[1:] != b"\x40" and key not in own_last:
             r.order.append((o, i, "final value of %s: sent %s, last delivered %s"
                             % (key.hex(), e[-1].hex(), g[-1].hex() if g else None)))
     return matched
@@ -290,9 +297,9 @@ class Player:
             self.on.discard((ch, n))
             return bytes([0x80 | ch, n, 0x40])
         if x < 0.60:
-            return bytes([0xB0 | self.base, 1, rng.randrange(128)])
+            return bytes([0xB0 | self.base, 1, rng.randrange(1, 128)])  # 0: the box's own
         if x < 0.70:
-            return bytes([0xE0 | self.base, rng.randrange(128), rng.randrange(128)])
+            return bytes([0xE0 | self.base, rng.randrange(1, 128), rng.randrange(128)])  # 00 40: the box's own
         if x < 0.74:
             self.pedal = not self.pedal
             return bytes([0xB0 | self.base, 64, 0x7F if self.pedal else 0x05])

@@ -114,9 +114,10 @@ class Rig:
                 self.t += 1
 
     def settle(self, limit_ms=60000):
-        """Run until every input is read and taken and every output has sent everything."""
+        """Run until every input is read and taken, a preset switch has installed every input's
+        routes (one a ms tick) and every output has sent everything."""
         for _ in range(limit_ms * PASSES_PER_MS):
-            if (all(p.idle() for p in self.inputs) and not self.m.stalled
+            if (all(p.idle() for p in self.inputs) and not self.m.stalled and self.box.routes_due < 0
                     and not any(self.m.pending(o) for o in range(len(self.outputs)))):
                 return
             self.step()

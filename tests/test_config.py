@@ -34,7 +34,10 @@ VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 EXPECTED = json.loads((CORPUS / "expected_errors.json").read_text())
 VALID = sorted((CORPUS / "valid").glob("*.json"))
 INVALID = sorted((CORPUS / "invalid").glob("*.json"))
-CROSS_FIELD = ("must be the only one joining", "points must ascend", "routes in all presets", "is above the high note")
+CROSS_FIELD = ("must be the only one joining", "points must ascend", "routes in all presets", "is above the high note",
+               # names (version 2): whether a name is given, and for which port, is another field
+               "neither a port nor a name", "is the name of", "already names",
+               'new in config format 2: set "version": 2', "is above high")
 
 
 def schema_errors(doc):
@@ -308,7 +311,8 @@ def test_transform_exclusivity():
     # Overlap: one message per conflicting pair of routes, naming both.
     got = errors([{"from": "all", "to": "all"}, {"from": ["in1", "in2"], "to": ["out1", "out2"], "transpose": 5}])
     assert got == ["presets[0].routes[1]: transforms in1 -> out1, which routes[0] also joins; a route with channel, "
-                   "remap, transpose or velocity must be the only one joining an input to an output"]
+                   "remap, transpose, velocity, controllers, cc_map or notes must be the only one joining an input "
+                   "to an output"]
     got = errors([{"from": "in3", "to": "cv", "transpose": 1}, {"from": "in3", "to": "cv", "channel": 1},
                   {"from": "in3", "to": "cv"}])
     assert len(got) == 3 and "routes[0]: transforms in3 -> cv, which routes[1]" in got[0]
@@ -509,12 +513,13 @@ def documents(bad):
         return st.one_of(base, base, st.tuples(base, junk).map(lambda t: {**t[0], **t[1]}))
 
     def ports(names):
+        names = names + NAMES  # version 2 names, given or not
         return mostly(st.one_of(st.just("all"), pick(names, ["out9", "in0"]),
                                 st.lists(pick(names, ["in9"]), min_size=0 if bad else 1,
                                          max_size=len(names) + (1 if bad else 0))))
 
     def port_map(values):
-        return st.dictionaries(pick(OUT, ["in1"]), values, max_size=3)
+        return st.dictionaries(pick(OUT + NAMES, ["in1"]), values, max_size=3)
 
     route = obj(
         {"from": ports(IN), "to": ports(OUT)},
@@ -524,7 +529,12 @@ def documents(bad):
             "channels": mostly(st.one_of(st.just("all"), st.lists(ints(1, 16), min_size=0 if bad else 1,
                                                                   max_size=17 if bad else 16))),
             "channel": mostly(ints(1, 16)),
-            "remap": mostly(st.dictionaries(pick(KINDS[:6], ["sysex"]), ints(1, 16), max_size=3)),
+            "remap": mostly(st.dictionaries(pick(KINDS[:6], ["sysex"]), st.one_of(
+                ints(1, 16), pick(["follow:in2", "follow:usb", "follow:Keys"], ["follow:out1", "follow:"])), max_size=3)),
+            "controllers": mostly(st.lists(ints(0, 127), min_size=0 if bad else 1, max_size=3)),
+            "cc_map": mostly(st.dictionaries(pick(["0", "1", "74", "127"], ["128", "01", "x"]), ints(0, 127),
+                                             min_size=0 if bad else 1, max_size=2)),
+            "notes": mostly(st.lists(ints(0, 127), min_size=1 if bad else 2, max_size=3 if bad else 2)),
             "transpose": mostly(ints(-48, 48)),
             "velocity": mostly(obj({}, {"scale": mostly(ints(0, 400)), "offset": mostly(ints(-127, 127))})),
         },
@@ -559,7 +569,10 @@ def documents(bad):
                                               max_size=9 if bad else 8))),
             "trigger_ms": ints(1, 100)})),
     })
+    on_enter = obj({"to": pick(OUT[:5] + NAMES, ["cv", "in1"]), "channel": ints(1, 16), "program": ints(0, 127)},
+                   {"bank": mostly(st.one_of(ints(0, 127), st.lists(ints(0, 127), min_size=2, max_size=2)))})
     preset = obj({}, {
+        "on_enter": mostly(st.lists(on_enter, min_size=0 if bad else 1, max_size=2)),
         "name": mostly(st.text(min_size=0 if bad else 1, max_size=34 if bad else 32)),
         "routes": mostly(st.lists(route, max_size=4)),
         "clock": mostly(clock),
@@ -572,7 +585,10 @@ def documents(bad):
         obj({"points": points}, {"offset": st.just(0.0)} if bad else {}),
     ))
     doc = obj({}, {
-        "version": pick([1, 1.0], [2, True, "1"]),
+        "version": pick([1, 2, 1.0, 2, 2], [3, True, "1"]),
+        "names": mostly(st.dictionaries(pick(["in1", "in2", "out3", "usb"], ["cv"]),
+                                        pick(NAMES, ["out9", "all", ""]), max_size=2)),
+        "preset_select": mostly(obj({"from": pick(IN + NAMES, ["out1"]), "channel": ints(1, 16)}, {})),
         "presets": mostly(st.lists(preset, min_size=0 if bad else 1, max_size=3)),
         "outputs": mostly(st.dictionaries(pick(OUT[:5], ["cv", "in1"]),
                                           mostly(obj({}, {"running_status": mostly(st.booleans())})), max_size=2)),
@@ -583,6 +599,7 @@ def documents(bad):
 
 
 IN = ["in1", "in2", "in3", "in4", "usb"]
+NAMES = ["Keys", "Synth"]
 OUT = ["out1", "out2", "out3", "out4", "usb", "cv"]
 KINDS = [n for n, _ in midi.KIND_NAMES]
 DOC = st.one_of(documents(bad=True), documents(bad=False))

@@ -80,7 +80,7 @@ def test_validate_splits_key_path_and_message(server):
 def test_save_writes_atomically_and_refuses_what_the_box_refuses(server, monkeypatch):
     port, config = server
     before = config.read_text()
-    status, answer = call(port, "/api/save", {"text": '{"version": 2}'})
+    status, answer = call(port, "/api/save", {"text": '{"version": 3}'})
     assert status == 400 and not answer["saved"] and "version" in answer["errors"][0]["path"]
     assert config.read_text() == before
     written = []
@@ -127,9 +127,24 @@ def test_the_preview_routes_the_seed_note_to_the_ju06a_only():
     assert [words for _, words in result["outputs"]["out3"]] == ["ch5 Note On E4 vel 100", "ch5 Note Off E4 vel 0"]
     assert all(not result["outputs"][p] for p in ("out1", "out2", "out4", "usb"))
     assert result["signals"] == {}  # no route to cv, no clock: no jack moved
-    # Preset 2 moves the KeyStep's channel 1 to the JU-06A's channel 5.
+    # Preset 2 moves the KeyStep's channel 1 to the JU-06A's channel 5 (after its on_enter
+    # program change, sent as the preset is selected).
     moved = preview.run(SEED.read_text(), 1, preview.parse_inputs({"in1": "10 90 40 64\n"}))
-    assert [words for _, words in moved["outputs"]["out3"]] == ["ch5 Note On E4 vel 100"]
+    assert [words for _, words in moved["outputs"]["out3"]] == ["ch5 Program 2", "ch5 Note On E4 vel 100"]
+
+
+def test_validate_knows_format_2_names_and_the_page_gets_their_ports(server):
+    port, _ = server
+    good = {"version": 2, "names": {"in1": "Keys"}, "presets": [{"routes": [
+        {"from": "Keys", "to": "out1", "notes": [0, 59], "remap": {"pitch_bend": "follow:in2"}}]}]}
+    _, verdict = call(port, "/api/validate", {"text": json.dumps(good)})
+    assert verdict["valid"], verdict
+    good["presets"][0]["routes"][0]["from"] = "Kees"
+    _, verdict = call(port, "/api/validate", {"text": json.dumps(good)})
+    assert verdict["errors"][0]["path"] == "presets[0].routes[0].from"
+    assert "neither a port nor a name" in verdict["errors"][0]["message"]
+    _, state = call(port, "/api/state")
+    assert state["choices"]["named_ports"][:4] == ["in1", "in2", "in3", "in4"]
 
 
 def test_the_preview_shows_the_jacks_that_moved():

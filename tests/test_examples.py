@@ -25,27 +25,35 @@ def test_every_example_config_is_valid_json_with_presets():
         assert raw["presets"], path
 
 
-def test_digitakt_master_keys_via_digitakt_bend_and_mod_straight_to_the_synth():
+def test_digitakt_master_keys_via_digitakt_bend_and_mod_follow_the_digitakt_track():
     out = run("digitakt-master.json", {
-        "in1": [(0, [0x90, 60, 100]), (5, [0xE0, 0, 0x50]), (8, [0xB0, 1, 90]), (12, [0x80, 60, 0])],
+        "in1": [(0, [0x90, 60, 100]), (5, [0xE0, 0, 0x50]), (8, [0xB0, 1, 90]), (9, [0xB0, 64, 127]),
+                (12, [0x80, 60, 0])],
         "in2": [(1, [0xFA]), (2, [0xF8]), (3, [0x91, 48, 110]), (4, [0xF8]), (20, [0x81, 48, 0])],
     })
     # The Digitakt gets the keys on its auto channel, and none of its own clock back.
     assert out["out1"] == [bytes([0x9F, 60, 100]), bytes([0x8F, 60, 0])]
-    # The Rev2 gets bend and mod wheel on its channel, plus the Digitakt's track and clock.
-    assert bytes([0xE0, 0, 0x50]) in out["out2"] and bytes([0xB0, 1, 90]) in out["out2"]
-    assert bytes([0x91, 48, 110]) in out["out2"]
+    # Its track on channel 2 plays the OP-Z: the KeyStep's bend and mod wheel go to channel 2
+    # (on every synth's output; only the OP-Z listens there), not its sustain pedal.
+    for port in ("out2", "out3", "out4"):
+        assert [m for m in out[port] if m[0] < 0xF0][2 if port == "out2" else 0:] == [
+            bytes([0x91, 48, 110]), bytes([0xE1, 0, 0x50]), bytes([0xB1, 1, 90]), bytes([0x81, 48, 0])], port
+    # The Digitakt's clock reaches every synth and the computer with no route for it.
     for port in ("out2", "out3", "out4", "usb"):
         assert out[port].count(bytes([0xF8])) == 2 and bytes([0xFA]) in out[port], port
-    # The OP-Z and Minitaur get no KeyStep bend in this preset.
-    assert not any(m[0] == 0xE0 for m in out["out3"] + out["out4"])
+    # The Rev2's sound is called up at power-up.
+    assert [m for m in out["out2"] if m[0] < 0xF0][0:2] == [bytes([0xB0, 0, 0]), bytes([0xC0, 0])]
 
 
-def test_digitakt_master_preset_button_moves_the_bend_to_another_synth():
-    out = run("digitakt-master.json", {"in1": [(0, [0xE0, 0, 0x40]), (200, [0xE0, 0, 0x60])]},
-              events=[(100, "press", "button2"), (150, "release", "button2")])
-    assert out["out2"] == [bytes([0xE0, 0, 0x40])]
-    assert out["out3"] == [bytes([0xE1, 0, 0x60])]
+def test_digitakt_master_split_preset_and_selection_by_the_digitakt():
+    # The Digitakt's program change 2 on channel 16 selects preset 3, the split; not forwarded.
+    out = run("digitakt-master.json", {
+        "in2": [(0, [0xCF, 2])],
+        "in1": [(10, [0x90, 40, 100]), (12, [0x90, 60, 100]), (14, [0xB0, 1, 64]), (16, [0xE0, 0, 0x60])],
+    })
+    assert out["out4"] == [bytes([0x92, 28, 100]), bytes([0xE2, 0, 0x60])]  # Minitaur: bass, an octave down
+    assert out["out2"][2:] == [bytes([0x90, 60, 100]), bytes([0xB0, 74, 64]), bytes([0xE0, 0, 0x60])]  # Rev2: mod as CC 74
+    assert not any(m[0] == 0xCF for p in out.values() for m in p)
 
 
 def test_a4_rytm_two_synths_keystep_and_a4_reach_both_synths_a4_clocks_the_rytm():
@@ -54,17 +62,38 @@ def test_a4_rytm_two_synths_keystep_and_a4_reach_both_synths_a4_clocks_the_rytm(
         "in2": [(1, [0xFA, 0xF8]), (10, [0x94, 50, 90]), (13, [0x95, 52, 90]), (16, [0xF8, 0xFC])],
     })
     assert out["out1"] == [bytes([0x90, 60, 100])]  # A4 tracks 1-4 from the KeyStep, no clock echo
-    assert out["out3"] == [bytes([0xFA]), bytes([0xF8]), bytes([0x94, 62, 100]), bytes([0x94, 50, 90]),
-                           bytes([0xF8]), bytes([0xFC])]
+    # Each synth's sound is called up at power-up (on_enter), then the keys and the A4's clock.
+    assert out["out3"] == [bytes([0xC4, 0]), bytes([0xFA]), bytes([0xF8]), bytes([0x94, 62, 100]),
+                           bytes([0x94, 50, 90]), bytes([0xF8]), bytes([0xFC])]
+    assert [m for m in out["out4"] if m[0] < 0xF0][:3] == [bytes([0xB5, 0, 0]), bytes([0xB5, 32, 1]), bytes([0xC5, 0])]
     assert bytes([0x95, 64, 100]) in out["out4"] and bytes([0x95, 52, 90]) in out["out4"]
     assert out["out2"] == [bytes([0xFA]), bytes([0xF8]), bytes([0xF8]), bytes([0xFC])]  # the Rytm: clock only
+    assert out["usb"] == []  # clock.send off for the computer
 
 
 def test_a4_preset_two_moves_the_keystep_to_the_ju06a_channel():
-    out = run("a4-rytm-two-synths.json", {"in1": [(200, [0x90, 60, 100]), (210, [0x80, 60, 0])]},
+    out = run("a4-rytm-two-synths.json", {"in1": [(200, [0x90, 60, 100]), (205, [0xB0, 7, 100]), (210, [0x80, 60, 0])]},
               events=[(100, "press", "button2"), (150, "release", "button2")])
-    assert out["out3"] == [bytes([0x94, 60, 100]), bytes([0x84, 60, 0])]
+    assert out["out3"] == [bytes([0xC4, 0]), bytes([0xC4, 1]), bytes([0x94, 60, 100]), bytes([0x84, 60, 0])]
     assert out["out1"] == []
+
+
+def test_a4_program_change_on_channel_16_selects_the_typhon_preset():
+    out = run("a4-rytm-two-synths.json", {"in2": [(0, [0xCF, 2])], "in1": [(10, [0x90, 60, 100])]})
+    assert out["out4"][3:] == [bytes([0xB5, 0, 0]), bytes([0xB5, 32, 1]), bytes([0xC5, 2]), bytes([0x95, 60, 100])]
+
+
+def test_modular_keystep_split_bass_on_a_cv_voice_chords_on_midi():
+    text = (CONFIGS / "modular-keystep.json").read_text()
+    result = runner.simulate(text, inputs={"in1": [(int(200 * MS), bytes([0x90, 40, 100])),
+                                                   (int(210 * MS), bytes([0x90, 64, 100]))]},
+                             events=[(int(100 * MS), "press", "button4"), (int(150 * MS), "release", "button4")])
+    assert result.config_errors == []
+    out = [m.data for m in midiwire.decode(result.outputs["out1"])[0]]
+    assert out == [bytes([0x90, 64, 100])]  # chords: from C3 up
+    gate1 = [v for t, name, v in result.signals if name == "gate1" and t > 200 * MS]
+    assert gate1 and gate1[0] > 1  # the bass note opens voice 1's gate
+    assert not [v for t, name, v in result.signals if name == "gate2" and v > 1]
 
 
 def test_sixteen_presets_boot_and_step_to_the_last_preset():

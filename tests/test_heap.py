@@ -26,7 +26,8 @@ START_UP_MODULES = ("firmware.config", "firmware.board_io", "firmware.cv_setup",
 # (a MemoryError at boot before). The merger's rooms (issue 15: a late queue per output, the
 # owed-off reserve, the waiting inputs' carries; 21 KB of code where 17 KB was) then took
 # 3.6 KB: 59,280 with the default config. Issue 13 asks for 64 KB: still open, the merger's
-# note table (10.9 KB) and queues (6.1 KB) are where it is (docs/design.md, "Heap").
+# note table (10.9 KB) and queues (6.1 KB) are where it is (docs/design.md, "Heap"). Config
+# format 2's routing (issue 16) then took 272: 59,008 (40,608 with 16 presets).
 BOARD_FREE_DEFAULT = 59_000
 BOARD_FREE_SIXTEEN = 40_000
 

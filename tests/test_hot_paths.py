@@ -32,6 +32,10 @@ def test_hot_path_allocates_nothing(scenario):
         forwarded = int(out.split("FORWARDED")[1].split()[0])
         parsed = int(out.split("PARSED")[1].split()[0])
         assert forwarded > 1000 and parsed > 300  # the path really carried traffic
+    if scenario.stem == "routing_path":
+        # Program changes switched presets, and some route followed an input's notes.
+        assert int(out.split("SELECTS")[1].split()[0]) > 2
+        assert int(out.split("FOLLOWED")[1].split()[0]) == 2  # in2 (bit 1)
     if scenario.stem == "overload_path":
         # The overload really happened: values were coalesced (and notes dropped by rule).
         assert int(out.split("COALESCED")[1].split()[0]) > 0

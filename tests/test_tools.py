@@ -129,10 +129,12 @@ def test_bridge_monitor_prints_in_and_out_in_words_and_preset_picks_the_routing(
     for _ in range(5):
         now[0] += 0.001
         box.step()
-    assert [m.bytes() for m in outs["out3"].sent] == [[0x94, 64, 100]]
+    # The preset's on_enter calls up the JU-06A's sound first.
+    assert [m.bytes() for m in outs["out3"].sent] == [[0xC4, 1], [0x94, 64, 100]]
     assert not outs["out1"].sent and not outs["out4"].sent
     words = [line.split(None, 2)[1:] for line in lines]
-    assert words == [["in1", "ch1 Note On E4 vel 100"], ["out3", "ch5 Note On E4 vel 100"]]
+    assert words[1:] == [["in1", "ch1 Note On E4 vel 100"], ["out3", "ch5 Note On E4 vel 100"]]
+    assert words[0][0] == "out3" and "Program" in words[0][1]
 
 
 def test_bridge_preset_by_name_and_unknown_preset_is_one_line():
@@ -150,25 +152,30 @@ def test_bridge_preset_by_name_and_unknown_preset_is_one_line():
 # -- explain -----------------------------------------------------------------------------------------
 
 
-def test_explain_words_the_seed_001_setup_with_port_names(tmp_path, capsys):
-    raw = json.loads((ROOT / "examples/configs/a4-rytm-two-synths.json").read_text())
-    raw["names"] = {"in1": "KeyStep", "in2": "Analog Four", "out1": "Analog Four", "out2": "Rytm",
-                    "out3": "JU-06A", "out4": "Typhon", "out9": "ignored", "usb": 5}
-    path = tmp_path / "named.json"
-    path.write_text(json.dumps(raw))
-    assert main(["explain", str(path)]) == 0
+def test_explain_words_the_seed_001_setup_with_port_names(capsys):
+    assert main(["explain", str(ROOT / "examples/configs/a4-rytm-two-synths.json")]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "ports: in1 = KeyStep, in2 = Analog Four, out1 = Analog Four, out2 = Rytm, out3 = JU-06A, " \
-                     "out4 = Typhon"
+    assert out[0] == "ports: in1 = KeyStep, in2 = A4, out1 = A4 in, out2 = Rytm, out3 = JU-06A, out4 = Typhon"
+    assert out[1] == "presets: a program change n on A4 (in2) ch 16 selects preset n + 1 (not forwarded)"
     preset2 = out[out.index("Preset 2: KeyStep plays the JU-06A") + 1:out.index("Preset 3: KeyStep plays the Typhon")]
     assert preset2 == [
-        "  KeyStep (in1) notes, CC, channel pressure, pitch bend on ch 1 -> JU-06A (out3), moved to ch 5",
-        "  Analog Four (in2) notes, CC, program change, channel pressure, pitch bend on ch 5 -> JU-06A (out3)",
-        "  Analog Four (in2) notes, CC, program change, channel pressure, pitch bend on ch 6 -> Typhon (out4)",
-        "  Analog Four (in2) clock, transport, song position -> Rytm (out2), JU-06A (out3), Typhon (out4)",
-        "  clock from Analog Four (in2) to Rytm (out2), JU-06A (out3), Typhon (out4) (out1: clock.send off)",
+        "  KeyStep (in1) notes, CC, channel pressure, pitch bend on ch 1 -> JU-06A (out3), moved to ch 5, only CC 1, 64",
+        "  A4 (in2) notes, CC, program change, channel pressure, pitch bend on ch 5 -> JU-06A (out3)",
+        "  A4 (in2) notes, CC, program change, channel pressure, pitch bend on ch 6 -> Typhon (out4)",
+        "  on entering: program 1 on ch 5 -> JU-06A (out3)",
+        "  clock from A4 (in2) to Rytm (out2), JU-06A (out3), Typhon (out4) (out1, usb: clock.send off)",
         "  CV: not used (no route to cv)",
     ]
+
+
+def test_explain_follow_notes_range_and_cc_map(capsys):
+    assert main(["explain", str(ROOT / "examples/configs/digitakt-master.json")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert ("  KeyStep (in1) CC, pitch bend -> Rev2 (out2), OP-Z (out3), Minitaur (out4), CC on Digitakt (in2)'s "
+            "last note channel, pitch bend on Digitakt (in2)'s last note channel, only CC 1") in out
+    assert ("  KeyStep (in1) notes, pitch bend -> Minitaur (out4), moved to ch 3, notes C-1-B2 only, "
+            "transposed -12 semitones") in out
+    assert any("only CC 1, 64, CC 1 as CC 74" in line for line in out), out
 
 
 def test_explain_clock_master_transforms_and_cv(tmp_path, capsys):

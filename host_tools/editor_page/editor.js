@@ -233,10 +233,56 @@ function routesOf(preset) {
   return preset && Array.isArray(preset.routes) ? preset.routes : [];
 }
 
+// A port as written (a port, or a name from "names") -> the port.
+function portOf(value) {
+  for (const [port, name] of Object.entries(names())) if (name === value) return port;
+  return value;
+}
+
 function expand(value, all) {
   if (value === "all") return all.slice();
-  if (typeof value === "string") return [value];
-  return Array.isArray(value) ? value : [];
+  if (typeof value === "string") return [portOf(value)];
+  return Array.isArray(value) ? value.map(portOf) : [];
+}
+
+// A list of numbers typed as "1, 64" (empty: the key left out).
+function listInput(keys, placeholder) {
+  const v = getAt(S.config, keys);
+  const i = el("input", { type: "text", value: Array.isArray(v) ? v.join(", ") : v === undefined ? "" : JSON.stringify(v), placeholder });
+  i.addEventListener("input", () => {
+    const t = i.value.trim();
+    edit(keys, t === "" ? undefined : t.split(/[ ,]+/).filter((x) => x !== "").map((x) => (isNaN(Number(x)) ? x : Number(x))));
+  });
+  return i;
+}
+
+// A bank: one number (CC 0) or "msb, lsb" (CC 0 and CC 32).
+function bankInput(keys) {
+  const v = getAt(S.config, keys);
+  const i = el("input", { type: "text", value: Array.isArray(v) ? v.join(", ") : v === undefined ? "" : String(v), placeholder: "none" });
+  i.addEventListener("input", () => {
+    const parts = i.value.trim().split(/[ ,]+/).filter((x) => x !== "").map((x) => (isNaN(Number(x)) ? x : Number(x)));
+    edit(keys, parts.length === 0 ? undefined : parts.length === 1 ? parts[0] : parts);
+  });
+  return i;
+}
+
+// cc_map typed as "1>74, 7>11" (controller n leaves as m).
+function ccMapInput(keys) {
+  const v = getAt(S.config, keys);
+  const text = v && typeof v === "object" ? Object.entries(v).map(([k, c]) => `${k}>${c}`).join(", ") : "";
+  const i = el("input", { type: "text", value: text, placeholder: "1>74, 7>11" });
+  i.addEventListener("input", () => {
+    const t = i.value.trim();
+    if (t === "") return edit(keys, undefined);
+    const out = {};
+    for (const pair of t.split(/\s*,\s*/)) {
+      const [k, c] = pair.split(">").map((x) => x.trim());
+      out[k] = c === undefined || isNaN(Number(c)) ? c : Number(c);
+    }
+    edit(keys, out);
+  });
+  return i;
 }
 
 // What a route does on a crossing, in a few characters: "notes, CC ch 1-4 -> ch 5".
@@ -247,8 +293,12 @@ function badgeText(route) {
   if (Array.isArray(route.channels)) parts.push("ch " + route.channels.join(","));
   if (route.channel !== undefined) parts.push("-> ch " + route.channel);
   if (route.remap && typeof route.remap === "object")
-    for (const [k, c] of Object.entries(route.remap)) parts.push(`${SHORT[k] || k} -> ch ${c}`);
+    for (const [k, c] of Object.entries(route.remap)) parts.push(`${SHORT[k] || k} -> ${typeof c === "string" ? c : "ch " + c}`);
+  if (Array.isArray(route.notes)) parts.push(`notes ${route.notes.join("-")}`);
   if (route.transpose) parts.push((route.transpose > 0 ? "+" : "") + route.transpose + " st");
+  if (Array.isArray(route.controllers)) parts.push("CC " + route.controllers.join(","));
+  if (route.cc_map && typeof route.cc_map === "object")
+    for (const [k, c] of Object.entries(route.cc_map)) parts.push(`CC ${k} -> ${c}`);
   if (route.velocity && typeof route.velocity === "object")
     parts.push(`vel ${route.velocity.scale ?? 100}%${route.velocity.offset ? (route.velocity.offset > 0 ? "+" : "") + route.velocity.offset : ""}`);
   return parts.join(" ");
@@ -303,8 +353,9 @@ function renderMatrix() {
 function renderRoute(route, r) {
   const base = ["presets", S.preset, "routes", r];
   const ch = S.choices;
+  const follow = ch.inputs.map((i) => "follow:" + i);
   const remap = el("span", { class: "choices" }, ch.channel_kinds.map((k) =>
-    field(SHORT[k], [...base, "remap", k], selectInput([...base, "remap", k], CHANNELS, "-"))));
+    field(SHORT[k], [...base, "remap", k], selectInput([...base, "remap", k], k === "notes" ? CHANNELS : CHANNELS.concat(follow), "-"))));
   return el("div", { class: "route" + (r === S.route ? " selected" : ""), id: `route-${r}`, "data-path": pathOf(base) },
     el("h3", {}, `Route ${r + 1} `, el("button", { type: "button", onclick: () => {
       routesOf(presets()[S.preset]).splice(r, 1);
@@ -320,6 +371,10 @@ function renderRoute(route, r) {
       field("transpose", [...base, "transpose"], numberInput([...base, "transpose"], "0")),
       field("velocity scale %", [...base, "velocity", "scale"], numberInput([...base, "velocity", "scale"], "100")),
       field("offset", [...base, "velocity", "offset"], numberInput([...base, "velocity", "offset"], "0"))),
+    el("div", {},
+      field("notes low, high", [...base, "notes"], listInput([...base, "notes"], "0, 127")),
+      field("controllers", [...base, "controllers"], listInput([...base, "controllers"], "all")),
+      field("cc_map", [...base, "cc_map"], ccMapInput([...base, "cc_map"]))),
     el("div", {}, field("remap", [...base, "remap"], remap)));
 }
 
@@ -378,10 +433,39 @@ function renderCv(base) {
     el("div", {}, field("notes of drum1..drum8", [...c, "drums", "notes"], noteInputs)));
 }
 
+// The preset's on_enter: a program change (with bank select) per row.
+function renderOnEnter(base) {
+  const ch = S.choices;
+  const keys = [...base, "on_enter"];
+  const list = getAt(S.config, keys);
+  const rows = Array.isArray(list) ? list : [];
+  return el("div", { "data-path": pathOf(keys) },
+    el("h2", {}, "On entering this preset (version 2)"), el("span", { class: "err" }),
+    rows.map((_, n) => el("div", { "data-path": pathOf([...keys, n]) },
+      field("to", [...keys, n, "to"], selectInput([...keys, n, "to"], ch.midi_outputs, "-")),
+      field("channel", [...keys, n, "channel"], selectInput([...keys, n, "channel"], CHANNELS, "-")),
+      field("program (0-127)", [...keys, n, "program"], numberInput([...keys, n, "program"], "")),
+      field("bank (msb or msb, lsb)", [...keys, n, "bank"], bankInput([...keys, n, "bank"])),
+      el("button", { type: "button", onclick: () => {
+        rows.splice(n, 1);
+        edit(keys, rows.length ? rows : undefined, true);
+      } }, "remove"))),
+    el("button", { type: "button", class: "add-on-enter", onclick: () => {
+      rows.push({ to: "out1", channel: 1, program: 0 });
+      edit(keys, rows, true);
+    } }, "+ program change"));
+}
+
 function renderBox() {
   const ch = S.choices;
   return el("div", {},
     el("h2", {}, "Box (all presets)"),
+    el("div", { "data-path": "version" }, field("format version", ["version"], selectInput(["version"], [1, 2], "(1)", true))),
+    el("div", { "data-path": "names" }, ch.named_ports.map((p) =>
+      field(`name of ${p}`, ["names", p], textInput(["names", p], p)))),
+    el("div", { "data-path": "preset_select" },
+      field("select presets by program change from", ["preset_select", "from"], selectInput(["preset_select", "from"], ch.inputs, "(off)")),
+      field("on channel", ["preset_select", "channel"], selectInput(["preset_select", "channel"], CHANNELS, "-"))),
     el("div", { "data-path": "outputs" }, ch.midi_outputs.map((o) =>
       field(`running status ${o}`, ["outputs", o, "running_status"], boolInput(["outputs", o, "running_status"], true)))),
     el("div", { "data-path": "panel" },
@@ -415,7 +499,7 @@ function renderPreset() {
       S.route = routes.length - 1;
       edit([...base, "routes"], routes, true);
     } }, "+ route"),
-    renderClock(base), renderCv(base), renderBox()].flat());
+    renderOnEnter(base), renderClock(base), renderCv(base), renderBox()].flat());
   renderMatrix();
   showProblems();
 }
