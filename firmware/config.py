@@ -662,18 +662,12 @@ def _mod(value, path, errors):
 
 
 def _note_range(value, path, errors):
-    # ``[low, high]``: two notes 0-127, low <= high (the range includes both).
-    if isinstance(value, list) and len(value) == 2:
-        low = _integer(value[0], 0, 127, path + "[0]", errors)
-        high = _integer(value[1], 0, 127, path + "[1]", errors)
-        if low is _FORBIDDEN or high is _FORBIDDEN:
-            return _FORBIDDEN
-        if low > high:
-            errors.add("%s: the low note %d is above the high note %d" % (path, low, high))
-            return _FORBIDDEN
-        return [low, high]
-    errors.add("%s: expected [low, high], two notes 0-127, not %s" % (path, _show(value)))
-    return _FORBIDDEN
+    # ``[low, high]``: two notes, low <= high (the range includes both).
+    out = _notes(value, path, errors, 2)
+    if out is not _FORBIDDEN and out[0] > out[1]:
+        errors.add("%s: the low note %d is above the high note %d" % (path, out[0], out[1]))
+        return _FORBIDDEN
+    return out
 
 
 VOICE_SPEC = (
@@ -702,9 +696,9 @@ def _drum_mode(value, path, errors):
     return _FORBIDDEN
 
 
-def _drum_notes(value, path, errors):
-    if not isinstance(value, list) or len(value) != 8:
-        errors.add("%s: expected a list of 8 notes 0-127, not %s" % (path, _show(value)))
+def _notes(value, path, errors, count=8):
+    if not isinstance(value, list) or len(value) != count:
+        errors.add("%s: expected a list of %d notes 0-127, not %s" % (path, count, _show(value)))
         return _FORBIDDEN
     out = []
     for k, n in enumerate(value):
@@ -749,7 +743,7 @@ def _cv(raw, path, errors, default):
                 raw["drums"],
                 (
                     ("channel", lambda v, p, e: _integer(v, 1, 16, p, e)),
-                    ("notes", _drum_notes),
+                    ("notes", _notes),
                     ("mode", _drum_mode),
                     ("trigger_ms", lambda v, p, e: _integer(v, 1, 100, p, e)),
                 ),

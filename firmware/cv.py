@@ -109,8 +109,7 @@ def default_voice(n):
         "glide_ms": 0,
         "mod": "velocity",
         "mod_range": 5.0,
-        "notes": [0, 127],
-    }
+    }  # no "notes": every note (a list per voice and preset would crowd the start-up heap)
 
 
 # The ``cv`` preset object of docs/config.md with every default filled in. The config checker
@@ -221,6 +220,15 @@ class CvEngine:
         for v in range(VOICES):
             self.note_of[v] = NONE
         self.configure(DEFAULT_CV, DEFAULT_CALIBRATION)
+        # cv_setup is start-up code: out of the heap until prepare() needs it again, so the
+        # config check and the merger's tables, built meanwhile, find the heap unfragmented by it.
+        import sys
+
+        import firmware
+
+        sys.modules.pop("firmware.cv_setup", None)
+        if hasattr(firmware, "cv_setup"):
+            delattr(firmware, "cv_setup")
 
     # -- configure time ------------------------------------------------------------------
 

@@ -263,7 +263,7 @@ def _fill(setup, cv_settings):
         setup.part_kind[0] = PART_POLY if mode == "poly" else PART_UNISON
         setup.part_voices[0] = mask
         setup.part_lead[0] = 0
-        setup.part_low[0], setup.part_high[0] = _note_range(cv["voices"][0]["notes"])
+        setup.part_low[0], setup.part_high[0] = _note_range(cv["voices"][0].get("notes"))
         ch = _channel(poly["channel"], 1)
         setup.chan_parts[ch] |= 1
         setup.chan_voices[ch] |= mask
@@ -276,7 +276,7 @@ def _fill(setup, cv_settings):
         setup.part_kind[p] = PART_MONO
         setup.part_voices[p] = 1 << v
         setup.part_lead[p] = v
-        setup.part_low[p], setup.part_high[p] = _note_range(cv["voices"][v]["notes"])
+        setup.part_low[p], setup.part_high[p] = _note_range(cv["voices"][v].get("notes"))
         ch = _channel(cv["voices"][v]["channel"], v + 1)
         setup.chan_parts[ch] |= 1 << p
         setup.chan_voices[ch] |= 1 << v

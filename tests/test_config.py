@@ -236,6 +236,7 @@ def test_defaults_written_in_words():
     assert clock["send"] == {p: True for p in ("out1", "out2", "out3", "out4", "usb", "cv")}
     assert clock["divide"] == {p: 1 for p in ("out1", "out2", "out3", "out4", "usb", "cv")}
     assert [v["channel"] for v in p0["cv"]["voices"]] == [1, 2, 3, 4]  # voice N on channel N
+    assert not any("notes" in v for v in p0["cv"]["voices"])  # every note: the key left out
     assert [v["channel"] for v in config.check({"presets": [{"cv": {"voices": [{"channel": 9}]}}]})[0]
             ["presets"][0]["cv"]["voices"]] == [9, 2, 3, 4]  # voices not listed keep their defaults
     assert s["calibration"]["cv1"] == {"offset": 0.0, "scale": 1.0}
