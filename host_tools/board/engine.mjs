@@ -333,19 +333,26 @@ for (const pio of mcu.pio) {
 let pioNext = Infinity;
 const WAIT_IRQ = 4;
 // A parked machine resumes when its stall ends (a FIFO write or read, a pin change).
+// The stalled instruction's delay runs after the stall ends (RP2040 datasheet 3.4.2: "delay
+// cycles ... after the instruction completes"): rp2040js counts it in sm.cycles as it wakes, so
+// the next instruction waits that long (a UART program's stop bit after a pull that waited).
 function wakeParked() {
   let woke = false;
   for (const m of machines) {
     if (m.parked) {
+      const before = m.sm.cycles;
       m.sm.checkWait();
       if (!m.sm.waiting) {
         m.parked = false;
-        m.next = cycles;
+        m.next = cycles + (m.sm.cycles - before) * smDivider(m.sm);
         woke = true;
       }
     }
   }
   if (woke) pioSchedule();
+}
+function smDivider(sm) {
+  return sm.clockDivInt === 0 ? 65536 : sm.clockDivInt + sm.clockDivFrac / 256;
 }
 function pioSchedule() {
   pioNext = Infinity;
@@ -389,7 +396,7 @@ function pioStep() {
       continue;
     }
     const { sm } = m;
-    const div = sm.clockDivInt === 0 ? 65536 : sm.clockDivInt + sm.clockDivFrac / 256;
+    const div = smDivider(sm);
     while (m.next <= cycles) {
       const before = sm.cycles;
       sm.step();
