@@ -53,7 +53,7 @@ from firmware.output_queues import (
 )
 from firmware.ports import READ_SIZE
 from firmware.ticks import ticks_diff
-from firmware.tracking import Tracking
+from firmware.tracking import SILENT_NOTES, Tracking
 
 # The queue geometry the byte path writes inline, as this module's own consts: MicroPython folds
 # a const() only within its module (an imported name is a global lookup on every use). They are
@@ -69,6 +69,7 @@ _PRESSURE = const(256)
 _OFF_BYTES = const(3)
 _NONE = const(0xFF)
 _MAX_OWED = const(64)
+_NO_TABLE = const(0x80)  # firmware.tracking's NO_TABLE
 
 
 
@@ -122,15 +123,11 @@ class Merger:
         self.cur_mask = bytearray(n_in)
         # Routing: per input, a 256-entry table of output masks by status byte.
         self.masks = [bytearray(256) for _ in range(n_in)]
-        self._no_routes = bytearray(256)
         # Transforms per (input, output) pair, index i * n_out + o (``router.build_transforms``).
         # ``xouts[i]`` holds the outputs that need one, so untransformed messages pay one test.
         self.xouts = [0] * n_in
-        n_pairs = n_in * n_out
-        self.smap = [None] * n_pairs  # type: list
-        self.transpose = [0] * n_pairs
-        self.vtable = [None] * n_pairs  # type: list
-        self.xsig = [None] * n_pairs  # type: list
+        # ``xform[k]``: the pair's ``(smap, transpose, vtable, signature)`` as built, or None.
+        self.xform = [None] * (n_in * n_out)  # type: list
         # Inputs that wait (rule 3): the bytes not yet taken, in carry[i][start:end].
         self.carry = [bytearray(READ_SIZE if i == usb else CARRY_SIZE) for i in range(n_in)]
         self.carry_start = [0] * n_in
@@ -206,7 +203,8 @@ class Merger:
             changed = 0
             for o in range(n_out):
                 new = transforms[i * n_out + o] if transforms else None
-                if (new[3] if new else None) != self.xsig[i * n_out + o]:
+                old = self.xform[i * n_out + o]
+                if (new[3] if new else None) != (old[3] if old else None):
                     changed |= 1 << o
             src = masks[i]
             self._strand(i, src, present & ~changed)
@@ -218,12 +216,9 @@ class Merger:
             for o in range(n_out):
                 k = i * n_out + o
                 new = transforms[k] if transforms else None
+                self.xform[k] = new
                 if new:
-                    self.smap[k], self.transpose[k], self.vtable[k], self.xsig[k] = new
                     xouts |= 1 << o
-                else:
-                    self.smap[k] = self.vtable[k] = self.xsig[k] = None
-                    self.transpose[k] = 0
             self.xouts[i] = xouts
 
     def set_output_modes(self, running_status, direct):
@@ -370,12 +365,21 @@ class Merger:
                 idx = s & 0x0F
                 on = d2 >= 64
             else:
-                table = track.notes[i]
-                idx = ((s & 0x0F) << 7) | d1
+                table = track.notes[i][s & 0x0F]
+                idx = d1
                 on = hi == 0x90 and d2
             if on:
-                grow = mask & ~table[idx]
-                full = grow & track.full
+                old = table[idx]
+                if old < _NO_TABLE:
+                    grow = mask & ~old
+                    full = grow & track.full
+                else:
+                    # The channel's first note takes a table; with none to take it is not sent
+                    # (too_many_notes), so its off is not owed (firmware/tracking.py).
+                    old = 0
+                    table = track.take(i, s & 0x0F, self.now)
+                    grow = mask
+                    full = grow & track.full if table is not None else grow
                 if full:
                     # Outputs that owe MAX_OWED offs do not get it (counted once it goes on).
                     mask &= ~full
@@ -391,10 +395,7 @@ class Merger:
         if grow:
             # Each output the on reaches now owes its off (firmware/tracking.py's rule, applied
             # here inline: a call costs about 1,600 cycles on the RP2040).
-            old = table[idx]
             table[idx] = old | grow
-            if not old and hi != 0xB0:
-                track.per_channel[i][idx >> 7] += 1
             owed = self.owed
             for o in BITS[grow]:
                 c = owed[o] + 1
@@ -404,10 +405,7 @@ class Merger:
         elif offs:
             # Those outputs get the off now: the note (or pedal) no longer sounds there; the owed
             # count drops when the off is written (below, or in _place).
-            old = table[idx]
-            table[idx] = old & ~offs
-            if hi != 0xB0 and not table[idx]:
-                track.per_channel[i][idx >> 7] -= 1
+            table[idx] &= ~offs
         if full:
             for o in BITS[full]:
                 self.dropped[o * N_DROP_REASONS + DROP_TOO_MANY_NOTES] += 1
@@ -536,9 +534,10 @@ class Merger:
             es = s
             e1 = d1
             if xouts >> o & 1:
-                es = self.smap[base + o][s]
+                x = self.xform[base + o]
+                es = x[0][s]
                 if (s & 0xF0) == 0xA0:
-                    e1 = d1 + self.transpose[base + o]
+                    e1 = d1 + x[1]
             if not q.late_takes(o, i, es, e1):
                 return False
         return True
@@ -563,14 +562,14 @@ class Merger:
             e1 = d1
             e2 = d2
             if xouts & bit:
-                k = base + o
+                x = self.xform[base + o]
                 if hi <= 0xA0:
-                    e1 = d1 + self.transpose[k]
+                    e1 = d1 + x[1]
                     if hi == 0x90 and d2:
-                        vt = self.vtable[k]
+                        vt = x[2]
                         if vt is not None:
                             e2 = vt[d2]
-                es = self.smap[k][s]
+                es = x[0][s]
                 if not 0 <= e1 <= 127:
                     if offs & bit:
                         paid |= bit  # its on was not sent either
@@ -879,26 +878,25 @@ class Merger:
     def release_notes(self, i):
         # Send an off for every note and sustain input ``i`` has sounding, to each output its
         # on reached (after an input is lost): a routing change to "nowhere" for that input.
-        self._strand(i, self._no_routes, self.present)
+        self._strand(i, self.masks[i], 0)
 
     def _strand(self, i, new_table, present):
         # A routing change must not strand a note: outputs that had an on but will no longer
         # get its off are sent one now (owed offs: they never wait).
         track = self.track
-        notes = track.notes[i]
-        per_channel = track.per_channel[i]
-        # Most inputs have nothing sounding: one compare (in C) instead of 32 Python iterations.
-        for ch in range(16 if per_channel != _SILENT else 0):
-            if not per_channel[ch]:
+        tables = track.notes[i]
+        # Most inputs have no note table: one compare (in C) instead of 16 Python iterations.
+        for ch in range(16 if tables != track.none_taken else 0):
+            notes = tables[ch]
+            if notes[0] == _NO_TABLE or notes == SILENT_NOTES:
                 continue
             status = 0x80 | ch
             keep_mask = new_table[status] & present
-            base = ch << 7
             for note in range(128):
-                old = notes[base + note]
+                old = notes[note]
                 if old & ~keep_mask:
                     lost = old & ~keep_mask
-                    track.turn_off(i, notes, base + note, lost)
+                    notes[note] = old & keep_mask
                     self._place(i, lost, status | (i << 8), status, note, 0, 2, lost)
         sustain = track.sustain[i]
         for ch in range(16 if sustain != _SILENT else 0):
@@ -907,7 +905,7 @@ class Merger:
                 status = 0xB0 | ch
                 lost = old & ~(new_table[status] & present)
                 if lost:
-                    track.turn_off(i, sustain, ch, lost)
+                    sustain[ch] = old & ~lost
                     self._place(i, lost, status | (i << 8), status, 64, 0, 2, lost)
 
     # -- once a pass / once a tick -------------------------------------------------------
