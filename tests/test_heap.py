@@ -20,7 +20,8 @@ from host_tools import heap
 from host_tools.sim import runner
 
 ROOT = Path(__file__).resolve().parents[1]
-START_UP_MODULES = ("firmware.config", "firmware.board_io", "firmware.cv_setup", "firmware.start")
+START_UP_MODULES = ("firmware.config", "firmware.board_io", "firmware.cv_setup", "firmware.router", "firmware.midi",
+                    "firmware.start")
 # gc.mem_free() after boot on the board engine (the firmware's "Thruway ready" line), measured
 # with the cuts: 62,896 bytes with the default config (47,008 before), 45,200 with 16 presets
 # (a MemoryError at boot before). The merger's rooms (issue 15: a late queue per output, the
