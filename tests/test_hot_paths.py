@@ -32,6 +32,10 @@ def test_hot_path_allocates_nothing(scenario):
         forwarded = int(out.split("FORWARDED")[1].split()[0])
         parsed = int(out.split("PARSED")[1].split()[0])
         assert forwarded > 1000 and parsed > 300  # the path really carried traffic
+    if scenario.stem == "note_tables_path":
+        # Every table was taken and a note-on found none (dropped by rule); every off was paid.
+        words = out.split("TOO_MANY_NOTES")[1].split()
+        assert int(words[0]) > 0 and words[-1] == "0", words
     if scenario.stem == "overload_path":
         # The overload really happened: values were coalesced (and notes dropped by rule).
         assert int(out.split("COALESCED")[1].split()[0]) > 0
