@@ -126,8 +126,11 @@ class Merger:
         # Transforms per (input, output) pair, index i * n_out + o (``router.build_transforms``).
         # ``xouts[i]`` holds the outputs that need one, so untransformed messages pay one test.
         self.xouts = [0] * n_in
-        # ``xform[k]``: the pair's ``(smap, transpose, vtable, signature)`` as built, or None.
-        self.xform = [None] * (n_in * n_out)  # type: list
+        n_pairs = n_in * n_out
+        self.smap = [None] * n_pairs  # type: list
+        self.transpose = [0] * n_pairs
+        self.vtable = [None] * n_pairs  # type: list
+        self.xsig = [None] * n_pairs  # type: list
         # Inputs that wait (rule 3): the bytes not yet taken, in carry[i][start:end].
         self.carry = [bytearray(READ_SIZE if i == usb else CARRY_SIZE) for i in range(n_in)]
         self.carry_start = [0] * n_in
@@ -203,8 +206,7 @@ class Merger:
             changed = 0
             for o in range(n_out):
                 new = transforms[i * n_out + o] if transforms else None
-                old = self.xform[i * n_out + o]
-                if (new[3] if new else None) != (old[3] if old else None):
+                if (new[3] if new else None) != self.xsig[i * n_out + o]:
                     changed |= 1 << o
             src = masks[i]
             self._strand(i, src, present & ~changed)
@@ -216,9 +218,12 @@ class Merger:
             for o in range(n_out):
                 k = i * n_out + o
                 new = transforms[k] if transforms else None
-                self.xform[k] = new
                 if new:
+                    self.smap[k], self.transpose[k], self.vtable[k], self.xsig[k] = new
                     xouts |= 1 << o
+                else:
+                    self.smap[k] = self.vtable[k] = self.xsig[k] = None
+                    self.transpose[k] = 0
             self.xouts[i] = xouts
 
     def set_output_modes(self, running_status, direct):
@@ -534,10 +539,9 @@ class Merger:
             es = s
             e1 = d1
             if xouts >> o & 1:
-                x = self.xform[base + o]
-                es = x[0][s]
+                es = self.smap[base + o][s]
                 if (s & 0xF0) == 0xA0:
-                    e1 = d1 + x[1]
+                    e1 = d1 + self.transpose[base + o]
             if not q.late_takes(o, i, es, e1):
                 return False
         return True
@@ -562,14 +566,14 @@ class Merger:
             e1 = d1
             e2 = d2
             if xouts & bit:
-                x = self.xform[base + o]
+                k = base + o
                 if hi <= 0xA0:
-                    e1 = d1 + x[1]
+                    e1 = d1 + self.transpose[k]
                     if hi == 0x90 and d2:
-                        vt = x[2]
+                        vt = self.vtable[k]
                         if vt is not None:
                             e2 = vt[d2]
-                es = x[0][s]
+                es = self.smap[k][s]
                 if not 0 <= e1 <= 127:
                     if offs & bit:
                         paid |= bit  # its on was not sent either
@@ -885,10 +889,11 @@ class Merger:
         # get its off are sent one now (owed offs: they never wait).
         track = self.track
         tables = track.notes[i]
+        unused = track.unused
         # Most inputs have no note table: one compare (in C) instead of 16 Python iterations.
         for ch in range(16 if tables != track.none_taken else 0):
             notes = tables[ch]
-            if notes[0] == _NO_TABLE or notes == SILENT_NOTES:
+            if notes is unused or notes == SILENT_NOTES:
                 continue
             status = 0x80 | ch
             keep_mask = new_table[status] & present

@@ -20,7 +20,7 @@ each output, and how many offs each output owes."""
 # to. A channel's notes take one of ``NOTE_TABLES`` 128-byte tables when its first note sounds
 # and keep it (a note path with nothing to count); a channel that never had one reads the shared
 # ``unused`` table, every entry ``NO_TABLE``. When none is spare, the tables of channels where
-# nothing sounds any more go back (``take``). 5.3 KB, where a table per input was 10.9 KB
+# nothing sounds any more go back (``take``). 5.9 KB, where a table per input was 10.9 KB
 # (docs/design.md, "Heap").
 #
 # Who calls: ``firmware.merger``, which applies the on / off bookkeeping inline on its message

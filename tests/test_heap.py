@@ -24,7 +24,7 @@ START_UP_MODULES = ("firmware.config", "firmware.board_io", "firmware.cv_setup",
                     "firmware.start")
 # gc.mem_free() after boot on the board engine (the firmware's "Thruway ready" line), measured:
 # 47,008 bytes with the default config at the start of issue 13 (the 16-preset example: a
-# MemoryError at boot); 59,280 (41,344) with the merger's rooms; 70,320 (52,112) after the cuts
+# MemoryError at boot); 59,280 (41,344) with the merger's rooms; 69,712 (51,504) after the cuts
 # of docs/design.md, "Heap" (note tables from a pool, start-up modules dropped, mpy-cross -O3,
 # BITS as views, boot.py's heap placement). Issue 13 asks for 64 KB (65,536) with the default
 # config; the floors leave about 2 KB for work merging beside this.

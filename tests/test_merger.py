@@ -104,6 +104,22 @@ def test_the_byte_paths_queue_geometry_is_the_queues_own():
     assert merger_mod._NO_TABLE == fwimport.firmware_module("tracking").NO_TABLE
 
 
+# MicroPython's hash table sizes (py/map.c, hash_allocation_sizes): an object's attribute table
+# starts empty and grows only when it is full, to the next of these.
+TABLE_SIZES = (0, 2, 4, 6, 8, 10, 12, 17, 23, 29, 37, 47, 59, 73, 97, 127, 167, 223)
+
+
+def test_the_mergers_attribute_table_keeps_room_for_method_lookups():
+    """A method call on the merger first misses its attribute table (methods live in the class),
+    and a miss probes until a free slot: with its table nearly full (45 attributes in 47 slots)
+    every method call on the board cost 1,000-2,000 cycles more (docs/design.md, "CircuitPython
+    costs"). Adding or removing an attribute can cross a size: keep this load."""
+    m = Merger(5, 6, 4)
+    n = len(m.__dict__)
+    size = min(s for s in TABLE_SIZES if s >= n)
+    assert n <= 0.85 * size, "%d attributes in a table of %d" % (n, size)
+
+
 def test_bits_lists_the_outputs_of_every_mask():
     bits = merger_mod.BITS
     assert len(bits) == 1 << merger_mod.MAX_OUTPUTS
