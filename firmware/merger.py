@@ -891,8 +891,9 @@ class Merger:
         tables = track.notes[i]
         unused = track.unused
         # Most inputs have no note table: one compare (in C) instead of 16 Python iterations.
-        for ch in range(16 if tables != track.none_taken else 0):
-            notes = tables[ch]
+        ch = -1
+        for notes in tables if tables != track.none_taken else ():
+            ch += 1
             if notes is unused or notes == SILENT_NOTES:
                 continue
             status = 0x80 | ch
