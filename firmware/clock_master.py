@@ -25,20 +25,21 @@ MAX_OUTPUTS = const(6)
 
 
 def _bits():
-    # The output indexes in each output mask, ``for o in BITS[mask]``, each as a bytearray:
-    # 2.6 KB of heap against 10 KB as tuples (MicroPython VM).
-    out = [None] * (1 << MAX_OUTPUTS)  # type: list
-    for m in range(1 << MAX_OUTPUTS):
-        n = 0
-        for o in range(MAX_OUTPUTS):
-            n += m >> o & 1
-        t = bytearray(n)
-        n = 0
+    # The output indexes in each output mask, ``for o in BITS[mask]``, each as a memoryview of
+    # one shared bytearray: 16 bytes of heap a mask, where a bytearray of its own takes 32 (an
+    # object and its items), 2.3 KB in all. Iterating either allocates nothing.
+    n_masks = 1 << MAX_OUTPUTS
+    store = bytearray(MAX_OUTPUTS * n_masks // 2)  # every output is in half the masks
+    view = memoryview(store)
+    out = [None] * n_masks  # type: list
+    k = 0
+    for m in range(n_masks):
+        start = k
         for o in range(MAX_OUTPUTS):
             if m >> o & 1:
-                t[n] = o
-                n += 1
-        out[m] = t
+                store[k] = o
+                k += 1
+        out[m] = view[start:k]
     return tuple(out)
 
 

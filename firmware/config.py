@@ -434,20 +434,6 @@ def _cc_map(raw, path, errors):
     return out if len(out) == len(raw) else _FORBIDDEN
 
 
-def _note_range(value, path, errors):
-    if not isinstance(value, list) or len(value) != 2:
-        errors.add("%s: expected [low, high], two notes 0-127" % path)
-        return _FORBIDDEN
-    low = _integer(value[0], 0, 127, path + "[0]", errors)
-    high = _integer(value[1], 0, 127, path + "[1]", errors)
-    if low is _FORBIDDEN or high is _FORBIDDEN:
-        return _FORBIDDEN
-    if low > high:
-        errors.add("%s: low %d is above high %d" % (path, low, high))
-        return _FORBIDDEN
-    return (low, high)
-
-
 def _velocity(raw, path, errors):
     if _object(raw, path, ("scale", "offset"), errors) is None:
         return _FORBIDDEN

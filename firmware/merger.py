@@ -53,7 +53,7 @@ from firmware.output_queues import (
 )
 from firmware.ports import READ_SIZE
 from firmware.ticks import ticks_diff
-from firmware.tracking import Tracking
+from firmware.tracking import SILENT_NOTES, Tracking
 
 # The queue geometry the byte path writes inline, as this module's own consts: MicroPython folds
 # a const() only within its module (an imported name is a global lookup on every use). They are
@@ -70,6 +70,7 @@ _OFF_BYTES = const(3)
 _NONE = const(0xFF)
 _MAX_OWED = const(64)
 _OWN = const(0x40)  # in a late record's input byte: a value the box sent itself (_own_value)
+_NO_TABLE = const(0x80)  # firmware.tracking's NO_TABLE
 
 
 
@@ -114,7 +115,6 @@ class Merger:
         # hold one read.
         if n_out > MAX_OUTPUTS:
             raise ValueError("at most %d outputs" % MAX_OUTPUTS)
-        self.n_in = n_in
         self.n_out = n_out
         # Parser state per input, packed in one small int: the status in force (bits 0-7; 0xF0
         # inside a SysEx) and the data bytes left (bits 8-9). The first data byte and the
@@ -124,7 +124,6 @@ class Merger:
         self.cur_mask = bytearray(n_in)
         # Routing: per input, a 256-entry table of output masks by status byte.
         self.masks = [bytearray(256) for _ in range(n_in)]
-        self._no_routes = bytearray(256)
         # Transforms per (input, output) pair, index i * n_out + o (``router.build_transforms``).
         # ``xouts[i]`` holds the outputs that need one, so untransformed messages pay one test.
         self.xouts = [0] * n_in
@@ -137,14 +136,14 @@ class Merger:
         # (``held[i][ch]``) or a mod wheel off zero (``held[i][16 + ch]``) on, per input
         # channel (sustain: ``track.sustain``), so a route change centres them (``_strand``);
         # the input and channel whose program changes select presets (``selector``: ``status |
-        # input << 8``, -1 for none) and the call that selects (``select(program)``, set by app).
+        # input << 8``, -1 for none).
         self.follow_ch = bytearray(b"\xff" * n_in)
         self.follow_in = 0
-        self.follow_of = [0] * n_in  # per input: the inputs its pairs follow (follow_in is their union)
         self.held = [bytearray(32) for _ in range(n_in)]
         self.selector = -1
-        self.select = None
-        self.on_follow = None  # route_events.follow_moved, set by start when some route follows
+        # firmware.route_events' calls, set by start when a preset uses them: (select(program),
+        # follow_moved(merger, input, channel)); one field for both (see the attribute table).
+        self.route_hooks = None
         # Inputs that wait (rule 3): the bytes not yet taken, in carry[i][start:end].
         self.carry = [bytearray(READ_SIZE if i == usb else CARRY_SIZE) for i in range(n_in)]
         self.carry_start = [0] * n_in
@@ -168,8 +167,7 @@ class Merger:
         self.direct_timing = 0
         self.present = (1 << n_out) - 1
         self.whole = 0  # outputs handed whole messages (``take``) rather than bytes: the CV engine
-        self.msg = bytearray(3)
-        self.rtb = bytearray(1)
+        self.msg = bytearray(4)  # a message; [3]: a timing byte sent at once (_realtime)
         # Per-output summaries, so the common message tests one mask: ``queued`` (anything in
         # ring, lane or late queue), ``owned`` (a SysEx holds it), ``lated`` (late queue not
         # empty), ``pressed`` (ring below _PRESSURE free); ``busy`` = owned | lated | pressed.
@@ -214,7 +212,7 @@ class Merger:
         # for that status byte; ``transforms[i * n_out + o]`` is None or ``(smap, ntable,
         # vtable, signature, ctable, follow)`` from ``router.build_transforms`` (``transforms``
         # None: none at all). Installed by reference, input by input (``set_input_routes``).
-        for i in range(self.n_in):
+        for i in range(len(self.state)):
             self.set_input_routes(i, masks, transforms)
 
     def set_input_routes(self, i, masks, transforms):
@@ -241,26 +239,26 @@ class Merger:
         if 0 < st < 0xF0:
             self.cur_mask[i] = src[st]  # a channel message under way follows the new routes
         xouts = 0
-        follows = 0  # the inputs this input's pairs follow
         if transforms is not None:
             for o in range(n_out):
                 new = transforms[base + o]
                 xform[base + o] = new
                 if new:
                     xouts |= 1 << o
-                    if new[5] is not None:  # follows: watch that input's note-on channel
-                        for j in new[5]:
-                            if j:
-                                follows |= 1 << (j - 1)
         elif self.xouts[i]:
             for o in range(n_out):
                 xform[base + o] = None
         self.xouts[i] = xouts
-        follow_of = self.follow_of
-        follow_of[i] = follows
+        # The inputs some pair follows (their note-on channel is watched): over the transformed
+        # pairs only, so a preset without transforms pays one test per input.
         follow_in = 0
-        for f in follow_of:
-            follow_in |= f
+        for j in range(len(self.xouts)):
+            for o in BITS[self.xouts[j]]:
+                follows = xform[j * n_out + o][5]
+                if follows is not None:
+                    for k in follows:
+                        if k:
+                            follow_in |= 1 << (k - 1)
         self.follow_in = follow_in
 
     def set_output_modes(self, running_status, direct):
@@ -326,7 +324,7 @@ class Merger:
                         # forwarded; the switch happens now, between messages (what it changes
                         # of this input's state, cur_mask, this status never reads).
                         got += 1
-                        self.select(b)  # type: ignore[misc]  # set whenever selector is
+                        self.route_hooks[0](b)  # type: ignore[index]  # set whenever selector is
                         continue
                     if self._emit(i, self.cur_mask[i], status, b, 0, 1):
                         k -= 1
@@ -416,14 +414,23 @@ class Merger:
                 idx = s & 0x0F
                 on = d2 >= 64
             else:
-                table = track.notes[i]
-                idx = ((s & 0x0F) << 7) | d1
+                table = track.notes[i][s & 0x0F]
+                idx = d1
                 on = hi == 0x90 and d2
             if on:
                 if self.follow_in >> i & 1 and hi == 0x90 and self.follow_ch[i] != s & 0x0F:
-                    self.on_follow(self, i, s & 0x0F)  # type: ignore[misc]  # set whenever follow_in is
-                grow = mask & ~table[idx]
-                full = grow & track.full
+                    self.route_hooks[1](self, i, s & 0x0F)  # type: ignore[index]  # set whenever follow_in is
+                old = table[idx]
+                if old < _NO_TABLE:
+                    grow = mask & ~old
+                    full = grow & track.full
+                else:
+                    # The channel's first note takes a table; with none to take it is not sent
+                    # (too_many_notes), so its off is not owed (firmware/tracking.py).
+                    old = 0
+                    table = track.take(i, s & 0x0F, self.now)
+                    grow = mask
+                    full = grow & track.full if table is not None else grow
                 if full:
                     # Outputs that owe MAX_OWED offs do not get it (counted once it goes on).
                     mask &= ~full
@@ -447,10 +454,7 @@ class Merger:
         if grow:
             # Each output the on reaches now owes its off (firmware/tracking.py's rule, applied
             # here inline: a call costs about 1,600 cycles on the RP2040).
-            old = table[idx]
             table[idx] = old | grow
-            if not old and hi != 0xB0:
-                track.per_channel[i][idx >> 7] += 1
             owed = self.owed
             for o in BITS[grow]:
                 c = owed[o] + 1
@@ -460,10 +464,7 @@ class Merger:
         elif offs:
             # Those outputs get the off now: the note (or pedal) no longer sounds there; the owed
             # count drops when the off is written (below, or in _place).
-            old = table[idx]
-            table[idx] = old & ~offs
-            if hi != 0xB0 and not table[idx]:
-                track.per_channel[i][idx >> 7] -= 1
+            table[idx] &= ~offs
         if full:
             for o in BITS[full]:
                 self.dropped[o * N_DROP_REASONS + DROP_TOO_MANY_NOTES] += 1
@@ -794,11 +795,11 @@ class Merger:
         dm = mask & self.direct_timing & ~self.queued
         if dm:
             mask ^= dm
-            rtb = self.rtb
-            rtb[0] = b
+            rtb = self.msg
+            rtb[3] = b
             outputs = self.outputs
             for o in BITS[dm]:
-                if not outputs[o].send(rtb, 0, 1, now):
+                if not outputs[o].send(rtb, 3, 4, now):
                     mask |= 1 << o
         if mask:
             # The lane, written out here too (one call fewer: a byte to the CV engine, never
@@ -823,11 +824,11 @@ class Merger:
         dm = mask & self.direct_timing & ~self.queued
         if dm:
             mask ^= dm
-            rtb = self.rtb
-            rtb[0] = b
+            rtb = self.msg
+            rtb[3] = b
             outputs = self.outputs
             for o in BITS[dm]:
-                if not outputs[o].send(rtb, 0, 1, self.now):
+                if not outputs[o].send(rtb, 3, 4, self.now):
                     mask |= 1 << o
         if mask:
             self._lane(b, mask)
@@ -956,26 +957,27 @@ class Merger:
     def release_notes(self, i):
         # Send an off for every note and sustain input ``i`` has sounding, to each output its
         # on reached (after an input is lost): a routing change to "nowhere" for that input.
-        self._strand(i, self._no_routes, self.present)
+        self._strand(i, self.masks[i], 0)
 
     def _strand(self, i, new_table, present):
         # A routing change must not strand a note: outputs that had an on but will no longer
         # get its off are sent one now (owed offs: they never wait).
         track = self.track
-        notes = track.notes[i]
-        per_channel = track.per_channel[i]
-        # Most inputs have nothing sounding: one compare (in C) instead of 32 Python iterations.
-        for ch in range(16 if per_channel != _SILENT else 0):
-            if not per_channel[ch]:
+        tables = track.notes[i]
+        unused = track.unused
+        # Most inputs have no note table: one compare (in C) instead of 16 Python iterations.
+        ch = -1
+        for notes in tables if tables != track.none_taken else ():
+            ch += 1
+            if notes is unused or notes == SILENT_NOTES:
                 continue
             status = 0x80 | ch
             keep_mask = new_table[status] & present
-            base = ch << 7
             for note in range(128):
-                old = notes[base + note]
+                old = notes[note]
                 if old & ~keep_mask:
                     lost = old & ~keep_mask
-                    track.turn_off(i, notes, base + note, lost)
+                    notes[note] = old & keep_mask
                     self._place(i, lost, status | (i << 8), status, note, 0, 2, lost)
         sustain = track.sustain[i]
         held = self.held[i]
@@ -1004,7 +1006,7 @@ class Merger:
                 status = 0xB0 | ch
                 lost = old & ~(new_table[status] & present)
                 if lost:
-                    track.turn_off(i, sustain, ch, lost)
+                    sustain[ch] = old & ~lost
                     self._place(i, lost, status | (i << 8), status, 64, 0, 2, lost)
 
     def _own_value(self, i, mask, s, d1, d2):
@@ -1044,7 +1046,7 @@ class Merger:
         if self.watch:
             still = 0
             state = self.state
-            for i in range(self.n_in):
+            for i in range(len(self.state)):
                 if self.stalled >> i & 1:
                     still = 1  # its bytes are waiting here, not silent
                     continue

@@ -1,6 +1,8 @@
 """MIDI 1.0 wire facts as tables the byte path can index without branching.
 
 Used by the merger (parsing), the router (message kinds) and the config checker (kind names).
+Only at start-up: the module then leaves the heap (``app.START_UP_MODULES``); the merger and
+the CV engine keep ``DATA_LENGTH``, which they imported.
 """
 
 from micropython import const

@@ -21,7 +21,7 @@ def follow_moved(m, j, ch):
     # they left held there reset, as on a route change (``Merger._strand``).
     n_out = m.n_out
     track = m.track
-    for i in range(m.n_in):
+    for i in range(len(m.state)):
         outs_bend = 0
         outs_cc = 0
         for o in range(n_out):
@@ -48,7 +48,7 @@ def follow_moved(m, j, ch):
                 held[16 | c] &= ~cc
                 pedal = sustain[c] & outs_cc
                 if pedal:
-                    track.turn_off(i, sustain, c, pedal)
+                    sustain[c] &= ~pedal  # no longer sounding there: its off goes now
                     m._place(i, pedal, (0xB0 | c) | (i << 8), 0xB0 | c, 64, 0, 2, pedal)
     m.follow_ch[j] = ch
 
@@ -63,7 +63,7 @@ def send_own(m, o, s, d1, d2, n):
     q = m.queues
     if m.owner[o] == _NONE and not m.lated & bit and q.ring_free(o) >= n + 1 + _OFF_BYTES * m.owed[o]:
         m._write(o, -1, s, d1, d2, n)
-    elif q.late_value(o, m.n_in, s, d1, d2):
+    elif q.late_value(o, len(m.state), s, d1, d2):
         m.lated |= bit
         m.busy |= bit
         m.queued |= bit

@@ -2,8 +2,9 @@
 and the transforms (channel remap per kind, transpose, velocity) of each input/output pair.
 
 The merger looks a message's outputs up once, at its status byte (``masks[input][status]``),
-so a filter by kind or channel costs nothing per data byte. Built at start-up and on a preset
-switch, never on the byte path.
+so a filter by kind or channel costs nothing per data byte. Built for every preset at start-up
+(``firmware.start``), never on the byte path; the module then leaves the heap
+(``app.START_UP_MODULES``).
 
 An output is a DIN or USB port, or ``cv``, the box's own CV engine: the merger queues to it like
 to any port (only the kinds in ``CV_KINDS``) and hands it whole messages.

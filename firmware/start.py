@@ -73,9 +73,9 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
 
         if select is not None:
             box.merger.selector = (0xC0 | select[1]) | (select[0] << 8)
-            box.merger.select = route_events.selector(box)
-        if follows:
-            box.merger.on_follow = route_events.follow_moved
+        if select is not None or follows:
+            box.merger.route_hooks = (route_events.selector(box) if select is not None else None,
+                                      route_events.follow_moved)
         if entered:
             enter = route_events.enter
     # The sections themselves are not kept (the heap): a preset keeps its name.

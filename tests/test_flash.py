@@ -687,6 +687,23 @@ def fake_mpy_cross(path, major=10, header=b"C"):
     return path
 
 
+def test_modules_are_compiled_without_line_tables(circuitpython_mpy_cross, tmp_path):
+    """-O3: the bytecode carries no line-number tables, heap the board would load for nothing
+    (docs/design.md, "Heap")."""
+    import subprocess
+    import types
+
+    source = (ROOT / "firmware" / "merger.py").read_bytes()
+    payload = types.SimpleNamespace(files={"firmware/merger.py": source})
+    flash.compile_mpy(payload, [circuitpython_mpy_cross])
+    installed = payload.files["firmware/merger.mpy"]
+    (tmp_path / "merger.py").write_bytes(source)
+    subprocess.run([circuitpython_mpy_cross, "-s", "firmware/merger.py", "-o", str(tmp_path / "lines.mpy"),
+                    str(tmp_path / "merger.py")], check=True)
+    with_lines = (tmp_path / "lines.mpy").read_bytes()
+    assert installed[:1] == b"C" and len(installed) < 0.95 * len(with_lines)
+
+
 @pytest.mark.parametrize("major", [10, 9])
 def test_mpy_from_circuitpythons_compiler(tmp_path, capsys, major):
     tool = fake_mpy_cross(tmp_path / "mpy-cross", major)

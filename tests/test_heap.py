@@ -20,16 +20,17 @@ from host_tools import heap
 from host_tools.sim import runner
 
 ROOT = Path(__file__).resolve().parents[1]
-START_UP_MODULES = ("firmware.config", "firmware.board_io", "firmware.cv_setup", "firmware.start")
-# gc.mem_free() after boot on the board engine (the firmware's "Thruway ready" line), measured
-# with the cuts: 62,896 bytes with the default config (47,008 before), 45,200 with 16 presets
-# (a MemoryError at boot before). The merger's rooms (issue 15: a late queue per output, the
-# owed-off reserve, the waiting inputs' carries; 21 KB of code where 17 KB was) then took
-# 3.6 KB: 59,280 with the default config. Issue 13 asks for 64 KB: still open, the merger's
-# note table (10.9 KB) and queues (6.1 KB) are where it is (docs/design.md, "Heap"). Config
-# format 2's routing (issue 16) then took 272: 59,008 (40,608 with 16 presets).
-BOARD_FREE_DEFAULT = 59_000
-BOARD_FREE_SIXTEEN = 40_000
+START_UP_MODULES = ("firmware.config", "firmware.board_io", "firmware.cv_setup", "firmware.router", "firmware.midi",
+                    "firmware.start")
+# gc.mem_free() after boot on the board engine (the firmware's "Thruway ready" line), measured:
+# 47,008 bytes with the default config at the start of issue 13 (the 16-preset example: a
+# MemoryError at boot); 59,280 (41,344) with the merger's rooms; 69,712 (51,504) after the cuts
+# of docs/design.md, "Heap" (note tables from a pool, start-up modules dropped, mpy-cross -O3,
+# BITS as views, boot.py's heap placement). Issue 13 asks for 64 KB (65,536) with the default
+# config. Config format 2's routing (issue 16), the CV engine's whole messages and the USB host
+# port then merged beside it: FIGURES_AFTER_MERGE.
+BOARD_FREE_DEFAULT = 68_000
+BOARD_FREE_SIXTEEN = 50_000
 
 
 def board_files():

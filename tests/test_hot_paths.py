@@ -36,6 +36,10 @@ def test_hot_path_allocates_nothing(scenario):
         # Program changes switched presets, and some route followed an input's notes.
         assert int(out.split("SELECTS")[1].split()[0]) > 2
         assert int(out.split("FOLLOWED")[1].split()[0]) == 2  # in2 (bit 1)
+    if scenario.stem == "note_tables_path":
+        # Every table was taken and a note-on found none (dropped by rule); every off was paid.
+        words = out.split("TOO_MANY_NOTES")[1].split()
+        assert int(words[0]) > 0 and words[-1] == "0", words
     if scenario.stem == "overload_path":
         # The overload really happened: values were coalesced (and notes dropped by rule).
         assert int(out.split("COALESCED")[1].split()[0]) > 0
