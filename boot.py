@@ -15,7 +15,10 @@ import digitalio
 import storage
 import usb_midi
 
-from firmware import pinmap
+from firmware import pinmap, pinmap_usbhost
+
+if board.board_id == pinmap_usbhost.BOARD:
+    pinmap = pinmap_usbhost  # the USB host variant (docs/usb-host.md)
 
 usb_midi.set_names(
     streaming_interface_name="Thruway MIDI",
@@ -25,10 +28,20 @@ usb_midi.set_names(
 )
 usb_midi.enable()
 
-button1 = digitalio.DigitalInOut(getattr(board, pinmap.BUTTON1))
-button1.switch_to_input(pull=digitalio.Pull.UP)
-held = not button1.value  # pressed pulls the pin to GND
-button1.deinit()
+if hasattr(pinmap, "BUTTONS"):
+    # The buttons on one ADC pin (firmware/button_ladder.py).
+    import analogio
+
+    from firmware.button_ladder import Ladder
+
+    adc = analogio.AnalogIn(getattr(board, pinmap.BUTTONS))
+    held = Ladder(adc).sample() & 1
+    adc.deinit()
+else:
+    button1 = digitalio.DigitalInOut(getattr(board, pinmap.BUTTON1))
+    button1.switch_to_input(pull=digitalio.Pull.UP)
+    held = not button1.value  # pressed pulls the pin to GND
+    button1.deinit()
 
 if held:
     storage.remount("/", readonly=False)

@@ -239,7 +239,7 @@ def run():
 # Modules only start-up uses: the checker, the hardware set-up and its pin names, the DAC
 # set-up and table builders, the start-up itself. Dropped once the box runs, their code leaves
 # the heap (docs/design.md, "Heap").
-START_UP_MODULES = ("config", "board_io", "pinmap", "cv_setup", "start")
+START_UP_MODULES = ("config", "board_io", "pinmap", "pinmap_usbhost", "cv_setup", "start")
 
 
 def _forget_start_up():

@@ -17,7 +17,10 @@ import microcontroller
 import rp2pio
 import supervisor
 
-from firmware import pinmap, ports
+from firmware import pinmap, pinmap_usbhost, ports
+
+if board.board_id == pinmap_usbhost.BOARD:
+    pinmap = pinmap_usbhost  # noqa: F811  (the USB host variant: docs/usb-host.md)
 
 MIDI_BAUD = 31250
 # 256 bytes = 82 ms of a full-rate input: the longest stall of the main loop on the board, a
@@ -73,6 +76,9 @@ DAC_I2C_HZ = 400000
 DAC_PITCH_ADDRESS = 0x60
 DAC_MOD_ADDRESS = 0x64
 DRUM_SPI_HZ = 1000000
+# Pico-PIO-USB's bit timing needs a CPU clock that is a multiple of 120 MHz (docs/usb-host.md);
+# set before any peripheral computes its divider.
+USB_HOST_CPU_HZ = 120000000
 
 
 def _pin(name):
@@ -165,6 +171,8 @@ class Hardware:
         self.outputs = [None, None, None, None, None, None]  # type: list  # [5]: cv, set by app
         self.faults = []
         self.ticks_ms = supervisor.ticks_ms
+        # The USB host port first, where the pin map has one: it needs a whole PIO block.
+        self.usb_host = self._usb_host() if hasattr(pinmap, "USB_HOST_DP") else None
         for k, (tx, rx) in enumerate(((pinmap.MIDI_OUT1, pinmap.MIDI_IN1), (pinmap.MIDI_OUT2, pinmap.MIDI_IN2))):
             try:
                 uart = _uart(tx, rx)
@@ -180,8 +188,31 @@ class Hardware:
                 self.faults.append("din%d (PIO): %s" % (k + 1, e))
         self._timers()
         self._usb()
+        if self.usb_host is not None:
+            # usbh: input after usb, output after cv (firmware/router.py); app sets outputs[5].
+            self.inputs.append(self.usb_host)
+            self.outputs.append(self.usb_host)
         self._jacks()
         self._panel()
+
+    def _usb_host(self):
+        # The socket's 5 V (a load switch) is switched on only once the port is open.
+        try:
+            import usb.core
+            import usb_host
+
+            microcontroller.cpu.frequency = USB_HOST_CPU_HZ
+            self.usb_host_port = usb_host.Port(_pin(pinmap.USB_HOST_DP), _pin(pinmap.USB_HOST_DM))
+        except (ImportError, ValueError, RuntimeError) as e:
+            self.faults.append("usb host: %s" % e)
+            return None
+        self.usb_host_power = _out(pinmap.USB_HOST_EN)
+        self.usb_host_power.value = True
+        from firmware.router import INPUTS
+        from firmware.usb_host_port import UsbHostPort
+
+        return UsbHostPort(usb.core.find, usb.core.USBTimeoutError, usb.core.USBError, supervisor.ticks_ms,
+                           INPUTS.index("usbh"))
 
     def _timers(self):
         # The clock's PIO metronome and pulse one-shot (firmware/clock.py), after the DIN ports:
@@ -227,7 +258,16 @@ class Hardware:
             self.faults.append("drums: %s" % e)
 
     def _panel(self):
-        self.buttons = [_in(name) for name in (pinmap.BUTTON1, pinmap.BUTTON2, pinmap.BUTTON3, pinmap.BUTTON4)]
+        if hasattr(pinmap, "BUTTONS"):
+            # The USB host variant: the four buttons on one ADC pin (firmware/button_ladder.py).
+            import analogio
+
+            from firmware.button_ladder import Ladder, LadderButton
+
+            ladder = Ladder(analogio.AnalogIn(_pin(pinmap.BUTTONS)))
+            self.buttons = [LadderButton(ladder, k) for k in range(4)]
+        else:
+            self.buttons = [_in(name) for name in (pinmap.BUTTON1, pinmap.BUTTON2, pinmap.BUTTON3, pinmap.BUTTON4)]
         self.leds_pin = _out(pinmap.LEDS)
         self.nvm = microcontroller.nvm
         self.watchdog = getattr(microcontroller, "watchdog", None)

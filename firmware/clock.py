@@ -114,8 +114,8 @@ _LATE_MS = const(5)  # a token this late never comes: the metronome stopped; sta
 DEFAULT_CLOCK = {
     "master": "auto",
     "bpm": 120,
-    "send": {"out1": True, "out2": True, "out3": True, "out4": True, "usb": True, "cv": True},
-    "divide": {"out1": 1, "out2": 1, "out3": 1, "out4": 1, "usb": 1, "cv": 1},
+    "send": {"out1": True, "out2": True, "out3": True, "out4": True, "usb": True, "cv": True, "usbh": True},
+    "divide": {"out1": 1, "out2": 1, "out3": 1, "out4": 1, "usb": 1, "cv": 1, "usbh": 1},
     "analog": {"resolution": 4, "pulse_ms": 5, "reset_ms": 5},
 }
 

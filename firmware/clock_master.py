@@ -21,25 +21,26 @@ NONE = const(0xFF)
 MASTER_AUTO = const(0xFE)
 MASTER_INTERNAL = const(0xFD)  # the box's own clock (or the analog clock input)
 CLOCK_TIMEOUT_MS = const(1000)
-MAX_OUTPUTS = const(6)
+MAX_OUTPUTS = const(7)
+_BASE_OUTPUTS = const(6)  # BITS covers these; a box with a 7th output (usbh) extends it
 
 
 def _bits():
     # The output indexes in each output mask, ``for o in BITS[mask]``, each as a bytearray:
     # 2.6 KB of heap against 10 KB as tuples (MicroPython VM).
-    out = [None] * (1 << MAX_OUTPUTS)  # type: list
-    for m in range(1 << MAX_OUTPUTS):
+    out = [None] * (1 << _BASE_OUTPUTS)  # type: list
+    for m in range(1 << _BASE_OUTPUTS):
         n = 0
-        for o in range(MAX_OUTPUTS):
+        for o in range(_BASE_OUTPUTS):
             n += m >> o & 1
         t = bytearray(n)
         n = 0
-        for o in range(MAX_OUTPUTS):
+        for o in range(_BASE_OUTPUTS):
             if m >> o & 1:
                 t[n] = o
                 n += 1
         out[m] = t
-    return tuple(out)
+    return out  # a list: a box with a 7th output extends it (ClockMaster)
 
 
 BITS = _bits()
@@ -48,6 +49,10 @@ del _bits  # run once: its code need not stay in the heap
 
 class ClockMaster:
     def __init__(self, n_out):
+        # A 7th output (usbh) doubles BITS, once, in place: the 2.6 KB only a box with one pays.
+        if n_out > _BASE_OUTPUTS and len(BITS) == 1 << _BASE_OUTPUTS:
+            for m in range(1 << _BASE_OUTPUTS):
+                BITS.append(BITS[m] + bytes((_BASE_OUTPUTS,)))
         self.n_out = n_out
         self.mode = MASTER_AUTO
         self.master = NONE

@@ -371,13 +371,12 @@ def is_transform(route):
 
 
 def _pairs(route):
-    """The (input, output) pairs a checked route joins ("all" never joins usb to usb)."""
+    """The (input, output) pairs a checked route joins ("all" never joins usb to usb, nor usbh
+    to usbh)."""
     out = []
-    usb_in = INPUTS.index("usb")
-    usb_out = OUTPUTS.index("usb")
     for i in route["from"]:
         for o in route["to"]:
-            if route.get("all_to") and i == usb_in and o == usb_out:
+            if route.get("all_to") and INPUTS[i] == OUTPUTS[o]:
                 continue
             out.append((i, o))
     return out

@@ -11,8 +11,10 @@ to any port and the engine drains it.
 
 from firmware.midi import KIND_ALL, kind_of
 
-INPUTS = ("in1", "in2", "in3", "in4", "usb")
-OUTPUTS = ("out1", "out2", "out3", "out4", "usb", "cv")  # cv: the box's own CV engine
+# usbh: the USB host port (firmware/usb_host_port.py), last on both sides so a box without one
+# (its Hardware lists stop before it) builds exactly the tables it always did.
+INPUTS = ("in1", "in2", "in3", "in4", "usb", "usbh")
+OUTPUTS = ("out1", "out2", "out3", "out4", "usb", "cv", "usbh")  # cv: the box's own CV engine
 CV_OUTPUT = 5
 USB_OUTPUT = OUTPUTS.index("usb")
 ALL_CHANNELS = 0xFFFF
@@ -25,11 +27,13 @@ def build_masks(routes, n_in=len(INPUTS)):
         kinds = route.get("kinds", KIND_ALL)
         channels = route.get("channels", ALL_CHANNELS)
         for i in route["from"]:
+            if i >= n_in:
+                continue  # a port this box does not have (usbh)
             table = masks[i]
             bits = 0
             for o in route["to"]:
-                if route.get("all_to") and OUTPUTS[o] == INPUTS[i] == "usb":
-                    continue  # a USB input is never echoed back to USB by "all"
+                if route.get("all_to") and OUTPUTS[o] == INPUTS[i]:
+                    continue  # a USB input (usb, usbh) is never echoed back to itself by "all"
                 bits |= 1 << o
             if not bits:
                 continue
@@ -75,5 +79,6 @@ def build_transforms(routes, n_in=len(INPUTS), n_out=len(OUTPUTS)):
         signature = (tuple(sorted(remap.items())), transpose, tuple(velocity) if velocity else None)
         for i in route["from"]:
             for o in route["to"]:
-                out[i * n_out + o] = (smap, transpose, vtable, signature)
+                if i < n_in and o < n_out:
+                    out[i * n_out + o] = (smap, transpose, vtable, signature)
     return out

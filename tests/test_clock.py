@@ -179,8 +179,8 @@ def test_clock_outputs_mask_and_divide():
     c["send"]["out2"] = False
     c["divide"]["usb"] = 4
     mask, divide = fwclock.clock_outputs(c)
-    assert mask == 0b111101
-    assert divide == [1, 1, 1, 1, 4, 1]
+    assert mask == 0b1111101
+    assert divide == [1, 1, 1, 1, 4, 1, 1]
 
 
 # -- internal master ---------------------------------------------------------------------------

@@ -119,7 +119,7 @@ def test_examples_and_the_default_config_pass_both_checkers(path):
         # The box out of the box: one preset merging everything, active sensing not forwarded.
         (preset,) = settings_["presets"]
         (route,) = preset["routes"]
-        assert route["from"] == [0, 1, 2, 3, 4] and route["to"] == [0, 1, 2, 3, 4, 5]
+        assert route["from"] == [0, 1, 2, 3, 4, 5] and route["to"] == [0, 1, 2, 3, 4, 5, 6]
         assert route["all_to"] is True and route["kinds"] == config.DEFAULT_KINDS
         assert not route["kinds"] & midi.KIND_ACTIVE_SENSING
 
@@ -230,8 +230,8 @@ def test_defaults_written_in_words():
     assert route["channels"] == 0xFFFF and route["remap"] == {} and route["velocity"] is None
     assert "all_to" not in route
     clock = p0["clock"]
-    assert clock["send"] == {p: True for p in ("out1", "out2", "out3", "out4", "usb", "cv")}
-    assert clock["divide"] == {p: 1 for p in ("out1", "out2", "out3", "out4", "usb", "cv")}
+    assert clock["send"] == {p: True for p in ("out1", "out2", "out3", "out4", "usb", "cv", "usbh")}
+    assert clock["divide"] == {p: 1 for p in ("out1", "out2", "out3", "out4", "usb", "cv", "usbh")}
     assert [v["channel"] for v in p0["cv"]["voices"]] == [1, 2, 3, 4]  # voice N on channel N
     assert [v["channel"] for v in config.check({"presets": [{"cv": {"voices": [{"channel": 9}]}}]})[0]
             ["presets"][0]["cv"]["voices"]] == [9, 2, 3, 4]  # voices not listed keep their defaults

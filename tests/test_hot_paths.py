@@ -32,6 +32,10 @@ def test_hot_path_allocates_nothing(scenario):
         forwarded = int(out.split("FORWARDED")[1].split()[0])
         parsed = int(out.split("PARSED")[1].split()[0])
         assert forwarded > 1000 and parsed > 300  # the path really carried traffic
+    if scenario.stem == "usbh_path":
+        # Reads unpacked the chord (10 MIDI bytes a transfer), sends packed the stream.
+        assert int(out.split("USBH_BYTES_IN")[1].split()[0]) >= 20
+        assert int(out.split("USBH_PACKETS_OUT")[1].split()[0]) >= 12
     if scenario.stem == "overload_path":
         # The overload really happened: values were coalesced (and notes dropped by rule).
         assert int(out.split("COALESCED")[1].split()[0]) > 0
