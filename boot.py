@@ -15,10 +15,10 @@ import digitalio
 import storage
 import usb_midi
 
-from firmware import pinmap, pinmap_usbhost
+from firmware import pinmap
 
-if board.board_id == pinmap_usbhost.BOARD:
-    pinmap = pinmap_usbhost  # the USB host variant (docs/usb-host.md)
+if board.board_id == pinmap.USB_HOST_BOARD:
+    from firmware import pinmap_usbhost as pinmap  # the USB host variant (docs/usb-host.md)
 
 usb_midi.set_names(
     streaming_interface_name="Thruway MIDI",

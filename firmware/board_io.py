@@ -16,11 +16,12 @@ import digitalio
 import microcontroller
 import rp2pio
 import supervisor
+from micropython import const
 
-from firmware import pinmap, pinmap_usbhost, ports
+from firmware import pinmap, ports
 
-if board.board_id == pinmap_usbhost.BOARD:
-    pinmap = pinmap_usbhost  # noqa: F811  (the USB host variant: docs/usb-host.md)
+if board.board_id == pinmap.USB_HOST_BOARD:
+    from firmware import pinmap_usbhost as pinmap  # the USB host variant (docs/usb-host.md)
 
 MIDI_BAUD = 31250
 # 256 bytes = 82 ms of a full-rate input: the longest stall of the main loop on the board, a
@@ -77,8 +78,9 @@ DAC_PITCH_ADDRESS = 0x60
 DAC_MOD_ADDRESS = 0x64
 DRUM_SPI_HZ = 1000000
 # Pico-PIO-USB's bit timing needs a CPU clock that is a multiple of 120 MHz (docs/usb-host.md);
-# set before any peripheral computes its divider.
-USB_HOST_CPU_HZ = 120000000
+# set before any peripheral computes its divider. (The USB host variant's names here are few and
+# private: every name this module holds costs the plain Pico heap for good, as a qstr.)
+_USB_HOST_CPU_HZ = const(120000000)
 
 
 def _pin(name):
@@ -171,8 +173,8 @@ class Hardware:
         self.outputs = [None, None, None, None, None, None]  # type: list  # [5]: cv, set by app
         self.faults = []
         self.ticks_ms = supervisor.ticks_ms
-        # The USB host port first, where the pin map has one: it needs a whole PIO block.
-        self.usb_host = self._usb_host() if hasattr(pinmap, "USB_HOST_DP") else None
+        if hasattr(pinmap, "USB_HOST_DP"):
+            microcontroller.cpu.frequency = _USB_HOST_CPU_HZ  # the USB host variant: first of all
         for k, (tx, rx) in enumerate(((pinmap.MIDI_OUT1, pinmap.MIDI_IN1), (pinmap.MIDI_OUT2, pinmap.MIDI_IN2))):
             try:
                 uart = _uart(tx, rx)
@@ -188,31 +190,8 @@ class Hardware:
                 self.faults.append("din%d (PIO): %s" % (k + 1, e))
         self._timers()
         self._usb()
-        if self.usb_host is not None:
-            # usbh: input after usb, output after cv (firmware/router.py); app sets outputs[5].
-            self.inputs.append(self.usb_host)
-            self.outputs.append(self.usb_host)
         self._jacks()
         self._panel()
-
-    def _usb_host(self):
-        # The socket's 5 V (a load switch) is switched on only once the port is open.
-        try:
-            import usb.core
-            import usb_host
-
-            microcontroller.cpu.frequency = USB_HOST_CPU_HZ
-            self.usb_host_port = usb_host.Port(_pin(pinmap.USB_HOST_DP), _pin(pinmap.USB_HOST_DM))
-        except (ImportError, ValueError, RuntimeError) as e:
-            self.faults.append("usb host: %s" % e)
-            return None
-        self.usb_host_power = _out(pinmap.USB_HOST_EN)
-        self.usb_host_power.value = True
-        from firmware.router import INPUTS
-        from firmware.usb_host_port import UsbHostPort
-
-        return UsbHostPort(usb.core.find, usb.core.USBTimeoutError, usb.core.USBError, supervisor.ticks_ms,
-                           INPUTS.index("usbh"))
 
     def _timers(self):
         # The clock's PIO metronome and pulse one-shot (firmware/clock.py), after the DIN ports:
@@ -262,10 +241,9 @@ class Hardware:
             # The USB host variant: the four buttons on one ADC pin (firmware/button_ladder.py).
             import analogio
 
-            from firmware.button_ladder import Ladder, LadderButton
+            from firmware import button_ladder
 
-            ladder = Ladder(analogio.AnalogIn(_pin(pinmap.BUTTONS)))
-            self.buttons = [LadderButton(ladder, k) for k in range(4)]
+            self.buttons = button_ladder.buttons(analogio.AnalogIn(_pin(pinmap.BUTTONS)))
         else:
             self.buttons = [_in(name) for name in (pinmap.BUTTON1, pinmap.BUTTON2, pinmap.BUTTON3, pinmap.BUTTON4)]
         self.leds_pin = _out(pinmap.LEDS)
@@ -299,6 +277,27 @@ class Hardware:
         return wd
 
     def _usb(self):
+        # The USB host port (usbh), where the pin map has one: a whole PIO block (the RP2350's
+        # third, the DIN ports and clock timers fill two). Its socket's 5 V (a load switch) is
+        # switched on once the port is open. Input after usb, output after cv (firmware/router.py).
+        self.usb_host = None
+        if hasattr(pinmap, "USB_HOST_DP"):
+            try:
+                import usb.core
+                import usb_host
+
+                host = usb_host.Port(_pin(pinmap.USB_HOST_DP), _pin(pinmap.USB_HOST_DM))
+                power = _out(pinmap.USB_HOST_EN)
+                power.value = True
+                from firmware import router, usb_host_port
+
+                self.usb_host = usb_host_port.UsbHostPort(
+                    usb.core.find, usb.core.USBTimeoutError, usb.core.USBError, supervisor.ticks_ms,
+                    router.INPUTS.index("usbh"), (host, power))
+                self.inputs.append(self.usb_host)
+                self.outputs.append(self.usb_host)
+            except (ImportError, ValueError, RuntimeError) as e:
+                self.faults.append("usb host: %s" % e)
         try:
             import usb_midi
         except ImportError:

@@ -2,9 +2,9 @@
 (hardware/usbhost.json "ladder", docs/usb-host.md). Each button joins 3V3 to the ADC node through
 its own resistor, a pull-down holds the node at 0 V: every combination reads its own voltage.
 
-``board_io`` hands in the ``analogio.AnalogIn``; the panel gets four ``LadderButton`` objects with
-``.value`` (False = pressed), as it gets ``digitalio`` pins on the plain box, and boot.py reads
-button 1 through ``Ladder`` too.
+``board_io`` hands in the ``analogio.AnalogIn`` (``buttons``); the panel gets four ``LadderButton``
+objects with ``.value`` (False = pressed), as it gets ``digitalio`` pins on the plain box, and
+boot.py reads button 1 through ``Ladder`` too.
 """
 
 # hardware/usbhost.json "ladder" (tests/test_usb_host.py checks they agree): ohms.
@@ -63,3 +63,9 @@ class LadderButton:
         ladder = self.ladder
         pressed = ladder.sample() if self.first else ladder.pressed
         return not pressed & self.bit
+
+
+def buttons(adc):
+    """The panel's four buttons on the ladder read through ``adc`` (an ``AnalogIn``)."""
+    ladder = Ladder(adc)
+    return [LadderButton(ladder, k) for k in range(4)]

@@ -22,7 +22,7 @@ MASTER_AUTO = const(0xFE)
 MASTER_INTERNAL = const(0xFD)  # the box's own clock (or the analog clock input)
 CLOCK_TIMEOUT_MS = const(1000)
 MAX_OUTPUTS = const(7)
-_BASE_OUTPUTS = const(6)  # BITS covers these; a box with a 7th output (usbh) extends it
+_BASE_OUTPUTS = const(6)  # BITS covers these; firmware.start.wire extends it for a 7th (usbh)
 
 
 def _bits():
@@ -40,7 +40,7 @@ def _bits():
                 t[n] = o
                 n += 1
         out[m] = t
-    return out  # a list: a box with a 7th output extends it (ClockMaster)
+    return out  # a list: a box with a 7th output extends it (firmware.start.wire)
 
 
 BITS = _bits()
@@ -49,10 +49,6 @@ del _bits  # run once: its code need not stay in the heap
 
 class ClockMaster:
     def __init__(self, n_out):
-        # A 7th output (usbh) doubles BITS, once, in place: the 2.6 KB only a box with one pays.
-        if n_out > _BASE_OUTPUTS and len(BITS) == 1 << _BASE_OUTPUTS:
-            for m in range(1 << _BASE_OUTPUTS):
-                BITS.append(BITS[m] + bytes((_BASE_OUTPUTS,)))
         self.n_out = n_out
         self.mode = MASTER_AUTO
         self.master = NONE

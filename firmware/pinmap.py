@@ -28,3 +28,4 @@ RESET_OUT = "GP22"
 RUN_OUT = "GP26"
 CLOCK_IN = "GP27"
 LEDS = "GP28"
+USB_HOST_BOARD = "raspberry_pi_pico2"  # firmware/pinmap_usbhost.py is for this board

@@ -1,9 +1,8 @@
-"""Pin assignment of the USB host variant (docs/usb-host.md), on the board ``BOARD`` names:
-firmware/board_io.py and boot.py use it there, and firmware/pinmap.py on any other board.
+"""Pin assignment of the USB host variant (docs/usb-host.md): firmware/board_io.py and boot.py use
+it on the board firmware/pinmap.py names in USB_HOST_BOARD, and firmware/pinmap.py elsewhere.
 
 Generated from hardware/pinmap-usbhost.json by ``python -m host_tools pinmap``: edit that file, not this."""
 
-BOARD = "raspberry_pi_pico2"
 MIDI_OUT1 = "GP0"
 MIDI_IN1 = "GP1"
 MIDI_OUT3 = "GP2"

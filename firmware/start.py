@@ -9,7 +9,7 @@ from firmware.app import Box
 from firmware.clock import DEFAULT_CLOCK, Clock, clock_outputs
 from firmware.clock import prepare as prepare_clock
 from firmware.cv import CvEngine
-from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, Merger
+from firmware.merger import BITS, MASTER_AUTO, MASTER_INTERNAL, Merger
 from firmware.panel import Panel
 
 
@@ -20,6 +20,10 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     box.ticks_ms = ticks_ms
     box.errors = list(errors)
     usb = router.INPUTS.index("usb")
+    if len(outputs) > 6 and len(BITS) == 64:
+        # A 7th output (usbh): BITS doubles, once, in place; the 2.6 KB only a box with one pays.
+        for m in range(64):
+            BITS.append(BITS[m] + b"\x06")
     box.merger = Merger(len(inputs), len(outputs), usb)
     box.merger.outputs = outputs
     for o in range(len(outputs)):

@@ -179,7 +179,8 @@ class UsbHostPort:
     ``lost``, set at start-up (``firmware.start``), is called with ``index`` when a device is
     unplugged: the merger releases its notes as for an input lost after active sensing."""
 
-    def __init__(self, find, timeout_error, usb_error, ticks_ms, index):
+    def __init__(self, find, timeout_error, usb_error, ticks_ms, index, hardware=None):
+        self.hardware = hardware  # what board_io opened for it (the host port, its power pin)
         self.find = find
         self.timeout_error = timeout_error
         self.usb_error = usb_error

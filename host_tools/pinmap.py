@@ -27,8 +27,8 @@ HEADER = '''"""Pin assignment of the Thruway box (Raspberry Pi Pico names).
 
 Generated from hardware/pinmap.json by ``python -m host_tools pinmap``: edit that file, not this."""
 '''
-HEADER_USBHOST = '''"""Pin assignment of the USB host variant (docs/usb-host.md), on the board ``BOARD`` names:
-firmware/board_io.py and boot.py use it there, and firmware/pinmap.py on any other board.
+HEADER_USBHOST = '''"""Pin assignment of the USB host variant (docs/usb-host.md): firmware/board_io.py and boot.py use
+it on the board firmware/pinmap.py names in USB_HOST_BOARD, and firmware/pinmap.py elsewhere.
 
 Generated from hardware/pinmap-usbhost.json by ``python -m host_tools pinmap``: edit that file, not this."""
 '''
@@ -210,8 +210,10 @@ def validate_pinmap(data):
 def render(data, header=HEADER):
     """The text of firmware/pinmap.py for a pin map (a variant's module also names its board)."""
     body = "".join(f'{key.upper()} = "{entry["gpio"]}"\n' for key, entry in data["pins"].items())
-    if header is HEADER_USBHOST:
-        body = f'BOARD = "{data["board"]}"\n' + body
+    if header is HEADER:
+        # The board the variant is for, so board_io and boot.py import its map only there.
+        variant = load_pinmap(PINMAP_USBHOST_JSON)["board"]
+        body += f'USB_HOST_BOARD = "{variant}"  # firmware/pinmap_usbhost.py is for this board\n'
     return header + "\n" + body
 
 

@@ -230,8 +230,8 @@ def test_defaults_written_in_words():
     assert route["channels"] == 0xFFFF and route["remap"] == {} and route["velocity"] is None
     assert "all_to" not in route
     clock = p0["clock"]
-    assert clock["send"] == {p: True for p in ("out1", "out2", "out3", "out4", "usb", "cv", "usbh")}
-    assert clock["divide"] == {p: 1 for p in ("out1", "out2", "out3", "out4", "usb", "cv", "usbh")}
+    assert clock["send"] == {p: True for p in ("out1", "out2", "out3", "out4", "usb", "cv")}
+    assert clock["divide"] == {p: 1 for p in ("out1", "out2", "out3", "out4", "usb", "cv")}
     assert [v["channel"] for v in p0["cv"]["voices"]] == [1, 2, 3, 4]  # voice N on channel N
     assert [v["channel"] for v in config.check({"presets": [{"cv": {"voices": [{"channel": 9}]}}]})[0]
             ["presets"][0]["cv"]["voices"]] == [9, 2, 3, 4]  # voices not listed keep their defaults
