@@ -18,7 +18,7 @@ import usb_midi
 from firmware import pinmap
 
 if board.board_id == pinmap.USB_HOST_BOARD:
-    from firmware import pinmap_usbhost as pinmap  # the USB host variant (docs/usb-host.md)
+    from firmware import pinmap_usbhost as pinmap  # type: ignore[no-redef]  # the USB host variant (docs/usb-host.md)
 
 usb_midi.set_names(
     streaming_interface_name="Thruway MIDI",

@@ -21,7 +21,7 @@ from micropython import const
 from firmware import pinmap, ports
 
 if board.board_id == pinmap.USB_HOST_BOARD:
-    from firmware import pinmap_usbhost as pinmap  # the USB host variant (docs/usb-host.md)
+    from firmware import pinmap_usbhost as pinmap  # type: ignore[no-redef]  # the USB host variant (docs/usb-host.md)
 
 MIDI_BAUD = 31250
 # 256 bytes = 82 ms of a full-rate input: the longest stall of the main loop on the board, a
@@ -286,8 +286,8 @@ class Hardware:
                 import usb.core
                 import usb_host
 
-                host = usb_host.Port(_pin(pinmap.USB_HOST_DP), _pin(pinmap.USB_HOST_DM))
-                power = _out(pinmap.USB_HOST_EN)
+                host = usb_host.Port(_pin(pinmap.USB_HOST_DP), _pin(pinmap.USB_HOST_DM))  # type: ignore[attr-defined]
+                power = _out(pinmap.USB_HOST_EN)  # type: ignore[attr-defined]
                 power.value = True
                 from firmware import router, usb_host_port
 

@@ -23,7 +23,8 @@ PINMAP_PY = ROOT / "firmware" / "pinmap.py"
 PINMAP_USBHOST_JSON = ROOT / "hardware" / "pinmap-usbhost.json"
 PINMAP_USBHOST_PY = ROOT / "firmware" / "pinmap_usbhost.py"
 
-HEADER = '''"""Pin assignment of the Thruway box (Raspberry Pi Pico names).
+HEADER = '''"""Pin assignment of the Thruway box (Raspberry Pi Pico names). ``USB_HOST_BOARD``: the board
+firmware/pinmap_usbhost.py is for instead (the USB host variant, docs/usb-host.md).
 
 Generated from hardware/pinmap.json by ``python -m host_tools pinmap``: edit that file, not this."""
 '''
@@ -213,7 +214,7 @@ def render(data, header=HEADER):
     if header is HEADER:
         # The board the variant is for, so board_io and boot.py import its map only there.
         variant = load_pinmap(PINMAP_USBHOST_JSON)["board"]
-        body += f'USB_HOST_BOARD = "{variant}"  # firmware/pinmap_usbhost.py is for this board\n'
+        body += f'USB_HOST_BOARD = "{variant}"\n'
     return header + "\n" + body
 
 

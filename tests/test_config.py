@@ -150,7 +150,7 @@ def literal(default):
 
 SECTIONS = {  # docs heading -> (schema properties, checked object(s) under the defaults)
     "Top level": (SCHEMA["properties"], None),
-    "`outputs.<port>` (`out1`..`out4`, `usb`)": (SCHEMA["$defs"]["output"]["properties"], "outputs"),
+    "`outputs.<port>` (`out1`..`out4`, `usb`, `usbh`)": (SCHEMA["$defs"]["output"]["properties"], "outputs"),
     "`calibration.<jack>` (`cv1`..`cv4`, `mod1`..`mod4`)": (SCHEMA["$defs"]["calibration"]["oneOf"][0]["properties"], "calibration"),
     "`panel`": (SCHEMA["$defs"]["panel"]["properties"], "panel"),
     "Preset (`presets[N]`)": (SCHEMA["$defs"]["preset"]["properties"], "preset"),
