@@ -20,10 +20,11 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     box.ticks_ms = ticks_ms
     box.errors = list(errors)
     usb = router.INPUTS.index("usb")
-    if len(outputs) > 6 and len(BITS) == 64:
-        # A 7th output (usbh): BITS doubles, once, in place; the 2.6 KB only a box with one pays.
-        for m in range(64):
-            BITS.append(BITS[m] + b"\x06")
+    usbh = router.OUTPUTS.index("usbh")  # BITS covers the outputs before it
+    if len(outputs) > usbh and len(BITS) == 1 << usbh:
+        # A box with usbh: BITS doubles, once, in place; the 2.6 KB only such a box pays.
+        for m in range(1 << usbh):
+            BITS.append(BITS[m] + bytes((usbh,)))
     box.merger = Merger(len(inputs), len(outputs), usb)
     box.merger.outputs = outputs
     for o in range(len(outputs)):

@@ -227,3 +227,37 @@ def test_sim_refuses_what_it_cannot_do(tmp_path, args, needle):
                           env={**__import__("os").environ, "CIRCUITPY_UF2": "", "CIRCUITPY_MPY_CROSS": "",
                                "CIRCUITPY_BOOTROM": ""})
     assert proc.returncode == 2 and needle in proc.stderr, proc.stderr
+
+
+# -- the board engine: what of usb_host runs on the emulated Pico ------------------------------
+
+PROBE = b'''import board, busio, supervisor
+uart = busio.UART(tx=board.GP0, rx=board.GP1, baudrate=31250, timeout=0)
+buf = bytearray(8)
+t0 = supervisor.ticks_ms()
+while supervisor.ticks_ms() - t0 < 1500:  # the serial console is read once the host has opened it
+    uart.readinto(buf)
+import usb_host, usb.core
+print("probe: modules", usb_host.Port, usb.core.find, usb.core.USBTimeoutError)
+try:
+    print("probe: find", usb.core.find())
+except Exception as e:
+    print("probe: find error", repr(e))
+while True:
+    uart.readinto(buf)
+'''
+
+
+def test_the_pico_build_has_usb_host_and_find_needs_a_port_on_the_board_engine():
+    # docs/usb-host.md, "What cannot be tested here": the modules are in CircuitPython's Pico
+    # build; find() before usb_host.Port raises as Device.c says. (Port() itself never returns
+    # on the engine: rp2040js runs core 0 only, and the port starts core 1.)
+    from host_tools.board import engine
+
+    try:
+        files = engine.find_files()
+    except engine.Missing as e:
+        pytest.skip(str(e))
+    run = engine.board_run(None, {}, until_ms=2000, files=files, tree={"code.py": PROBE})
+    assert "probe: modules <class 'Port'> <function> <class 'USBTimeoutError'>" in run.console, run.console
+    assert "probe: find error RuntimeError('No usb host port initialized',)" in run.console, run.console
