@@ -17,6 +17,9 @@ import usb_midi
 
 from firmware import pinmap
 
+if board.board_id == pinmap.USB_HOST_BOARD:
+    from firmware import pinmap_usbhost as pinmap  # type: ignore[no-redef]  # the USB host variant (docs/usb-host.md)
+
 # The USB names are kept in four blocks allocated beside this script's heap, which is freed when
 # boot.py ends: beside a heap of one area (8 KB) that left a 7.4 KB hole below them, too small
 # for code.py's first area, so the box's heap began above them and gc.mem_free() (the heap's
@@ -34,10 +37,20 @@ usb_midi.set_names(
 )
 usb_midi.enable()
 
-button1 = digitalio.DigitalInOut(getattr(board, pinmap.BUTTON1))
-button1.switch_to_input(pull=digitalio.Pull.UP)
-held = not button1.value  # pressed pulls the pin to GND
-button1.deinit()
+if hasattr(pinmap, "BUTTONS"):
+    # The buttons on one ADC pin (firmware/button_ladder.py).
+    import analogio
+
+    from firmware.button_ladder import Ladder
+
+    adc = analogio.AnalogIn(getattr(board, pinmap.BUTTONS))
+    held = Ladder(adc).sample() & 1
+    adc.deinit()
+else:
+    button1 = digitalio.DigitalInOut(getattr(board, pinmap.BUTTON1))
+    button1.switch_to_input(pull=digitalio.Pull.UP)
+    held = not button1.value  # pressed pulls the pin to GND
+    button1.deinit()
 
 if held:
     storage.remount("/", readonly=False)

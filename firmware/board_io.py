@@ -16,8 +16,12 @@ import digitalio
 import microcontroller
 import rp2pio
 import supervisor
+from micropython import const
 
 from firmware import pinmap, ports
+
+if board.board_id == pinmap.USB_HOST_BOARD:
+    from firmware import pinmap_usbhost as pinmap  # type: ignore[no-redef]  # the USB host variant (docs/usb-host.md)
 
 MIDI_BAUD = 31250
 # 256 bytes = 82 ms of a full-rate input: the longest stall of the main loop on the board, a
@@ -73,6 +77,10 @@ DAC_I2C_HZ = 400000
 DAC_PITCH_ADDRESS = 0x60
 DAC_MOD_ADDRESS = 0x64
 DRUM_SPI_HZ = 1000000
+# Pico-PIO-USB's bit timing needs a CPU clock that is a multiple of 120 MHz (docs/usb-host.md);
+# set before any peripheral computes its divider. (The USB host variant's names here are few and
+# private: every name this module holds costs the plain Pico heap for good, as a qstr.)
+_USB_HOST_CPU_HZ = const(120000000)
 
 
 def _pin(name):
@@ -168,6 +176,8 @@ class Hardware:
         self.outputs = [None, None, None, None, None, None]  # type: list  # [5]: cv, set by app
         self.faults = []
         self.ticks_ms = supervisor.ticks_ms
+        if hasattr(pinmap, "USB_HOST_DP"):
+            microcontroller.cpu.frequency = _USB_HOST_CPU_HZ  # the USB host variant: first of all
         for k, (tx, rx) in enumerate(((pinmap.MIDI_OUT1, pinmap.MIDI_IN1), (pinmap.MIDI_OUT2, pinmap.MIDI_IN2))):
             try:
                 uart = _uart(tx, rx)
@@ -230,7 +240,15 @@ class Hardware:
             self.faults.append("drums: %s" % e)
 
     def _panel(self):
-        self.buttons = [_in(name) for name in (pinmap.BUTTON1, pinmap.BUTTON2, pinmap.BUTTON3, pinmap.BUTTON4)]
+        if hasattr(pinmap, "BUTTONS"):
+            # The USB host variant: the four buttons on one ADC pin (firmware/button_ladder.py).
+            import analogio
+
+            from firmware import button_ladder
+
+            self.buttons = button_ladder.buttons(analogio.AnalogIn(_pin(pinmap.BUTTONS)))
+        else:
+            self.buttons = [_in(name) for name in (pinmap.BUTTON1, pinmap.BUTTON2, pinmap.BUTTON3, pinmap.BUTTON4)]
         self.leds_pin = _out(pinmap.LEDS)
         self.nvm = microcontroller.nvm
         self.watchdog = getattr(microcontroller, "watchdog", None)
@@ -262,6 +280,27 @@ class Hardware:
         return wd
 
     def _usb(self):
+        # The USB host port (usbh), where the pin map has one: a whole PIO block (the RP2350's
+        # third, the DIN ports and clock timers fill two). Its socket's 5 V (a load switch) is
+        # switched on once the port is open. Input after usb, output after cv (firmware/router.py).
+        self.usb_host = None
+        if hasattr(pinmap, "USB_HOST_DP"):
+            try:
+                import usb.core
+                import usb_host
+
+                host = usb_host.Port(_pin(pinmap.USB_HOST_DP), _pin(pinmap.USB_HOST_DM))  # type: ignore[attr-defined]
+                power = _out(pinmap.USB_HOST_EN)  # type: ignore[attr-defined]
+                power.value = True
+                from firmware import router, usb_host_port
+
+                self.usb_host = usb_host_port.UsbHostPort(
+                    usb.core.find, usb.core.USBTimeoutError, usb.core.USBError, supervisor.ticks_ms,
+                    router.INPUTS.index("usbh"), (host, power))
+                self.inputs.append(self.usb_host)
+                self.outputs.append(self.usb_host)
+            except (ImportError, ValueError, RuntimeError) as e:
+                self.faults.append("usb host: %s" % e)
         try:
             import usb_midi
         except ImportError:

@@ -106,7 +106,9 @@ _LEAD_US = const(200)  # poll from this long before a token is due (its time is 
 _LATE_MS = const(5)  # a token this late never comes: the metronome stopped; start it again
 
 # Clock outputs are the router's (router.OUTPUTS), in its order; ``cv`` is the CV engine, which
-# needs transport (a Stop drops its gates) and so is on by default like the others.
+# needs transport (a Stop drops its gates) and so is on by default like the others. ``usbh`` (the
+# USB host variant's port) is not listed: a port not named gets True and 1 (clock_outputs), and
+# two more keys in each preset's dicts would cost every box heap.
 
 # The complete ``clock`` object of a preset with its defaults (docs/config.md). The config
 # checker merges a preset's keys over it; ``master`` stays the string of the file.

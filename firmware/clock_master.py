@@ -21,7 +21,7 @@ NONE = const(0xFF)
 MASTER_AUTO = const(0xFE)
 MASTER_INTERNAL = const(0xFD)  # the box's own clock (or the analog clock input)
 CLOCK_TIMEOUT_MS = const(1000)
-MAX_OUTPUTS = const(6)
+MAX_OUTPUTS = const(7)
 
 
 def _bits():

@@ -221,7 +221,7 @@ def _name(value, path, errors):
 # -- port names (top-level "names", version 2) ------------------------------------------------
 # A name stands for its port wherever a port is written. ``check`` sets ``_NAMES`` (name ->
 # port) for the document it checks and clears it after; the checker runs once, at start-up.
-NAMED_PORTS = ("in1", "in2", "in3", "in4", "out1", "out2", "out3", "out4", "usb")
+NAMED_PORTS = ("in1", "in2", "in3", "in4", "out1", "out2", "out3", "out4", "usb", "usbh")
 RESERVED_NAMES = ("all", "cv", "auto", "internal", "clock_in")
 _NAMES = {}  # type: dict
 
@@ -513,13 +513,12 @@ def is_transform(route):
 
 
 def _pairs(route):
-    """The (input, output) pairs a checked route joins ("all" never joins usb to usb)."""
+    """The (input, output) pairs a checked route joins ("all" never joins usb to usb, nor usbh
+    to usbh)."""
     out = []
-    usb_in = INPUTS.index("usb")
-    usb_out = OUTPUTS.index("usb")
     for i in route["from"]:
         for o in route["to"]:
-            if route.get("all_to") and i == usb_in and o == usb_out:
+            if route.get("all_to") and INPUTS[i] == OUTPUTS[o]:
                 continue
             out.append((i, o))
     return out

@@ -1,4 +1,5 @@
-"""Pin assignment of the Thruway box (Raspberry Pi Pico names).
+"""Pin assignment of the Thruway box (Raspberry Pi Pico names). ``USB_HOST_BOARD``: the board
+firmware/pinmap_usbhost.py is for instead (the USB host variant, docs/usb-host.md).
 
 Generated from hardware/pinmap.json by ``python -m host_tools pinmap``: edit that file, not this."""
 
@@ -28,3 +29,4 @@ RESET_OUT = "GP22"
 RUN_OUT = "GP26"
 CLOCK_IN = "GP27"
 LEDS = "GP28"
+USB_HOST_BOARD = "raspberry_pi_pico2"

@@ -22,9 +22,11 @@ from firmware.midi import (
     kind_of,
 )
 
-INPUTS = ("in1", "in2", "in3", "in4", "usb")
+# usbh: the USB host port (firmware/usb_host_port.py), last on both sides so a box without one
+# (its Hardware lists stop before it) builds exactly the tables it always did.
+INPUTS = ("in1", "in2", "in3", "in4", "usb", "usbh")
 DROP = 0xFF  # in a note or controller table: not sent
-OUTPUTS = ("out1", "out2", "out3", "out4", "usb", "cv")  # cv: the box's own CV engine
+OUTPUTS = ("out1", "out2", "out3", "out4", "usb", "cv", "usbh")  # cv: the box's own CV engine
 CV_OUTPUT = 5
 USB_OUTPUT = OUTPUTS.index("usb")
 ALL_CHANNELS = 0xFFFF
@@ -56,11 +58,13 @@ def build_masks(routes, n_in=len(INPUTS), clock_to_all=False, select=None):
         kinds = route.get("kinds", KIND_ALL)
         channels = route.get("channels", ALL_CHANNELS)
         for i in route["from"]:
+            if i >= n_in:
+                continue  # a port this box does not have (usbh)
             table = masks[i]
             bits = 0
             for o in route["to"]:
-                if route.get("all_to") and OUTPUTS[o] == INPUTS[i] == "usb":
-                    continue  # a USB input is never echoed back to USB by "all"
+                if route.get("all_to") and OUTPUTS[o] == INPUTS[i]:
+                    continue  # a USB input (usb, usbh) is never echoed back to itself by "all"
                 bits |= 1 << o
             if not bits:
                 continue
@@ -142,5 +146,6 @@ def build_transforms(routes, n_in=len(INPUTS), n_out=len(OUTPUTS)):
                      tuple(sorted(follow_in.items())))
         for i in route["from"]:
             for o in route["to"]:
-                out[i * n_out + o] = (smap, ntable, vtable, signature, ctable, follow)
+                if i < n_in and o < n_out:
+                    out[i * n_out + o] = (smap, ntable, vtable, signature, ctable, follow)
     return out

@@ -286,6 +286,8 @@ def build():
                   box.merger.last_rx, hw.ticks_ms(), error=bool(errors), fault=bool(hw.faults))
     box.panel = panel
     panel.transport = box.clock
+    if hw.usb_host is not None:
+        hw.usb_host.lost = box.merger.input_lost  # an unplugged device's notes are released
     stored = panel.stored_preset()
     if stored is not None and stored != box.preset:
         box.select_preset(stored)

@@ -22,7 +22,7 @@ from host_tools import midiwire
 from host_tools.midiwords import describe
 
 NS_PER_MS = 1_000_000
-PORT_ORDER = ("in1", "in2", "in3", "in4", "usb_in", "out1", "out2", "out3", "out4", "usb")
+PORT_ORDER = ("in1", "in2", "in3", "in4", "usb_in", "out1", "out2", "out3", "out4", "usb", "usbh")
 class DecodeError(Exception):
     """A file that cannot be read: main() prints it on one line and exits 2."""
 

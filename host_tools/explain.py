@@ -19,8 +19,8 @@ import sys
 from host_tools import fwimport
 from host_tools.midiwords import note_name
 
-INPUTS = ("in1", "in2", "in3", "in4", "usb")  # firmware/router.py
-OUTPUTS = ("out1", "out2", "out3", "out4", "usb", "cv")
+INPUTS = ("in1", "in2", "in3", "in4", "usb", "usbh")  # firmware/router.py
+OUTPUTS = ("out1", "out2", "out3", "out4", "usb", "cv", "usbh")
 KIND_WORDS = {
     "notes": "notes", "poly_pressure": "poly pressure", "control_change": "CC",
     "program_change": "program change", "channel_pressure": "channel pressure", "pitch_bend": "pitch bend",
@@ -128,13 +128,24 @@ def route_words(route, names):
     return text + (", " + ", ".join(changes) if changes else "")
 
 
+def _names_usbh(preset):
+    """Whether the preset names the USB host port itself (not only through "all"): only then do
+    the words mention it, as most boxes have none (docs/usb-host.md)."""
+    usbh_in, usbh_out = INPUTS.index("usbh"), OUTPUTS.index("usbh")
+    for route in preset["routes"]:
+        if (usbh_out in route["to"] and not route.get("all_to")) or \
+                (usbh_in in route["from"] and len(route["from"]) < len(INPUTS)):
+            return True
+    return preset["clock"]["master"] == "usbh"
+
+
 def clock_words(preset, names, version=1):
     """Where clock and transport come from and go, in one line."""
     clock = preset["clock"]
     master = clock["master"]
     send = clock.get("send", {})
     divide = clock.get("divide", {})
-    midi_outs = [o for o in OUTPUTS if o != "cv"]
+    midi_outs = [o for o in OUTPUTS if o != "cv" and (o != "usbh" or _names_usbh(preset))]
     on = [o for o in midi_outs if send.get(o, True)]
     off = [o for o in midi_outs if not send.get(o, True)]
 

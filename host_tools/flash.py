@@ -81,6 +81,7 @@ LABEL = "CIRCUITPY"
 SUPPORTED_BOARDS = {
     "raspberry_pi_pico": "Raspberry Pi Pico",
     "raspberry_pi_pico_w": "Raspberry Pi Pico W",
+    "raspberry_pi_pico2": "Raspberry Pi Pico 2 (the USB host variant, docs/usb-host.md)",
 }
 SUPPORTED_MAJOR = 10
 WARN_MAJORS = (9,)
@@ -265,7 +266,8 @@ def firmware_pins(source=REPO):
     path = Path(source) / "firmware" / "pinmap.py"
     tree = ast.parse(path.read_text(encoding="utf-8"))
     return {n.value.value for n in ast.walk(tree)
-            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)}
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
+            and n.targets[0].id != "USB_HOST_BOARD"}  # type: ignore[attr-defined]  # a board, not a pin
 
 
 def check_board(board, source=REPO):

@@ -1,7 +1,8 @@
 """The pin map: ``hardware/pinmap.json`` -> ``firmware/pinmap.py``, and its validation.
 
-    python -m host_tools pinmap            write firmware/pinmap.py from hardware/pinmap.json
-    python -m host_tools pinmap --check    exit 1 if firmware/pinmap.py differs (or the map is invalid)
+    python -m host_tools pinmap            write firmware/pinmap.py from hardware/pinmap.json and
+                                           firmware/pinmap_usbhost.py from hardware/pinmap-usbhost.json
+    python -m host_tools pinmap --check    exit 1 if either differs (or a map is invalid)
 
 Options ``--json PATH`` and ``--out PATH`` point at other files (tests use them).
 
@@ -18,10 +19,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PINMAP_JSON = ROOT / "hardware" / "pinmap.json"
 PINMAP_PY = ROOT / "firmware" / "pinmap.py"
+# The USB host variant (docs/usb-host.md): board_io and boot.py use it on the board it names.
+PINMAP_USBHOST_JSON = ROOT / "hardware" / "pinmap-usbhost.json"
+PINMAP_USBHOST_PY = ROOT / "firmware" / "pinmap_usbhost.py"
 
-HEADER = '''"""Pin assignment of the Thruway box (Raspberry Pi Pico names).
+HEADER = '''"""Pin assignment of the Thruway box (Raspberry Pi Pico names). ``USB_HOST_BOARD``: the board
+firmware/pinmap_usbhost.py is for instead (the USB host variant, docs/usb-host.md).
 
 Generated from hardware/pinmap.json by ``python -m host_tools pinmap``: edit that file, not this."""
+'''
+HEADER_USBHOST = '''"""Pin assignment of the USB host variant (docs/usb-host.md): firmware/board_io.py and boot.py use
+it on the board firmware/pinmap.py names in USB_HOST_BOARD, and firmware/pinmap.py elsewhere.
+
+Generated from hardware/pinmap-usbhost.json by ``python -m host_tools pinmap``: edit that file, not this."""
 '''
 
 # GPIOs a Raspberry Pi Pico brings out to its pins. GP23 (SMPS power save), GP24 (VBUS sense),
@@ -198,10 +208,14 @@ def validate_pinmap(data):
     return errors
 
 
-def render(data):
-    """The text of firmware/pinmap.py for a pin map."""
+def render(data, header=HEADER):
+    """The text of firmware/pinmap.py for a pin map (a variant's module also names its board)."""
     body = "".join(f'{key.upper()} = "{entry["gpio"]}"\n' for key, entry in data["pins"].items())
-    return HEADER + "\n" + body
+    if header is HEADER:
+        # The board the variant is for, so board_io and boot.py import its map only there.
+        variant = load_pinmap(PINMAP_USBHOST_JSON)["board"]
+        body += f'USB_HOST_BOARD = "{variant}"\n'
+    return header + "\n" + body
 
 
 def main(argv=None):
@@ -210,11 +224,13 @@ def main(argv=None):
         args = args[1:]
     check = False
     json_path, out_path = PINMAP_JSON, PINMAP_PY
+    chosen = False
     while args:
         a = args.pop(0)
         if a == "--check":
             check = True
         elif a in ("--json", "--out") and args:
+            chosen = True
             if a == "--json":
                 json_path = Path(args.pop(0))
             else:
@@ -225,6 +241,17 @@ def main(argv=None):
         else:
             print(f"pinmap: unknown argument {a!r}", file=sys.stderr)
             return 2
+    jobs = [(json_path, out_path, HEADER)]
+    if not chosen:
+        jobs.append((PINMAP_USBHOST_JSON, PINMAP_USBHOST_PY, HEADER_USBHOST))
+    for json_path, out_path, header in jobs:
+        status = _one(json_path, out_path, header, check)
+        if status:
+            return status
+    return 0
+
+
+def _one(json_path, out_path, header, check):
     try:
         data = load_pinmap(json_path)
     except (OSError, ValueError) as e:
@@ -235,7 +262,7 @@ def main(argv=None):
         for e in errors:
             print(f"pinmap: {json_path}: {e}", file=sys.stderr)
         return 1
-    text = render(data)
+    text = render(data, header)
     if check:
         try:
             current = Path(out_path).read_text(encoding="utf-8")

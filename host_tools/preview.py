@@ -161,7 +161,10 @@ def run(config_text, preset, inputs, until_ms=None):
     engine = CvEngine(hw, vt.ticks_ms)
     clock_pin, reset_pin, run_pin = Pin(), Pin(), Pin()
     clock = Clock(clock_pin, reset_pin, run_pin, None, vt.ticks_ms)
-    box = app.Box(ports_in, outs + [engine], vt.ticks_ms, settings, errors, clock=clock)
+    # The outputs in the router's order, the CV engine at its place (usbh comes after it).
+    ports_out = list(outs)
+    ports_out.insert(OUTPUTS.index("cv"), engine)
+    box = app.Box(ports_in, ports_out, vt.ticks_ms, settings, errors, clock=clock)
     if 0 < preset < len(settings["presets"]):
         box.select_preset(preset)
     end_us = int(until_ms * 1000) if until_ms else last_us + TAIL_MS * 1000

@@ -68,7 +68,8 @@ def _board_io_source_constants():
                 call = node.value
                 found[name] = [elt.value for elt in call.args[1].elts]
             elif name.endswith("_HZ"):
-                found[name] = node.value.value
+                value = node.value  # a literal, or const(literal)
+                found[name] = (value.args[0] if isinstance(value, ast.Call) else value).value
         elif isinstance(node, ast.FunctionDef):
             # The keyword arguments of the StateMachine each function builds.
             for call in ast.walk(node):

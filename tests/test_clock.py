@@ -155,8 +155,11 @@ def test_default_clock_is_the_documented_preset_object():
     d = fwclock.DEFAULT_CLOCK
     assert d["master"] == "auto" and d["bpm"] == 120
     assert d["analog"] == {"resolution": 4, "pulse_ms": 5, "reset_ms": 5}
-    assert set(d["send"]) == set(router.OUTPUTS) and all(d["send"].values())
-    assert set(d["divide"]) == set(router.OUTPUTS) and set(d["divide"].values()) == {1}
+    # Every output but usbh, which a preset gets as a port not named: sent, undivided.
+    assert set(d["send"]) == set(router.OUTPUTS) - {"usbh"} and all(d["send"].values())
+    assert set(d["divide"]) == set(router.OUTPUTS) - {"usbh"} and set(d["divide"].values()) == {1}
+    send, divide = fwclock.clock_outputs(d)
+    assert send >> router.OUTPUTS.index("usbh") & 1 and divide[router.OUTPUTS.index("usbh")] == 1
     # clock_outputs numbers the outputs as the router does (bit o, divide[o]).
     send, divide = fwclock.clock_outputs({"send": {"usb": False}, "divide": {"out3": 4}})
     assert send == (1 << len(router.OUTPUTS)) - 1 - (1 << router.USB_OUTPUT)
@@ -179,8 +182,8 @@ def test_clock_outputs_mask_and_divide():
     c["send"]["out2"] = False
     c["divide"]["usb"] = 4
     mask, divide = fwclock.clock_outputs(c)
-    assert mask == 0b111101
-    assert divide == [1, 1, 1, 1, 4, 1]
+    assert mask == 0b1111101
+    assert divide == [1, 1, 1, 1, 4, 1, 1]
 
 
 # -- internal master ---------------------------------------------------------------------------

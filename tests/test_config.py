@@ -122,7 +122,7 @@ def test_examples_and_the_default_config_pass_both_checkers(path):
         # The box out of the box: one preset merging everything, active sensing not forwarded.
         (preset,) = settings_["presets"]
         (route,) = preset["routes"]
-        assert route["from"] == [0, 1, 2, 3, 4] and route["to"] == [0, 1, 2, 3, 4, 5]
+        assert route["from"] == [0, 1, 2, 3, 4, 5] and route["to"] == [0, 1, 2, 3, 4, 5, 6]
         assert route["all_to"] is True and route["kinds"] == config.DEFAULT_KINDS
         assert not route["kinds"] & midi.KIND_ACTIVE_SENSING
 
@@ -153,7 +153,7 @@ def literal(default):
 
 SECTIONS = {  # docs heading -> (schema properties, checked object(s) under the defaults)
     "Top level": (SCHEMA["properties"], None),
-    "`outputs.<port>` (`out1`..`out4`, `usb`)": (SCHEMA["$defs"]["output"]["properties"], "outputs"),
+    "`outputs.<port>` (`out1`..`out4`, `usb`, `usbh`)": (SCHEMA["$defs"]["output"]["properties"], "outputs"),
     "`calibration.<jack>` (`cv1`..`cv4`, `mod1`..`mod4`)": (SCHEMA["$defs"]["calibration"]["oneOf"][0]["properties"], "calibration"),
     "`panel`": (SCHEMA["$defs"]["panel"]["properties"], "panel"),
     "Preset (`presets[N]`)": (SCHEMA["$defs"]["preset"]["properties"], "preset"),

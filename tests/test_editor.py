@@ -46,7 +46,7 @@ def test_state_serves_the_file_the_choices_and_the_page(server):
     port, config = server
     status, state = call(port, "/api/state")
     assert status == 200 and state["path"] == str(config) and state["text"] == config.read_text()
-    assert state["choices"]["outputs"] == ["out1", "out2", "out3", "out4", "usb", "cv"]
+    assert state["choices"]["outputs"] == ["out1", "out2", "out3", "out4", "usb", "cv", "usbh"]
     assert "notes" in state["choices"]["kinds"] and "clock_in" in state["choices"]["masters"]
     assert set(state["demo"]) == {"in1", "in2"}
     status, page = call(port, "/")

@@ -108,7 +108,10 @@ def test_pinmap_generated_format(pins):
     lines = text.splitlines()
     assert lines[0].startswith('"""Pin assignment')
     body = [ln for ln in lines if re.match(r"^[A-Z0-9_]+ = ", ln)]
-    assert body == [f'{k.upper()} = "{v["gpio"]}"' for k, v in pins["pins"].items()]
+    # Every pin, then the board the USB host variant's map is for (docs/usb-host.md).
+    variant = pinmap.load_pinmap(pinmap.PINMAP_USBHOST_JSON)["board"]
+    assert body == [f'{k.upper()} = "{v["gpio"]}"' for k, v in pins["pins"].items()] + [
+        f'USB_HOST_BOARD = "{variant}"']
     assert text.endswith('"\n')
 
 

@@ -40,6 +40,10 @@ def test_hot_path_allocates_nothing(scenario):
         # Every table was taken and a note-on found none (dropped by rule); every off was paid.
         words = out.split("TOO_MANY_NOTES")[1].split()
         assert int(words[0]) > 0 and words[-1] == "0", words
+    if scenario.stem == "usbh_path":
+        # Reads unpacked the chord (10 MIDI bytes a transfer), sends packed the stream.
+        assert int(out.split("USBH_BYTES_IN")[1].split()[0]) >= 20
+        assert int(out.split("USBH_PACKETS_OUT")[1].split()[0]) >= 12
     if scenario.stem == "overload_path":
         # The overload really happened: values were coalesced (and notes dropped by rule).
         assert int(out.split("COALESCED")[1].split()[0]) > 0

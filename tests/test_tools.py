@@ -216,7 +216,7 @@ def test_explain_refuses_what_the_box_refuses_in_one_line(tmp_path, capsys):
     assert main(["explain", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: %s: the box would refuse it: presets[0].routes[0].to: unknown port 'out9' "
-                   "(ports are out1, out2, out3, out4, usb, cv)" % path]
+                   "(ports are out1, out2, out3, out4, usb, cv, usbh)" % path]
 
 
 # -- make bench's verdict ----------------------------------------------------------------------------

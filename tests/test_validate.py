@@ -34,7 +34,7 @@ def test_errors_name_their_key_paths_once_each(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     # One line a problem, each naming the file: the schema's own words only with --verbose.
     assert err[:-1] == [
-        "error: %s: presets[0].routes[0].to[1]: unknown port 'out9' (ports are out1, out2, out3, out4, usb, cv)" % bad,
+        "error: %s: presets[0].routes[0].to[1]: unknown port 'out9' (ports are out1, out2, out3, out4, usb, cv, usbh)" % bad,
         "error: %s: presets[0].routes[0].channels[0]: 0 is not a MIDI channel (1-16)" % bad,
     ], err
     assert err[-1] == "%s: 2 problems: the box would ignore this file and merge everything" % bad

@@ -332,7 +332,7 @@ function renderMatrix() {
     if (!route || typeof route !== "object") return;
     for (const i of expand(route.from, ch.inputs))
       for (const o of expand(route.to, ch.outputs)) {
-        if (route.to === "all" && i === "usb" && o === "usb") continue;
+        if (route.to === "all" && i === o) continue;  // usb to usb, usbh to usbh: never by "all"
         const td = cells[i + ">" + o];
         if (!td) continue;
         td.append(el("span", { class: "badge" + (r === S.route ? " selected" : ""), "data-route": r, title: `route ${r + 1}`,

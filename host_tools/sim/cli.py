@@ -19,8 +19,10 @@ def _parser():
     p.add_argument("--config", help="config.json to use (default: the repo's config.json)")
     p.add_argument("--preset", help="preset to start in: its number (1-based) or its name")
     p.add_argument("--in", dest="inputs", action="append", default=[], metavar="PORT=FILE",
-                   help="feed PORT (in1..in4, usb) from FILE (.txt timed bytes or .mid)")
-    p.add_argument("--events", help="front-panel actions: '<time_ms> press|release <button>' lines")
+                   help="feed PORT (in1..in4, usb, usbh: the USB host variant's device) from FILE "
+                        "(.txt timed bytes or .mid)")
+    p.add_argument("--events", help="front-panel actions: '<time_ms> press|release <button>' lines; "
+                                    "'<time_ms> plug|unplug usbh' for the USB host port's device")
     p.add_argument("--clock-in", metavar="FILE",
                    help="clock-in jack pulses: the time in ms of each rising edge, one a line (5 ms pulses)")
     p.add_argument("--until", type=float, metavar="MS", help="simulate up to this time")
@@ -45,8 +47,9 @@ def _read_input(spec):
     if "=" not in spec:
         raise UsageError("--in %s: expected PORT=FILE" % spec)
     port, path = spec.split("=", 1)
-    if port not in runner.INPUT_PORTS:
-        raise UsageError("--in %s: unknown input port %r (ports are %s)" % (spec, port, ", ".join(runner.INPUT_PORTS)))
+    ports = runner.INPUT_PORTS + (runner.USBH,)
+    if port not in ports:
+        raise UsageError("--in %s: unknown input port %r (ports are %s)" % (spec, port, ", ".join(ports)))
     if path.endswith(".mid"):
         try:
             return port, midiwire.read_smf(path)
@@ -82,13 +85,17 @@ def _read_events(path):
     events = []
     for number, line in _lines(path):
         fields = line.split()
-        if len(fields) != 3 or fields[1] not in ("press", "release"):
-            raise UsageError("%s:%d: expected '<time_ms> press|release <button>'" % (path, number))
+        if len(fields) == 3 and fields[1] in runner.USBH_EVENTS:
+            if fields[2] != runner.USBH:
+                raise UsageError("%s:%d: only %s is plugged and unplugged" % (path, number, runner.USBH))
+        elif len(fields) != 3 or fields[1] not in ("press", "release"):
+            raise UsageError("%s:%d: expected '<time_ms> press|release <button>' or '<time_ms> plug|unplug usbh'"
+                             % (path, number))
         try:
             t = float(fields[0])
         except ValueError:
             raise UsageError("%s:%d: %r is not a time in ms" % (path, number, fields[0])) from None
-        if fields[2] not in runner.BUTTONS:
+        if fields[1] in ("press", "release") and fields[2] not in runner.BUTTONS:
             raise UsageError("%s:%d: unknown button %r (buttons are %s)"
                              % (path, number, fields[2], ", ".join(runner.BUTTONS)))
         events.append((int(round(t * 1_000_000)), fields[1], fields[2]))
@@ -181,6 +188,11 @@ def main(argv):
         return 2
     if args.engine == "board":
         from host_tools.board import engine
+
+        if runner.USBH in inputs or any(e[2] == runner.USBH for e in events):
+            print("error: usbh: the board engine emulates the Pico (RP2040) only; the USB host variant is a "
+                  "Pico 2 (RP2350), which rp2040js does not emulate (docs/usb-host.md)", file=sys.stderr)
+            return 2
 
         try:
             files = engine.find_files(args.uf2, args.mpy_cross, args.bootrom)

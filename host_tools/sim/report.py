@@ -7,7 +7,7 @@ import os
 from host_tools import bench_clock, bench_cv, midiwire
 from host_tools.figures import NS_PER_MS
 from host_tools.figures import stats_ms as _stats
-from host_tools.sim.runner import INPUT_PORTS, OUTPUT_PORTS
+from host_tools.sim.runner import input_ports, output_ports
 
 
 def _latency_class(m):
@@ -93,8 +93,8 @@ def _match(m, by_port, cursor, last_from):
 
 def summary(result):
     ports = {}
-    for port in INPUT_PORTS:
-        name = "usb_in" if port == "usb" else port
+    for port in input_ports(result):
+        name = port + "_in" if port in ("usb", "usbh") else port
         timed = result.inputs.get(port, [])
         msgs, problems = midiwire.decode(timed)
         counters = dict(result.counters.get(name, {}))
@@ -107,9 +107,9 @@ def summary(result):
             "parsed_by_box": parsed,
             "stream_problems": len(problems),
         }
-    for port in OUTPUT_PORTS:
-        key = "usb_out" if port == "usb" else port
-        name = "usb" if port == "usb" else port
+    for port in output_ports(result):
+        key = port + "_out" if port in ("usb", "usbh") else port
+        name = port
         timed = result.outputs.get(port, [])
         msgs, problems = midiwire.decode(timed)
         ports[name] = {
@@ -121,6 +121,9 @@ def summary(result):
         }
     end_ms = result.end_ns / NS_PER_MS
     latency, latency_idle = latencies(result)
+    if result.usbh:
+        # The device on the USB host port: when it was plugged in and out.
+        ports["usbh_in"]["plugs"] = [[round(t / NS_PER_MS, 3), what] for t, what in result.usbh_plugs]
     out = {
         "ports": ports,
         "latency_ms": latency,
@@ -146,7 +149,7 @@ def summary(result):
 
 def write_outputs(result, out_dir, plot=True):
     os.makedirs(out_dir, exist_ok=True)
-    for port in OUTPUT_PORTS:
+    for port in output_ports(result):
         timed = result.outputs.get(port, [])
         with open(os.path.join(out_dir, port + ".txt"), "w") as f:
             f.write(midiwire.format_timed_bytes(timed, header=["Thruway simulator: bytes that left %s" % port]))

@@ -27,6 +27,11 @@ NS_PER_MS = 1_000_000
 
 INPUT_PORTS = ("in1", "in2", "in3", "in4", "usb")
 OUTPUT_PORTS = ("out1", "out2", "out3", "out4", "usb")
+# The USB host port (both ways): only on the USB host variant (a Pico 2), which a run becomes
+# when it feeds usbh or plugs / unplugs it (docs/usb-host.md).
+USBH = "usbh"
+USBH_BOARD = "raspberry_pi_pico2"
+USBH_EVENTS = ("plug", "unplug")
 BUTTONS = ("button1", "button2", "button3", "button4")
 SIGNALS = (
     ["cv%d" % k for k in range(1, 5)]
@@ -51,9 +56,18 @@ MAX_REBOOTS = 50  # a box that resets over and over ends the run
 CHARGED_PYTHON = (REPO / "firmware", REPO / "code.py")
 
 
-def pinmap():
-    with open(REPO / "hardware" / "pinmap.json") as f:
+def pinmap(variant=False):
+    with open(REPO / "hardware" / ("pinmap-usbhost.json" if variant else "pinmap.json")) as f:
         return json.load(f)["pins"]
+
+
+def input_ports(result):
+    """The input ports of a run: INPUT_PORTS, and usbh on the USB host variant."""
+    return INPUT_PORTS + ((USBH,) if result.usbh else ())
+
+
+def output_ports(result):
+    return OUTPUT_PORTS + ((USBH,) if result.usbh else ())
 
 
 def gpio_number(name):
@@ -81,11 +95,13 @@ class SimResult:
         self.nvm_writes = 0
         self.boot_out = ""  # what boot.py printed (boot_out.txt on the board)
         self.drive = {}  # the CIRCUITPY drive's mode as boot.py left it (fakes/storage.py)
+        self.usbh = False  # the USB host variant (a Pico 2 with the usbh port)
+        self.usbh_plugs = []  # (time_ns, "plug" | "unplug") of the device on usbh
 
 
 def _purge_modules():
     for name in list(sys.modules):
-        if name in _FAKE_MODULES or name == "code" or name == "firmware" or name.startswith("firmware."):
+        if name in _FAKE_MODULES or name == "code" or name == "firmware" or name.startswith(("firmware.", "usb")):
             del sys.modules[name]
 
 
@@ -158,6 +174,7 @@ def _restart_hardware(w):
     if "pio_state_machines" in w.__dict__:
         w.__dict__["pio_state_machines"][0] = 0
     w.__dict__.pop("pio_blocks", None)
+    w.__dict__.pop("usb_host_port", None)
     for t in w.__dict__.get("transmitters", ()):
         t.fifo.clear()
     for din in w.din_inputs.values():
@@ -213,8 +230,14 @@ def _run_firmware(w, console, boot_out):
                 return
 
 
-def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock_in=(), python_costs=False):
-    """Run the box. ``inputs``: {port: [(time_ns, bytes)]}; ``events``: [(time_ns, action, button)].
+def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock_in=(), python_costs=False,
+             usbh=None):
+    """Run the box. ``inputs``: {port: [(time_ns, bytes)]}; ``events``: [(time_ns, action, button)],
+    or (time_ns, "plug" | "unplug", "usbh") for the device on the USB host port.
+
+    ``usbh``: run the USB host variant (a Pico 2 with the usbh port); by default when ``inputs``
+    feed usbh or ``events`` plug it. Its device is plugged in at power-up unless the first usbh
+    event is a plug.
 
     ``config_text``: the drive's config.json (bytes as they are, or text written as UTF-8); None
     means the drive has none. ``nvm``: bytes the box's NVM holds at power-up (a previous run's
@@ -232,8 +255,18 @@ def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock
     w.last_pass_ns = 0
     w.max_pass_ns = 0
     _world.install(w)
-    pins = pinmap()
+    if usbh is None:
+        usbh = USBH in inputs or any(e[2] == USBH for e in events)
+    pins = pinmap(usbh)
     result = SimResult()
+    result.usbh = usbh
+    if usbh:
+        from host_tools.sim.usbhost import UsbHostDevice
+
+        w.board_id = USBH_BOARD
+        w.pio_block_count = 3  # the RP2350
+        first = [action for _, action, port in sorted(events) if port == USBH]
+        w.usbh_device = UsbHostDevice(plugged=not first or first[0] != "plug")
     drive = tempfile.mkdtemp(prefix="thruway-drive-")
     cwd = os.getcwd()
     try:
@@ -248,6 +281,9 @@ def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock
             if port == "usb":
                 timed = [(t, b) for t, data in lines for b in data]
                 w.usb.schedule(timed)
+            elif port == USBH:
+                timed = [(t, b) for t, data in lines for b in data]
+                w.usbh_device.schedule(lines)
             else:
                 timed = din_arrival_times(lines)
                 gpio = gpio_number(pins["midi_" + port]["gpio"])
@@ -257,11 +293,23 @@ def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock
             if timed:
                 last_ns = max(last_ns, timed[-1][0])
         for t, action, button in events:
-            gpio = gpio_number(pins[button]["gpio"])
-            level = action != "press"  # buttons pull the pin to GND
+            if button == USBH:
+                w.at(t, getattr(w.usbh_device, action))
+                last_ns = max(last_ns, t)
+                continue
+            if "buttons" in pins:
+                # The variant's ladder: one ADC pin for the four buttons (fakes/analogio.py).
+                bit = 1 << BUTTONS.index(button)
 
-            def edge(gpio=gpio, level=level):
-                w.pin_levels[gpio] = level
+                def edge(bit=bit, pressed=action == "press"):
+                    held = w.__dict__.get("ladder_pressed", 0)
+                    w.ladder_pressed = held | bit if pressed else held & ~bit
+            else:
+                gpio = gpio_number(pins[button]["gpio"])
+                level = action != "press"  # buttons pull the pin to GND
+
+                def edge(gpio=gpio, level=level):
+                    w.pin_levels[gpio] = level
 
             if t <= 0:
                 edge()  # held at power-up: boot.py sees it (boot.py runs before time 0)
@@ -309,6 +357,9 @@ def _idle(w):
             return False
     if w.usb is not None and w.usb.to_device:
         return False
+    device = w.__dict__.get("usbh_device")
+    if device is not None and device.pending():
+        return False
     for t in w.__dict__.get("transmitters", ()):
         if not t.idle():
             return False
@@ -335,6 +386,10 @@ def _collect(w, result, pins):
     for port in ("out1", "out2", "out3", "out4"):
         result.outputs[port] = list(w.tx_wire(gpio_number(pins["midi_" + port]["gpio"])).bytes)
     result.outputs["usb"] = list(w.usb.from_device.bytes)
+    device = w.__dict__.get("usbh_device")
+    if device is not None:
+        result.outputs[USBH] = list(device.received.bytes)
+        result.usbh_plugs = list(device.plug_log)
     counters = {}
     for port in ("in1", "in2", "in3", "in4"):
         din = w.din_inputs.get(gpio_number(pins["midi_" + port]["gpio"]))
@@ -343,21 +398,31 @@ def _collect(w, result, pins):
             lost = din.unheard + (getattr(din.receiver, "lost", 0) if din.receiver else 0)
         counters[port] = {"rx_overflow": lost}
     counters["usb_in"] = {"rx_overflow": 0}
+    if device is not None:
+        counters["usbh_in"] = {"unplugged": device.unheard}  # bytes played while unplugged
     box = _box()
     if box is not None:
         from firmware import merger as fw_merger
+        from firmware import router as fw_router
 
         m = box.merger
         names = fw_merger.DROP_REASON_NAMES
-        for k, port in enumerate(INPUT_PORTS):
-            key = "usb_in" if port == "usb" else port
+        for port in input_ports(result):
+            k = fw_router.INPUTS.index(port)
+            if k >= m.n_in:
+                continue  # the port did not start (a fault on the console)
+            key = port + "_in" if port in ("usb", USBH) else port
             counters[key]["stray"] = m.stray[k]
             counters[key]["parsed"] = m.messages_in[k]
-        for o, port in enumerate(OUTPUT_PORTS):
-            key = "usb_out" if port == "usb" else port
+        coalesced = {}
+        for port in output_ports(result):
+            o = fw_router.OUTPUTS.index(port)
+            if o >= m.n_out:
+                continue
+            key = port + "_out" if port in ("usb", USBH) else port
             counters[key] = {names[r]: m.dropped[o * fw_merger.N_DROP_REASONS + r] for r in range(len(names))}
-        counters["coalesced"] = {("usb_out" if port == "usb" else port): m.coalesced[o]
-                                 for o, port in enumerate(OUTPUT_PORTS)}
+            coalesced[key] = m.coalesced[o]
+        counters["coalesced"] = coalesced
         counters["sysex_timeouts"] = m.sysex_timeouts
         result.config_errors = list(box.errors)
         counters["preset"] = box.preset + 1

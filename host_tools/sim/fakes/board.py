@@ -1,11 +1,21 @@
-"""Fake ``board`` for the Raspberry Pi Pico: the pin names CircuitPython's Pico build has.
+"""Fake ``board`` for the Raspberry Pi Pico (and the Pico 2, same pins): the pin names CircuitPython's Pico build has.
 
 A wrong pin name fails with AttributeError, as on the board. The box's assignment of these pins
 lives in ``hardware/pinmap.json`` (and ``firmware/pinmap.py``, generated from it)."""
 
+from host_tools.sim import world as _world
 from host_tools.sim.pins import Pin as _Pin
 
-board_id = "raspberry_pi_pico"
+
+def _board_id():
+    # The simulated board: the Pico, or the Pico 2 of the USB host variant (same pin names).
+    try:
+        return _world.current().__dict__.get("board_id", "raspberry_pi_pico")
+    except RuntimeError:
+        return "raspberry_pi_pico"
+
+
+board_id = _board_id()
 
 _PINS = {}
 for _n in list(range(0, 23)) + [23, 24, 25, 26, 27, 28, 29]:

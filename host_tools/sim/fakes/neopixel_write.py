@@ -25,7 +25,7 @@ def neopixel_write(digitalinout, buf):
     data = bytes(memoryview(buf).cast("B"))
     w = _world.current()
     used = w.__dict__.get("pio_state_machines", [0])
-    if used[0] >= 8:
+    if used[0] >= 4 * w.__dict__.get("pio_block_count", 2):  # 4 state machines a PIO block
         raise RuntimeError("All state machines in use")
     w.charge(SETUP_NS + len(data) * 8 * BIT_NS)
     frames = w.__dict__.setdefault("neopixels", {}).setdefault(digitalinout._pin.number, [])

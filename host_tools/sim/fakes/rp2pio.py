@@ -64,8 +64,7 @@ _KWARGS = {
     "mov_status_type": "txfifo",
     "mov_status_n": 0,
 }
-_STATE_MACHINES = 8  # 2 PIO blocks x 4
-_BLOCKS = 2
+_BLOCKS = 2  # the RP2040's; the world's pio_block_count says otherwise (RP2350: 3)
 _SMS_PER_BLOCK = 4
 _INSTRUCTIONS = 32  # words of instruction memory per block
 _SYS_HZ = 125_000_000
@@ -106,7 +105,8 @@ def _divider(frequency):
 def _blocks(w):
     blocks = w.__dict__.get("pio_blocks")
     if blocks is None:
-        blocks = [{"sms": 0, "used": [False] * _INSTRUCTIONS, "programs": {}} for _ in range(_BLOCKS)]
+        count = w.__dict__.get("pio_block_count", _BLOCKS)
+        blocks = [{"sms": 0, "used": [False] * _INSTRUCTIONS, "programs": {}} for _ in range(count)]
         w.pio_blocks = blocks
     return blocks
 
@@ -426,7 +426,7 @@ class StateMachine:
         div256 = _divider(frequency)
         w = _world.current()
         used = w.__dict__.setdefault("pio_state_machines", [0])
-        if used[0] >= _STATE_MACHINES:
+        if used[0] >= _SMS_PER_BLOCK * w.__dict__.get("pio_block_count", _BLOCKS):
             raise RuntimeError("All state machines in use")
         self._is_rx, self._is_tx = _decode(words)
         has_pins = any(opts[k] is not None for k in ("first_out_pin", "first_in_pin", "first_set_pin",

@@ -1,0 +1,1 @@
+"""Fake ``usb`` package: ``usb.core`` (the CircuitPython subset of PyUSB)."""
