@@ -71,6 +71,7 @@ _NONE = const(0xFF)
 _MAX_OWED = const(64)
 _OWN = const(0x40)  # in a late record's input byte: a value the box sent itself (_own_value)
 _NO_TABLE = const(0x80)  # firmware.tracking's NO_TABLE
+_USB_OUTPUT = const(4)  # firmware.router's USB_OUTPUT
 
 
 
@@ -792,7 +793,20 @@ class Merger:
         mask = self.clock_master.route(i, b, self.masks[i][b], now)
         if not mask:
             return
-        dm = mask & self.direct_timing & ~self.queued
+        dm = mask & self.direct_timing
+        waiting = dm & self.queued
+        if waiting:
+            # An output with messages waiting takes the byte now too when its lane is empty: a
+            # timing byte overtakes the ring (rule 1), so it need not wait for the pass's
+            # write_outputs. On a DIN wire it may even sit inside a message (MIDI 1.0); USB
+            # packs whole messages, so there only between two (its ring's next byte a status).
+            q = self.queues
+            lane_heads = q.lane_heads
+            lane_tails = q.lane_tails
+            for o in BITS[waiting]:
+                if lane_heads[o] != lane_tails[o] or (
+                        o == _USB_OUTPUT and self.rings[o][self.heads[o] & _RING_MASK] < 0x80):
+                    dm &= ~(1 << o)
         if dm:
             mask ^= dm
             rtb = self.msg

@@ -27,10 +27,10 @@ START_UP_MODULES = ("firmware.config", "firmware.board_io", "firmware.cv_setup",
 # MemoryError at boot); 59,280 (41,344) with the merger's rooms; 69,712 (51,504) after the cuts
 # of docs/design.md, "Heap" (note tables from a pool, start-up modules dropped, mpy-cross -O3,
 # BITS as views, boot.py's heap placement). Issue 13 asks for 64 KB (65,536) with the default
-# config. Config format 2's routing (issue 16), the CV engine's whole messages and the USB host
-# port then merged beside it: FIGURES_AFTER_MERGE.
-BOARD_FREE_DEFAULT = 68_000
-BOARD_FREE_SIXTEEN = 50_000
+# config. Config format 2's routing (issue 16) and the CV engine's whole messages then merged
+# beside it: 68,000 (49,360). The floors hold those figures less 1 KB (a merge moves the layout).
+BOARD_FREE_DEFAULT = 67_000
+BOARD_FREE_SIXTEEN = 48_300
 
 
 def board_files():

@@ -102,6 +102,7 @@ def test_the_byte_paths_queue_geometry_is_the_queues_own():
         assert getattr(merger_mod, "_" + name) == getattr(q, name), name
     assert merger_mod._NONE == merger_mod.NONE
     assert merger_mod._NO_TABLE == fwimport.firmware_module("tracking").NO_TABLE
+    assert merger_mod._USB_OUTPUT == fwimport.firmware_module("router").USB_OUTPUT
 
 
 # MicroPython's hash table sizes (py/map.c, hash_allocation_sizes): an object's attribute table
