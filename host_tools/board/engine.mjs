@@ -318,7 +318,7 @@ function patchUart(uart, k) {
 for (const pio of mcu.pio) {
   pio.run = () => {};
   for (const sm of pio.machines) {
-    const entry = { pio, sm, next: 0, enabled: false, parked: false };
+    const entry = { pio, sm, next: 0, enabled: false, parked: false, parkedAt: 0 };
     machines.push(entry);
     const write = sm.writeUint32.bind(sm);
     sm.writeUint32 = (offset, value) => {
@@ -340,11 +340,10 @@ function wakeParked() {
   let woke = false;
   for (const m of machines) {
     if (m.parked) {
-      const before = m.sm.cycles;
-      m.sm.checkWait();
+      m.sm.checkWait(); // (rp2040js may have ended the wait itself as the FIFO was written)
       if (!m.sm.waiting) {
         m.parked = false;
-        m.next = cycles + (m.sm.cycles - before) * smDivider(m.sm);
+        m.next = cycles + (m.sm.cycles - m.parkedAt) * smDivider(m.sm);
         woke = true;
       }
     }
@@ -405,6 +404,7 @@ function pioStep() {
       if (sm.waiting && sm.waitType !== WAIT_IRQ) {
         // Stalled on a FIFO or a pin: nothing changes until the CPU or the pin does.
         m.parked = true;
+        m.parkedAt = sm.cycles; // what the wait adds from here is the instruction's delay
         m.next = Infinity;
       }
     }
