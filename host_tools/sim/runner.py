@@ -409,7 +409,7 @@ def _collect(w, result, pins):
         names = fw_merger.DROP_REASON_NAMES
         for port in input_ports(result):
             k = fw_router.INPUTS.index(port)
-            if k >= m.n_in:
+            if k >= len(m.state):
                 continue  # the port did not start (a fault on the console)
             key = port + "_in" if port in ("usb", USBH) else port
             counters[key]["stray"] = m.stray[k]
