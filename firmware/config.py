@@ -857,17 +857,16 @@ def _on_enter(value, path, errors):
         for key in ("to", "channel", "program"):
             if key not in raw:
                 errors.add("%s.%s: missing" % (p, key))
-        if "to" not in raw or "channel" not in raw or "program" not in raw:
-            continue
-        to = _port(raw["to"])
-        if not isinstance(to, str) or to not in MIDI_OUTPUTS:
+        # Every key given is checked, whatever else is wrong (the schema reports each one too).
+        to = _port(raw["to"]) if "to" in raw else _FORBIDDEN
+        if "to" in raw and (not isinstance(to, str) or to not in MIDI_OUTPUTS):
             _unknown_port(raw["to"], p + ".to", MIDI_OUTPUTS, errors)
-            continue
-        ch = _integer(raw["channel"], 1, 16, p + ".channel", errors)
-        program = _integer(raw["program"], 0, 127, p + ".program", errors)
+            to = _FORBIDDEN
+        ch = _integer(raw["channel"], 1, 16, p + ".channel", errors) if "channel" in raw else _FORBIDDEN
+        program = _integer(raw["program"], 0, 127, p + ".program", errors) if "program" in raw else _FORBIDDEN
         bank = _bank(raw["bank"], p + ".bank", errors) if "bank" in raw else (-1, -1)
-        if _FORBIDDEN not in (ch, program, bank):
-            out.append((OUTPUTS.index(to), ch - 1, program, bank[0], bank[1]))
+        if _FORBIDDEN not in (to, ch, program, bank):
+            out.append((OUTPUTS.index(to), ch - 1, program, bank[0], bank[1]))  # type: ignore[operator]
     return out if len(out) == len(value) else _FORBIDDEN
 
 
