@@ -22,25 +22,27 @@ MASTER_AUTO = const(0xFE)
 MASTER_INTERNAL = const(0xFD)  # the box's own clock (or the analog clock input)
 CLOCK_TIMEOUT_MS = const(1000)
 MAX_OUTPUTS = const(7)
+BASE_OUTPUTS = const(6)  # BITS covers these; firmware.start.wire extends it on a box with usbh
 
 
 def _bits():
     # The output indexes in each output mask, ``for o in BITS[mask]``, each as a memoryview of
     # one shared bytearray: 16 bytes of heap a mask, where a bytearray of its own takes 32 (an
-    # object and its items), 2.3 KB in all. Iterating either allocates nothing.
-    n_masks = 1 << MAX_OUTPUTS
-    store = bytearray(MAX_OUTPUTS * n_masks // 2)  # every output is in half the masks
+    # object and its items). Iterating either allocates nothing. A list: a box with a 7th
+    # output (usbh) appends the masks with its bit at start-up, so only such a box pays for them.
+    n_masks = 1 << BASE_OUTPUTS
+    store = bytearray(BASE_OUTPUTS * n_masks // 2)  # every output is in half the masks
     view = memoryview(store)
     out = [None] * n_masks  # type: list
     k = 0
     for m in range(n_masks):
         start = k
-        for o in range(MAX_OUTPUTS):
+        for o in range(BASE_OUTPUTS):
             if m >> o & 1:
                 store[k] = o
                 k += 1
         out[m] = view[start:k]
-    return tuple(out)
+    return out
 
 
 BITS = _bits()

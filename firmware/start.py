@@ -9,7 +9,7 @@ from firmware.app import Box
 from firmware.clock import DEFAULT_CLOCK, Clock, clock_outputs
 from firmware.clock import prepare as prepare_clock
 from firmware.cv import CvEngine
-from firmware.merger import MASTER_AUTO, MASTER_INTERNAL, Merger
+from firmware.merger import BITS, MASTER_AUTO, MASTER_INTERNAL, Merger
 from firmware.panel import Panel
 
 
@@ -20,6 +20,11 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     box.ticks_ms = ticks_ms
     box.errors = list(errors)
     usb = router.INPUTS.index("usb")
+    usbh = router.OUTPUTS.index("usbh")  # BITS covers the outputs before it
+    if len(outputs) > usbh and len(BITS) == 1 << usbh:
+        # A box with usbh: the masks with its bit, once, in place (only such a box pays for them).
+        for m in range(1 << usbh):
+            BITS.append(bytes(BITS[m]) + bytes((usbh,)))
     box.merger = Merger(len(inputs), len(outputs), usb)
     box.merger.outputs = outputs
     for o in range(len(outputs)):

@@ -123,7 +123,9 @@ def test_the_mergers_attribute_table_keeps_room_for_method_lookups():
 
 def test_bits_lists_the_outputs_of_every_mask():
     bits = merger_mod.BITS
-    assert len(bits) == 1 << merger_mod.MAX_OUTPUTS
+    # Six outputs' masks, or seven once a box with usbh has been built in this process.
+    base = fwimport.firmware_module("clock_master").BASE_OUTPUTS
+    assert len(bits) in (1 << base, 1 << merger_mod.MAX_OUTPUTS)
     for mask in range(len(bits)):
         assert list(bits[mask]) == [o for o in range(merger_mod.MAX_OUTPUTS) if mask >> o & 1]
 

@@ -200,7 +200,7 @@ def test_names_are_checked():
     assert "names.in3: 'Keys' already names in2" in errors
     assert any(e.startswith("names.cv: unknown port") for e in errors), errors
     assert ("presets[0].routes[0].from: 'Kys' is neither a port nor a name from \"names\" "
-            "(ports are in1, in2, in3, in4, usb)") in errors
+            "(ports are in1, in2, in3, in4, usb, usbh)") in errors
     assert any(e.startswith("presets[0].routes[0].to: unknown port 'out9'") for e in errors), errors
 
 
