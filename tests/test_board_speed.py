@@ -1,8 +1,8 @@
 """Speed on the real runtime (issue 14): ``make bench``'s firmware scenario on the board engine
 (docs/board-engine.md), one run shared by the tests here. Each test checks a figure the board
-engine measures against the issue's target; only the targets the firmware reaches today are here
-(the passes forwarding a message, a clock pulse and a preset switch are still held up by the
-merger's per-byte path and ``Merger.set_routes``: docs/board-engine.md, "Measured")."""
+engine measures against the issue's target where the firmware reaches it; the passes that
+forward a message, make a clock pulse or switch a preset do not yet, and are held at what they
+reached (``REACHED``) so the work does not slide back."""
 
 import pytest
 
@@ -59,3 +59,23 @@ def test_the_cv_engine_plays_a_note_in_a_pass_of_its_own_within_a_pass(bench):
     figures, _ = bench
     assert figures["cv_note_after"] <= PASS_MAX
     assert figures["cv_note_after"] < figures["cv_note"]
+
+
+# What the byte path reached (make bench, the board engine, after the PIO background writes, the
+# preset switch an input a tick and the timing bytes sent at once): the issue's targets are not
+# met yet (forward <= 3x idle, every pass <= 125,000). These hold the measured figures, 12 % over
+# them, so the work does not slide back: forward 149,556; CV note 200,144; clock tick with a
+# pulse 151,164; preset switch 144,394; longest pass while playing 204,895 cycles.
+REACHED = {
+    "forward": 167_000,
+    "cv_note": 224_000,
+    "clock_pulse": 169_000,
+    "preset_switch": 162_000,
+    "longest_playing": 230_000,
+}
+
+
+@pytest.mark.parametrize("figure", sorted(REACHED))
+def test_the_byte_path_keeps_what_it_reached(bench, figure):
+    figures, _ = bench
+    assert figures[figure] <= REACHED[figure], (figure, figures[figure])
