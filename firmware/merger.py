@@ -783,16 +783,25 @@ class Merger:
     # -- timing bytes ------------------------------------------------------------------
 
     def _realtime(self, i, b):
-        # Timing bytes bypass the parser state and take each output's lane (rule 1). Idle
-        # outputs get the byte at once (one ``send``; written out here, as in inject_realtime:
-        # one call fewer per clock byte); the rest queue it in their lane.
+        # Timing bytes bypass the parser state and take each output's lane (rule 1).
         if b == 0xFE:
             self.sensing[i] = 1
             self.watch = 1
+        mask = self.clock_master.route(i, b, self.masks[i][b], self.now)
+        if mask:
+            self._timing(b, mask)
+
+    def inject_realtime(self, b):
+        # Clock or transport byte ``b`` from the box's own clock (master mode internal), to
+        # every output whose clock is on.
+        mask = self.clock_master.inject(b, self.present)
+        if mask:
+            self._timing(b, mask)
+
+    def _timing(self, b, mask):
+        # Timing byte ``b`` to the outputs in ``mask``: at once (one ``send``) where nothing
+        # else waits before it, else in their lane.
         now = self.now
-        mask = self.clock_master.route(i, b, self.masks[i][b], now)
-        if not mask:
-            return
         dm = mask & self.direct_timing
         waiting = dm & self.queued
         if waiting:
@@ -816,8 +825,6 @@ class Merger:
                 if not outputs[o].send(rtb, 3, 4, now):
                     mask |= 1 << o
         if mask:
-            # The lane, written out here too (one call fewer: a byte to the CV engine, never
-            # sent at once, takes this path every time).
             self.queued |= mask
             q = self.queues
             lanes = q.lanes
@@ -830,37 +837,6 @@ class Merger:
                 else:
                     lanes[o][t & _LANE_MASK] = b
                     lane_tails[o] = (t + 1) & _LANE_WRAP
-
-    def inject_realtime(self, b):
-        # Queue clock or transport byte ``b`` from the box's own clock (master mode internal)
-        # on every output whose clock is on: at once to idle outputs, else in their lanes.
-        mask = self.clock_master.inject(b, self.present)
-        dm = mask & self.direct_timing & ~self.queued
-        if dm:
-            mask ^= dm
-            rtb = self.msg
-            rtb[3] = b
-            outputs = self.outputs
-            for o in BITS[dm]:
-                if not outputs[o].send(rtb, 3, 4, self.now):
-                    mask |= 1 << o
-        if mask:
-            self._lane(b, mask)
-
-    def _lane(self, b, mask):
-        # The outputs in ``mask`` queue timing byte ``b`` in their lane.
-        self.queued |= mask
-        q = self.queues
-        lanes = q.lanes
-        lane_heads = q.lane_heads
-        lane_tails = q.lane_tails
-        for o in BITS[mask]:
-            t = lane_tails[o]
-            if ((t - lane_heads[o]) & _LANE_WRAP) == _LANE_SIZE:
-                self.dropped[o * N_DROP_REASONS + DROP_REALTIME_FULL] += 1
-            else:
-                lanes[o][t & _LANE_MASK] = b
-                lane_tails[o] = (t + 1) & _LANE_WRAP
 
     # -- SysEx arbitration (rule 6) ----------------------------------------------------
     # An output is held by at most one input's SysEx (``owner``); while held, only that
