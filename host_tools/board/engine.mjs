@@ -522,6 +522,22 @@ function watchHeap() {
   }
 }
 
+// -- Profiling probes (THRUWAY_PROBE=1, a development aid): a store to PROBE
+// (memorymap.AddressRange in a patched firmware) is logged as [cycles, value] and not made:
+// its address, the top word of SRAM5, is left alone.
+if (process.env.THRUWAY_PROBE) {
+  const PROBE = 0x20041ffc;
+  out.probes = [];
+  const core = mcu.core;
+  for (const name of ['writeUint8', 'writeUint16', 'writeUint32']) {
+    const w = core[name].bind(core);
+    core[name] = (address, value) => {
+      if ((address >>> 0) === PROBE) out.probes.push([cycles, value]);
+      else w(address, value);
+    };
+  }
+}
+
 // -- USB host: enumerate the composite device, bind CDC (console) and USB MIDI.
 const usb = mcu.usbCtrl;
 const host = {

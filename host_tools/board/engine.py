@@ -241,6 +241,7 @@ def _result(raw, job, timed_inputs):
     if raw.get("error"):
         raise BoardError("board engine: %s; the console ends:\n%s" % (raw["error"], raw["console"][-3000:]))
     result.inputs = timed_inputs
+    result.probes = [(_ns(raw, c), v) for c, v in raw.get("probes", [])]
     for port in ("out1", "out2"):
         result.outputs[port] = [(_ns(raw, c), b) for c, b in raw["outputs"][port]]
     for port, edges in raw["outputs"]["pio_edges"].items():
