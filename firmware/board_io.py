@@ -132,7 +132,7 @@ def _pio_rx(rx):
 
 
 def _pio_tx(tx):
-    return ports.DinOut(ports.PioStage(_pio_tx_machine(tx)))
+    return ports.Wire(ports.WIRE_PIO, _pio_tx_machine(tx))
 
 
 def _pio_tx_machine(tx):
@@ -181,8 +181,8 @@ class Hardware:
         for k, (tx, rx) in enumerate(((pinmap.MIDI_OUT1, pinmap.MIDI_IN1), (pinmap.MIDI_OUT2, pinmap.MIDI_IN2))):
             try:
                 uart = _uart(tx, rx)
-                self.inputs[k] = ports.UartIn(uart)
-                self.outputs[k] = ports.DinOut(uart)
+                self.inputs[k] = ports.StreamIn(uart)
+                self.outputs[k] = ports.Wire(ports.WIRE_UART, uart)
             except (ValueError, RuntimeError) as e:
                 self.faults.append("din%d: %s" % (k + 1, e))
         for k, (tx, rx) in ((2, (pinmap.MIDI_OUT3, pinmap.MIDI_IN3)), (3, (pinmap.MIDI_OUT4, pinmap.MIDI_IN4))):
@@ -316,8 +316,8 @@ class Hardware:
         if port_in is None or port_out is None:
             self.faults.append("usb: USB MIDI is not enabled (boot.py)")
             return
-        self.inputs[4] = ports.UsbIn(port_in)
-        self.outputs[4] = ports.UsbOut(port_out)
+        self.inputs[4] = ports.StreamIn(port_in)
+        self.outputs[4] = ports.Wire(ports.WIRE_USB, port_out)
 
     def read_config(self):
         """The bytes of config.json on the CIRCUITPY drive, or None if there is none. Bytes, not

@@ -51,7 +51,7 @@ from firmware.output_queues import (
     PROMISED,
     OutputQueues,
 )
-from firmware.ports import READ_SIZE
+from firmware.ports import READ_SIZE, Wires
 from firmware.ticks import ticks_diff
 from firmware.tracking import SILENT_NOTES, Tracking
 
@@ -161,9 +161,9 @@ class Merger:
         self.tails = q.tails
         self.out_key = q.out_key
         self.owed = q.owed
-        # Outputs: ports (set by app.Box), which may get a message sent at once when nothing
-        # is queued for them (``set_output_modes``), and which exist.
-        self.outputs = ()  # type: tuple
+        # Outputs: their writers (``set_outputs``; firmware.ports.Wires), which may get a message
+        # sent at once when nothing is queued for them (``set_output_modes``), and which exist.
+        self.wires = Wires(())
         self.direct = 0
         self.direct_timing = 0
         self.present = (1 << n_out) - 1
@@ -261,6 +261,11 @@ class Merger:
                         if k:
                             follow_in |= 1 << (k - 1)
         self.follow_in = follow_in
+
+    def set_outputs(self, ports):
+        # The output ports in the router's order (None where absent): firmware.ports' wires,
+        # or any object with ``send(buf, start, end, now)`` (``take`` for ``whole`` outputs).
+        self.wires = Wires(ports)
 
     def set_output_modes(self, running_status, direct):
         # Bitmasks of outputs: which may omit a repeated status byte (running status), and
@@ -479,24 +484,16 @@ class Merger:
         dm = mask & self.direct & ~self.queued
         if dm:
             mask ^= dm
-            out_key = self.out_key
             mb = self.msg
             mb[0] = s
             mb[1] = d1
             mb[2] = d2
             end = n + 1
-            outputs = self.outputs
-            now = self.now
-            after = key if key >= 0 else -1  # system common cancels running status
-            for o in BITS[dm]:
-                if out_key[o] == key:
-                    took = outputs[o].send(mb, 1, end, now) + 1
-                else:
-                    took = outputs[o].send(mb, 0, end, now)
-                    if took:
-                        out_key[o] = after
-                if took < end:
-                    self._rest(o, key, took, end)
+            short = self.wires.send_message(dm, mb, end, self.now, self.out_key, key)
+            if short:
+                took = self.wires.took
+                for o in BITS[short]:
+                    self._rest(o, key, took[o], end)
         if mask:
             self.queued |= mask
             rings = self.rings
@@ -697,9 +694,9 @@ class Merger:
             end = n + 1
             out_key = self.out_key
             if out_key[o] == key and key >= 0:
-                took = self.outputs[o].send(mb, 1, end, self.now) + 1
+                took = self.wires.send(o, mb, 1, end, self.now) + 1
             else:
-                took = self.outputs[o].send(mb, 0, end, self.now)
+                took = self.wires.send(o, mb, 0, end, self.now)
                 if took:
                     out_key[o] = key if key >= 0 else -1
             if took < end:
@@ -818,12 +815,7 @@ class Merger:
                     dm &= ~(1 << o)
         if dm:
             mask ^= dm
-            rtb = self.msg
-            rtb[3] = b
-            outputs = self.outputs
-            for o in BITS[dm]:
-                if not outputs[o].send(rtb, 3, 4, now):
-                    mask |= 1 << o
+            mask |= self.wires.send_timing(dm, b, now)
         if mask:
             self.queued |= mask
             q = self.queues
@@ -1033,6 +1025,7 @@ class Merger:
         if now == self.serviced:
             return
         self.serviced = now
+        self.wires.drain(now)
         if self.watch:
             still = 0
             state = self.state
@@ -1062,11 +1055,11 @@ class Merger:
         self.state[i] = 0
         self.clock_master.lost(i)
 
-    def drain(self, o, port, now):
-        # Hand output ``o``'s queued bytes to ``port``, timing lane first, as many as it takes
+    def drain(self, o, now):
+        # Hand output ``o``'s queued bytes to its port, timing lane first, as many as it takes
         # without blocking; then let late records in.
         q = self.queues
-        q.drain(o, port, now)
+        q.drain(o, self.wires, now)
         bit = 1 << o
         if self.busy & bit:
             self._settle(o)
@@ -1078,7 +1071,7 @@ class Merger:
         # ``queued`` is not 0. The common case (no timing byte waiting, the ring's bytes in one
         # piece, the output not busy) is inline: one ``send`` call per output.
         q = self.queues
-        outputs = self.outputs
+        wires = self.wires
         rings = self.rings
         heads = self.heads
         tails = self.tails
@@ -1092,12 +1085,12 @@ class Merger:
             a = h & _RING_MASK
             b = t & _RING_MASK
             if a < b and lane_heads[o] == lane_tails[o] and not busy >> o & 1:
-                h = (h + outputs[o].send(rings[o], a, b, now)) & _RING_WRAP
+                h = (h + wires.send(o, rings[o], a, b, now)) & _RING_WRAP
                 heads[o] = h
                 if h == t:
                     self.queued &= ~(1 << o)
             else:
-                self.drain(o, outputs[o], now)
+                self.drain(o, now)
         if self.queued & whole:
             self._hand_whole()
 
@@ -1111,9 +1104,9 @@ class Merger:
         q = self.queues
         heads = self.heads
         tails = self.tails
-        outputs = self.outputs
+        ports = self.wires.ports
         for o in BITS[self.queued & self.whole]:
-            port = outputs[o]  # (a bound method kept in a local would allocate)
+            port = ports[o]  # (a bound method kept in a local would allocate)
             lane_heads = q.lane_heads
             h = lane_heads[o]
             t = q.lane_tails[o]

@@ -193,14 +193,14 @@ class OutputQueues:
 
     # -- to the ports ------------------------------------------------------------------
 
-    def drain(self, o, port, now):
-        # Hand output ``o``'s lane, then its ring, to ``port.send`` as far as it takes them
+    def drain(self, o, wires, now):
+        # Hand output ``o``'s lane, then its ring, to ``wires.send`` as far as it takes them
         # without blocking. Returns True when both are empty.
         lane = self.lanes[o]
         h = self.lane_heads[o]
         t = self.lane_tails[o]
         while h != t:
-            if port.send(lane, h & LANE_MASK, (h & LANE_MASK) + 1, now) != 1:
+            if wires.send(o, lane, h & LANE_MASK, (h & LANE_MASK) + 1, now) != 1:
                 self.lane_heads[o] = h
                 return False
             h = (h + 1) & LANE_WRAP
@@ -213,13 +213,13 @@ class OutputQueues:
             b = t & RING_MASK
             if b <= a:
                 # The queued bytes wrap (or fill the ring): the end of the ring first.
-                took = port.send(ring, a, RING_SIZE, now)
+                took = wires.send(o, ring, a, RING_SIZE, now)
                 h = (h + took) & RING_WRAP
                 if took < RING_SIZE - a:
                     self.heads[o] = h
                     return False
                 a = 0
             if a < b:
-                h = (h + port.send(ring, a, b, now)) & RING_WRAP
+                h = (h + wires.send(o, ring, a, b, now)) & RING_WRAP
             self.heads[o] = h
         return h == t

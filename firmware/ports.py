@@ -4,11 +4,14 @@ Inputs have ``read(buf) -> n``: never waits, returns 0 when nothing arrived; and
 callable the main loop polls with: the stream's own ``readinto`` where that never waits (a UART
 made with ``timeout=0``, USB MIDI; it returns None or 0 when nothing came), so an idle pass pays
 no Python call per input (about 1,500 cycles each on the board), else ``read``.
-Outputs have ``send(buf, start, end, now) -> n``: take as many of ``buf[start:end]`` as go
-without blocking (``now`` is the pass's ``ticks_ms``) and say how many. One call, not a room
-query and a write: the merger calls it for every output a message goes to, and a method call is
-the costliest thing on that path (docs/design.md, "CircuitPython costs"). Nothing here imports a hardware module, so
-the simulator and the MicroPython tests drive the same classes with fakes.
+Outputs: the box's own DIN and USB outputs are ``Wire``s (a stream and its kind), written by
+``Wires``, which holds every output's state in lists by output index so the merger hands a
+message to all the outputs it goes to in one call; any other output (the CV engine, the USB
+host port, the tools' and tests' ports) has ``send(buf, start, end, now) -> n``: take as many of
+``buf[start:end]`` as go without blocking (``now`` is the pass's ``ticks_ms``) and say how
+many. On the board a method call is the costliest thing on the byte path (docs/design.md,
+"CircuitPython costs"). Nothing here imports a hardware module, so the simulator and the
+MicroPython tests drive the same classes with fakes.
 
 Why DIN outputs pace themselves: a CircuitPython ``busio.UART.write`` returns only once every
 byte is in the transmit FIFO, so writing more than the FIFO holds stalls the main loop for 320 us
@@ -17,16 +20,18 @@ conservative estimate from ``supervisor.ticks_ms()`` (1 ms resolution): it count
 starting 1 ms late and the clock as 1 ms early, so the estimate is never below the real fill and
 a write never blocks.
 
-A PIO output is written in the background (``PioStage``): an ``rp2pio`` ``write`` returns only
-once the state machine has pulled every byte (a 3-byte write to an idle wire holds the loop
-about 640 us, one behind a byte still leaving up to 290 us more). ``PioStage`` copies the bytes
-into one of two stage buffers and hands it to ``background_write``, whose DMA feeds the FIFO as
+A PIO output is written in the background: an ``rp2pio`` ``write`` returns only once the state
+machine has pulled every byte (a 3-byte write to an idle wire holds the loop about 640 us, one
+behind a byte still leaving up to 290 us more). ``Wires`` copies the bytes into one of two stage
+buffers and hands it to ``background_write``, whose DMA feeds the FIFO as
 the wire drains it. A stage is refilled only when the write after it has started
 (``pending_write`` is 0), so the DMA never reads a buffer being refilled. The same estimate paces
 it, so no more is ever ahead of a clock byte than on a UART output.
 """
 
 from micropython import const
+
+from firmware.clock_master import BITS
 
 READ_SIZE = const(64)  # bytes an input read takes at most (the main loop's buffer; PIO reads)
 # A UART output's FIFO estimate counts in eighths of a byte: a 31250 baud wire takes 3.125 bytes
@@ -48,90 +53,213 @@ USB_CHUNK = const(64)
 PIO_STAGE = const(8)  # a PIO output's stage buffer: the most the estimate lets out at once (UART_FIFO)
 
 
-class DinOut:
-    """DIN OUT on a ``busio.UART`` or a ``PioStage``. ``send`` is the byte path's one call per
-    output and message: the FIFO estimate inline, then the stream write(buf, offset, length),
-    which makes no slice and says how many bytes it took."""
+# How ``Wires`` writes an output: through the port's own ``send`` (the CV engine, the USB host
+# port, the tools' and tests' ports), or itself, inline, for the box's own wires.
+WIRE_PORT = const(0)
+WIRE_UART = const(1)  # a busio.UART
+WIRE_PIO = const(2)  # an rp2pio.StateMachine running the UART transmit program
+WIRE_USB = const(3)  # a usb_midi.PortOut
 
-    def __init__(self, stream):
+
+class Wire:
+    """A DIN or USB output as ``board_io`` hands it in: its stream (a ``busio.UART``, an
+    ``rp2pio.StateMachine`` running the UART transmit program, a ``usb_midi.PortOut``) and its
+    kind (WIRE_*), which says how ``Wires`` writes it."""
+
+    def __init__(self, kind, stream):
+        self.kind = kind
         self.stream = stream
-        self._write = stream.write
-        self._fill = 0  # the estimate at ``_at``, in eighths of a byte (0: the FIFO is empty)
-        self._at = 0  # ticks_ms of the last write
 
-    def send(self, buf, start, end, now):
-        # Take as many of ``buf[start:end]`` as fit the estimate now; a lone byte >= F8 comes
-        # only from the merger's real-time lane and may use the FIFO's real depth.
-        fill = self._fill
-        if fill:
-            ms = (now - self._at) & TICKS_MASK
-            fill = fill - ms * DRAIN_PER_MS if ms < DRAINED_MS else 0
-            if fill < 0:
+
+# A timing byte for a PIO output: a read-only view per byte F8-FF, never refilled, so a
+# background write of it needs no stage.
+_TIMING = tuple(memoryview(bytes(range(0xF8, 0x100)))[k:k + 1] for k in range(8))
+# The lengths a PIO write may have (a view of a stage per length costs heap): 1-4 and a whole
+# stage; a longer piece is cut to the next shorter one.
+PIO_LENGTHS = (0, 1, 2, 3, 4, 4, 4, 4, PIO_STAGE)
+
+
+class Wires:
+    """Every output's writer, its state in lists by output index, so the merger hands a message
+    to all the outputs it goes to in one call (``send_message``, ``send_timing``) with no method
+    call per output (a call costs about 1,900 cycles on the RP2040, a list look-up 450, the C
+    write itself 1,500-3,700). ``send(o, ...)`` is one output's, for its queued bytes. Each
+    says how many bytes it took.
+
+    DIN outputs pace themselves by the FIFO estimate (see above), ``fill``, in eighths of a
+    byte: it drains once a ms tick (``drain``), so a send reads
+    it as it is. A PIO output is not written while its state machine has a write pending (a
+    stage is refilled only once the write after it has started); when the estimate is 0 the
+    FIFO is empty and nothing can be pending, so that look-up is skipped."""
+
+    # The fields firmware/wires_setup.py sets (annotations only: nothing at run time).
+    ports: list  # the output ports, None where absent
+    uarts: int  # the outputs of each kind, as bitmasks
+    pios: int
+    usbs: int
+    others: int  # written through their own send
+    write: list  # UART and USB: write(buf, start, n); PIO: background_write(view)
+    machine: list  # PIO: its state machine
+    stages: list  # PIO: its two stage buffers
+    views: list  # PIO: per stage, a view of it per length in PIO_LENGTHS
+    next_stage: bytearray
+    fill: list  # the FIFO estimate, eighths of a byte
+    filled: int  # outputs whose estimate is not 0
+    drained_at: int  # the ms tick the estimates are at
+    took: bytearray  # send_message: what an output that took less than the whole message took
+
+    def __init__(self, outputs):
+        # Set by a start-up module: its code leaves the heap once the box runs.
+        from firmware import wires_setup
+
+        wires_setup.setup(self, outputs)
+
+    def drain(self, now):
+        # The estimates at tick ``now``: what the wires sent since the last tick has left. Once
+        # a ms tick (the merger's ``service``), or the first send in a new tick.
+        ms = (now - self.drained_at) & TICKS_MASK
+        self.drained_at = now
+        fills = self.fill
+        filled = self.filled
+        if ms >= DRAINED_MS:
+            for o in BITS[filled]:
+                fills[o] = 0
+            self.filled = 0
+            return
+        drain = ms * DRAIN_PER_MS
+        for o in BITS[filled]:
+            fill = fills[o] - drain
+            if fill <= 0:
                 fill = 0
+                filled &= ~(1 << o)
+            fills[o] = fill
+        self.filled = filled
+
+    def send(self, o, buf, start, end, now):
+        # As many of ``buf[start:end]`` as output ``o`` takes now without blocking.
+        bit = 1 << o
         n = end - start
+        if bit & self.usbs:
+            took = self.write[o](buf, start, n if n < USB_CHUNK else USB_CHUNK)
+            return took if took else 0
+        if bit & self.others:
+            return self.ports[o].send(buf, start, end, now)
+        if now != self.drained_at:
+            self.drain(now)
+        fill = self.fill[o]
         room = ((UART_HARD if n == 1 and buf[start] >= 0xF8 else UART_FIFO) - fill) >> 3
         if n > room:
             n = room
         if n <= 0:
             return 0
-        n = self._write(buf, start, n)
-        if not n:
-            return 0
-        self._fill = (fill if fill else START_MARGIN) + n * FILL_PER_BYTE
-        self._at = now
+        if bit & self.uarts:
+            n = self.write[o](buf, start, n)
+            if not n:
+                return 0
+        else:
+            if fill and self.machine[o].pending_write:
+                return 0
+            n = PIO_LENGTHS[n if n < PIO_STAGE else PIO_STAGE]
+            k = self.next_stage[o]
+            stage = self.stages[o][k]
+            j = 0
+            while j < n:
+                stage[j] = buf[start + j]
+                j += 1
+            self.write[o](self.views[o][k][n])
+            self.next_stage[o] = k ^ 1
+        self.fill[o] = (fill if fill else START_MARGIN) + n * FILL_PER_BYTE
+        self.filled |= bit
         return n
 
+    def send_timing(self, mask, b, now):
+        # Timing byte ``b`` to every output in ``mask``; returns those that could not take it.
+        if now != self.drained_at:
+            self.drain(now)
+        write = self.write
+        fills = self.fill
+        rtb = _TIMING[b - 0xF8]
+        short = 0
+        filled = 0
+        din = mask & (self.uarts | self.pios)
+        if din:
+            pios = self.pios
+            for o in BITS[din]:
+                fill = fills[o]
+                if fill:
+                    if fill > UART_HARD - FILL_PER_BYTE or (pios >> o & 1 and self.machine[o].pending_write):
+                        short |= 1 << o
+                        continue
+                    fills[o] = fill + FILL_PER_BYTE
+                else:
+                    fills[o] = START_MARGIN + FILL_PER_BYTE
+                    filled |= 1 << o
+                write[o](rtb)  # a UART with FIFO room takes it (the estimate's promise)
+            self.filled |= filled
+        for o in BITS[mask & self.usbs]:
+            if not write[o](rtb):
+                short |= 1 << o
+        for o in BITS[mask & self.others]:
+            if not self.ports[o].send(rtb, 0, 1, now):
+                short |= 1 << o
+        return short
 
-class PioStage:
-    """The write(buf, offset, length) of a stream, over an ``rp2pio.StateMachine`` running the
-    UART transmit program: background writes through two stage buffers (see above)."""
+    def send_message(self, mask, buf, end, now, out_key, key):
+        # The message ``buf[0:end]`` (3 bytes at most) to every output in ``mask``, without its
+        # status byte where the output's running status is ``key`` (``out_key[o]``; set to it,
+        # or to -1 for a system common ``key`` < 0, once the status has gone). Returns the
+        # outputs that took less than the whole message, with what each took (the status
+        # counted) in ``took``.
+        if now != self.drained_at:
+            self.drain(now)
+        fills = self.fill
+        after = key if key >= 0 else -1
+        short = 0
+        for o in BITS[mask]:
+            start = 1 if out_key[o] == key else 0
+            bit = 1 << o
+            fill = fills[o]
+            took = end - start
+            if not bit & (self.uarts | self.pios) or took * FILL_PER_BYTE > UART_FIFO - fill:
+                took = self.send(o, buf, start, end, now)  # another kind, or what fits of it
+            elif bit & self.uarts:
+                self.write[o](buf, start, took)
+                fills[o] = (fill if fill else START_MARGIN) + took * FILL_PER_BYTE
+            elif fill and self.machine[o].pending_write:
+                took = 0
+            else:
+                # Into the next stage: a message is 3 bytes at most.
+                k = self.next_stage[o]
+                stage = self.stages[o][k]
+                stage[0] = buf[start]
+                if took > 1:
+                    stage[1] = buf[start + 1]
+                    if took > 2:
+                        stage[2] = buf[start + 2]
+                self.write[o](self.views[o][k][took])
+                self.next_stage[o] = k ^ 1
+                fills[o] = (fill if fill else START_MARGIN) + took * FILL_PER_BYTE
+            if start:
+                took += 1
+            elif took:
+                out_key[o] = after
+            if took < end:
+                self.took[o] = took
+                short |= bit
+        self.filled |= mask & (self.uarts | self.pios)
+        return short
 
-    def __init__(self, sm):
-        self._sm = sm
-        self._background_write = sm.background_write
-        self._stages = (bytearray(PIO_STAGE), bytearray(PIO_STAGE))
-        # A view of each stage per length, made once: a slice on the byte path would allocate.
-        self._views = tuple(tuple(memoryview(stage)[:n] for n in range(PIO_STAGE + 1)) for stage in self._stages)
-        self._next = 0  # the stage the next write fills
 
-    def write(self, buf, start, n):
-        if self._sm.pending_write:
-            return 0
-        if n > PIO_STAGE:
-            n = PIO_STAGE
-        k = self._next
-        stage = self._stages[k]
-        stage[0] = buf[start]
-        j = 1
-        while j < n:  # no range(): a lone clock byte pays one compare
-            stage[j] = buf[start + j]
-            j += 1
-        self._background_write(self._views[k][n])
-        self._next = k ^ 1
-        return n
+class StreamIn:
+    """An input whose stream's ``readinto`` never waits and returns what is there: a DIN IN on a
+    ``busio.UART`` created with ``timeout=0``, USB MIDI in."""
 
-
-class UsbOut:
-    """USB MIDI out: ``usb_midi.PortOut.write`` never blocks; it takes what fits and says so."""
-
-    def __init__(self, port):
-        self._write = port.write
-
-    def send(self, buf, start, end, now):
-        n = end - start
-        took = self._write(buf, start, n if n < USB_CHUNK else USB_CHUNK)
-        return took if took else 0
-
-
-class UartIn:
-    """DIN IN on a ``busio.UART`` created with ``timeout=0``: readinto returns what is there."""
-
-    def __init__(self, uart):
-        self._uart = uart
-        self.reader = uart.readinto
+    def __init__(self, stream):
+        self._stream = stream
+        self.reader = stream.readinto
 
     def read(self, buf):
-        n = self._uart.readinto(buf)
+        n = self._stream.readinto(buf)
         return n if n else 0
 
 
@@ -150,16 +278,6 @@ class PioIn:
                 n = self._size
             self._sm.readinto(buf, end=n)
         return n
-
-
-class UsbIn:
-    def __init__(self, port):
-        self._port = port
-        self.reader = port.readinto
-
-    def read(self, buf):
-        n = self._port.readinto(buf)
-        return n if n else 0
 
 
 class LedChain:

@@ -26,7 +26,7 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
         for m in range(1 << usbh):
             BITS.append(bytes(BITS[m]) + bytes((usbh,)))
     box.merger = Merger(len(inputs), len(outputs), usb)
-    box.merger.outputs = outputs
+    box.merger.set_outputs(outputs)
     for o in range(len(outputs)):
         if outputs[o] is None:
             box.merger.present &= ~(1 << o)

@@ -874,7 +874,7 @@ def test_the_merger_hands_the_cv_engine_whole_messages_one_a_pass():
     m.set_output_modes(0x0F, 0x0F)
     m.whole = 1 << router.CV_OUTPUT
     engine = TakePort()
-    m.outputs = [ListPort() for _ in range(5)] + [engine]
+    m.set_outputs([ListPort() for _ in range(5)] + [engine])
     # Running status, a clock byte inside a note, a SysEx and a program change between notes,
     # Stop: the engine gets each note whole, none of the rest but Stop, in order.
     stream = [0x90, 60, 0xF8, 100, 62, 90, 0xF0, 1, 2, 0xF7, 0xC0, 5, 0xB0, 64, 127, 0x80, 60, 0, 0xFC]

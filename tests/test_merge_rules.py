@@ -8,6 +8,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from merge_model import USB, Player, check, decode, make_rng, with_running_status
 from merge_rig import Rig
 
+from host_tools import fwimport
+
+ports = fwimport.firmware_module("ports")
+
 # -- the stateful test --------------------------------------------------------------------------
 
 
@@ -164,7 +168,7 @@ def test_full_ring_is_never_read_as_empty():
     for k in range(q.ring_free(0)):
         q.put_byte(0, k & 0x7F)
     assert q.ring_free(0) == 0 and q.pending(0) == len(q.rings[0])  # full, not empty
-    q.drain(0, Port(), 0)
+    q.drain(0, ports.Wires([Port()]), 0)
     assert bytes(port_data) == bytes(k & 0x7F for k in range(len(q.rings[0])))
 
 

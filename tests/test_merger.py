@@ -28,7 +28,9 @@ def make(routes=None, n_in=5, n_out=5):
         settings_, errors = config.load(None)
         routes = settings_["presets"][0]["routes"]
     m.set_routes(m.prepare_routes(router.build_masks(routes, n_in)))
-    return m, [ListPort() for _ in range(n_out)]
+    ports = [ListPort() for _ in range(n_out)]
+    m.set_outputs(ports)
+    return m, ports
 
 
 def feed(m, i, data, usb=False):
@@ -53,9 +55,9 @@ def drain_all(m, ports):
     """Drain every output and resume waiting inputs until nothing moves."""
     for _ in range(10000):
         before = [m.pending(o) for o in range(len(ports))] + [m.carry_room(i) for i in range(len(m.state))]
-        for o, port in enumerate(ports):
+        for o in range(len(ports)):
             if m.pending(o):
-                m.drain(o, port, 0)
+                m.drain(o, 0)
         for i in range(len(m.state)):
             if m.stalled >> i & 1:
                 m.resume(i)
@@ -174,7 +176,7 @@ def test_direct_sends_restate_system_common_and_running_status():
     # Outputs with nothing queued get each message straight from _emit (as in app.Box): two
     # system common messages in a row are both sent whole, and the status after them is stated.
     m, ports = make()
-    m.outputs = ports
+    m.set_outputs(ports)
     m.set_output_modes(0x1F, 0x1F)
     feed(m, 0, [0xF6, 0xF6, 0xF1, 0x21, 0xF1, 0x22, 0x90, 60, 100, 62, 100])
     assert m.queued == 0  # everything went direct
@@ -460,7 +462,7 @@ def test_merged_outputs_are_valid_and_keep_each_inputs_order(data):
     streams, chunks, direct = data
     m, ports = make()
     if direct:  # as in app.Box: idle outputs get each message straight away
-        m.outputs = ports
+        m.set_outputs(ports)
         m.set_output_modes(0x1F, 0x1F)
     # Interleave the inputs in chunks of varying size, as reads of a pass would.
     pos = [0] * len(streams)

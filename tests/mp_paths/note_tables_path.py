@@ -12,7 +12,7 @@ from firmware.tracking import NOTE_TABLES
 
 settings, errors = config.load(None)
 m = Merger(5, 5)
-m.outputs = [SinkOut(64) for _ in range(5)]
+m.set_outputs([SinkOut(64) for _ in range(5)])
 m.set_output_modes(0x0F, 0x0F)
 m.set_routes(m.prepare_routes(router.build_masks(settings["presets"][0]["routes"], 5)))
 on = bytearray((0x90, 60, 100))

@@ -1,7 +1,8 @@
-# The DIN outputs on the MicroPython VM: firmware.ports.DinOut over a UART-like stream and over a
-# PioStage (rp2pio background writes through two stage buffers), as the merger calls them for
-# every message: sends that fit, sends the estimate refuses, a stage refused while a write waits
-# to start, and real-time bytes. Every call allocates nothing. tests/test_hot_paths.py runs this.
+# The outputs on the MicroPython VM: firmware.ports.Wires over a UART-like stream, an rp2pio
+# state machine (background writes through two stage buffers) and a USB port, as the merger calls
+# them: a message to them all (send_message), a timing byte (send_timing), queued bytes one
+# output at a time (send); sends that fit, sends the estimate refuses, a stage refused while a
+# write waits to start. Every call allocates nothing. tests/test_hot_paths.py runs this.
 import mpharness
 
 from firmware import ports
@@ -12,7 +13,9 @@ class Uart:
     def __init__(self):
         self.sent = 0
 
-    def write(self, buf, start, n):
+    def write(self, buf, start=0, n=-1):
+        if n < 0:
+            n = len(buf) - start
         self.sent += n
         return n
 
@@ -34,27 +37,32 @@ class StateMachine:
 
 uart = Uart()
 sm = StateMachine()
-outs = [ports.DinOut(uart), ports.DinOut(ports.PioStage(sm))]
-msg = bytearray(b"\x90\x3c\x64\xf8")
+usb = Uart()
+wires = ports.Wires([ports.Wire(ports.WIRE_UART, uart), ports.Wire(ports.WIRE_PIO, sm), ports.Wire(ports.WIRE_USB, usb)])
+msg = bytearray(b"\x90\x3c\x64")
+out_key = [-1, -1, -1]
 now = [0]
 
 
 def play():
-    # One ms: a note and a clock byte to each output (the estimate drains 3 bytes a ms).
+    # One ms: a note and a clock byte to each output (the estimate drains 3 bytes a ms), then
+    # the same note's bytes one output at a time, as from a queue.
     now[0] += 1
     t = now[0]
-    for out in outs:
-        out.send(msg, 0, 3, t)
-        out.send(msg, 3, 4, t)
+    wires.send_message(7, msg, 3, t, out_key, 0x90)
+    wires.send_timing(7, 0xF8, t)
+    sm.pending_write = 0
+    for o in range(3):
+        wires.send(o, msg, 0, 3, t)
     sm.pending_write = 0
 
 
 def burst():
     # More than the estimate lets out in one ms: the rest is refused, not blocked on.
     t = now[0]
-    for out in outs:
-        for _ in range(4):
-            out.send(msg, 0, 3, t)
+    for _ in range(4):
+        wires.send_message(7, msg, 3, t, out_key, 0x90)
+        wires.send(1, msg, 0, 3, t)
 
 
 mpharness.check_no_alloc("din_out_play", play, warmup=2)
