@@ -10,6 +10,8 @@ the box first and then leaves the heap.
 
 import gc
 
+from micropython import const
+
 try:
     from typing import Callable  # for type checkers only: CircuitPython has no typing
 except ImportError:
@@ -22,6 +24,10 @@ from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP, Panel
 from firmware.ports import READ_SIZE
 
 WATCHDOG_S = 2.0  # a main loop stuck this long restarts the box (into its last preset: NVM)
+# The once-a-tick work (the merger's timeouts, the tempo estimate, a preset switch's parts, the
+# panel) waits for a pass that carries no message at most this many ms (a busy stream: every pass
+# carries one).
+TICK_WORK_LATE_MS = const(2)
 
 box = None  # type: Box | None  # the running Box, for the serial console and the simulator's summary
 
@@ -134,18 +140,23 @@ class Box:
         now = self.ticks_ms()
         merger = self.merger
         merger.now = now
-        # Work timed in ms runs once per tick, first in the pass (most passes see the same tick,
-        # and a method call costs about 1,600 cycles): the clock's jacks and, when the box is
-        # the master, its real-time bytes; the merger's timeouts; the panel. The clock-in jack
-        # is polled every pass.
+        # The clock first, when a tick is new (most passes see the same tick, and a method call
+        # costs about 1,900 cycles) or its jack is polled (clock in): its jacks and, when the box
+        # is the master, its real-time bytes, at the time they are due.
         clock = self.clock
         if now != self.tick or clock.poll:
-            self._timed(now)
+            if ((now - clock.due) & 0x1FFFFFFF) < 0x10000000:
+                b = clock.service(now)
+                while b:
+                    merger.inject_realtime(b)
+                    b = clock.service(now)
         buf = self.buf
         last_rx = merger.last_rx
+        got = 0
         for i, read in self.polled:
             n = read(buf)
             if n:
+                got = n
                 last_rx[i] = now
                 if merger.feed(i, buf, 0, n) < n:
                     self.polled = self.polled_waiting  # input i waits: from the next pass on
@@ -153,52 +164,55 @@ class Box:
         cv = self.cv
         if cv is not None and cv.pending:
             cv.service(now)
+            got = 1
         if merger.queued:
             merger.write_outputs(now)
-        # Book-keeping after the outputs: the followed clock's ticks (their jack pulses and the
-        # tempo estimate) run once the bytes that carried them are on their way.
-        if clock.ticks_heard:
-            clock.follow_ticks()
+        # The rest of the work timed in ms, once a tick, after the outputs. A pass that forwarded
+        # input or played a CV note leaves it to a later pass, up to TICK_WORK_LATE_MS late, so
+        # it does not lengthen the passes that carry a message (docs/design.md, "The main loop").
+        if now != self.tick and (not got or ((now - self.tick) & 0x1FFFFFFF) > TICK_WORK_LATE_MS):
+            self._timed(now)
 
     def _timed(self, now):
+        # The merger's timeouts, the tempo estimate, a preset switch's parts (one a tick), the
+        # panel.
         merger = self.merger
+        self.tick = now
+        merger.service(now)
+        if not merger.stalled:
+            self.polled = self.polled_free
+        # The followed clock's tempo estimate, in a pass of its own after the passes that
+        # forwarded its ticks (their pulse edges came with them: Clock.on_master).
         clock = self.clock
-        if ((now - clock.due) & 0x1FFFFFFF) < 0x10000000:
-            b = clock.service(now)
-            while b:
-                merger.inject_realtime(b)
-                b = clock.service(now)
-        if now != self.tick:
-            self.tick = now
-            merger.service(now)
-            if not merger.stalled:
-                self.polled = self.polled_free
-            # A preset switch's later parts, a tick each (switch_preset).
-            if self.routes_due >= 0:
-                self._install_routes()
-                return
-            if self.cv_due >= 0:
-                self._install_cv()
-                return
-            cv = self.cv
-            if self.cv_refresh and cv is not None:
-                self.cv_refresh = False
-                cv.refresh()
-                return
-            if self.announce >= 0:
-                # Printed in parts: formatting would allocate a string while playing.
-                index = self.announce
-                self.announce = -1
-                print("preset", index + 1, end="")
-                print(":", self.settings["presets"][index]["name"])
-                return
-            # Buttons, LEDs, NVM, watchdog. A tap or start/stop is served by the clock on the
-            # next tick.
-            panel = self.panel
-            if panel is not None:
-                action = panel.service(now)
-                if action:
-                    self.panel_action(action, now)
+        if clock.ticks_heard:
+            clock.follow_ticks()
+            return
+        # A preset switch's later parts, a tick each (switch_preset).
+        if self.routes_due >= 0:
+            self._install_routes()
+            return
+        if self.cv_due >= 0:
+            self._install_cv()
+            return
+        cv = self.cv
+        if self.cv_refresh and cv is not None:
+            self.cv_refresh = False
+            cv.refresh()
+            return
+        if self.announce >= 0:
+            # Printed in parts: formatting would allocate a string while playing.
+            index = self.announce
+            self.announce = -1
+            print("preset", index + 1, end="")
+            print(":", self.settings["presets"][index]["name"])
+            return
+        # Buttons, LEDs, NVM, watchdog. A tap or start/stop is served by the clock on the
+        # next tick.
+        panel = self.panel
+        if panel is not None:
+            action = panel.service(now)
+            if action:
+                self.panel_action(action, now)
 
     def run(self):
         while True:
@@ -260,7 +274,7 @@ def run():
 # tables the box keeps, such as midi.DATA_LENGTH, stay with the modules that imported them),
 # the start-up itself. Dropped once the box runs, their code leaves the heap (docs/design.md,
 # "Heap").
-START_UP_MODULES = ("config", "board_io", "pinmap", "pinmap_usbhost", "cv_setup", "router", "midi", "start")
+START_UP_MODULES = ("config", "board_io", "pinmap", "pinmap_usbhost", "cv_setup", "wires_setup", "router", "midi", "start")
 
 
 def _forget_start_up():

@@ -325,7 +325,7 @@ class Clock:
         """The merger accepted real-time byte ``b`` (F8 FA FB FC) from the clock master. It calls
         this before it writes the byte out, so a tick does only what cannot wait here (forward
         first): its pulse edge and the position. The tempo estimate is ``follow_ticks``'s, which
-        app calls once the pass's outputs are written."""
+        app calls in a pass of its own at the next ms tick."""
         if self.mode != MODE_FOLLOW:
             return  # the box is the master; the merger drops external clock then
         if b == 0xF8:

@@ -185,6 +185,10 @@ class Panel:
         self.frame_ready = False  # buf holds a changed frame: written on the next ms tick
         self.writes = 0  # LED writes, for the simulator's figures
         self.nvm_writes = 0
+        # The first frame, every LED changed (the dearest compose, about 100,000 cycles on the
+        # board), is composed here at start-up, not in a main-loop pass; the first ms tick
+        # writes it.
+        self._leds(now)
 
     # -- called by app ------------------------------------------------------------------
 
