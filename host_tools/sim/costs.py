@@ -89,4 +89,4 @@ PY_FRAME_CYCLES = 520
 PY_METHOD_PER_ATTRIBUTE = 16  # 770 on an object of 2 attributes, 1,890 on one of 70 (measured)
 PY_BUILTIN_METHOD_LOOKUP = 150  # a built-in type's method (dict.get, list.append): its look-up
 # The one factor fitted against the board engine on the reference session (host_tools/calibration.py).
-PY_SCALE = 1.3
+PY_SCALE = 1.2
