@@ -47,8 +47,17 @@ def port_names(raw):
 
 
 def label(port, names):
-    """"KeyStep (in1)", or "in1" without a name."""
-    return "%s (%s)" % (names[port], port) if port in names else port
+    """"KeyStep (in1)", or "in1" without a name. The input side of a USB port, as the
+    simulator's files and the bridge call it ("usb_in", "usbh_in"), carries that port's name."""
+    name = names.get(port[:-3] if port.endswith("_in") else port)
+    return "%s (%s)" % (name, port) if name else port
+
+
+def config_names(path):
+    """``port_names`` of the config file at ``path`` (decode --config); {} when it has none.
+    Raises OSError or ValueError (not JSON) for the caller to word."""
+    with open(path, encoding="utf-8") as f:
+        return port_names(json.loads(f.read()))
 
 
 def channel_ranges(mask):
