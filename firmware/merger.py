@@ -69,6 +69,7 @@ _PRESSURE = const(256)
 _OFF_BYTES = const(3)
 _NONE = const(0xFF)
 _MAX_OWED = const(64)
+_MAX_COPIES = const(4)
 _OWN = const(0x40)  # in a late record's input byte: a value the box sent itself (_own_value)
 _NO_TABLE = const(0x80)  # firmware.tracking's NO_TABLE
 _USB_OUTPUT = const(4)  # firmware.router's USB_OUTPUT
@@ -108,6 +109,16 @@ _LEFT = _lefts()
 del _lefts  # run once: its code need not stay in the heap
 
 
+def _followed(follow):
+    # The inputs a transform's ``follow`` table (or None) follows, as a bitmask.
+    bits = 0
+    if follow is not None:
+        for k in follow:
+            if k:
+                bits |= 1 << (k - 1)
+    return bits
+
+
 class Merger:
     # Parsers, routing tables and output queues for ``n_in`` inputs and ``n_out`` outputs.
 
@@ -130,7 +141,8 @@ class Merger:
         self.xouts = [0] * n_in
         n_pairs = n_in * n_out
         # Each pair's transform as ``router.build_transforms`` made it (one tuple: one load and
-        # one unpack on the transformed path), or None.
+        # one unpack on the transformed path), or None. A pair several routes transform (a split
+        # or a layer on one output) holds ``(None, parts, ...)``: ``_place_parts``.
         self.xform = [None] * n_pairs  # type: list
         # Routing (issue 16): the channel of each input's last note-on, watched only for the
         # inputs some pair follows (``follow_in``); per input, the outputs it left a bent pitch
@@ -255,11 +267,12 @@ class Merger:
         follow_in = 0
         for j in range(len(self.xouts)):
             for o in BITS[self.xouts[j]]:
-                follows = xform[j * n_out + o][5]
-                if follows is not None:
-                    for k in follows:
-                        if k:
-                            follow_in |= 1 << (k - 1)
+                x = xform[j * n_out + o]
+                if x[0] is None:
+                    for part in x[1]:
+                        follow_in |= _followed(part[5])
+                else:
+                    follow_in |= _followed(x[5])
         self.follow_in = follow_in
 
     def set_output_modes(self, running_status, direct):
@@ -468,10 +481,10 @@ class Merger:
             table[idx] &= ~offs
         if full:
             for o in BITS[full]:
-                self.dropped[o * N_DROP_REASONS + DROP_TOO_MANY_NOTES] += 1
+                self.dropped[o * N_DROP_REASONS + DROP_TOO_MANY_NOTES] += self._copies(i, o, s, d1)
         key = s | (i << 8) if s < 0xF0 else -2
         if mask & (self.xouts[i] | self.busy):
-            self._place(i, mask, key, s, d1, d2, n, offs)
+            self._place(i, mask, key, s, d1, d2, n, offs, grow)
             return 0
         # The common message: every output free, no transform. An output with nothing queued
         # gets it straight away (one ``send``, the wire-rate case); the others in their ring,
@@ -546,6 +559,7 @@ class Merger:
         heads = self.heads
         tails = self.tails
         lated = self.lated
+        xouts = self.xouts[i]
         blocked = 0
         for o in BITS[mask & self.busy]:
             w = owner[o]
@@ -560,6 +574,11 @@ class Merger:
             need = n + 1 + _OFF_BYTES * owed[o]
             if grow >> o & 1:
                 need += _OFF_BYTES
+            if xouts >> o & 1 and self.xform[i * self.n_out + o][0] is None:
+                # A pair several routes transform: room for each copy (and each copy's off).
+                k = self._copies(i, o, s, d1) - 1
+                if k > 0:
+                    need += k * (n + 1 + (_OFF_BYTES if grow >> o & 1 else 0))
             if _RING_SIZE - ((tails[o] - heads[o]) & _RING_WRAP) < need:
                 blocked |= 1 << o
         self.late_to = 0
@@ -581,7 +600,7 @@ class Merger:
         for o in BITS[blocked]:
             w = owner[o]
             reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
-            self.dropped[o * N_DROP_REASONS + reason] += 1
+            self.dropped[o * N_DROP_REASONS + reason] += self._copies(i, o, s, d1)
         return mask & ~blocked
 
     def _late_takes(self, i, blocked, s, d1):
@@ -594,8 +613,19 @@ class Merger:
             es = s
             e1 = d1
             if xouts >> o & 1:
-                es = self._status(base + o, s)
                 x = self.xform[base + o]
+                if x[0] is None:
+                    # A slot for each copy whose key is not waiting already.
+                    need = 0
+                    for part in x[1]:
+                        es = self._status(part, s)
+                        e1 = self._sent_data1(part, s, d1)
+                        if es and e1 <= 127 and q._late_find(o, i, es, e1) < 0:
+                            need += 1
+                    if q._late_free(o) < need:
+                        return False
+                    continue
+                es = self._status(x, s)
                 t = x[1] if (s & 0xF0) <= 0xA0 else x[4] if (s & 0xF0) == 0xB0 else None
                 if t is not None:
                     e1 = t[d1]  # above 127: not sent there
@@ -603,11 +633,12 @@ class Merger:
                 return False
         return True
 
-    def _place(self, i, mask, key, s, d1, d2, n, offs):
+    def _place(self, i, mask, key, s, d1, d2, n, offs, grow=0):
         # The checked placement, output by output: transforms (status map, transpose, velocity
         # table; a note pushed out of 0..127 is not sent, nor is its off), owed offs (ring, or
         # late queue while another input's SysEx holds the output or late records wait), values
         # sent late by _admit, and everything else into the ring or straight to the port.
+        # ``grow``: the outputs a note-on (or sustain-on) now owes its off (_emit).
         xouts = self.xouts[i]
         late_to = self.late_to
         self.late_to = 0
@@ -625,6 +656,10 @@ class Merger:
             e2 = d2
             if xouts & bit:
                 smap, nt, vt, _, ct, f = xform[base + o]
+                if smap is None:
+                    # Several routes transform this pair: nt holds their parts.
+                    lated |= self._place_parts(i, o, nt, key, s, d1, d2, n, offs & bit, late_to & bit, grow & bit)
+                    continue
                 es = smap[s]
                 if hi <= 0xA0:
                     if nt is not None:
@@ -636,7 +671,7 @@ class Merger:
                     if e1 == 1 or e1 == 64:
                         self.held[i][16 | (s & 0x0F)] |= bit  # mapped onto a held controller
                 if f is not None and f[hi >> 4]:
-                    es = self._status(base + o, s)
+                    es = self._status(xform[base + o], s)
                 if e1 > 127:  # router.DROP: outside the route's notes or controllers
                     if offs & bit:
                         paid |= bit  # its on was not sent either
@@ -673,12 +708,107 @@ class Merger:
                 owed[o] -= 1
             self.track.full &= ~paid
 
-    def _status(self, k, s):
-        # The status byte pair ``k``'s transform sends for ``s``: its channel remap, or for a
-        # kind that follows an input (remap "follow:inN"), that input's last note-on channel
-        # (its remap before the input's first note).
-        x = self.xform[k]
+    def _copies(self, i, o, s, d1):
+        # How many messages pair (i, o) makes of ``(s, d1)``: one, or for a pair several routes
+        # transform, one per part that sends it (system messages leave once, unchanged).
+        x = self.xform[i * self.n_out + o]
+        if x is None or x[0] is not None or s >= 0xF0:
+            return 1
+        k = 0
+        for part in x[1]:
+            if part[0][s] and self._sent_data1(part, s, d1) <= 127:
+                k += 1
+        return k
+
+    def _sent_data1(self, x, s, d1):
+        # The first data byte transform ``x`` sends for ``(s, d1)``: the note or controller as
+        # its tables make it (above 127: not sent), else as it came.
+        hi = s & 0xF0
+        t = x[1] if hi <= 0xA0 else x[4] if hi == 0xB0 else None
+        return d1 if t is None else t[d1]
+
+    def _place_parts(self, i, o, parts, key, s, d1, d2, n, off, late, grow):
+        # ``_place`` for output ``o`` of a pair several routes transform (a keyboard split or a
+        # layer: config's shared routes): the message leaves once per part that sends it, in
+        # route order; a system message once, as it came. Every copy of a note-on owes its own
+        # off, and the off leaves as the same copies (the parts are those of the on: a switch
+        # that changes them ends the note first). Keeps ``owed`` itself; returns the output's
+        # bit when it took a late record (else 0).
+        bit = 1 << o
+        if s >= 0xF0:
+            self._write(o, key, s, d1, d2, n)
+            return 0
+        owed = self.owed
+        track = self.track
+        hi = s & 0xF0
+        if grow:
+            # _emit counted one off owed; the copies owe one each. More than the queues keep
+            # room for (firmware/output_queues.py) and the on is not sent here at all.
+            k = self._copies(i, o, s, d1)
+            if owed[o] + k - 1 > _MAX_OWED - 1 + _MAX_COPIES:
+                owed[o] -= 1
+                if hi == 0xB0:
+                    track.sustain[i][s & 0x0F] &= ~bit
+                else:
+                    track.notes[i][s & 0x0F][d1] &= ~bit
+                self.dropped[o * N_DROP_REASONS + DROP_TOO_MANY_NOTES] += k
+                return 0
+            if k > 1:
+                owed[o] += k - 1
+            if owed[o] >= _MAX_OWED:
+                track.full |= bit
+        q = self.queues
+        held = self.owner[o] != _NONE or self.lated & bit
+        lated = 0
+        sent = 0
+        for part in parts:
+            es = self._status(part, s)
+            if not es:
+                continue  # this part's route does not carry it
+            e1 = self._sent_data1(part, s, d1)
+            if e1 > 127:
+                continue
+            e2 = d2
+            vt = part[2]
+            if vt is not None and hi == 0x90 and d2:
+                e2 = vt[d2]
+            if hi == 0xB0 and (e1 == 1 or e1 == 64):
+                self.held[i][16 | (s & 0x0F)] |= bit  # mapped onto a held controller
+            sent += 1
+            if off:
+                if held:
+                    q.late_put(o, i, es, e1, e2, PROMISED)
+                    lated = bit
+                else:
+                    self._write(o, es | (i << 8), es, e1, e2, n)
+                    owed[o] -= 1
+            elif late:
+                r = q.late_value(o, i, es, e1, e2)
+                if r == 2:
+                    self.coalesced[o] += 1
+                elif r == 1:
+                    lated = bit
+                else:
+                    w = self.owner[o]
+                    reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
+                    self.dropped[o * N_DROP_REASONS + reason] += 1
+            else:
+                self._write(o, es | (i << 8), es, e1, e2, n)
+        if off:
+            if not sent:
+                owed[o] -= 1  # its on was not sent either: the one off counted for it
+            if owed[o] < _MAX_OWED:
+                track.full &= ~bit
+        return lated
+
+    def _status(self, x, s):
+        # The status byte transform ``x`` (a pair's, or a part of one) sends for ``s``: its
+        # channel remap, or for a kind that follows an input (remap "follow:inN"), that input's
+        # last note-on channel (its remap before the input's first note). 0: a part that does
+        # not carry ``s``.
         es = x[0][s]
+        if not es:
+            return 0
         f = x[5]
         if f is not None:
             j = f[s >> 4]
@@ -1016,13 +1146,24 @@ class Merger:
         xouts = self.xouts[i]
         base = i * self.n_out
         for o in BITS[m]:
-            es = self._status(base + o, s) if xouts >> o & 1 else s
-            if not late >> o & 1:
-                self._write(o, es | (i << 8), es, d1, d2, 2)
-            elif self.queues.late_value(o, i | _OWN, es, d1, d2):
-                self.lated |= 1 << o
+            x = self.xform[base + o] if xouts >> o & 1 else None
+            if x is not None and x[0] is None:
+                # A pair several routes transform: on each part's channel that carries it.
+                for part in x[1]:
+                    es = self._status(part, s)
+                    if es:
+                        self._own_one(i, o, late, es, d1, d2)
+            else:
+                self._own_one(i, o, late, self._status(x, s) if x is not None else s, d1, d2)
         self.busy |= self.lated
         self.queued |= self.lated
+
+    def _own_one(self, i, o, late, es, d1, d2):
+        # One of ``_own_value``'s messages to output ``o``: now, or as a late record.
+        if not late >> o & 1:
+            self._write(o, es | (i << 8), es, d1, d2, 2)
+        elif self.queues.late_value(o, i | _OWN, es, d1, d2):
+            self.lated |= 1 << o
 
     # -- once a pass / once a tick -------------------------------------------------------
 

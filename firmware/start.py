@@ -237,14 +237,20 @@ def _same_item(x, y):
 
 
 def _transform(transforms, tables, transform):
-    # A transform (smap, ntable, vtable, signature, ctable, follow) is fixed by its signature.
+    # A transform (smap, ntable, vtable, signature, ctable, follow) is fixed by its signature;
+    # a pair several routes transform, ``(None, parts, None, signature, ctable, None)``, by its
+    # parts' signatures.
     if transform is None:
         return None
     found = transforms.get(transform[3])
     if found is None:
         smap, ntable, vtable, signature, ctable, follow = transform
-        found = (_table(tables, smap), _table(tables, ntable), _table(tables, vtable), signature,
-                 _table(tables, ctable), _table(tables, follow))
+        if smap is None:
+            parts = tuple(_transform(transforms, tables, part) for part in ntable)
+            found = (None, parts, None, signature, _table(tables, ctable), None)
+        else:
+            found = (_table(tables, smap), _table(tables, ntable), _table(tables, vtable), signature,
+                     _table(tables, ctable), _table(tables, follow))
         transforms[signature] = found
     return found
 

@@ -86,6 +86,60 @@ def test_a_split_note_held_across_a_switch_ends_on_its_own_output_only():
     assert out["out2"] == [bytes([0x90, 70, 100]), bytes([0x80, 70, 0])]
 
 
+# A keyboard split onto one multitimbral synth (seed 000: lower split = bass, upper = chords),
+# and a layer: the same keys on two channels of one output.
+SPLIT_ONE_SYNTH = [
+    {"from": "in1", "to": "out1", "notes": [0, 59], "channel": 1, "kinds": ["notes"]},
+    {"from": "in1", "to": "out1", "notes": [60, 127], "channel": 2},
+]
+LAYER = [
+    {"from": "in1", "to": "out1", "channel": 1, "kinds": ["notes", "poly_pressure"]},
+    {"from": "in1", "to": "out1", "channel": 2, "transpose": 12, "velocity": {"scale": 50}},
+]
+
+
+def test_a_keyboard_split_onto_one_output_sends_each_range_on_its_channel():
+    out = run(v2([{"routes": SPLIT_ONE_SYNTH}]), {"in1": [
+        (0, [0x90, 40, 100]), (2, [0x90, 64, 90]), (4, [0xB0, 1, 5]), (6, [0x80, 40, 0]), (8, [0x80, 64, 0]),
+        (10, [0xE0, 0, 0x50])]})
+    # The bass route carries notes only: the mod wheel and bend leave once, on the chords' channel.
+    assert out["out1"] == [bytes([0x90, 40, 100]), bytes([0x91, 64, 90]), bytes([0xB1, 1, 5]), bytes([0x80, 40, 0]),
+                           bytes([0x81, 64, 0]), bytes([0xE1, 0, 0x50])]
+
+
+def test_a_layer_on_one_output_sends_each_note_on_both_channels_and_each_off_twice():
+    out = run(v2([{"routes": LAYER}]), {"in1": [
+        (0, [0x93, 60, 100]), (2, [0xA3, 60, 30]), (4, [0xB3, 7, 99]), (6, [0x93, 60, 0]), (8, [0xF6])]})
+    assert out["out1"] == [bytes([0x90, 60, 100]), bytes([0x91, 72, 50]), bytes([0xA0, 60, 30]), bytes([0xA1, 72, 30]),
+                           bytes([0xB1, 7, 99]), bytes([0x90, 60, 0]), bytes([0x91, 72, 0]),
+                           bytes([0xF6])]  # a system message leaves once, as it came
+
+
+def test_a_switch_ends_both_notes_of_a_layer_and_the_split_notes_on_their_channels():
+    text = v2([{"routes": LAYER}, {"routes": SPLIT_ONE_SYNTH}, {"routes": []}])
+    out = run(text, {"in1": [(0, [0x90, 40, 100]), (250, [0x90, 40, 100]), (252, [0x90, 70, 100])]},
+              events=press("button2", 100) + press("button3", 400))
+    assert out["out1"] == [bytes([0x90, 40, 100]), bytes([0x91, 52, 50]),  # layer
+                           bytes([0x80, 40, 0]), bytes([0x81, 52, 0]),  # the switch to the split ends both
+                           bytes([0x90, 40, 100]), bytes([0x91, 70, 100]),  # split: bass ch1, chords ch2
+                           bytes([0x80, 40, 0]), bytes([0x81, 70, 0])]  # the switch to nothing ends both
+
+
+def test_routes_sharing_an_input_and_an_output_must_all_transform_and_be_at_most_four():
+    ok = {"version": 2, "presets": [{"routes": SPLIT_ONE_SYNTH + [{"from": "in1", "to": "out1", "transpose": 7}]}]}
+    assert config.check(ok)[1] == []
+    plain = {"version": 2, "presets": [{"routes": [{"from": "in1", "to": "out1", "channel": 2},
+                                                   {"from": ["in1", "in2"], "to": "out1"}]}]}
+    assert config.check(plain)[1] == [
+        "presets[0].routes[0]: transforms in1 -> out1, which routes[1] also joins unchanged; a route with channel, "
+        "remap, transpose, velocity, controllers, cc_map or notes may share an input and an output only with other "
+        "such routes (a split or a layer)"]
+    five = {"version": 2, "presets": [{"routes": [{"from": "in1", "to": "all", "transpose": t} for t in range(1, 6)]}]}
+    assert config.check(five)[1] == [
+        "presets[0].routes[4]: transforms in1 -> out1, which 4 routes with a transform already join; at most 4 may "
+        "share an input and an output"]
+
+
 # -- follow ------------------------------------------------------------------------------------
 
 
