@@ -69,7 +69,6 @@ _PRESSURE = const(256)
 _OFF_BYTES = const(3)
 _NONE = const(0xFF)
 _MAX_OWED = const(64)
-_MAX_COPIES = const(4)
 _OWN = const(0x40)  # in a late record's input byte: a value the box sent itself (_own_value)
 _NO_TABLE = const(0x80)  # firmware.tracking's NO_TABLE
 _USB_OUTPUT = const(4)  # firmware.router's USB_OUTPUT
@@ -142,7 +141,7 @@ class Merger:
         n_pairs = n_in * n_out
         # Each pair's transform as ``router.build_transforms`` made it (one tuple: one load and
         # one unpack on the transformed path), or None. A pair several routes transform (a split
-        # or a layer on one output) holds ``(None, parts, ...)``: ``_place_parts``.
+        # or a layer on one output) holds ``(None, parts, ...)``: firmware.shared_pairs.
         self.xform = [None] * n_pairs  # type: list
         # Routing (issue 16): the channel of each input's last note-on, watched only for the
         # inputs some pair follows (``follow_in``); per input, the outputs it left a bent pitch
@@ -154,8 +153,10 @@ class Merger:
         self.follow_in = 0
         self.held = [bytearray(32) for _ in range(n_in)]
         self.selector = -1
-        # firmware.route_events' calls, set by start when a preset uses them: (select(program),
-        # follow_moved(merger, input, channel)); one field for both (see the attribute table).
+        # Format 2's routing code, set by start when a preset uses it: (select(program) and
+        # follow_moved(merger, input, channel) from firmware.route_events, the module
+        # firmware.shared_pairs for pairs several routes transform); one field for all (see
+        # the attribute table).
         self.route_hooks = None
         # Inputs that wait (rule 3): the bytes not yet taken, in carry[i][start:end].
         self.carry = [bytearray(READ_SIZE if i == usb else CARRY_SIZE) for i in range(n_in)]
@@ -615,14 +616,7 @@ class Merger:
             if xouts >> o & 1:
                 x = self.xform[base + o]
                 if x[0] is None:
-                    # A slot for each copy whose key is not waiting already.
-                    need = 0
-                    for part in x[1]:
-                        es = self._status(part, s)
-                        e1 = self._sent_data1(part, s, d1)
-                        if es and e1 <= 127 and q._late_find(o, i, es, e1) < 0:
-                            need += 1
-                    if q._late_free(o) < need:
+                    if not self.route_hooks[2].late_takes(self, o, i, x[1], s, d1):  # type: ignore[index]
                         return False
                     continue
                 es = self._status(x, s)
@@ -658,7 +652,8 @@ class Merger:
                 smap, nt, vt, _, ct, f = xform[base + o]
                 if smap is None:
                     # Several routes transform this pair: nt holds their parts.
-                    lated |= self._place_parts(i, o, nt, key, s, d1, d2, n, offs & bit, late_to & bit, grow & bit)
+                    lated |= self.route_hooks[2].place(  # type: ignore[index]  # set with such pairs
+                        self, i, o, nt, key, s, d1, d2, n, offs & bit, late_to & bit, grow & bit)
                     continue
                 es = smap[s]
                 if hi <= 0xA0:
@@ -710,96 +705,11 @@ class Merger:
 
     def _copies(self, i, o, s, d1):
         # How many messages pair (i, o) makes of ``(s, d1)``: one, or for a pair several routes
-        # transform, one per part that sends it (system messages leave once, unchanged).
+        # transform, one per part that sends it (firmware.shared_pairs).
         x = self.xform[i * self.n_out + o]
-        if x is None or x[0] is not None or s >= 0xF0:
+        if x is None or x[0] is not None:
             return 1
-        k = 0
-        for part in x[1]:
-            if part[0][s] and self._sent_data1(part, s, d1) <= 127:
-                k += 1
-        return k
-
-    def _sent_data1(self, x, s, d1):
-        # The first data byte transform ``x`` sends for ``(s, d1)``: the note or controller as
-        # its tables make it (above 127: not sent), else as it came.
-        hi = s & 0xF0
-        t = x[1] if hi <= 0xA0 else x[4] if hi == 0xB0 else None
-        return d1 if t is None else t[d1]
-
-    def _place_parts(self, i, o, parts, key, s, d1, d2, n, off, late, grow):
-        # ``_place`` for output ``o`` of a pair several routes transform (a keyboard split or a
-        # layer: config's shared routes): the message leaves once per part that sends it, in
-        # route order; a system message once, as it came. Every copy of a note-on owes its own
-        # off, and the off leaves as the same copies (the parts are those of the on: a switch
-        # that changes them ends the note first). Keeps ``owed`` itself; returns the output's
-        # bit when it took a late record (else 0).
-        bit = 1 << o
-        if s >= 0xF0:
-            self._write(o, key, s, d1, d2, n)
-            return 0
-        owed = self.owed
-        track = self.track
-        hi = s & 0xF0
-        if grow:
-            # _emit counted one off owed; the copies owe one each. More than the queues keep
-            # room for (firmware/output_queues.py) and the on is not sent here at all.
-            k = self._copies(i, o, s, d1)
-            if owed[o] + k - 1 > _MAX_OWED - 1 + _MAX_COPIES:
-                owed[o] -= 1
-                if hi == 0xB0:
-                    track.sustain[i][s & 0x0F] &= ~bit
-                else:
-                    track.notes[i][s & 0x0F][d1] &= ~bit
-                self.dropped[o * N_DROP_REASONS + DROP_TOO_MANY_NOTES] += k
-                return 0
-            if k > 1:
-                owed[o] += k - 1
-            if owed[o] >= _MAX_OWED:
-                track.full |= bit
-        q = self.queues
-        held = self.owner[o] != _NONE or self.lated & bit
-        lated = 0
-        sent = 0
-        for part in parts:
-            es = self._status(part, s)
-            if not es:
-                continue  # this part's route does not carry it
-            e1 = self._sent_data1(part, s, d1)
-            if e1 > 127:
-                continue
-            e2 = d2
-            vt = part[2]
-            if vt is not None and hi == 0x90 and d2:
-                e2 = vt[d2]
-            if hi == 0xB0 and (e1 == 1 or e1 == 64):
-                self.held[i][16 | (s & 0x0F)] |= bit  # mapped onto a held controller
-            sent += 1
-            if off:
-                if held:
-                    q.late_put(o, i, es, e1, e2, PROMISED)
-                    lated = bit
-                else:
-                    self._write(o, es | (i << 8), es, e1, e2, n)
-                    owed[o] -= 1
-            elif late:
-                r = q.late_value(o, i, es, e1, e2)
-                if r == 2:
-                    self.coalesced[o] += 1
-                elif r == 1:
-                    lated = bit
-                else:
-                    w = self.owner[o]
-                    reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
-                    self.dropped[o * N_DROP_REASONS + reason] += 1
-            else:
-                self._write(o, es | (i << 8), es, e1, e2, n)
-        if off:
-            if not sent:
-                owed[o] -= 1  # its on was not sent either: the one off counted for it
-            if owed[o] < _MAX_OWED:
-                track.full &= ~bit
-        return lated
+        return self.route_hooks[2].copies(self, x[1], s, d1)  # type: ignore[index]  # set with such pairs
 
     def _status(self, x, s):
         # The status byte transform ``x`` (a pair's, or a part of one) sends for ``s``: its
@@ -1146,24 +1056,20 @@ class Merger:
         xouts = self.xouts[i]
         base = i * self.n_out
         for o in BITS[m]:
-            x = self.xform[base + o] if xouts >> o & 1 else None
-            if x is not None and x[0] is None:
-                # A pair several routes transform: on each part's channel that carries it.
-                for part in x[1]:
-                    es = self._status(part, s)
-                    if es:
-                        self._own_one(i, o, late, es, d1, d2)
-            else:
-                self._own_one(i, o, late, self._status(x, s) if x is not None else s, d1, d2)
+            es = s
+            if xouts >> o & 1:
+                x = self.xform[base + o]
+                if x[0] is None:
+                    # A pair several routes transform: on each part's channel that carries it.
+                    self.route_hooks[2].own(self, i, o, late, x[1], s, d1, d2)  # type: ignore[index]
+                    continue
+                es = self._status(x, s)
+            if not late >> o & 1:
+                self._write(o, es | (i << 8), es, d1, d2, 2)
+            elif self.queues.late_value(o, i | _OWN, es, d1, d2):
+                self.lated |= 1 << o
         self.busy |= self.lated
         self.queued |= self.lated
-
-    def _own_one(self, i, o, late, es, d1, d2):
-        # One of ``_own_value``'s messages to output ``o``: now, or as a late record.
-        if not late >> o & 1:
-            self._write(o, es | (i << 8), es, d1, d2, 2)
-        elif self.queues.late_value(o, i | _OWN, es, d1, d2):
-            self.lated |= 1 << o
 
     # -- once a pass / once a tick -------------------------------------------------------
 
