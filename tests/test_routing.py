@@ -140,6 +140,63 @@ def test_routes_sharing_an_input_and_an_output_must_all_transform_and_be_at_most
         "share an input and an output"]
 
 
+SPLIT_AND_LAYER = {"version": 2, "presets": [
+    {"routes": SPLIT_ONE_SYNTH + [dict(r, to="out2") for r in LAYER]},
+    {"routes": [{"from": "in1", "to": "out1", "channel": 3, "notes": [24, 127], "transpose": -12},
+                {"from": "in1", "to": "out1", "channel": 4, "velocity": {"offset": 20}},
+                {"from": "in1", "to": "out1", "notes": [60, 127], "channel": 5, "kinds": ["notes"]},
+                {"from": "in1", "to": "out2"}]},
+    {"routes": [{"from": "in1", "to": ["out1", "out2"]}]},
+    {"routes": []},
+]}
+NOTE_STEPS = st.one_of(
+    st.tuples(st.just("on"), st.integers(0, 1), st.integers(20, 100), st.integers(1, 127)),
+    st.tuples(st.just("off"), st.integers(0, 1), st.integers(20, 100), st.sampled_from([0, 64])),
+    st.tuples(st.just("pedal"), st.integers(0, 1), st.just(64), st.sampled_from([0, 127])),
+    st.tuples(st.just("switch"), st.integers(0, 3), st.just(0), st.just(0)),
+    st.tuples(st.just("wait"), st.integers(1, 400), st.just(0), st.just(0)),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(NOTE_STEPS, max_size=40))
+def test_every_copy_of_a_split_or_layered_note_gets_its_off_on_its_channel(steps):
+    """Random notes and pedals through splits and layers onto one output, with preset switches
+    at any moment (mid-note, mid-queue): when the player has let go of everything, no note and
+    no pedal hangs on any channel of any output, and the box owes nothing (what it counted owed
+    is what left)."""
+    from tests.merge_model import decode, hung_notes
+
+    rig = Rig(SPLIT_AND_LAYER)
+    held = set()
+    pedal = set()
+    for kind, a, b, c in steps:
+        if kind == "switch":
+            rig.box.switch_preset(a)
+        elif kind == "wait":
+            rig.step(a)
+        elif kind == "pedal":
+            (pedal.add if c else pedal.discard)(a)
+            rig.inputs[0].queue(bytes([0xB0 | a, 64, c]))
+        elif kind == "on" and (a, b) not in held:
+            held.add((a, b))
+            rig.inputs[0].queue(bytes([0x90 | a, b, c]))
+        elif kind == "off" and (a, b) in held:
+            held.discard((a, b))
+            rig.inputs[0].queue(bytes([0x80 | a, b, c]) if c else bytes([0x90 | a, b, 0]))
+    for a, b in sorted(held):
+        rig.inputs[0].queue(bytes([0x80 | a, b, 0x40]))
+    for a in sorted(pedal):
+        rig.inputs[0].queue(bytes([0xB0 | a, 64, 0]))
+    rig.settle()
+    for o, out in enumerate(rig.outputs):
+        msgs, problems = decode(bytes(out.data))
+        assert problems == [], (o, problems)
+        assert hung_notes(msgs) == ([], []), (o, [m.hex() for m in msgs])
+    assert list(rig.m.owed) == [0] * len(rig.m.owed)
+    assert sum(rig.m.dropped) == 0
+
+
 # -- follow ------------------------------------------------------------------------------------
 
 
