@@ -180,6 +180,26 @@ def test_bridge_preset_by_name_and_unknown_preset_is_one_line():
 # -- explain -----------------------------------------------------------------------------------------
 
 
+def test_explain_says_which_routes_share_an_output_as_a_split_or_layer(capsys):
+    assert main(["explain", str(ROOT / "examples/configs/split-one-synth.json")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "ports: in1 = KeyStep Pro, usb = Computer, out1 = Synth"  # usb named once
+    preset1 = out[out.index("Preset 1: Bass / chords split") + 1:out.index("Preset 2: Layer: both parts")]
+    assert preset1[:2] == [
+        "  KeyStep Pro (in1) notes on ch 1 -> Synth (out1), moved to ch 1, notes C-1-B2 only",
+        "  KeyStep Pro (in1) notes, CC, channel pressure, pitch bend on ch 1 -> Synth (out1), moved to ch 2, "
+        "notes C3-G9 only"]
+    assert ("  KeyStep Pro (in1) -> Synth (out1): routes 1, 2 each send their own copy of what they carry "
+            "(a split or a layer)") in preset1
+    assert "routes 1, 2, 3 each send" in "\n".join(out[out.index("Preset 3: Split + lead layer"):])
+    # Plain routes sharing a pair send a message once: nothing said.
+    from host_tools import fwimport
+
+    checked, _ = fwimport.firmware_module("config").check(
+        {"presets": [{"routes": [{"from": "in1", "to": "out1"}, {"from": "in1", "to": "out1", "kinds": ["notes"]}]}]})
+    assert explain.shared_words(checked["presets"][0]["routes"], {}) == []
+
+
 def test_explain_words_the_seed_001_setup_with_port_names(capsys):
     assert main(["explain", str(ROOT / "examples/configs/a4-rytm-two-synths.json")]) == 0
     out = capsys.readouterr().out.splitlines()
