@@ -13,7 +13,8 @@ errors)`` when it is invalid.
 The format is documented field by field in docs/config.md; ``config.schema.json`` (JSON Schema,
 used on the host) states the same rules, and tests/test_config.py proves the two agree on a
 corpus. A few rules cross fields and are checked here only (the schema cannot say them): a route
-with a transform is the only one joining an input to an output, and calibration points ascend.
+with a transform shares an input and an output only with other routes with a transform (at most
+``MAX_COPIES``: a split or a layer), and calibration points ascend.
 
 Checked settings (what the rest of the firmware reads)::
 
