@@ -69,6 +69,7 @@ _PRESSURE = const(256)
 _OFF_BYTES = const(3)
 _NONE = const(0xFF)
 _MAX_OWED = const(64)
+_MORE_COPIES = const(18)  # ring room the further copies of a message may take (3 more, 3 + 3 bytes each)
 _OWN = const(0x40)  # in a late record's input byte: a value the box sent itself (_own_value)
 _NO_TABLE = const(0x80)  # firmware.tracking's NO_TABLE
 _USB_OUTPUT = const(4)  # firmware.router's USB_OUTPUT
@@ -482,7 +483,8 @@ class Merger:
             table[idx] &= ~offs
         if full:
             for o in BITS[full]:
-                self.dropped[o * N_DROP_REASONS + DROP_TOO_MANY_NOTES] += self._copies(i, o, s, d1)
+                self.dropped[o * N_DROP_REASONS + DROP_TOO_MANY_NOTES] += (
+                    self._copies(i, o, s, d1) if self.xouts[i] >> o & 1 else 1)
         key = s | (i << 8) if s < 0xF0 else -2
         if mask & (self.xouts[i] | self.busy):
             self._place(i, mask, key, s, d1, d2, n, offs, grow)
@@ -560,7 +562,6 @@ class Merger:
         heads = self.heads
         tails = self.tails
         lated = self.lated
-        xouts = self.xouts[i]
         blocked = 0
         for o in BITS[mask & self.busy]:
             w = owner[o]
@@ -575,13 +576,16 @@ class Merger:
             need = n + 1 + _OFF_BYTES * owed[o]
             if grow >> o & 1:
                 need += _OFF_BYTES
-            if xouts >> o & 1 and self.xform[i * self.n_out + o][0] is None:
-                # A pair several routes transform: room for each copy (and each copy's off).
-                k = self._copies(i, o, s, d1) - 1
-                if k > 0:
-                    need += k * (n + 1 + (_OFF_BYTES if grow >> o & 1 else 0))
-            if _RING_SIZE - ((tails[o] - heads[o]) & _RING_WRAP) < need:
-                blocked |= 1 << o
+            if _RING_SIZE - _MORE_COPIES - ((tails[o] - heads[o]) & _RING_WRAP) < need:
+                # (One compare as ever: the two consts fold.) The room is tight: a pair several
+                # routes transform also takes room for each further copy (and its off).
+                free = _RING_SIZE - ((tails[o] - heads[o]) & _RING_WRAP)
+                if free < need:
+                    blocked |= 1 << o
+                elif self.xouts[i] >> o & 1:
+                    more = self._copies(i, o, s, d1) - 1
+                    if more > 0 and free < need + more * (n + 1 + (_OFF_BYTES if grow >> o & 1 else 0)):
+                        blocked |= 1 << o
         self.late_to = 0
         if not blocked:
             return mask
@@ -598,10 +602,11 @@ class Merger:
         if value:
             self.late_to = blocked  # where the late queue is full it is dropped and counted
             return mask
+        xouts = self.xouts[i]
         for o in BITS[blocked]:
             w = owner[o]
             reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
-            self.dropped[o * N_DROP_REASONS + reason] += self._copies(i, o, s, d1)
+            self.dropped[o * N_DROP_REASONS + reason] += self._copies(i, o, s, d1) if xouts >> o & 1 else 1
         return mask & ~blocked
 
     def _late_takes(self, i, blocked, s, d1):

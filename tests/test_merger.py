@@ -117,6 +117,8 @@ def test_the_queues_keep_room_for_every_copy_of_a_message_and_its_offs():
     most_owed = q.MAX_OWED - 1 + q.MAX_COPIES
     assert q.MAX_COPIES * 3 + q.OFF_BYTES * most_owed <= q.PRESSURE
     assert most_owed <= q.LATE_SLOTS
+    # _admit looks at a shared pair's copies only when the room is within what they may take.
+    assert merger_mod._MORE_COPIES == (q.MAX_COPIES - 1) * (3 + q.OFF_BYTES)
 
 
 # MicroPython's hash table sizes (py/map.c, hash_allocation_sizes): an object's attribute table
