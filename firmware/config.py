@@ -13,7 +13,8 @@ errors)`` when it is invalid.
 The format is documented field by field in docs/config.md; ``config.schema.json`` (JSON Schema,
 used on the host) states the same rules, and tests/test_config.py proves the two agree on a
 corpus. A few rules cross fields and are checked here only (the schema cannot say them): a route
-with a transform is the only one joining an input to an output, and calibration points ascend.
+with a transform shares an input and an output only with other routes with a transform (at most
+``MAX_COPIES``: a split or a layer), and calibration points ascend.
 
 Checked settings (what the rest of the firmware reads)::
 
@@ -37,6 +38,7 @@ byte path.
 from firmware.clock import DEFAULT_CLOCK
 from firmware.cv import DEFAULT_CALIBRATION, DEFAULT_CV
 from firmware.midi import KIND_ACTIVE_SENSING, KIND_ALL, KIND_NAMES
+from firmware.output_queues import MAX_COPIES
 from firmware.router import INPUTS, OUTPUTS
 
 VERSION = 2  # the format this firmware writes about; version 1 files are read too
@@ -525,24 +527,36 @@ def _pairs(route):
 
 
 def _check_transforms(routes, path, errors):
-    # A transform route must be the only route joining an input to an output: two routes that
-    # both carry a message would send it twice, once changed and once not.
+    # A transform route never shares an input and an output with a route that changes nothing:
+    # the message would leave twice, changed and unchanged. Routes that each transform may
+    # share them, up to MAX_COPIES (a keyboard split or a layer on one output: the message
+    # leaves once per route that sends it; firmware/output_queues.py sizes its room for that).
+    shared = {}  # type: dict  # pair -> the transform routes joining it
     for r, route in enumerate(routes):
         if route is None or not is_transform(route):
             continue
         mine = _pairs(route)
+        for pair in mine:
+            shared.setdefault(pair, []).append(r)
         for q, other in enumerate(routes):
-            if q == r or other is None or (q < r and is_transform(other)):
-                continue  # two transform routes are reported once, at the first of them
+            if q == r or other is None or is_transform(other):
+                continue
             for pair in _pairs(other):
                 if pair in mine:
                     errors.add(
-                        "%s.routes[%d]: transforms %s -> %s, which routes[%d] also joins; a route with "
-                        "channel, remap, transpose, velocity, controllers, cc_map or notes must be the only one joining an "
-                        "input to an output"
+                        "%s.routes[%d]: transforms %s -> %s, which routes[%d] also joins unchanged; a route with "
+                        "channel, remap, transpose, velocity, controllers, cc_map or notes may share an input and an "
+                        "output only with other such routes (a split or a layer)"
                         % (path, r, INPUTS[pair[0]], OUTPUTS[pair[1]], q)
                     )
                     break
+    reported = set()
+    for pair, rs in shared.items():
+        if len(rs) > MAX_COPIES and rs[MAX_COPIES] not in reported:
+            reported.add(rs[MAX_COPIES])
+            errors.add("%s.routes[%d]: transforms %s -> %s, which %d routes with a transform already join; at most "
+                       "%d may share an input and an output" % (path, rs[MAX_COPIES], INPUTS[pair[0]], OUTPUTS[pair[1]],
+                                                                MAX_COPIES, MAX_COPIES))
 
 
 # -- clock and cv sections ------------------------------------------------------------------

@@ -69,6 +69,7 @@ _PRESSURE = const(256)
 _OFF_BYTES = const(3)
 _NONE = const(0xFF)
 _MAX_OWED = const(64)
+_MORE_COPIES = const(18)  # ring room the further copies of a message may take (3 more, 3 + 3 bytes each)
 _OWN = const(0x40)  # in a late record's input byte: a value the box sent itself (_own_value)
 _NO_TABLE = const(0x80)  # firmware.tracking's NO_TABLE
 _USB_OUTPUT = const(4)  # firmware.router's USB_OUTPUT
@@ -108,6 +109,16 @@ _LEFT = _lefts()
 del _lefts  # run once: its code need not stay in the heap
 
 
+def _followed(follow):
+    # The inputs a transform's ``follow`` table (or None) follows, as a bitmask.
+    bits = 0
+    if follow is not None:
+        for k in follow:
+            if k:
+                bits |= 1 << (k - 1)
+    return bits
+
+
 class Merger:
     # Parsers, routing tables and output queues for ``n_in`` inputs and ``n_out`` outputs.
 
@@ -130,7 +141,8 @@ class Merger:
         self.xouts = [0] * n_in
         n_pairs = n_in * n_out
         # Each pair's transform as ``router.build_transforms`` made it (one tuple: one load and
-        # one unpack on the transformed path), or None.
+        # one unpack on the transformed path), or None. A pair several routes transform (a split
+        # or a layer on one output) holds ``(None, parts, ...)``: firmware.shared_pairs.
         self.xform = [None] * n_pairs  # type: list
         # Routing (issue 16): the channel of each input's last note-on, watched only for the
         # inputs some pair follows (``follow_in``); per input, the outputs it left a bent pitch
@@ -142,8 +154,10 @@ class Merger:
         self.follow_in = 0
         self.held = [bytearray(32) for _ in range(n_in)]
         self.selector = -1
-        # firmware.route_events' calls, set by start when a preset uses them: (select(program),
-        # follow_moved(merger, input, channel)); one field for both (see the attribute table).
+        # Format 2's routing code, set by start when a preset uses it: (select(program) and
+        # follow_moved(merger, input, channel) from firmware.route_events, the module
+        # firmware.shared_pairs for pairs several routes transform); one field for all (see
+        # the attribute table).
         self.route_hooks = None
         # Inputs that wait (rule 3): the bytes not yet taken, in carry[i][start:end].
         self.carry = [bytearray(READ_SIZE if i == usb else CARRY_SIZE) for i in range(n_in)]
@@ -255,11 +269,12 @@ class Merger:
         follow_in = 0
         for j in range(len(self.xouts)):
             for o in BITS[self.xouts[j]]:
-                follows = xform[j * n_out + o][5]
-                if follows is not None:
-                    for k in follows:
-                        if k:
-                            follow_in |= 1 << (k - 1)
+                x = xform[j * n_out + o]
+                if x[0] is None:
+                    for part in x[1]:
+                        follow_in |= _followed(part[5])
+                else:
+                    follow_in |= _followed(x[5])
         self.follow_in = follow_in
 
     def set_outputs(self, ports):
@@ -473,10 +488,11 @@ class Merger:
             table[idx] &= ~offs
         if full:
             for o in BITS[full]:
-                self.dropped[o * N_DROP_REASONS + DROP_TOO_MANY_NOTES] += 1
+                self.dropped[o * N_DROP_REASONS + DROP_TOO_MANY_NOTES] += (
+                    self._copies(i, o, s, d1) if self.xouts[i] >> o & 1 else 1)
         key = s | (i << 8) if s < 0xF0 else -2
         if mask & (self.xouts[i] | self.busy):
-            self._place(i, mask, key, s, d1, d2, n, offs)
+            self._place(i, mask, key, s, d1, d2, n, offs, grow)
             return 0
         # The common message: every output free, no transform. An output with nothing queued
         # gets it straight away (one ``send``, the wire-rate case); the others in their ring,
@@ -557,8 +573,16 @@ class Merger:
             need = n + 1 + _OFF_BYTES * owed[o]
             if grow >> o & 1:
                 need += _OFF_BYTES
-            if _RING_SIZE - ((tails[o] - heads[o]) & _RING_WRAP) < need:
-                blocked |= 1 << o
+            if _RING_SIZE - _MORE_COPIES - ((tails[o] - heads[o]) & _RING_WRAP) < need:
+                # (One compare as ever: the two consts fold.) The room is tight: a pair several
+                # routes transform also takes room for each further copy (and its off).
+                free = _RING_SIZE - ((tails[o] - heads[o]) & _RING_WRAP)
+                if free < need:
+                    blocked |= 1 << o
+                elif self.xouts[i] >> o & 1:
+                    more = self._copies(i, o, s, d1) - 1
+                    if more > 0 and free < need + more * (n + 1 + (_OFF_BYTES if grow >> o & 1 else 0)):
+                        blocked |= 1 << o
         self.late_to = 0
         if not blocked:
             return mask
@@ -575,10 +599,11 @@ class Merger:
         if value:
             self.late_to = blocked  # where the late queue is full it is dropped and counted
             return mask
+        xouts = self.xouts[i]
         for o in BITS[blocked]:
             w = owner[o]
             reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
-            self.dropped[o * N_DROP_REASONS + reason] += 1
+            self.dropped[o * N_DROP_REASONS + reason] += self._copies(i, o, s, d1) if xouts >> o & 1 else 1
         return mask & ~blocked
 
     def _late_takes(self, i, blocked, s, d1):
@@ -591,8 +616,12 @@ class Merger:
             es = s
             e1 = d1
             if xouts >> o & 1:
-                es = self._status(base + o, s)
                 x = self.xform[base + o]
+                if x[0] is None:
+                    if not self.route_hooks[2].late_takes(self, o, i, x[1], s, d1):  # type: ignore[index]
+                        return False
+                    continue
+                es = self._status(x, s)
                 t = x[1] if (s & 0xF0) <= 0xA0 else x[4] if (s & 0xF0) == 0xB0 else None
                 if t is not None:
                     e1 = t[d1]  # above 127: not sent there
@@ -600,11 +629,12 @@ class Merger:
                 return False
         return True
 
-    def _place(self, i, mask, key, s, d1, d2, n, offs):
+    def _place(self, i, mask, key, s, d1, d2, n, offs, grow=0):
         # The checked placement, output by output: transforms (status map, transpose, velocity
         # table; a note pushed out of 0..127 is not sent, nor is its off), owed offs (ring, or
         # late queue while another input's SysEx holds the output or late records wait), values
         # sent late by _admit, and everything else into the ring or straight to the port.
+        # ``grow``: the outputs a note-on (or sustain-on) now owes its off (_emit).
         xouts = self.xouts[i]
         late_to = self.late_to
         self.late_to = 0
@@ -622,6 +652,11 @@ class Merger:
             e2 = d2
             if xouts & bit:
                 smap, nt, vt, _, ct, f = xform[base + o]
+                if smap is None:
+                    # Several routes transform this pair: nt holds their parts.
+                    lated |= self.route_hooks[2].place(  # type: ignore[index]  # set with such pairs
+                        self, i, o, nt, key, s, d1, d2, n, offs & bit, late_to & bit, grow & bit)
+                    continue
                 es = smap[s]
                 if hi <= 0xA0:
                     if nt is not None:
@@ -633,7 +668,7 @@ class Merger:
                     if e1 == 1 or e1 == 64:
                         self.held[i][16 | (s & 0x0F)] |= bit  # mapped onto a held controller
                 if f is not None and f[hi >> 4]:
-                    es = self._status(base + o, s)
+                    es = self._status(xform[base + o], s)
                 if e1 > 127:  # router.DROP: outside the route's notes or controllers
                     if offs & bit:
                         paid |= bit  # its on was not sent either
@@ -670,12 +705,22 @@ class Merger:
                 owed[o] -= 1
             self.track.full &= ~paid
 
-    def _status(self, k, s):
-        # The status byte pair ``k``'s transform sends for ``s``: its channel remap, or for a
-        # kind that follows an input (remap "follow:inN"), that input's last note-on channel
-        # (its remap before the input's first note).
-        x = self.xform[k]
+    def _copies(self, i, o, s, d1):
+        # How many messages pair (i, o) makes of ``(s, d1)``: one, or for a pair several routes
+        # transform, one per part that sends it (firmware.shared_pairs).
+        x = self.xform[i * self.n_out + o]
+        if x is None or x[0] is not None:
+            return 1
+        return self.route_hooks[2].copies(self, x[1], s, d1)  # type: ignore[index]  # set with such pairs
+
+    def _status(self, x, s):
+        # The status byte transform ``x`` (a pair's, or a part of one) sends for ``s``: its
+        # channel remap, or for a kind that follows an input (remap "follow:inN"), that input's
+        # last note-on channel (its remap before the input's first note). 0: a part that does
+        # not carry ``s``.
         es = x[0][s]
+        if not es:
+            return 0
         f = x[5]
         if f is not None:
             j = f[s >> 4]
@@ -1008,7 +1053,14 @@ class Merger:
         xouts = self.xouts[i]
         base = i * self.n_out
         for o in BITS[m]:
-            es = self._status(base + o, s) if xouts >> o & 1 else s
+            es = s
+            if xouts >> o & 1:
+                x = self.xform[base + o]
+                if x[0] is None:
+                    # A pair several routes transform: on each part's channel that carries it.
+                    self.route_hooks[2].own(self, i, o, late, x[1], s, d1, d2)  # type: ignore[index]
+                    continue
+                es = self._status(x, s)
             if not late >> o & 1:
                 self._write(o, es | (i << 8), es, d1, d2, 2)
             elif self.queues.late_value(o, i | _OWN, es, d1, d2):

@@ -19,6 +19,12 @@
 #   is not an owed off is written only if it leaves that much free, so an owed off always fits.
 # - The late queue keeps a slot free for every owed off not in it yet, so one that must wait
 #   behind another input's SysEx always has a place.
+# - One input message may leave an output as up to ``MAX_COPIES`` messages (routes that each
+#   transform sharing an input and an output: a split or a layer), and a note-on as many notes,
+#   each owing its off. A note-on goes to an output that owes fewer than ``MAX_OWED`` offs, so
+#   an output owes at most ``MAX_OWED - 1 + MAX_COPIES``: the late queue has a slot for each,
+#   and an output below ``PRESSURE`` free can still take the copies with their offs' room
+#   (tests/test_merger.py checks both sums).
 #
 # Who calls: ``firmware.merger`` owns one ``OutputQueues`` and writes the rings on its byte path
 # through aliases of these lists (one attribute load instead of two on the RP2040).
@@ -32,7 +38,8 @@ RING_WRAP = const(1023)  # read and write counts run over twice the size
 LANE_SIZE = const(32)
 LANE_MASK = const(31)
 LANE_WRAP = const(63)
-MAX_OWED = const(64)  # offs an output may owe (notes + sustain sounding there)
+MAX_OWED = const(64)  # offs an output may owe (notes + sustain sounding there) before a note-on
+MAX_COPIES = const(4)  # messages one input message may become on one output (config's shared routes)
 VALUE_SLOTS = const(16)  # late records for controller / bend / pressure values
 LATE_SLOTS = const(80)  # MAX_OWED + VALUE_SLOTS
 LATE_WRAP = const(160)

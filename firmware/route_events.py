@@ -26,12 +26,16 @@ def follow_moved(m, j, ch):
         outs_cc = 0
         for o in range(n_out):
             x = m.xform[i * n_out + o]
-            f = x[5] if x is not None else None
-            if f is not None:
-                if f[0xE] == j + 1:
-                    outs_bend |= 1 << o
-                if f[0xB] == j + 1:
-                    outs_cc |= 1 << o
+            if x is None:
+                continue
+            if x[0] is None:
+                # A pair several routes transform: any of its parts that follows j.
+                for part in x[1]:
+                    outs_bend |= _follows(part[5], 0xE, j) << o
+                    outs_cc |= _follows(part[5], 0xB, j) << o
+            else:
+                outs_bend |= _follows(x[5], 0xE, j) << o
+                outs_cc |= _follows(x[5], 0xB, j) << o
         if not outs_bend | outs_cc:
             continue
         sustain = track.sustain[i]
@@ -51,6 +55,11 @@ def follow_moved(m, j, ch):
                     sustain[c] &= ~pedal  # no longer sounding there: its off goes now
                     m._place(i, pedal, (0xB0 | c) | (i << 8), 0xB0 | c, 64, 0, 2, pedal)
     m.follow_ch[j] = ch
+
+
+def _follows(follow, hi, j):
+    # 1 when a transform's ``follow`` table (or None) sends kind ``hi`` on input j's channel.
+    return 1 if follow is not None and follow[hi] == j + 1 else 0
 
 
 def send_own(m, o, s, d1, d2, n):

@@ -96,8 +96,16 @@ def build_transforms(routes, n_in=len(INPUTS), n_out=len(OUTPUTS)):
     does not list; ``follow`` (or None) holds per status high nibble (index ``hi >> 4``) the
     followed input + 1, whose last note-on channel that kind takes. ``signature`` tells the
     merger whether a pair's transform changed on a switch. A route without a table pays nothing
-    for it: the merger tests each for None."""
+    for it: the merger tests each for None.
+
+    Several transform routes joining one pair (a keyboard split or a layer onto one output,
+    at most ``MAX_COPIES``: config) make the pair's entry ``(None, parts, None, signature,
+    ctable, None)``: ``parts`` the routes' transforms in route order, each ``smap`` with 0 for
+    the channel statuses its route does not carry (kinds, channels); ``ctable`` one of the
+    parts' ctables when any has one (``Merger._strand`` asks only whether any maps controllers);
+    ``signature`` the parts' signatures. A message leaves once per part that sends it."""
     out = [None] * (n_in * n_out)  # type: list
+    had_route = [None] * (n_in * n_out)  # type: list  # the route that made each pair's transform
     for route in routes:
         remap = route.get("remap") or {}
         transpose = route.get("transpose", 0)
@@ -144,8 +152,36 @@ def build_transforms(routes, n_in=len(INPUTS), n_out=len(OUTPUTS)):
         signature = (tuple(sorted(remap.items())), transpose, tuple(velocity) if velocity else None,
                      tuple(notes_range) if notes_range else None, bytes(ctable) if ctable else None,
                      tuple(sorted(follow_in.items())))
+        single = (smap, ntable, vtable, signature, ctable, follow)
+        for i in route["from"]:
+            for o in route["to"]:
+                if i >= n_in or o >= n_out:
+                    continue
+                had = out[i * n_out + o]
+                if had is None:
+                    out[i * n_out + o] = single
+                    continue
+                parts = had[1] if had[0] is None else (_part(had, had_route[i * n_out + o]),)
+                parts = parts + (_part(single, route),)
+                ctable_any = None
+                for part in parts:
+                    ctable_any = ctable_any or part[4]
+                out[i * n_out + o] = (None, parts, None, tuple(part[3] for part in parts), ctable_any, None)
         for i in route["from"]:
             for o in route["to"]:
                 if i < n_in and o < n_out:
-                    out[i * n_out + o] = (smap, ntable, vtable, signature, ctable, follow)
+                    had_route[i * n_out + o] = route
     return out
+
+
+def _part(transform, route):
+    # One route's transform as a part of a shared pair: its status map carries only the channel
+    # statuses the route carries (0 for the others), its signature says which.
+    smap, ntable, vtable, signature, ctable, follow = transform
+    kinds = route.get("kinds", KIND_ALL)
+    channels = route.get("channels", ALL_CHANNELS)
+    carried = bytearray(smap)
+    for s in range(0x80, 0xF0):
+        if not (kind_of(s) & kinds and channels & (1 << (s & 0x0F))):
+            carried[s] = 0
+    return (carried, ntable, vtable, signature + (kinds, channels), ctable, follow)

@@ -72,17 +72,24 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     select = settings.get("preset_select")
     follows = any(route.get("follow") for p in settings["presets"] for route in p["routes"])
     entered = any(box.on_enter)
+    # Pairs several routes transform (a split or a layer on one output): firmware.shared_pairs.
+    shared = any(x is not None and x[0] is None for _, pairs in box.routing if pairs for x in pairs)
     enter = None
+    select_hook = follow_hook = None
     if select is not None or follows or entered:
         from firmware import route_events
 
         if select is not None:
             box.merger.selector = (0xC0 | select[1]) | (select[0] << 8)
-        if select is not None or follows:
-            box.merger.route_hooks = (route_events.selector(box) if select is not None else None,
-                                      route_events.follow_moved)
+            select_hook = route_events.selector(box)
+        if follows:
+            follow_hook = route_events.follow_moved
         if entered:
             enter = route_events.enter
+    if select_hook or follow_hook or shared:
+        if shared:
+            from firmware import shared_pairs
+        box.merger.route_hooks = (select_hook, follow_hook, shared_pairs if shared else None)
     # The sections themselves are not kept (the heap): a preset keeps its name.
     for preset in box.settings["presets"]:
         preset.pop("cv", None)
@@ -237,14 +244,20 @@ def _same_item(x, y):
 
 
 def _transform(transforms, tables, transform):
-    # A transform (smap, ntable, vtable, signature, ctable, follow) is fixed by its signature.
+    # A transform (smap, ntable, vtable, signature, ctable, follow) is fixed by its signature;
+    # a pair several routes transform, ``(None, parts, None, signature, ctable, None)``, by its
+    # parts' signatures.
     if transform is None:
         return None
     found = transforms.get(transform[3])
     if found is None:
         smap, ntable, vtable, signature, ctable, follow = transform
-        found = (_table(tables, smap), _table(tables, ntable), _table(tables, vtable), signature,
-                 _table(tables, ctable), _table(tables, follow))
+        if smap is None:
+            parts = tuple(_transform(transforms, tables, part) for part in ntable)
+            found = (None, parts, None, signature, _table(tables, ctable), None)
+        else:
+            found = (_table(tables, smap), _table(tables, ntable), _table(tables, vtable), signature,
+                     _table(tables, ctable), _table(tables, follow))
         transforms[signature] = found
     return found
 

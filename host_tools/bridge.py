@@ -23,7 +23,8 @@ Adapters (the same contract as ``firmware/ports.py``):
 
 ``--preset`` starts in that preset (a 1-based number or a name) instead of the first.
 ``--monitor`` prints every message as it enters and leaves, in the words of ``decode``
-(``   1.234 out3   ch5 Note On E4 vel 100``, time in ms since the start).
+(``   1.234 out3   ch5 Note On E4 vel 100``, time in ms since the start); a port the config's
+``"names"`` names is printed as ``explain`` prints it (``JU-06A (out3)``).
 
 Time is ``time.monotonic()`` in ms, masked like ``supervisor.ticks_ms()``. The loop runs a box
 pass, and sleeps 0.5 ms when a pass read nothing and nothing is queued. Ctrl-C stops it: held
@@ -32,6 +33,7 @@ notes get note-offs, ports are closed, exit 0.
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import time
@@ -219,14 +221,17 @@ def make_box(in_ports, out_ports, config_text, ticks, preset=0, monitor=None):
     return box, inputs, outputs
 
 
-def printer(clock=time.monotonic, out=print):
-    """``--monitor``: a ``monitor(port, data)`` that prints each message as ``decode`` does."""
+def printer(clock=time.monotonic, out=print, names=None):
+    """``--monitor``: a ``monitor(port, data)`` that prints each message as ``decode`` does,
+    ports named by ``names`` ({port: name}, explain.port_names)."""
     from host_tools.decode import describe, format_row
+    from host_tools.explain import label
 
     t0 = clock()
+    names = names or {}
 
     def monitor(port, data):
-        out(format_row(int((clock() - t0) * 1e9), port, describe(data)), flush=True)
+        out(format_row(int((clock() - t0) * 1e9), label(port, names), describe(data)), flush=True)
 
     return monitor
 
@@ -411,12 +416,15 @@ def main(argv):
     except BridgeError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
+    from host_tools.explain import label, port_names
+
+    names = port_names(json.loads(config_text))
     box, inputs, outputs = make_box(in_ports, out_ports, config_text, ticks_ms, preset,
-                                    printer() if args.monitor else None)
+                                    printer(names=names) if args.monitor else None)
     for p, n in ins.items():
-        print("bridge: %-7s <- %s" % ("usb_in" if p == "usb" else p, n))
+        print("bridge: %-7s <- %s" % (label("usb_in" if p == "usb" else p, names), n))
     for p, n in outs.items():
-        print("bridge: %-7s -> %s" % ("usb_out" if p == "usb" else p, n))
+        print("bridge: %-7s -> %s" % ("usb_out" if p == "usb" else label(p, names), n))
     print("bridge: running preset %d (%s); Ctrl-C to stop" % (box.preset + 1,
                                                              box.settings["presets"][box.preset]["name"]), flush=True)
     last = [time.monotonic(), None]

@@ -1,6 +1,8 @@
-"""``python -m host_tools decode DIR|FILE [--merged]``: wire files as timed, readable messages.
+"""``python -m host_tools decode DIR|FILE [--merged] [--config CONFIG]``: wire files as timed,
+readable messages.
 
     12.345 out3 ch5 Note On E4 vel 100
+    12.345 JU-06A (out3) ch5 Note On E4 vel 100      (with --config naming out3 "JU-06A")
 
 Reads the project's timed-bytes files (``<port>.txt``, README "The simulator") or a ``.mid``
 file; a directory means every ``<port>.txt`` in it (a simulator output directory: ``out1``..
@@ -11,7 +13,8 @@ had fully arrived or left.
 
 The words come from ``host_tools.midiwords`` (shared with ``bridge --monitor``, ``plot`` and
 the editor's preview). Note names: MIDI note 60 is C4 (the convention of most DAWs; some
-Yamaha and Elektron manuals call it C3).
+Yamaha and Elektron manuals call it C3). Ports: with ``--config``, a port the config's
+``"names"`` names is printed as ``explain`` prints it (``explain.label``: "KeyStep (in1)").
 """
 
 import argparse
@@ -19,6 +22,7 @@ import os
 import sys
 
 from host_tools import midiwire
+from host_tools.explain import config_names, label
 from host_tools.midiwords import describe
 
 NS_PER_MS = 1_000_000
@@ -63,9 +67,11 @@ def wire_files(target):
     return [(port_of(target), target)]
 
 
-def decode_port(port, timed, clock=True):
-    """[(time_ns, port, text)] of one port's bytes, then its stream problems as texts."""
+def decode_port(port, timed, clock=True, names=None):
+    """[(time_ns, port, text)] of one port's bytes, then its stream problems as texts. The port
+    as ``label`` words it with ``names`` ({port: name}, explain.port_names)."""
     messages, problems = midiwire.decode(timed)
+    port = label(port, names or {})
     rows = [(m.time_ns, port, describe(m.data)) for m in messages if clock or m.data[0] != 0xF8]
     return rows, problems
 
@@ -74,24 +80,25 @@ def format_row(time_ns, port, text):
     return "%10s %-6s %s" % (midiwire.format_time_ns(time_ns), port, text)
 
 
-def decode_target(target, merged=False, clock=True):
+def decode_target(target, merged=False, clock=True, names=None):
     """The printed lines for ``target``: per port (a header and its messages) or merged in time
-    order (ports in box order at equal times)."""
+    order (ports in box order at equal times). ``names``: {port: name} for the ports' words."""
     out = []
     everything = []
     for port, path in wire_files(target):
-        rows, problems = decode_port(port, read_port_file(path), clock)
+        rows, problems = decode_port(port, read_port_file(path), clock, names)
+        rank = PORT_ORDER.index(port) if port in PORT_ORDER else len(PORT_ORDER)
+        shown = label(port, names or {})
         if merged:
-            everything.extend(rows)
-            out.extend("%s: problem: %s" % (port, p) for p in problems)
+            everything.extend((t, rank, p, text) for t, p, text in rows)
+            out.extend("%s: problem: %s" % (shown, p) for p in problems)
             continue
-        out.append("# %s (%s): %d messages%s" % (port, path, len(rows), "" if clock else ", clock hidden"))
+        out.append("# %s (%s): %d messages%s" % (shown, path, len(rows), "" if clock else ", clock hidden"))
         out.extend(format_row(*row) for row in rows)
-        out.extend("%s: problem: %s" % (port, p) for p in problems)
+        out.extend("%s: problem: %s" % (shown, p) for p in problems)
     if merged:
-        rank = {p: k for k, p in enumerate(PORT_ORDER)}
-        everything.sort(key=lambda r: (r[0], rank.get(r[1], len(rank))))
-        out[:0] = [format_row(*row) for row in everything]
+        everything.sort(key=lambda r: (r[0], r[1]))
+        out[:0] = [format_row(t, p, text) for t, _, p, text in everything]
     return out
 
 
@@ -101,13 +108,22 @@ def _parser():
     p.add_argument("target", metavar="DIR|FILE", help="a simulator output directory or one wire file")
     p.add_argument("--merged", action="store_true", help="all ports in one list, in time order")
     p.add_argument("--no-clock", action="store_true", help="leave MIDI clock (F8) out")
+    p.add_argument("--config", metavar="CONFIG", help="a config.json whose \"names\" name the ports")
     return p
 
 
 def main(argv):
     args = _parser().parse_args(argv)
     try:
-        lines = decode_target(args.target, args.merged, not args.no_clock)
+        names = None
+        if args.config:
+            try:
+                names = config_names(args.config)
+            except OSError as e:
+                raise DecodeError("%s: cannot read (%s)" % (args.config, e.strerror)) from None
+            except ValueError as e:
+                raise DecodeError("%s: not valid JSON (%s)" % (args.config, e)) from None
+        lines = decode_target(args.target, args.merged, not args.no_clock, names)
     except DecodeError as e:
         print("error: %s" % e, file=sys.stderr)
         return 2

@@ -47,8 +47,17 @@ def port_names(raw):
 
 
 def label(port, names):
-    """"KeyStep (in1)", or "in1" without a name."""
-    return "%s (%s)" % (names[port], port) if port in names else port
+    """"KeyStep (in1)", or "in1" without a name. The input side of a USB port, as the
+    simulator's files and the bridge call it ("usb_in", "usbh_in"), carries that port's name."""
+    name = names.get(port[:-3] if port.endswith("_in") else port)
+    return "%s (%s)" % (name, port) if name else port
+
+
+def config_names(path):
+    """``port_names`` of the config file at ``path`` (decode --config); {} when it has none.
+    Raises OSError or ValueError (not JSON) for the caller to word."""
+    with open(path, encoding="utf-8") as f:
+        return port_names(json.loads(f.read()))
 
 
 def channel_ranges(mask):
@@ -245,12 +254,35 @@ def cv_words(preset):
     return lines
 
 
+def shared_words(routes, names):
+    """Routes that share an input and an output (each transforms: a split or a layer on one
+    output, firmware/shared_pairs.py) in words: each sends its own copy of what it carries."""
+    config, _ = _firmware()
+    sharing = {}  # (input, output) -> route numbers (1-based)
+    for r, route in enumerate(routes):
+        if not config.is_transform(route):
+            continue  # (plain routes sharing a pair send a message once)
+        for i in route["from"]:
+            for o in route["to"]:
+                if not (route.get("all_to") and INPUTS[i] == OUTPUTS[o]):
+                    sharing.setdefault((i, o), []).append(r + 1)
+    pairs = {}  # route numbers -> the pairs they share
+    for pair, numbers in sharing.items():
+        if len(numbers) > 1:
+            pairs.setdefault(tuple(numbers), []).append(pair)
+    return ["%s: routes %s each send their own copy of what they carry (a split or a layer)"
+            % (", ".join("%s -> %s" % (label(INPUTS[i], names), label(OUTPUTS[o], names)) for i, o in shared),
+               ", ".join(str(n) for n in numbers))
+            for numbers, shared in pairs.items()]
+
+
 def explain_settings(settings, names):
     """Checked settings -> lines of text."""
     lines = []
     version = settings.get("version", 1)
     if names:
-        lines.append("ports: " + ", ".join("%s = %s" % (p, names[p]) for p in INPUTS + OUTPUTS if p in names))
+        ports = [p for k, p in enumerate(INPUTS + OUTPUTS) if p in names and p not in (INPUTS + OUTPUTS)[:k]]
+        lines.append("ports: " + ", ".join("%s = %s" % (p, names[p]) for p in ports))
     select = settings.get("preset_select")
     if select is not None:
         lines.append("presets: a program change n on %s ch %d selects preset n + 1 (not forwarded)"
@@ -261,6 +293,7 @@ def explain_settings(settings, names):
             lines.append("  routes nothing")
         for route in preset["routes"]:
             lines.append("  " + route_words(route, names))
+        lines.extend("  " + line for line in shared_words(preset["routes"], names))
         for o, ch, program, msb, lsb in preset.get("on_enter", ()):
             bank = "" if msb < 0 else " bank %d%s" % (msb, "" if lsb < 0 else "/%d" % lsb)
             lines.append("  on entering: program %d%s on ch %d -> %s" % (program, bank, ch + 1, label(OUTPUTS[o], names)))

@@ -170,9 +170,12 @@ def hung_notes(msgs):
     return sorted(on), sorted(pedal)
 
 
-def check(inputs, outputs, dropped, coalesced, n_reasons, report=None):
+def check(inputs, outputs, dropped, coalesced, n_reasons, report=None, expand=None):
     """``inputs[i]``: the bytes input i sent; ``outputs[o]``: the bytes output o sent; the box's
-    counters. Returns a Report."""
+    counters. ``expand(i, o, m)``, when given: the messages output o is sent for input i's
+    message m (routes that each transform sharing the pair: a split or a layer leaves one
+    message as several, or none), each counted as one routed to o; by default ``[m]``.
+    Returns a Report."""
     r = report or Report()
     sent = []
     for data in inputs:
@@ -205,6 +208,8 @@ def check(inputs, outputs, dropped, coalesced, n_reasons, report=None):
         for i, expect in enumerate(sent):
             if not routed(i, o):
                 continue
+            if expand is not None:
+                expect = [c for m in expect for c in expand(i, o, m)]
             matched = _match(r, o, i, expect, got[i], own_last)
             missing += len(expect) - matched
         counted = sum(dropped[o * n_reasons:(o + 1) * n_reasons]) + coalesced[o]

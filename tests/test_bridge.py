@@ -6,6 +6,7 @@ MIDI system: the ALSA sequencer (/dev/snd/seq), or else a JACK server this test 
 when `jackd` is installed (Debian package jackd2, dummy driver: no sound hardware needed).
 """
 
+import json
 import os
 import shutil
 import signal
@@ -278,6 +279,22 @@ def test_main_runs_until_ctrl_c_and_closes_everything(monkeypatch, capsys):
     assert all(p.closed for p in fake.opened)
     sent = fake.opened[1].sent
     assert [(m.type, m.note) for m in sent] == [("note_on", 64), ("note_off", 64)]
+
+
+def test_main_monitor_names_the_ports_as_the_config_does(monkeypatch, capsys, tmp_path):
+    """bridge --monitor --config: every message printed, and the port lines, name a port the
+    config's "names" names as explain does ("KeyStep (in1)")."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"version": 2, "names": {"in1": "KeyStep", "out1": "Digitakt"},
+                                  "presets": [{"name": "p", "routes": [{"from": "in1", "to": "out1"}]}]}))
+    monkeypatch.setattr(bridge, "_backend", lambda api: FakeBackend())
+    monkeypatch.setattr(bridge, "IDLE_SLEEP_S", 0)
+    assert bridge.main(["--map", "in1=keystep", "--map", "out1=digitakt", "--monitor", "--config", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "bridge: KeyStep (in1) <- Arturia KeyStep 32:0" in out
+    assert "bridge: Digitakt (out1) -> Elektron Digitakt 28:0" in out
+    monitored = [line.split(None, 1)[1] for line in out if not line.startswith("bridge:")]
+    assert monitored == ["KeyStep (in1) ch1 Note On E4 vel 99", "Digitakt (out1) ch1 Note On E4 vel 99"]
 
 
 def test_list(monkeypatch, capsys):

@@ -34,7 +34,7 @@ VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 EXPECTED = json.loads((CORPUS / "expected_errors.json").read_text())
 VALID = sorted((CORPUS / "valid").glob("*.json"))
 INVALID = sorted((CORPUS / "invalid").glob("*.json"))
-CROSS_FIELD = ("must be the only one joining", "points must ascend", "routes in all presets", "is above the high note",
+CROSS_FIELD = ("also joins unchanged", "may share an input and an output", "points must ascend", "routes in all presets", "is above the high note",
                # names (version 2): whether a name is given, and for which port, is another field
                "neither a port nor a name", "is the name of", "already names",
                'new in config format 2: set "version": 2', "is above high")
@@ -309,16 +309,18 @@ def test_transform_exclusivity():
     assert errors([{"from": "all", "to": "all", "kinds": ["clock"]}, {"from": "usb", "to": "usb", "channel": 2}]) == []
     # Identity velocity is no transform.
     assert errors([{"from": "in1", "to": "out1"}, {"from": "in1", "to": "out1", "velocity": {"scale": 100}}]) == []
-    # Overlap: one message per conflicting pair of routes, naming both.
+    # Overlap with a route that changes nothing: one message per conflicting pair of routes,
+    # naming both.
     got = errors([{"from": "all", "to": "all"}, {"from": ["in1", "in2"], "to": ["out1", "out2"], "transpose": 5}])
-    assert got == ["presets[0].routes[1]: transforms in1 -> out1, which routes[0] also joins; a route with channel, "
-                   "remap, transpose, velocity, controllers, cc_map or notes must be the only one joining an input "
-                   "to an output"]
+    assert got == ["presets[0].routes[1]: transforms in1 -> out1, which routes[0] also joins unchanged; a route with "
+                   "channel, remap, transpose, velocity, controllers, cc_map or notes may share an input and an output "
+                   "only with other such routes (a split or a layer)"]
     got = errors([{"from": "in3", "to": "cv", "transpose": 1}, {"from": "in3", "to": "cv", "channel": 1},
                   {"from": "in3", "to": "cv"}])
-    assert len(got) == 3 and "routes[0]: transforms in3 -> cv, which routes[1]" in got[0]
-    assert "routes[0]: transforms in3 -> cv, which routes[2]" in got[1]
-    assert "routes[1]: transforms in3 -> cv, which routes[2]" in got[2]
+    assert len(got) == 2 and "routes[0]: transforms in3 -> cv, which routes[2]" in got[0]
+    assert "routes[1]: transforms in3 -> cv, which routes[2]" in got[1]
+    # Routes that each transform may share a pair (a split or a layer), up to four.
+    assert errors([{"from": "in3", "to": "cv", "transpose": 1}, {"from": "in3", "to": "cv", "channel": 1}]) == []
 
 
 def test_checked_settings_share_what_is_identical():

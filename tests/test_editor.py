@@ -170,3 +170,40 @@ def test_the_page_vm_and_cpython_give_the_same_preview():
     on_host = json.loads(preview.run_json(json.dumps(request)))
     assert on_vm == on_host
     assert any(words == "ch5 Note On E4 vel 100" for _, words in on_vm["outputs"]["out3"])
+
+
+def test_a_split_and_a_layer_onto_one_output_preview_alike_on_the_vm_and_cpython():
+    """Routes that each transform sharing one output (examples/configs/split-one-synth.json):
+    the preview shows both parts on out1, on the page's MicroPython as on CPython."""
+    text = (ROOT / "examples" / "configs" / "split-one-synth.json").read_text()
+    phrase = {"in1": "10 90 28 64\n20 90 40 5A\n300 80 28 00\n310 80 40 00\n"}
+    split = preview.run(text, 0, preview.parse_inputs(phrase))
+    assert split["errors"] == []
+    assert [words for _, words in split["outputs"]["out1"]] == [
+        "ch1 Note On E2 vel 100", "ch2 Note On E4 vel 90", "ch1 Note Off E2 vel 0", "ch2 Note Off E4 vel 0"]
+    layer = preview.run(text, 1, preview.parse_inputs(phrase))
+    assert [words for _, words in layer["outputs"]["out1"]][:4] == [
+        "ch1 Note On E2 vel 100", "ch2 Note On E3 vel 70", "ch1 Note On E4 vel 90", "ch2 Note On E5 vel 63"]
+    request = {"config": text, "preset": 1, "inputs": phrase}
+    files = dict(editor.Editor("unused").vm_files())
+    files["/fw/request.json"] = json.dumps(request)
+    out = mpvm.run("import preview\nprint(preview.run_json(open('/fw/request.json').read()))", files, timeout=120)
+    assert json.loads(out.strip().splitlines()[-1]) == json.loads(preview.run_json(json.dumps(request)))
+
+
+def test_a_split_onto_one_output_validates_and_saves_as_it_came(tmp_path):
+    text = (ROOT / "examples" / "configs" / "split-one-synth.json").read_text()
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    srv, _ = editor.serve(str(config))
+    try:
+        port = srv.server_address[1]
+        _, verdict = call(port, "/api/validate", {"text": text})
+        assert verdict["valid"], verdict
+        status, answer = call(port, "/api/save", {"text": text})
+        assert status == 200 and answer["saved"]
+        assert config.read_text() == text
+        _, state = call(port, "/api/state")
+        assert state["text"] == text
+    finally:
+        srv.shutdown()

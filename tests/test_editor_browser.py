@@ -32,8 +32,17 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 @pytest.fixture
 def page(tmp_path):
+    yield from _open_page(tmp_path, SEED)
+
+
+@pytest.fixture
+def split_page(tmp_path):
+    yield from _open_page(tmp_path, ROOT / "examples" / "configs" / "split-one-synth.json")
+
+
+def _open_page(tmp_path, source):
     config = tmp_path / "config.json"
-    shutil.copy(SEED, config)
+    shutil.copy(source, config)
     server, url = editor.serve(str(config))
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -117,3 +126,30 @@ def test_a_voice_note_range_is_edited_and_checked_beside_its_field(page):
     status_is(driver, "valid")
     shown = json.loads(driver.execute_script("return document.getElementById('json').value"))
     assert shown["presets"][0]["cv"]["voices"][0]["notes"] == [72, 96]
+
+
+def test_a_split_onto_one_output_shows_both_routes_previews_both_parts_and_saves_unchanged(split_page, tmp_path):
+    driver, config = split_page
+    status_is(driver, "valid")
+    # Both routes of the split sit on the KeyStep Pro (in1) -> Synth (out1) crossing.
+    crossing = driver.find_element(By.CSS_SELECTOR, 'td[data-from="in1"][data-to="out1"]')
+    badges = [b.text for b in crossing.find_elements(By.CLASS_NAME, "badge")]
+    assert [b.split(":")[0] for b in badges] == ["1", "2"] and "notes 0-47" in badges[0] and "notes 48-127" in badges[1]
+    # The preview plays a low and a high key: bass on channel 1, chords on channel 2, one output.
+    phrase = tmp_path / "split.txt"
+    phrase.write_text("10 90 28 64\n20 90 40 5A\n300 80 28 00\n310 80 40 00\n")
+    Select(driver.find_element(By.ID, "phrase-source")).select_by_value("file")
+    Select(driver.find_element(By.ID, "phrase-port")).select_by_value("in1")
+    driver.find_element(By.ID, "phrase-file").send_keys(str(phrase))
+    WebDriverWait(driver, WAIT_S).until(lambda d: "ready" in d.find_element(By.ID, "preview-status").text)
+    driver.find_element(By.ID, "play").click()
+    WebDriverWait(driver, WAIT_S).until(lambda d: "played by" in d.find_element(By.ID, "preview-status").text)
+    out1 = driver.find_element(By.ID, "out-out1").text
+    for words in ("ch1 Note On E2 vel 100", "ch2 Note On E4 vel 90", "ch1 Note Off E2", "ch2 Note Off E4"):
+        assert words in out1, out1
+    # Saved as it came: the page round-trips the file.
+    driver.find_element(By.ID, "save").click()
+    status_is(driver, "saved")
+    saved = config.read_text()
+    assert json.loads(saved) == json.loads((ROOT / "examples" / "configs" / "split-one-synth.json").read_text())
+    assert validate.check_bytes(saved.encode()).errors == []

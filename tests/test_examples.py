@@ -147,3 +147,18 @@ def test_explain_names_the_split():
     text = "\n".join(explain.explain_text((CONFIGS / "modular-split.json").read_text()))
     assert "CV: poly on ch 1 over voices 1-3 (reuse allocation), notes C4 to G9" in text
     assert "CV voice 4 (cv4, gate4, mod4): ch 1, notes C-1 to B3, low-note priority" in text
+
+
+def test_split_one_synth_bass_and_chords_on_one_output_then_a_layer():
+    # Seed 000's split on one multitimbral synth: below C3 the bass part (channel 1, dry), C3 and
+    # up the chords (channel 2, with the mod wheel); button 2 layers both parts, and the switch
+    # ends the held chord note on its own channel and centres the controllers it left there.
+    out = run("split-one-synth.json", {"in1": [
+        (0, [0x90, 40, 100]), (2, [0x90, 64, 90]), (4, [0xB0, 1, 70]), (6, [0x80, 40, 0]),
+        (300, [0x90, 50, 100]), (302, [0x80, 50, 0]), (304, [0x80, 64, 0])]},
+        events=[(100, "press", "button2"), (150, "release", "button2")])
+    assert out["out1"] == [
+        bytes([0x90, 40, 100]), bytes([0x91, 64, 90]), bytes([0xB1, 1, 70]), bytes([0x80, 40, 0]),
+        bytes([0x81, 64, 0]), bytes([0xE1, 0, 0x40]), bytes([0xB1, 1, 0]), bytes([0xB1, 64, 0]),  # the switch
+        bytes([0x90, 50, 100]), bytes([0x91, 62, 70]), bytes([0x80, 50, 0]), bytes([0x81, 62, 0]),
+        bytes([0x80, 64, 0]), bytes([0x81, 76, 0])]  # the key let go after the switch: as the layer sends it

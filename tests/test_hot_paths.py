@@ -36,6 +36,11 @@ def test_hot_path_allocates_nothing(scenario):
         # Program changes switched presets, and some route followed an input's notes.
         assert int(out.split("SELECTS")[1].split()[0]) > 2
         assert int(out.split("FOLLOWED")[1].split()[0]) == 2  # in2 (bit 1)
+    if scenario.stem == "shared_pairs_path":
+        # The shared pairs' code placed copies, counted them, took late values and reset held
+        # controllers per part (each count a small int kept above 0 once it ran).
+        calls = [int(w) for w in out.split("CALLS")[1].split()[:4]]
+        assert all(calls), calls
     if scenario.stem == "note_tables_path":
         # Every table was taken and a note-on found none (dropped by rule); every off was paid.
         words = out.split("TOO_MANY_NOTES")[1].split()

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from merge_model import USB, Player, check, decode, make_rng, with_running_status
-from merge_rig import Rig
+from merge_rig import OUT, Rig
 
 from host_tools import fwimport
 
@@ -86,13 +86,68 @@ class MergeAtSaturation(RuleBasedStateMachine):
         self.rig.settle()
         dropped, coalesced, n_reasons = self.rig.counters()
         report = check([bytes(p.sent) for p in self.rig.inputs], [bytes(p.data) for p in self.rig.outputs],
-                       dropped, coalesced, n_reasons)
+                       dropped, coalesced, n_reasons, expand=self.expand)
         assert report.ok(), report
+
+    expand = None  # every message leaves each output it is routed to once, as it came
 
 
 TestMergeAtSaturation = MergeAtSaturation.TestCase
 TestMergeAtSaturation.settings = settings(max_examples=12, stateful_step_count=8, deadline=None,
                                           suppress_health_check=[HealthCheck.too_slow])
+
+
+# Splits and layers onto one output at saturation: every input's routes to every output are
+# three routes that each transform (merge_model's attribution kept: the copies stay on the
+# input's own channels 3i .. 3i+2): all of it as it came, the upper keys layered onto its third
+# channel, the lower keys an octave up onto its second. The second preset differs only in a
+# velocity, so a switch ends every copy of every note through the old parts.
+def _layered(i, velocity=None):
+    base = 3 * i
+    part = {"from": "usb" if i == USB else "in%d" % (i + 1), "to": OUT if i == USB else OUT + ["usb"]}
+    whole = dict(part, notes=[0, 127])
+    if velocity:
+        whole["velocity"] = velocity
+    return [whole,
+            dict(part, kinds=["notes"], notes=[60, 127], channel=base + 3),
+            dict(part, kinds=["notes"], notes=[0, 59], transpose=12, channel=base + 2)]
+
+
+LAYERED = {"version": 2, "presets": [
+    {"name": "Layers", "routes": [r for i in range(5) for r in _layered(i)]},
+    {"name": "Layers, velocity +1", "routes": [r for i in range(5) for r in _layered(i, {"offset": 1})]},
+]}
+
+
+def _layer_copies(i, o, m):
+    # What LAYERED sends output o for input i's message m (in route order).
+    out = [m]
+    if m[0] < 0xF0 and m[0] & 0xE0 == 0x80:  # a note on or off
+        hi = m[0] & 0xF0
+        if m[1] >= 60:
+            out.append(bytes([hi | (3 * i + 2), m[1], m[2]]))
+        else:
+            out.append(bytes([hi | (3 * i + 1), m[1] + 12, m[2]]))
+    return out
+
+
+class LayeredMergeAtSaturation(MergeAtSaturation):
+    """The same saturation, SysEx, panics, losses and switches, through splits and layers onto
+    every output: the model expects each copy, every copy of a note gets its off, and the drops
+    and coalesced values the box counts are per copy."""
+
+    @initialize(seed=st.integers(0, 2**32 - 1))
+    def start(self, seed):
+        self.rig = Rig(LAYERED)
+        self.rng = make_rng(seed)
+        self.players = [Player(i, self.rng) for i in range(5)]
+
+    expand = staticmethod(_layer_copies)
+
+
+TestLayeredMergeAtSaturation = LayeredMergeAtSaturation.TestCase
+TestLayeredMergeAtSaturation.settings = settings(max_examples=10, stateful_step_count=8, deadline=None,
+                                                 suppress_health_check=[HealthCheck.too_slow])
 
 
 # -- regressions (issue 15) -------------------------------------------------------------------------

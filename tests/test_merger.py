@@ -105,6 +105,22 @@ def test_the_byte_paths_queue_geometry_is_the_queues_own():
     assert merger_mod._NONE == merger_mod.NONE
     assert merger_mod._NO_TABLE == fwimport.firmware_module("tracking").NO_TABLE
     assert merger_mod._USB_OUTPUT == fwimport.firmware_module("router").USB_OUTPUT
+    parts = fwimport.firmware_module("shared_pairs")
+    assert (parts._MAX_OWED, parts._MAX_COPIES, parts._NONE, parts._OWN) == (
+        q.MAX_OWED, q.MAX_COPIES, merger_mod.NONE, merger_mod._OWN)
+
+
+def test_the_queues_keep_room_for_every_copy_of_a_message_and_its_offs():
+    """Routes sharing a pair make one message up to MAX_COPIES messages on an output, each
+    note-on copy owing its off, so an output owes at most MAX_OWED - 1 + MAX_COPIES offs
+    (firmware/shared_pairs.py refuses a note-on beyond it). An output not pressed must take the
+    copies with every off's room kept, and the late queue must hold every owed off."""
+    q = fwimport.firmware_module("output_queues")
+    most_owed = q.MAX_OWED - 1 + q.MAX_COPIES
+    assert q.MAX_COPIES * 3 + q.OFF_BYTES * most_owed <= q.PRESSURE
+    assert most_owed <= q.LATE_SLOTS
+    # _admit looks at a shared pair's copies only when the room is within what they may take.
+    assert merger_mod._MORE_COPIES == (q.MAX_COPIES - 1) * (3 + q.OFF_BYTES)
 
 
 # MicroPython's hash table sizes (py/map.c, hash_allocation_sizes): an object's attribute table

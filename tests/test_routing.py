@@ -86,6 +86,117 @@ def test_a_split_note_held_across_a_switch_ends_on_its_own_output_only():
     assert out["out2"] == [bytes([0x90, 70, 100]), bytes([0x80, 70, 0])]
 
 
+# A keyboard split onto one multitimbral synth (seed 000: lower split = bass, upper = chords),
+# and a layer: the same keys on two channels of one output.
+SPLIT_ONE_SYNTH = [
+    {"from": "in1", "to": "out1", "notes": [0, 59], "channel": 1, "kinds": ["notes"]},
+    {"from": "in1", "to": "out1", "notes": [60, 127], "channel": 2},
+]
+LAYER = [
+    {"from": "in1", "to": "out1", "channel": 1, "kinds": ["notes", "poly_pressure"]},
+    {"from": "in1", "to": "out1", "channel": 2, "transpose": 12, "velocity": {"scale": 50}},
+]
+
+
+def test_a_keyboard_split_onto_one_output_sends_each_range_on_its_channel():
+    out = run(v2([{"routes": SPLIT_ONE_SYNTH}]), {"in1": [
+        (0, [0x90, 40, 100]), (2, [0x90, 64, 90]), (4, [0xB0, 1, 5]), (6, [0x80, 40, 0]), (8, [0x80, 64, 0]),
+        (10, [0xE0, 0, 0x50])]})
+    # The bass route carries notes only: the mod wheel and bend leave once, on the chords' channel.
+    assert out["out1"] == [bytes([0x90, 40, 100]), bytes([0x91, 64, 90]), bytes([0xB1, 1, 5]), bytes([0x80, 40, 0]),
+                           bytes([0x81, 64, 0]), bytes([0xE1, 0, 0x50])]
+
+
+def test_a_layer_on_one_output_sends_each_note_on_both_channels_and_each_off_twice():
+    out = run(v2([{"routes": LAYER}]), {"in1": [
+        (0, [0x93, 60, 100]), (2, [0xA3, 60, 30]), (4, [0xB3, 7, 99]), (6, [0x93, 60, 0]), (8, [0xF6])]})
+    assert out["out1"] == [bytes([0x90, 60, 100]), bytes([0x91, 72, 50]), bytes([0xA0, 60, 30]), bytes([0xA1, 72, 30]),
+                           bytes([0xB1, 7, 99]), bytes([0x90, 60, 0]), bytes([0x91, 72, 0]),
+                           bytes([0xF6])]  # a system message leaves once, as it came
+
+
+def test_a_switch_ends_both_notes_of_a_layer_and_the_split_notes_on_their_channels():
+    text = v2([{"routes": LAYER}, {"routes": SPLIT_ONE_SYNTH}, {"routes": []}])
+    out = run(text, {"in1": [(0, [0x90, 40, 100]), (250, [0x90, 40, 100]), (252, [0x90, 70, 100])]},
+              events=press("button2", 100) + press("button3", 400))
+    assert out["out1"] == [bytes([0x90, 40, 100]), bytes([0x91, 52, 50]),  # layer
+                           bytes([0x80, 40, 0]), bytes([0x81, 52, 0]),  # the switch to the split ends both
+                           bytes([0x90, 40, 100]), bytes([0x91, 70, 100]),  # split: bass ch1, chords ch2
+                           bytes([0x80, 40, 0]), bytes([0x81, 70, 0])]  # the switch to nothing ends both
+
+
+def test_routes_sharing_an_input_and_an_output_must_all_transform_and_be_at_most_four():
+    ok = {"version": 2, "presets": [{"routes": SPLIT_ONE_SYNTH + [{"from": "in1", "to": "out1", "transpose": 7}]}]}
+    assert config.check(ok)[1] == []
+    plain = {"version": 2, "presets": [{"routes": [{"from": "in1", "to": "out1", "channel": 2},
+                                                   {"from": ["in1", "in2"], "to": "out1"}]}]}
+    assert config.check(plain)[1] == [
+        "presets[0].routes[0]: transforms in1 -> out1, which routes[1] also joins unchanged; a route with channel, "
+        "remap, transpose, velocity, controllers, cc_map or notes may share an input and an output only with other "
+        "such routes (a split or a layer)"]
+    five = {"version": 2, "presets": [{"routes": [{"from": "in1", "to": "all", "transpose": t} for t in range(1, 6)]}]}
+    assert config.check(five)[1] == [
+        "presets[0].routes[4]: transforms in1 -> out1, which 4 routes with a transform already join; at most 4 may "
+        "share an input and an output"]
+
+
+SPLIT_AND_LAYER = {"version": 2, "presets": [
+    {"routes": SPLIT_ONE_SYNTH + [dict(r, to="out2") for r in LAYER]},
+    {"routes": [{"from": "in1", "to": "out1", "channel": 3, "notes": [24, 127], "transpose": -12},
+                {"from": "in1", "to": "out1", "channel": 4, "velocity": {"offset": 20}},
+                {"from": "in1", "to": "out1", "notes": [60, 127], "channel": 5, "kinds": ["notes"]},
+                {"from": "in1", "to": "out2"}]},
+    {"routes": [{"from": "in1", "to": ["out1", "out2"]}]},
+    {"routes": []},
+]}
+NOTE_STEPS = st.one_of(
+    st.tuples(st.just("on"), st.integers(0, 1), st.integers(20, 100), st.integers(1, 127)),
+    st.tuples(st.just("off"), st.integers(0, 1), st.integers(20, 100), st.sampled_from([0, 64])),
+    st.tuples(st.just("pedal"), st.integers(0, 1), st.just(64), st.sampled_from([0, 127])),
+    st.tuples(st.just("switch"), st.integers(0, 3), st.just(0), st.just(0)),
+    st.tuples(st.just("wait"), st.integers(1, 400), st.just(0), st.just(0)),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(NOTE_STEPS, max_size=40))
+def test_every_copy_of_a_split_or_layered_note_gets_its_off_on_its_channel(steps):
+    """Random notes and pedals through splits and layers onto one output, with preset switches
+    at any moment (mid-note, mid-queue): when the player has let go of everything, no note and
+    no pedal hangs on any channel of any output, and the box owes nothing (what it counted owed
+    is what left)."""
+    from tests.merge_model import decode, hung_notes
+
+    rig = Rig(SPLIT_AND_LAYER)
+    held = set()
+    pedal = set()
+    for kind, a, b, c in steps:
+        if kind == "switch":
+            rig.box.switch_preset(a)
+        elif kind == "wait":
+            rig.step(a)
+        elif kind == "pedal":
+            (pedal.add if c else pedal.discard)(a)
+            rig.inputs[0].queue(bytes([0xB0 | a, 64, c]))
+        elif kind == "on" and (a, b) not in held:
+            held.add((a, b))
+            rig.inputs[0].queue(bytes([0x90 | a, b, c]))
+        elif kind == "off" and (a, b) in held:
+            held.discard((a, b))
+            rig.inputs[0].queue(bytes([0x80 | a, b, c]) if c else bytes([0x90 | a, b, 0]))
+    for a, b in sorted(held):
+        rig.inputs[0].queue(bytes([0x80 | a, b, 0x40]))
+    for a in sorted(pedal):
+        rig.inputs[0].queue(bytes([0xB0 | a, 64, 0]))
+    rig.settle()
+    for o, out in enumerate(rig.outputs):
+        msgs, problems = decode(bytes(out.data))
+        assert problems == [], (o, problems)
+        assert hung_notes(msgs) == ([], []), (o, [m.hex() for m in msgs])
+    assert list(rig.m.owed) == [0] * len(rig.m.owed)
+    assert sum(rig.m.dropped) == 0
+
+
 # -- follow ------------------------------------------------------------------------------------
 
 

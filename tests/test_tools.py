@@ -7,7 +7,7 @@ from pathlib import Path
 import mido
 import pytest
 
-from host_tools import bridge, midiwords
+from host_tools import bridge, explain, midiwords
 from host_tools.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,6 +87,32 @@ def test_decode_lists_stream_problems_and_refuses_bad_files(tmp_path, capsys):
     assert main(["decode", str(tmp_path / "none")]) == 2
 
 
+def test_decode_names_ports_as_explain_does_from_the_configs_names(tmp_path, capsys):
+    """With --config, each port the config's "names" names is printed as explain prints it
+    (explain.label), in rows, headers and problems, per port and merged; the USB input's file
+    (usb_in) carries the name of usb."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"version": 2, "names": {"in1": "KeyStep", "out3": "JU-06A", "usb": "Laptop"},
+                                  "presets": [{"name": "p", "routes": [{"from": "all", "to": "all"}]}]}))
+    wire(tmp_path / "in1.txt", [(1.0, [0x90, 0x40, 0x64])])
+    wire(tmp_path / "out3.txt", [(2.0, [0x94, 0x40, 0x64]), (3.0, [0x40])])  # a stray data byte
+    wire(tmp_path / "usb_in.txt", [(1.5, [0xFA])])
+    wire(tmp_path / "out1.txt", [(3.5, [0xFA])])
+    assert main(["decode", str(tmp_path), "--merged", "--config", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [line.split(None, 1)[1] for line in out if not line.startswith(("#", "JU-06A (out3): problem"))]
+    assert rows == ["KeyStep (in1) ch1 Note On E4 vel 100", "Laptop (usb_in) Start",
+                    "JU-06A (out3) ch5 Note On E4 vel 100", "out1   Start"]
+    assert any(line.startswith("JU-06A (out3): problem: ") for line in out)
+    assert main(["decode", str(tmp_path / "out3.txt"), "--config", str(config)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("# JU-06A (out3) (")
+    # Without --config, ports are as the files name them; a config that cannot be read is one line.
+    assert main(["decode", str(tmp_path / "in1.txt")]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[1] == "in1"
+    assert main(["decode", str(tmp_path), "--config", str(tmp_path / "none.json")]) == 2
+    assert "none.json: cannot read" in capsys.readouterr().err
+
+
 def test_decode_reads_a_midi_file(tmp_path, capsys):
     mid = mido.MidiFile(type=0, ticks_per_beat=480)
     track = mido.MidiTrack([mido.Message("note_on", channel=4, note=64, velocity=100, time=480)])
@@ -120,7 +146,8 @@ def test_bridge_monitor_prints_in_and_out_in_words_and_preset_picks_the_routing(
     config = (ROOT / "examples/configs/a4-rytm-two-synths.json").read_text()
     lines = []
     now = [0.0]
-    monitor = bridge.printer(clock=lambda: now[0], out=lambda text, flush: lines.append(text))
+    names = explain.port_names(json.loads(config))  # as bridge.main passes them
+    monitor = bridge.printer(clock=lambda: now[0], out=lambda text, flush: lines.append(text), names=names)
     ins = {"in1": FakeIn([mido.Message("note_on", channel=0, note=64, velocity=100)])}
     outs = {p: FakeOut() for p in ("out1", "out2", "out3", "out4")}
     # Preset 2 "KeyStep plays the JU-06A": channel 1 from the KeyStep moves to channel 5 on out3.
@@ -132,9 +159,10 @@ def test_bridge_monitor_prints_in_and_out_in_words_and_preset_picks_the_routing(
     # The preset's on_enter calls up the JU-06A's sound first.
     assert [m.bytes() for m in outs["out3"].sent] == [[0xC4, 1], [0x94, 64, 100]]
     assert not outs["out1"].sent and not outs["out4"].sent
-    words = [line.split(None, 2)[1:] for line in lines]
-    assert words[1:] == [["in1", "ch1 Note On E4 vel 100"], ["out3", "ch5 Note On E4 vel 100"]]
-    assert words[0][0] == "out3" and "Program" in words[0][1]
+    # Ports named as the config names them (in1 "KeyStep", out3 "JU-06A"), in explain's words.
+    words = [line.split(None, 1)[1] for line in lines]
+    assert words[1:] == ["KeyStep (in1) ch1 Note On E4 vel 100", "JU-06A (out3) ch5 Note On E4 vel 100"]
+    assert words[0].startswith("JU-06A (out3) ch5 Program")
 
 
 def test_bridge_preset_by_name_and_unknown_preset_is_one_line():
@@ -150,6 +178,26 @@ def test_bridge_preset_by_name_and_unknown_preset_is_one_line():
 
 
 # -- explain -----------------------------------------------------------------------------------------
+
+
+def test_explain_says_which_routes_share_an_output_as_a_split_or_layer(capsys):
+    assert main(["explain", str(ROOT / "examples/configs/split-one-synth.json")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "ports: in1 = KeyStep Pro, usb = Computer, out1 = Synth"  # usb named once
+    preset1 = out[out.index("Preset 1: Bass / chords split") + 1:out.index("Preset 2: Layer: both parts")]
+    assert preset1[:2] == [
+        "  KeyStep Pro (in1) notes on ch 1 -> Synth (out1), moved to ch 1, notes C-1-B2 only",
+        "  KeyStep Pro (in1) notes, CC, channel pressure, pitch bend on ch 1 -> Synth (out1), moved to ch 2, "
+        "notes C3-G9 only"]
+    assert ("  KeyStep Pro (in1) -> Synth (out1): routes 1, 2 each send their own copy of what they carry "
+            "(a split or a layer)") in preset1
+    assert "routes 1, 2, 3 each send" in "\n".join(out[out.index("Preset 3: Split + lead layer"):])
+    # Plain routes sharing a pair send a message once: nothing said.
+    from host_tools import fwimport
+
+    checked, _ = fwimport.firmware_module("config").check(
+        {"presets": [{"routes": [{"from": "in1", "to": "out1"}, {"from": "in1", "to": "out1", "kinds": ["notes"]}]}]})
+    assert explain.shared_words(checked["presets"][0]["routes"], {}) == []
 
 
 def test_explain_words_the_seed_001_setup_with_port_names(capsys):

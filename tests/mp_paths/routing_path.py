@@ -56,7 +56,7 @@ inputs = [ScriptIn(keys(0), 16, loop=True), ScriptIn(sequencer(1), 16, loop=True
 outputs = [SinkOut(2), SinkOut(2), SinkOut(2), SinkOut(2), SinkOut(8)]
 box = app.Box(inputs, outputs, ticks.now, settings, errors)
 selects = [0]  # program changes that selected a preset (the path really switched)
-selected, follow_moved = box.merger.route_hooks
+selected, follow_moved, parts = box.merger.route_hooks
 followed = [0]  # the inputs some route followed while playing, seen at each selection
 
 
@@ -66,7 +66,7 @@ def select(program):
     selected(program)
 
 
-box.merger.route_hooks = (select, follow_moved)
+box.merger.route_hooks = (select, follow_moved, parts)
 gc.collect()
 # --- step ---
 
