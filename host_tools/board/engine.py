@@ -117,6 +117,9 @@ class BoardResult(runner.SimResult):
         self.board = {}
         self.usb_packets = []  # (time_ns, (b0, b1, b2, b3)) as the host received them
         self.pass_cycles = []  # cycles of every main-loop pass in the session
+        # The usb input's packets: how many the box took, the longest a packet waited for it
+        # (ns), how many it had not taken when the run ended.
+        self.usb_in = {"delivered": 0, "max_wait_ns": 0, "pending_at_end": 0}
 
 
 def firmware_constant(name, module="board_io"):
@@ -180,6 +183,7 @@ def _job(files, image_path, config_text, inputs, events, until_ms, nvm, clock_in
         "i2c_hz": firmware_constant("DAC_I2C_HZ"),
         "spi_hz": firmware_constant("DRUM_SPI_HZ"),
         "pio_tx": {"out3": gpio["midi_out3"], "out4": gpio["midi_out4"], "leds": gpio["leds"]},
+        "pio_rx": {"in3": gpio["midi_in3"], "in4": gpio["midi_in4"]},
         "din_inputs": din,
         "usb_in": usb_in,
         "pin_events": pin_events,
@@ -261,6 +265,10 @@ def _result(raw, job, timed_inputs):
     result.max_pass_ns = max(passes) * CYCLE_NS if passes else 0
     result.cpu_ns = None  # the CPU never idles on the board: no load figure
     result.counters = {port: {"rx_overflow": n} for port, n in raw["rx_overflow"].items()}
+    for port, pushed in raw["pio_rx"].items():
+        lost, misread = unread_bytes(timed_inputs.get(port, []), [(_ns(raw, c), b) for c, b in pushed])
+        result.counters[port] = {"rx_overflow": lost, "rx_misread": misread}
+    result.usb_in = raw["usb_in"]
     # The firmware's own account of a refused config, as its console prints it.
     result.config_errors = [line[len("config error: "):].strip() for line in result.console.splitlines()
                             if line.startswith("config error: ")]
@@ -268,6 +276,35 @@ def _result(raw, job, timed_inputs):
     result.resets = [(_ns(raw, c), why) for c, why in raw["resets"]]
     result.board = board_figures(raw, result)
     return result
+
+
+def unread_bytes(wire, pushed):
+    """(lost, misread) of a PIO input: ``wire`` [(end of stop bit ns, byte)] its wire carried,
+    ``pushed`` [(ns, byte)] its state machine pushed into the RX FIFO, both in order. A wire
+    byte no push carried is lost (the program stalled on a full FIFO while the wire went on); a
+    push that carries no wire byte is misread (the program resumed inside a byte and framed a
+    wrong one). Each push is matched, in order, to the first wire byte after the last one matched
+    that has the same value and had arrived (a push comes within a bit of the stop bit's end, or
+    later, when it waited for room). Exact when nothing is lost; after a loss a misread byte may
+    match a lost one of the same value, so then both counts may read one low for it."""
+    matched = 0
+    misread = 0
+    k = 0
+    for t, b in pushed:
+        j = k
+        while j < len(wire) and wire[j][0] <= t + PUSH_EARLY_NS and wire[j][1] != b:
+            j += 1
+        if j < len(wire) and wire[j][0] <= t + PUSH_EARLY_NS:
+            matched += 1
+            k = j + 1
+        else:
+            misread += 1
+    return len(wire) - matched, misread
+
+
+# The PIO receiver pushes a byte once it has sampled the middle of the stop bit, up to a bit
+# before the stop bit ends (the byte's arrival time).
+PUSH_EARLY_NS = 2 * 32_000
 
 
 def decode_uart_edges(edges):
@@ -450,6 +487,11 @@ def board_figures(raw, result):
         "allocated_bytes_playing": 16 * len(allocs),
         "gc_collections_playing": collections,
         "resets": len(raw["resets"]),
+        # The usb input: packets the box took, the longest one waited (the box reads USB only
+        # when it has room; the host keeps the rest), packets not taken when the run ended.
+        "usb_in": {"packets_taken": raw["usb_in"]["delivered"],
+                   "longest_wait_ms": round(raw["usb_in"]["max_wait_ns"] / NS_PER_MS, 3),
+                   "packets_pending_at_end": raw["usb_in"]["pending_at_end"]},
     }
     return figures
 
