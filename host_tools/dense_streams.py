@@ -8,7 +8,8 @@ session, and the gaps between its messages are filled with dense notes and contr
 channel of their own; ``in3`` and ``in4`` carry only that filler, and so does ``usb``, at the DIN
 wire's rate (a whole 3-byte message every 0.96 ms). A demo message keeps its bytes and its
 channel; its running status is restated (the filler comes between), and it waits for the
-filler message on the wire to end (0.64 ms at most: a master's clock on a busy wire).
+filler message on the wire to end (its first byte ends less than a 3-byte message time, 0.96 ms,
+late: a master's clock on a busy wire).
 
 The filler, per input, from one ``random.Random(seed)``: a note-on (any key of 24 to 107,
 velocity 1 to 127) and its note-off follow each other with controllers (mod wheel, expression,
