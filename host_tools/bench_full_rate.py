@@ -20,9 +20,9 @@ Figures per session, each from what the board engine measured:
   full UART receive FIFO, ``in3``/``in4`` bytes the PIO receiver never pushed (it stalls on a
   full RX FIFO while the wire goes on) and bytes it framed wrongly; ``usb`` never loses (the box
   reads it only when it has room): how long a packet waited and how many were not taken;
-- the merger's drops by rule, by reason: the board engine cannot read the firmware's counters,
-  so these come from the fast simulator (``host_tools/sim``) running the firmware on the same
-  inputs (its timing is not the board's: the counts are the rules' on that timing);
+- the merger's drops by rule per output and reason: the firmware's own counters, read from the
+  board's RAM at the end (summary.json's ``ports.<out>.dropped``); with ``--sim``, also the fast
+  simulator's (``host_tools/sim``) on the same inputs, for comparison;
 - the longest main-loop pass while playing, allocations and collections while playing.
 
 ``python -m host_tools.bench_full_rate [--seconds 60]`` prints them and the issue's targets.
@@ -73,12 +73,26 @@ def input_loss(result):
     return lost
 
 
+def drops(result):
+    """{output: {reason: count}} of the merger's drops by rule (the reasons that counted), or
+    None where the board engine did not find the counters."""
+    board = getattr(result, "board", None)  # the simulator's result has none: it counts them
+    if board is not None and not board["drop_counters_read"]:
+        return None
+    out = {}
+    for port in OUTPUTS:
+        key = port + "_out" if port == "usb" else port
+        out[port] = {k: v for k, v in result.counters.get(key, {}).items() if v}
+    return out
+
+
 def board_figures(result):
     board = result.board
     longest = board["longest_pass_playing_cycles"]
     return {
         "latency": latency_by_output(result),
         "input_loss": input_loss(result),
+        "drops": drops(result),
         "usb_in": board["usb_in"],
         "longest_pass_playing_ms": longest * 8 / NS_PER_MS,  # 8 ns a cycle at 125 MHz
         "longest_pass_playing_cycles": longest,
@@ -89,8 +103,7 @@ def board_figures(result):
 
 def sim_drops(config, inputs, events, until_ms):
     """The merger's drops by rule per output and reason, from the fast simulator on the same inputs."""
-    result = runner.simulate(config, inputs, events, until_ms)
-    return {port: {k: v for k, v in result.counters.get(port, {}).items() if v} for port in OUTPUTS}
+    return drops(runner.simulate(config, inputs, events, until_ms))
 
 
 def sessions(seconds):
@@ -100,7 +113,7 @@ def sessions(seconds):
     return (("demo", calibration.demo_stream()), ("full rate", dense_streams.session(seconds * 1000)))
 
 
-def measure(files, seconds, with_sim=True):
+def measure(files, seconds, with_sim=False):
     """{session name: figures} on the board engine (and the simulator's drops by rule)."""
     from host_tools.board import engine
 
@@ -139,8 +152,16 @@ def _stats(st):
     return "%5d %7.3f %7.3f" % (st["count"], st["mean"], st["max"])
 
 
+def _drops(by_output):
+    if by_output is None:
+        return "not read (the board engine did not find the merger's counters)"
+    return "; ".join("%s %s" % (port, ", ".join("%s %d" % kv for kv in sorted(d.items())) or "none")
+                     for port, d in by_output.items())
+
+
 def print_figures(name, f, stream=print):
-    stream("%s: %.1f s emulated, %.0f s wall" % (name, f["emulated_s"], f["wall_s"]))
+    timing = ": %.1f s emulated, %.0f s wall" % (f["emulated_s"], f["wall_s"]) if "wall_s" in f else ""
+    stream(name + timing)
     stream("  added latency (ms)  %21s  %21s  %21s" % ("clock: n mean max", "notes: n mean max", "notes, output idle"))
     for port, lat in f["latency"].items():
         stream("  %-18s  %s  %s  %s" % (port, _stats(lat["clock"]), _stats(lat["note"]), _stats(lat["note_idle"])))
@@ -151,10 +172,9 @@ def print_figures(name, f, stream=print):
     usb = f["usb_in"]
     stream("    usb  none (the box reads it only with room): %d packets taken, longest wait %.1f ms, %d not taken"
            " at the end" % (usb["packets_taken"], usb["longest_wait_ms"], usb["packets_pending_at_end"]))
+    stream("  merger drops by rule: %s" % _drops(f["drops"]))
     if "sim_drops" in f:
-        drops = "; ".join("%s %s" % (port, ", ".join("%s %d" % kv for kv in sorted(d.items())) or "none")
-                          for port, d in f["sim_drops"].items())
-        stream("  merger drops by rule (fast simulator, same inputs): %s" % drops)
+        stream("  merger drops by rule, the fast simulator on the same inputs: %s" % _drops(f["sim_drops"]))
     stream("  longest pass while playing: %.3f ms (%d cycles); allocated %d blocks, %d collections while playing"
            % (f["longest_pass_playing_ms"], f["longest_pass_playing_cycles"], f["allocated_blocks_playing"],
               f["gc_collections_playing"]))
@@ -171,6 +191,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m host_tools.bench_full_rate", description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="length of the full-rate session (default 60)")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--sim", action="store_true", help="also the fast simulator's drops on the same inputs")
     args = ap.parse_args(argv)
     from host_tools.board import engine
 
@@ -180,7 +201,7 @@ def main(argv=None):
     except engine.Missing as e:
         print("  skipped: %s" % e)
         return None
-    figures = measure(files, args.seconds)
+    figures = measure(files, args.seconds, args.sim)
     for name, f in figures.items():
         print_figures(name, f)
     if args.json:

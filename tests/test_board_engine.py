@@ -189,3 +189,17 @@ def test_unread_bytes_matches_pushes_to_the_wire_in_order():
     assert engine.unread_bytes(wire, pushed) == (3, 1)
     # A push never matches a byte still on its way.
     assert engine.unread_bytes(wire, [(0, 0x90), (byte, 0x40)]) == (8, 1)
+
+
+def test_the_mergers_drop_counters_are_read_from_the_board():
+    # 72 notes held on in1 (no note-off), 4 ms apart: an output owes at most MAX_OWED offs, so
+    # the later note-ons are dropped there and counted (too_many_notes). The count does not
+    # depend on timing: the board must read what the simulator's firmware counts.
+    lines = [(5_000_000 + 4_000_000 * k, bytes((0x98, 20 + k, 100))) for k in range(72)]
+    config = (runner.REPO / "config.json").read_text()
+    board = engine.board_run(config, {"in1": lines}, until_ms=340, files=FILES)
+    sim = runner.simulate(config, {"in1": lines}, until_ms=340)
+    assert board.board["drop_counters_read"]
+    for key in ("out1", "out2", "out3", "out4", "usb_out"):
+        assert board.counters[key] == sim.counters[key], key
+    assert board.counters["out1"]["too_many_notes"] > 0

@@ -33,7 +33,6 @@ def load():
 
 
 def _show(name, figures):
-    figures = dict(figures, emulated_s=0, wall_s=0)
     bench_full_rate.print_figures(name, figures)
 
 
@@ -93,3 +92,14 @@ def test_full_rate_input_loss_is_counted_for_every_input(load):
         assert 0 <= loss["lost"] <= loss["sent"], port
     usb = figures["usb_in"]
     assert usb["packets_taken"] + usb["packets_pending_at_end"] == len(result.inputs["usb"]) // 3
+
+
+def test_full_rate_drops_by_rule_are_the_queues_and_counted_apart(load):
+    # Five inputs into each DIN output's one wire: the merger drops by rule (queue_full) on every
+    # DIN output, counted apart from the input loss; no SysEx or note rule is met (the filler owes
+    # one note-off at most, no SysEx is sent).
+    _, figures = load
+    drops = figures["drops"]
+    assert drops is not None
+    for port in ("out1", "out2", "out3", "out4"):
+        assert set(drops[port]) == {"queue_full"} and drops[port]["queue_full"] > 100, port

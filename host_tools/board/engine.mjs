@@ -44,6 +44,8 @@ const out = {
   rx_overflow: { in1: 0, in2: 0 },
   pio_rx: {}, // PIO input -> [cycles, byte] its state machine pushed into the RX FIFO, in order
   usb_in: { delivered: 0, max_wait_ns: 0, pending_at_end: 0 }, // the usb input's packets
+  drop_counters: null, // the merger's drop counters at the end, or null where not found
+  drop_counter_lists: 0, // lists that looked like them at the first pass
   resets: [],
   end_cycles: 0,
   error: null,
@@ -493,6 +495,37 @@ function findHeap() {
   }
   return [...areas.values()];
 }
+// The merger's drop counters (firmware/merger.py ``dropped``, per output and reason) are a list
+// of small ints: at the first pass the one list of their length in the heap holding only zeros
+// (a list object: type, allocated, length, items; a small int n is 2n + 1). Read at the end.
+function findZeroLists(length) {
+  const ram = mcu.sramView;
+  const found = [];
+  for (const a of heapAreas) {
+    for (let at = a.pool; at + 16 <= a.end; at += 16) {
+      const off = at - 0x20000000;
+      const type = ram.getUint32(off, true);
+      if (type < 0x10000000 || type >= 0x10200000) continue; // a type lives in flash
+      if (ram.getUint32(off + 4, true) !== length || ram.getUint32(off + 8, true) !== length) continue;
+      const items = ram.getUint32(off + 12, true);
+      if (items < a.pool || items + 4 * length > a.end) continue;
+      let zeros = true;
+      for (let k = 0; k < length && zeros; k++) zeros = ram.getUint32(items - 0x20000000 + 4 * k, true) === 1;
+      if (zeros) found.push(items);
+    }
+  }
+  return found;
+}
+function readSmallInts(items, length) {
+  const values = [];
+  for (let k = 0; k < length; k++) {
+    const v = mcu.sramView.getUint32(items - 0x20000000 + 4 * k, true);
+    if (!(v & 1)) return null; // no longer a small int: not the counters
+    values.push(v >> 1);
+  }
+  return values;
+}
+let dropCounters = null;
 function freeBytes() {
   let free = 0;
   for (const a of heapAreas) {
@@ -667,6 +700,11 @@ function startSession() {
   if (heapAreas.length) {
     watchHeap();
     watchingHeap = true;
+    if (job.drop_counters_length) {
+      const found = findZeroLists(job.drop_counters_length);
+      out.drop_counter_lists = found.length;
+      if (found.length === 1) dropCounters = found[0];
+    }
   }
   const events = [];
   for (const [name, kind, index, bytes] of job.din_inputs) {
@@ -747,6 +785,7 @@ if (t0 === null) {
   }
   out.session_end_cycles = cycles;
   out.usb_in.pending_at_end = host.midiQueue.length;
+  if (dropCounters !== null) out.drop_counters = readSmallInts(dropCounters, job.drop_counters_length);
   out.heap.ready_free = readyFree;
   out.heap.free_at_end = heapAreas.length ? freeBytes() : null;
   watchingHeap = false;
