@@ -45,7 +45,6 @@ const out = {
   pio_rx: {}, // PIO input -> [cycles, byte] its state machine pushed into the RX FIFO, in order
   usb_in: { delivered: 0, max_wait_ns: 0, pending_at_end: 0 }, // the usb input's packets
   drop_counters: null, // the merger's drop counters at the end, or null where not found
-  drop_counter_lists: 0, // lists that looked like them at the first pass
   resets: [],
   end_cycles: 0,
   error: null,
@@ -702,8 +701,7 @@ function startSession() {
     watchingHeap = true;
     if (job.drop_counters_length) {
       const found = findZeroLists(job.drop_counters_length);
-      out.drop_counter_lists = found.length;
-      if (found.length === 1) dropCounters = found[0];
+      if (found.length === 1) dropCounters = found[0]; // none, or two alike: not read
     }
   }
   const events = [];

@@ -117,9 +117,6 @@ class BoardResult(runner.SimResult):
         self.board = {}
         self.usb_packets = []  # (time_ns, (b0, b1, b2, b3)) as the host received them
         self.pass_cycles = []  # cycles of every main-loop pass in the session
-        # The usb input's packets: how many the box took, the longest a packet waited for it
-        # (ns), how many it had not taken when the run ended.
-        self.usb_in = {"delivered": 0, "max_wait_ns": 0, "pending_at_end": 0}
 
 
 def firmware_constant(name, module="board_io"):
@@ -184,7 +181,7 @@ def _job(files, image_path, config_text, inputs, events, until_ms, nvm, clock_in
         "spi_hz": firmware_constant("DRUM_SPI_HZ"),
         "pio_tx": {"out3": gpio["midi_out3"], "out4": gpio["midi_out4"], "leds": gpio["leds"]},
         "pio_rx": {"in3": gpio["midi_in3"], "in4": gpio["midi_in4"]},
-        "drop_counters_length": DROP_OUTPUTS * len(DROP_REASONS),
+        "drop_counters_length": len(DROP_COUNTER_OUTPUTS) * len(DROP_REASONS),
         "din_inputs": din,
         "usb_in": usb_in,
         "pin_events": pin_events,
@@ -239,8 +236,7 @@ def board_run(config_text, inputs=None, events=(), until_ms=None, nvm=None, cloc
 # the Pico lacks) and per reason (firmware/merger.py DROP_REASON_NAMES).
 DROP_REASONS = firmware_constant("DROP_REASON_NAMES", "merger")
 _OUTPUTS = firmware_constant("OUTPUTS", "router")
-DROP_OUTPUTS_NAMES = _OUTPUTS[:_OUTPUTS.index("usbh")]
-DROP_OUTPUTS = len(DROP_OUTPUTS_NAMES)
+DROP_COUNTER_OUTPUTS = _OUTPUTS[:_OUTPUTS.index("usbh")]
 
 
 def _ns(raw, cycles):
@@ -277,11 +273,10 @@ def _result(raw, job, timed_inputs):
     for port, pushed in raw["pio_rx"].items():
         lost, misread = unread_bytes(timed_inputs.get(port, []), [(_ns(raw, c), b) for c, b in pushed])
         result.counters[port] = {"rx_overflow": lost, "rx_misread": misread}
-    result.usb_in = raw["usb_in"]
     # The merger's drops by rule, as the simulator reports them (firmware/merger.py ``dropped``).
     if raw["drop_counters"] is not None:
         n = len(DROP_REASONS)
-        for o, port in enumerate(DROP_OUTPUTS_NAMES):
+        for o, port in enumerate(DROP_COUNTER_OUTPUTS):
             if port in runner.OUTPUT_PORTS:
                 key = port + "_out" if port == "usb" else port
                 result.counters[key] = {DROP_REASONS[r]: raw["drop_counters"][o * n + r] for r in range(n)}
@@ -503,10 +498,10 @@ def board_figures(raw, result):
         "allocated_bytes_playing": 16 * len(allocs),
         "gc_collections_playing": collections,
         "resets": len(raw["resets"]),
-        # The usb input: packets the box took, the longest one waited (the box reads USB only
-        # when it has room; the host keeps the rest), packets not taken when the run ended.
         # The merger's drop counters were found and read (summary.json's ports.<out>.dropped).
         "drop_counters_read": raw["drop_counters"] is not None,
+        # The usb input: packets the box took, the longest one waited (the box reads USB only
+        # when it has room; the host keeps the rest), packets not taken when the run ended.
         "usb_in": {"packets_taken": raw["usb_in"]["delivered"],
                    "longest_wait_ms": round(raw["usb_in"]["max_wait_ns"] / NS_PER_MS, 3),
                    "packets_pending_at_end": raw["usb_in"]["pending_at_end"]},
