@@ -119,5 +119,5 @@ def main(argv):
     print()
     from host_tools import bench_full_rate
 
-    bench_full_rate.main([])  # the demo and 60 s of every input at full rate: about 10 minutes
+    bench_full_rate.main([])  # the demo and 60 s of every input at full rate: about 8 minutes
     return 0
