@@ -116,4 +116,8 @@ def main(argv):
     from host_tools import bench_verdict
 
     bench_verdict.main()
+    print()
+    from host_tools import bench_full_rate
+
+    bench_full_rate.main([])  # the demo and 60 s of every input at full rate: about 8 minutes
     return 0

@@ -25,6 +25,22 @@ while True:
         junk = []
 """
 
+# A code.py with the firmware's two PIO receivers that reads in4 on every pass and never in3:
+# the engine must count what in3's full RX FIFO made the wire lose, and nothing on in4.
+PIO_READER = b"""from firmware import board_io as io
+from firmware import pinmap as pm
+uart = io._uart(pm.MIDI_OUT1, pm.MIDI_IN1)
+io._pio_rx(pm.MIDI_IN3)
+in4 = io._pio_rx(pm.MIDI_IN4)._sm
+buf = bytearray(64)
+while True:
+    uart.readinto(buf)
+    n = in4.in_waiting
+    if n:
+        in4.readinto(buf, end=n)
+"""
+PIO_RX_FIFO = 8  # joined (fifo_type="rx")
+
 
 def _demo_inputs():
     inputs = {}
@@ -146,3 +162,44 @@ def test_usb_input_and_a_preset_button_as_in_the_simulator():
     frames = [bytes(f) for _, f in board.led_frames]
     assert frames == [bytes(f) for _, f in sim.led_frames]
     assert frames[-1][3:6] == frames[0][0:3] and frames[-1][0:3] == bytes(3)
+
+
+def test_pio_input_bytes_lost_to_a_full_rx_fifo_are_counted():
+    burst = bytes(range(0x10, 0x24))  # 20 bytes back to back: 6.4 ms of wire
+    files = {k: v for k, v in engine.install_files(FILES["mpy_cross"]).items() if k.startswith("firmware/")}
+    files["code.py"] = PIO_READER
+    run = engine.board_run(None, {"in3": [(20_000_000, burst)], "in4": [(20_000_000, burst)]}, until_ms=60,
+                           files=FILES, tree=files)
+    # in3 is never read: its FIFO takes 8, the 9th waits in the program's shift register (its
+    # push stalls) and the wire's other 11 bytes pass a receiver that is not listening.
+    assert run.counters["in3"] == {"rx_overflow": len(burst) - PIO_RX_FIFO, "rx_misread": 0}
+    assert run.counters["in4"] == {"rx_overflow": 0, "rx_misread": 0}
+    assert run.passes > 100
+
+
+def test_unread_bytes_matches_pushes_to_the_wire_in_order():
+    byte = 320_000
+    wire = [(k * byte, b) for k, b in enumerate(b"\x90\x3c\x64\x80\x3c\x40\xb0\x01\x20")]
+    assert engine.unread_bytes(wire, wire) == (0, 0)
+    # A push comes up to a bit before the stop bit's end, or late when it waited for room.
+    assert engine.unread_bytes(wire, [(t - 20_000, b) for t, b in wire[:3]] + [(wire[-1][0], 0x80)]) == (5, 0)
+    # The receiver stalled after the 2nd byte: the 3rd is pushed late, 4 and 5 pass unheard, it
+    # resumes inside the 6th and frames 0x7f (no such byte ahead), then hears the rest.
+    pushed = wire[:2] + [(wire[5][0], 0x64), (wire[5][0] + 10, 0x7F)] + wire[6:]
+    assert engine.unread_bytes(wire, pushed) == (3, 1)
+    # A push never matches a byte still on its way.
+    assert engine.unread_bytes(wire, [(0, 0x90), (byte, 0x40)]) == (8, 1)
+
+
+def test_the_mergers_drop_counters_are_read_from_the_board():
+    # 72 notes held on in1 (no note-off), 4 ms apart: an output owes at most MAX_OWED offs, so
+    # the later note-ons are dropped there and counted (too_many_notes). The count does not
+    # depend on timing: the board must read what the simulator's firmware counts.
+    lines = [(5_000_000 + 4_000_000 * k, bytes((0x98, 20 + k, 100))) for k in range(72)]
+    config = (runner.REPO / "config.json").read_text()
+    board = engine.board_run(config, {"in1": lines}, until_ms=340, files=FILES)
+    sim = runner.simulate(config, {"in1": lines}, until_ms=340)
+    assert board.board["drop_counters_read"]
+    for key in ("out1", "out2", "out3", "out4", "usb_out"):
+        assert board.counters[key] == sim.counters[key], key
+    assert board.counters["out1"]["too_many_notes"] > 0

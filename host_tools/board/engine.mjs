@@ -42,6 +42,9 @@ const out = {
   alloc_events: [],
   gc_marks: [],
   rx_overflow: { in1: 0, in2: 0 },
+  pio_rx: {}, // PIO input -> [cycles, byte] its state machine pushed into the RX FIFO, in order
+  usb_in: { delivered: 0, max_wait_ns: 0, pending_at_end: 0 }, // the usb input's packets
+  drop_counters: null, // the merger's drop counters at the end, or null where not found
   resets: [],
   end_cycles: 0,
   error: null,
@@ -315,17 +318,33 @@ function patchUart(uart, k) {
 
 // -- PIO: state machines stepped on the emulated clock, (1 + delay) x divider cycles an
 // instruction; TX/RX FIFOs joined to 8 when the program asks (rp2040js keeps 4).
+// A PIO DIN input's bytes are counted where its program pushes them (the byte in bits 31-24: the
+// program shifts right, 8 bits a push); what the wire sent and no push carried never reached the
+// firmware (engine.py compares: the program stalls on a full FIFO while the wire goes on).
+const pioRxPins = new Map(Object.entries(job.pio_rx || {}).map(([name, gpio]) => [gpio, name]));
+for (const name of pioRxPins.values()) out.pio_rx[name] = [];
+function watchRx(sm) {
+  const fifo = sm.rxFIFO;
+  const push = fifo.push.bind(fifo);
+  fifo.push = (value) => {
+    const name = pioRxPins.get(sm.inBase);
+    if (name !== undefined && t0 !== null && !fifo.full) out.pio_rx[name].push([cycles, value >>> 24]);
+    push(value);
+  };
+}
 for (const pio of mcu.pio) {
   pio.run = () => {};
   for (const sm of pio.machines) {
     const entry = { pio, sm, next: 0, enabled: false, parked: false, parkedAt: 0 };
     machines.push(entry);
+    watchRx(sm);
     const write = sm.writeUint32.bind(sm);
     sm.writeUint32 = (offset, value) => {
       write(offset, value);
       if (offset === SM_SHIFTCTRL) {
         sm.txFIFO = new FIFO(value & FJOIN_TX ? 8 : 4);
         sm.rxFIFO = new FIFO(value & FJOIN_RX ? 8 : 4);
+        watchRx(sm);
       }
     };
   }
@@ -475,6 +494,37 @@ function findHeap() {
   }
   return [...areas.values()];
 }
+// The merger's drop counters (firmware/merger.py ``dropped``, per output and reason) are a list
+// of small ints: at the first pass the one list of their length in the heap holding only zeros
+// (a list object: type, allocated, length, items; a small int n is 2n + 1). Read at the end.
+function findZeroLists(length) {
+  const ram = mcu.sramView;
+  const found = [];
+  for (const a of heapAreas) {
+    for (let at = a.pool; at + 16 <= a.end; at += 16) {
+      const off = at - 0x20000000;
+      const type = ram.getUint32(off, true);
+      if (type < 0x10000000 || type >= 0x10200000) continue; // a type lives in flash
+      if (ram.getUint32(off + 4, true) !== length || ram.getUint32(off + 8, true) !== length) continue;
+      const items = ram.getUint32(off + 12, true);
+      if (items < a.pool || items + 4 * length > a.end) continue;
+      let zeros = true;
+      for (let k = 0; k < length && zeros; k++) zeros = ram.getUint32(items - 0x20000000 + 4 * k, true) === 1;
+      if (zeros) found.push(items);
+    }
+  }
+  return found;
+}
+function readSmallInts(items, length) {
+  const values = [];
+  for (let k = 0; k < length; k++) {
+    const v = mcu.sramView.getUint32(items - 0x20000000 + 4 * k, true);
+    if (!(v & 1)) return null; // no longer a small int: not the counters
+    values.push(v >> 1);
+  }
+  return values;
+}
+let dropCounters = null;
 function freeBytes() {
   let free = 0;
   for (const a of heapAreas) {
@@ -615,7 +665,12 @@ function feedUsb() {
     const size = host.armed.get(host.midiOut);
     const chunk = [];
     while (host.midiQueue.length && host.midiQueue[0][0] <= now && chunk.length + 4 <= size) {
-      chunk.push(...host.midiQueue.shift()[1]);
+      const [due, packet] = host.midiQueue.shift();
+      chunk.push(...packet);
+      // How long the packet waited for the box to take it (the box reads USB only when it has
+      // room: the host keeps what it has not taken, nothing is lost).
+      out.usb_in.delivered++;
+      out.usb_in.max_wait_ns = Math.max(out.usb_in.max_wait_ns, now - due);
     }
     host.armed.delete(host.midiOut);
     usb.endpointReadDone(host.midiOut, Uint8Array.from(chunk));
@@ -660,6 +715,10 @@ function startSession() {
   if (heapAreas.length) {
     watchHeap();
     watchingHeap = true;
+    if (job.drop_counters_length) {
+      const found = findZeroLists(job.drop_counters_length);
+      if (found.length === 1) dropCounters = found[0]; // none, or two alike: not read
+    }
   }
   const events = [];
   for (const [name, kind, index, bytes] of job.din_inputs) {
@@ -739,6 +798,8 @@ if (t0 === null) {
     run(Math.min(stop, cycles + 125000));
   }
   out.session_end_cycles = cycles;
+  out.usb_in.pending_at_end = host.midiQueue.length;
+  if (dropCounters !== null) out.drop_counters = readSmallInts(dropCounters, job.drop_counters_length);
   out.heap.ready_free = readyFree;
   out.heap.free_at_end = heapAreas.length ? freeBytes() : null;
   watchingHeap = false;

@@ -180,6 +180,8 @@ def _job(files, image_path, config_text, inputs, events, until_ms, nvm, clock_in
         "i2c_hz": firmware_constant("DAC_I2C_HZ"),
         "spi_hz": firmware_constant("DRUM_SPI_HZ"),
         "pio_tx": {"out3": gpio["midi_out3"], "out4": gpio["midi_out4"], "leds": gpio["leds"]},
+        "pio_rx": {"in3": gpio["midi_in3"], "in4": gpio["midi_in4"]},
+        "drop_counters_length": len(DROP_COUNTER_OUTPUTS) * len(DROP_REASONS),
         "din_inputs": din,
         "usb_in": usb_in,
         "pin_events": pin_events,
@@ -230,6 +232,13 @@ def board_run(config_text, inputs=None, events=(), until_ms=None, nvm=None, cloc
     return _result(raw, job, timed_inputs)
 
 
+# The merger's drop counters: per output of the Pico's box (router.OUTPUTS before usbh, which
+# the Pico lacks) and per reason (firmware/merger.py DROP_REASON_NAMES).
+DROP_REASONS = firmware_constant("DROP_REASON_NAMES", "merger")
+_OUTPUTS = firmware_constant("OUTPUTS", "router")
+DROP_COUNTER_OUTPUTS = _OUTPUTS[:_OUTPUTS.index("usbh")]
+
+
 def _ns(raw, cycles):
     """Session time of an emulated cycle count: 0 is the first main-loop pass."""
     return (cycles - raw["t0_cycles"]) * CYCLE_NS
@@ -262,6 +271,16 @@ def _result(raw, job, timed_inputs):
     result.max_pass_ns = max(passes) * CYCLE_NS if passes else 0
     result.cpu_ns = None  # the CPU never idles on the board: no load figure
     result.counters = {port: {"rx_overflow": n} for port, n in raw["rx_overflow"].items()}
+    for port, pushed in raw["pio_rx"].items():
+        lost, misread = unread_bytes(timed_inputs.get(port, []), [(_ns(raw, c), b) for c, b in pushed])
+        result.counters[port] = {"rx_overflow": lost, "rx_misread": misread}
+    # The merger's drops by rule, as the simulator reports them (firmware/merger.py ``dropped``).
+    if raw["drop_counters"] is not None:
+        n = len(DROP_REASONS)
+        for o, port in enumerate(DROP_COUNTER_OUTPUTS):
+            if port in runner.OUTPUT_PORTS:
+                key = port + "_out" if port == "usb" else port
+                result.counters[key] = {DROP_REASONS[r]: raw["drop_counters"][o * n + r] for r in range(n)}
     # The firmware's own account of a refused config, as its console prints it.
     result.config_errors = [line[len("config error: "):].strip() for line in result.console.splitlines()
                             if line.startswith("config error: ")]
@@ -269,6 +288,35 @@ def _result(raw, job, timed_inputs):
     result.resets = [(_ns(raw, c), why) for c, why in raw["resets"]]
     result.board = board_figures(raw, result)
     return result
+
+
+def unread_bytes(wire, pushed):
+    """(lost, misread) of a PIO input: ``wire`` [(end of stop bit ns, byte)] its wire carried,
+    ``pushed`` [(ns, byte)] its state machine pushed into the RX FIFO, both in order. A wire
+    byte no push carried is lost (the program stalled on a full FIFO while the wire went on); a
+    push that carries no wire byte is misread (the program resumed inside a byte and framed a
+    wrong one). Each push is matched, in order, to the first wire byte after the last one matched
+    that has the same value and had arrived (a push comes within a bit of the stop bit's end, or
+    later, when it waited for room). Exact when nothing is lost; after a loss a misread byte may
+    match a lost one of the same value, so then both counts may read one low for it."""
+    matched = 0
+    misread = 0
+    k = 0
+    for t, b in pushed:
+        j = k
+        while j < len(wire) and wire[j][0] <= t + PUSH_EARLY_NS and wire[j][1] != b:
+            j += 1
+        if j < len(wire) and wire[j][0] <= t + PUSH_EARLY_NS:
+            matched += 1
+            k = j + 1
+        else:
+            misread += 1
+    return len(wire) - matched, misread
+
+
+# The PIO receiver pushes a byte once it has sampled the middle of the stop bit, up to a bit
+# before the stop bit ends (the byte's arrival time).
+PUSH_EARLY_NS = 2 * 32_000
 
 
 def decode_uart_edges(edges):
@@ -451,6 +499,13 @@ def board_figures(raw, result):
         "allocated_bytes_playing": 16 * len(allocs),
         "gc_collections_playing": collections,
         "resets": len(raw["resets"]),
+        # The merger's drop counters were found and read (summary.json's ports.<out>.dropped).
+        "drop_counters_read": raw["drop_counters"] is not None,
+        # The usb input: packets the box took, the longest one waited (the box reads USB only
+        # when it has room; the host keeps the rest), packets not taken when the run ended.
+        "usb_in": {"packets_taken": raw["usb_in"]["delivered"],
+                   "longest_wait_ms": round(raw["usb_in"]["max_wait_ns"] / NS_PER_MS, 3),
+                   "packets_pending_at_end": raw["usb_in"]["pending_at_end"]},
     }
     return figures
 

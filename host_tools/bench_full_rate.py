@@ -1,0 +1,214 @@
+"""``make bench``'s load figures (issue 14): added latency and input loss on real CircuitPython
+(the board engine, docs/board-engine.md), under the seeds' demo and under every input at full
+rate.
+
+Two sessions, the default config (every input merged to every output):
+
+- **demo**: ``make demo``'s inputs as they are (examples/demo: a KeyStep on ``in1``, a Digitakt
+  on ``in2`` as clock master at 120 BPM), about 4.1 s: the realistic load.
+- **full rate**: ``host_tools/dense_streams.py``'s session for ``--seconds`` (60 by default):
+  ``in1``..``in4`` at full rate (the demo repeated on ``in1`` and ``in2``, its clock master's
+  24 ppqn clock inside, dense notes and controllers in every gap), ``usb`` at the DIN rate.
+
+Figures per session, each from what the board engine measured:
+
+- added latency of clock bytes and of notes per output, from ``host_tools/sim/report.py``'s
+  ``latencies`` (the summary's matcher, run on one output at a time): clock over every clock
+  byte (a timing byte jumps every queue), notes also over those that found their output idle
+  (the case the note target is stated for: a busy output's queue is the merge, not the box);
+- input bytes lost per input before the firmware read them: ``in1``/``in2`` bytes that met a
+  full UART receive FIFO, ``in3``/``in4`` bytes the PIO receiver never pushed (it stalls on a
+  full RX FIFO while the wire goes on) and bytes it framed wrongly; ``usb`` never loses (the box
+  reads it only when it has room): how long a packet waited and how many were not taken;
+- the merger's drops by rule per output and reason: the firmware's own counters, read from the
+  board's RAM at the end (summary.json's ``ports.<out>.dropped``); with ``--sim``, also the fast
+  simulator's (``host_tools/sim``) on the same inputs, for comparison;
+- the longest main-loop pass while playing, allocations and collections while playing.
+
+``python -m host_tools.bench_full_rate [--seconds 60]`` prints them and the issue's targets.
+"""
+
+import argparse
+import json
+import time
+
+from host_tools import dense_streams
+from host_tools.figures import NS_PER_MS
+from host_tools.sim import report, runner
+
+OUTPUTS = ("out1", "out2", "out3", "out4", "usb")
+DIN_INPUTS = ("in1", "in2", "in3", "in4")
+# Issue 14's targets (board engine, ms).
+CLOCK_MEAN_MAX_MS = 0.7  # clock byte added latency, mean ...
+CLOCK_MAX_MS = 1.2  # ... and max, per output
+NOTE_MAX_MS = 0.96 + 0.5  # a 3-byte note: one message time on the wire + 0.5 ms
+PASS_MAX_MS = 1.0  # the longest pass while playing
+
+
+class OneOutput:
+    """A result seen through one output: what ``report.latencies`` reads (inputs, outputs)."""
+
+    def __init__(self, result, port):
+        self.inputs = result.inputs
+        self.outputs = {port: result.outputs.get(port, [])}
+
+
+def latency_by_output(result):
+    """{output: {"clock": stats, "note": stats, "note_idle": stats}} (ms; stats as summary.json's)."""
+    out = {}
+    for port in OUTPUTS:
+        every, idle = report.latencies(OneOutput(result, port))
+        out[port] = {"clock": every.get("clock"), "note": every.get("note"), "note_idle": idle.get("note")}
+    return out
+
+
+def input_loss(result):
+    """{input: bytes that reached the box's input and never the firmware}, and the usb input."""
+    lost = {}
+    for port in DIN_INPUTS:
+        counters = result.counters.get(port, {})
+        lost[port] = {"sent": len(result.inputs.get(port, [])), "lost": counters.get("rx_overflow", 0)}
+        if "rx_misread" in counters:
+            lost[port]["misread"] = counters["rx_misread"]
+    return lost
+
+
+def drops(result):
+    """{output: {reason: count}} of the merger's drops by rule (the reasons that counted), or
+    None where the board engine did not find the counters."""
+    board = getattr(result, "board", None)  # the simulator's result has none: it counts them
+    if board is not None and not board["drop_counters_read"]:
+        return None
+    out = {}
+    for port in OUTPUTS:
+        key = port + "_out" if port == "usb" else port
+        out[port] = {k: v for k, v in result.counters.get(key, {}).items() if v}
+    return out
+
+
+def board_figures(result):
+    board = result.board
+    longest = board["longest_pass_playing_cycles"]
+    return {
+        "latency": latency_by_output(result),
+        "input_loss": input_loss(result),
+        "drops": drops(result),
+        "usb_in": board["usb_in"],
+        "longest_pass_playing_ms": longest * 8 / NS_PER_MS,  # 8 ns a cycle at 125 MHz
+        "longest_pass_playing_cycles": longest,
+        "allocated_blocks_playing": board["allocated_blocks_playing"],
+        "gc_collections_playing": board["gc_collections_playing"],
+    }
+
+
+def sim_drops(config, inputs, events, until_ms):
+    """The merger's drops by rule per output and reason, from the fast simulator on the same inputs."""
+    return drops(runner.simulate(config, inputs, events, until_ms))
+
+
+def sessions(seconds):
+    """(name, (config, inputs, events, until_ms)) of the two sessions."""
+    from host_tools import calibration
+
+    return (("demo", calibration.demo_stream()), ("full rate", dense_streams.session(seconds * 1000)))
+
+
+def measure(files, seconds, with_sim=False):
+    """{session name: figures} on the board engine (and the simulator's drops by rule)."""
+    from host_tools.board import engine
+
+    out = {}
+    for name, (config, inputs, events, until) in sessions(seconds):
+        started = time.time()
+        result = engine.board_run(config, inputs, events, until, files=files)
+        figures = board_figures(result)
+        figures["emulated_s"] = round(result.end_ns / 1e9, 3)
+        figures["wall_s"] = round(time.time() - started, 1)
+        if with_sim:
+            figures["sim_drops"] = sim_drops(config, inputs, events, until)
+        out[name] = figures
+    return out
+
+
+def targets(figures):
+    """[(what, figure ms, bound ms, met)] of the latency and pass targets, per output."""
+    rows = []
+    for port, lat in figures["latency"].items():
+        clock = lat["clock"]
+        if clock and clock["count"]:
+            rows.append(("%s clock mean" % port, clock["mean"], CLOCK_MEAN_MAX_MS, clock["mean"] <= CLOCK_MEAN_MAX_MS))
+            rows.append(("%s clock max" % port, clock["max"], CLOCK_MAX_MS, clock["max"] <= CLOCK_MAX_MS))
+        note = lat["note_idle"]
+        if note and note["count"]:
+            rows.append(("%s note max (output idle)" % port, note["max"], NOTE_MAX_MS, note["max"] <= NOTE_MAX_MS))
+    longest = figures["longest_pass_playing_ms"]
+    rows.append(("longest pass while playing", longest, PASS_MAX_MS, longest <= PASS_MAX_MS))
+    return rows
+
+
+def _stats(st):
+    if not st or not st["count"]:
+        return "%21s" % "-"
+    return "%5d %7.3f %7.3f" % (st["count"], st["mean"], st["max"])
+
+
+def _drops(by_output):
+    if by_output is None:
+        return "not read (the board engine did not find the merger's counters)"
+    return "; ".join("%s %s" % (port, ", ".join("%s %d" % kv for kv in sorted(d.items())) or "none")
+                     for port, d in by_output.items())
+
+
+def print_figures(name, f, stream=print):
+    timing = ": %.1f s emulated, %.0f s wall" % (f["emulated_s"], f["wall_s"]) if "wall_s" in f else ""
+    stream(name + timing)
+    stream("  added latency (ms)  %21s  %21s  %21s" % ("clock: n mean max", "notes: n mean max", "notes, output idle"))
+    for port, lat in f["latency"].items():
+        stream("  %-18s  %s  %s  %s" % (port, _stats(lat["clock"]), _stats(lat["note"]), _stats(lat["note_idle"])))
+    stream("  input bytes lost before the firmware read them:")
+    for port, loss in f["input_loss"].items():
+        extra = ", %d framed wrongly" % loss["misread"] if loss.get("misread") else ""
+        stream("    %-4s %7d of %7d%s" % (port, loss["lost"], loss["sent"], extra))
+    usb = f["usb_in"]
+    stream("    usb  none (the box reads it only with room): %d packets taken, longest wait %.1f ms, %d not taken"
+           " at the end" % (usb["packets_taken"], usb["longest_wait_ms"], usb["packets_pending_at_end"]))
+    stream("  merger drops by rule: %s" % _drops(f["drops"]))
+    if "sim_drops" in f:
+        stream("  merger drops by rule, the fast simulator on the same inputs: %s" % _drops(f["sim_drops"]))
+    stream("  longest pass while playing: %.3f ms (%d cycles); allocated %d blocks, %d collections while playing"
+           % (f["longest_pass_playing_ms"], f["longest_pass_playing_cycles"], f["allocated_blocks_playing"],
+              f["gc_collections_playing"]))
+    met = [r for r in targets(f) if r[3]]
+    missed = [r for r in targets(f) if not r[3]]
+    stream("  issue 14 targets met: %d of %d%s" % (len(met), len(met) + len(missed), "; not met:" if missed else ""))
+    for what, value, bound, _ in missed:
+        stream("    %-34s %8.3f ms > %.2f" % (what, value, bound))
+    lost = sum(v["lost"] for v in f["input_loss"].values())
+    stream("  no input byte lost: %s" % ("yes" if lost == 0 else "NO (%d bytes)" % lost))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m host_tools.bench_full_rate", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=60.0, help="length of the full-rate session (default 60)")
+    ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--sim", action="store_true", help="also the fast simulator's drops on the same inputs")
+    args = ap.parse_args(argv)
+    from host_tools.board import engine
+
+    print("Load (board engine: CircuitPython 10.3 on an emulated RP2040): the demo, and every input at full rate")
+    try:
+        files = engine.find_files()
+    except engine.Missing as e:
+        print("  skipped: %s" % e)
+        return None
+    figures = measure(files, args.seconds, args.sim)
+    for name, f in figures.items():
+        print_figures(name, f)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(figures, out, indent=1)
+    return figures
+
+
+if __name__ == "__main__":
+    main()

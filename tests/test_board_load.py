@@ -1,0 +1,105 @@
+"""Issue 14's latency and input-loss targets on the board engine (docs/board-engine.md, "Under
+load"): ``make bench``'s load sessions (host_tools/bench_full_rate.py) in short, the demo
+(``board_demo``, shared with the other board tests) and ``LOAD_MS`` of every input at full rate.
+
+Each test asserts what the firmware holds today and prints the figures of the targets it does
+not reach yet (clock latency, note latency, the longest pass; no input byte lost at full rate):
+``pytest -s`` shows them, ``make bench`` measures the full 60 s."""
+
+import pytest
+
+from host_tools import bench_full_rate, dense_streams, midiwire
+from host_tools.board import engine
+from host_tools.sim.wires import BYTE_NS
+
+try:
+    FILES = engine.find_files()
+except engine.Missing as e:
+    pytest.skip(str(e), allow_module_level=True)
+
+LOAD_MS = 2500  # about 25 s of wall time on the board engine
+
+
+@pytest.fixture(scope="module")
+def demo(board_demo):
+    return board_demo, bench_full_rate.board_figures(board_demo)
+
+
+@pytest.fixture(scope="module")
+def load():
+    config, inputs, events, until = dense_streams.session(LOAD_MS)
+    result = engine.board_run(config, inputs, events, until, files=FILES)
+    return result, bench_full_rate.board_figures(result)
+
+
+def _show(name, figures):
+    bench_full_rate.print_figures(name, figures)
+
+
+def test_the_demo_loses_no_input_byte(demo):
+    _, figures = demo
+    _show("demo", figures)
+    loss = figures["input_loss"]
+    assert loss["in1"]["sent"] > 50 and loss["in2"]["sent"] > 500
+    assert {port: v["lost"] for port, v in loss.items()} == {"in1": 0, "in2": 0, "in3": 0, "in4": 0}
+
+
+def test_every_clock_byte_of_the_demos_master_leaves_every_output(demo):
+    # Clock latency is measured on each of them (the targets: mean <= 0.7 ms, max <= 1.2 ms per
+    # output; printed above, not reached yet).
+    result, figures = demo
+    sent = sum(1 for _, b in result.inputs["in2"] if b == 0xF8)
+    assert sent == 193
+    for port, lat in figures["latency"].items():
+        assert lat["clock"]["count"] == sent, port
+        if port != "usb":
+            assert lat["clock"]["min"] >= BYTE_NS / 1e6, port  # never before its own byte time on the wire
+    for what, value, bound, met in bench_full_rate.targets(figures):
+        print("demo: %-34s %8.3f ms (target %.2f)%s" % (what, value, bound, "" if met else ": not met yet"))
+
+
+def test_the_demos_notes_leave_every_din_output_whole(demo):
+    # A 3-byte note's target (one message time + 0.5 ms on an idle output) is printed above.
+    _, figures = demo
+    for port in ("out1", "out2", "out3", "out4"):
+        note = figures["latency"][port]["note_idle"]
+        assert note["count"] > 0 and note["min"] >= 3 * BYTE_NS / 1e6, port
+
+
+def test_full_rate_inputs_keep_the_box_up_without_allocating(load):
+    # Four DIN inputs at full rate and USB at the DIN rate, all merged to every output: the box
+    # stays up (no watchdog reset), allocates nothing and sends only valid MIDI; it does not keep
+    # up yet (input bytes lost, clock latency: printed; issue 14).
+    result, figures = load
+    _show("full rate, %.1f s" % (LOAD_MS / 1000), figures)
+    assert result.board["resets"] == 0
+    assert figures["allocated_blocks_playing"] == 0
+    assert figures["gc_collections_playing"] == 0
+    for port in ("out1", "out2", "out3", "out4", "usb"):
+        messages, problems = midiwire.decode(result.outputs[port])
+        # The run ends while the box is still behind: the last message may be cut by the end.
+        problems = [p for p in problems if not p.endswith("not complete at the end of the stream")]
+        assert problems == [] and len(messages) > 20, port
+
+
+def test_full_rate_input_loss_is_counted_for_every_input(load):
+    # What each input's wire carried is what the session sent (full rate, no gap), and the loss
+    # the engine counts is a part of it; "no input byte lost" is the target (printed above).
+    result, figures = load
+    for port in ("in1", "in2", "in3", "in4"):
+        loss = figures["input_loss"][port]
+        assert loss["sent"] >= (LOAD_MS - 2) * 1_000_000 // BYTE_NS, port
+        assert 0 <= loss["lost"] <= loss["sent"], port
+    usb = figures["usb_in"]
+    assert usb["packets_taken"] + usb["packets_pending_at_end"] == len(result.inputs["usb"]) // 3
+
+
+def test_full_rate_drops_by_rule_are_the_queues_and_counted_apart(load):
+    # Five inputs into each DIN output's one wire: the merger drops by rule (queue_full) on every
+    # DIN output, counted apart from the input loss; no SysEx or note rule is met (the filler owes
+    # one note-off at most, no SysEx is sent).
+    _, figures = load
+    drops = figures["drops"]
+    assert drops is not None
+    for port in ("out1", "out2", "out3", "out4"):
+        assert set(drops[port]) == {"queue_full"} and drops[port]["queue_full"] > 100, port
