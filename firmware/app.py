@@ -274,7 +274,7 @@ def run():
 # tables the box keeps, such as midi.DATA_LENGTH, stay with the modules that imported them),
 # the start-up itself. Dropped once the box runs, their code leaves the heap (docs/design.md,
 # "Heap").
-START_UP_MODULES = ("config", "board_io", "pinmap", "pinmap_usbhost", "cv_setup", "wires_setup", "router", "midi", "start")
+START_UP_MODULES = ("config", "board_io", "pinmap", "pinmap_usbhost", "cv_setup", "clock_setup", "wires_setup", "router", "midi", "start")
 
 
 def _forget_start_up():

@@ -120,45 +120,6 @@ DEFAULT_CLOCK = {
     "analog": {"resolution": 4, "pulse_ms": 5, "reset_ms": 5},
 }
 
-# analog.resolution -> MIDI ticks per pulse (48 PPQN: a pulse every tick and one between).
-# The divisions are note values in 4/4: "1/8" an eighth note, "1bar" four quarter notes.
-TICKS_PER_PULSE = {1: 24, 2: 12, 4: 6, 24: 1, 48: 1, "1/8": 12, "1/4": 24, "1/2": 48, "1bar": 96}
-
-
-def clock_outputs(clock):
-    """``(send_mask, divide)`` for ``merger.set_clock_outputs``: bit o of the mask and
-    ``divide[o]`` per output in the router's order; a port not named keeps the default."""
-    from firmware.router import OUTPUTS  # here: the router leaves the heap after start-up
-
-    send = clock.get("send", DEFAULT_CLOCK["send"])
-    divide = clock.get("divide", DEFAULT_CLOCK["divide"])
-    mask = 0
-    ratios = [1] * len(OUTPUTS)
-    for o in range(len(OUTPUTS)):
-        name = OUTPUTS[o]
-        if send.get(name, True):
-            mask |= 1 << o
-        ratios[o] = divide.get(name, 1)
-    return mask, ratios
-
-
-def prepare(clock):
-    """A preset's ``clock`` object as ``Clock.install`` takes it: ``(mode, ticks per pulse,
-    48 PPQN?, pulse_ms, reset_ms, bpm x 100)``. Start-up time (it may allocate: floats)."""
-    master = clock.get("master", "auto")
-    if master == "internal":
-        mode = MODE_INTERNAL
-    elif master == "clock_in":
-        mode = MODE_CLOCK_IN
-    else:
-        mode = MODE_FOLLOW
-    analog = clock.get("analog", DEFAULT_CLOCK["analog"])
-    res = analog.get("resolution", 4)
-    bpm = _clamp(int(clock.get("bpm", 120) * 100 + 0.5), BPM_X100_MIN, BPM_X100_MAX)
-    return (mode, TICKS_PER_PULSE.get(res, 6), res == 48, _clamp(analog.get("pulse_ms", 5), 1, 50),
-            _clamp(analog.get("reset_ms", 5), 1, 50), bpm)
-
-
 class _NoPin:
     """Stands in for a jack the hardware does not have."""
 
@@ -262,7 +223,9 @@ class Clock:
     def configure(self, clock):
         """Apply a preset's ``clock`` object (on boot and on a preset switch). The running state,
         the position and a pulse in progress carry over; a tick already scheduled is kept."""
-        self.install(prepare(clock))
+        from firmware import clock_setup  # start-up code: out of the heap until needed
+
+        self.install(clock_setup.prepare(clock))
 
     def install(self, setup):
         """``configure`` with the object already read by ``prepare`` (a preset switch while
@@ -395,7 +358,7 @@ class Clock:
                 total = 0
                 for k in range(self._tap_n):
                     total += self._taps[k]
-                self._bpm_x100 = _clamp(6000000 * self._tap_n // total, BPM_X100_MIN, BPM_X100_MAX)
+                self._bpm_x100 = clamp(6000000 * self._tap_n // total, BPM_X100_MIN, BPM_X100_MAX)
                 self._asked |= _REQ_TEMPO
                 self.due = now
         else:
@@ -935,5 +898,5 @@ class Clock:
         return self._step(now)
 
 
-def _clamp(v, lo, hi):
+def clamp(v, lo, hi):
     return lo if v < lo else hi if v > hi else v

@@ -737,15 +737,9 @@ class Merger:
             mb[1] = d1
             mb[2] = d2
             end = n + 1
-            out_key = self.out_key
-            if out_key[o] == key and key >= 0:
-                took = self.wires.send(o, mb, 1, end, self.now) + 1
-            else:
-                took = self.wires.send(o, mb, 0, end, self.now)
-                if took:
-                    out_key[o] = key if key >= 0 else -1
-            if took < end:
-                self._rest(o, key, took, end)
+            # (key -1, the box's own message, never omits its status: -2 matches no output)
+            if self.wires.send_message(bit, mb, end, self.now, self.out_key, key if key >= 0 else -2):
+                self._rest(o, key, self.wires.took[o], end)
             return
         self.queues.put(o, key, s, d1, d2, n)
         self.queued |= bit

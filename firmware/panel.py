@@ -87,29 +87,30 @@ C_OK = const(6)
 C_ERROR = const(7)
 C_FAULT = const(8)
 C_FLASH = const(9)
-_RGB = (
-    (0, 0, 0),
-    (0, 255, 0),
-    (255, 120, 0),
-    (0, 60, 255),
-    (180, 0, 255),
-    (0, 200, 255),
-    (0, 80, 0),
-    (255, 0, 0),
-    (255, 120, 0),
-    (255, 255, 255),
-)
+# (R, G, B) of each colour, three bytes a colour: one bytes object (a tuple of tuples took
+# about 350 bytes of heap).
+_RGB = bytes((
+    0, 0, 0,
+    0, 255, 0,
+    255, 120, 0,
+    0, 60, 255,
+    180, 0, 255,
+    0, 200, 255,
+    0, 80, 0,
+    255, 0, 0,
+    255, 120, 0,
+    255, 255, 255,
+))
 PAGE_COLOURS = (C_PRESET, C_PAGE2, C_PAGE3, C_PAGE4)
 
 
 def palette(brightness):
     """GRB bytes of every colour at ``brightness`` (0-1): colour c at [3c, 3c + 3)."""
-    out = bytearray(3 * len(_RGB))
-    for c in range(len(_RGB)):
-        r, g, b = _RGB[c]
-        out[3 * c] = int(g * brightness + 0.5)
-        out[3 * c + 1] = int(r * brightness + 0.5)
-        out[3 * c + 2] = int(b * brightness + 0.5)
+    out = bytearray(len(_RGB))
+    for k in range(0, len(_RGB), 3):
+        out[k] = int(_RGB[k + 1] * brightness + 0.5)  # G
+        out[k + 1] = int(_RGB[k] * brightness + 0.5)  # R
+        out[k + 2] = int(_RGB[k + 2] * brightness + 0.5)  # B
     return out
 
 

@@ -74,9 +74,9 @@ class Wire:
 # A timing byte for a PIO output: a read-only view per byte F8-FF, never refilled, so a
 # background write of it needs no stage.
 _TIMING = tuple(memoryview(bytes(range(0xF8, 0x100)))[k:k + 1] for k in range(8))
-# The lengths a PIO write may have (a view of a stage per length costs heap): 1-4 and a whole
-# stage; a longer piece is cut to the next shorter one.
-PIO_LENGTHS = (0, 1, 2, 3, 4, 4, 4, 4, PIO_STAGE)
+# The lengths a PIO write may have (a view of a stage per length costs heap): 1-3 (a message)
+# and a whole stage; a longer piece is cut to the next shorter one.
+PIO_LENGTHS = (0, 1, 2, 3, 3, 3, 3, 3, PIO_STAGE)
 
 
 class Wires:
@@ -196,11 +196,9 @@ class Wires:
                     filled |= 1 << o
                 write[o](rtb)  # a UART with FIFO room takes it (the estimate's promise)
             self.filled |= filled
-        for o in BITS[mask & self.usbs]:
-            if not write[o](rtb):
-                short |= 1 << o
-        for o in BITS[mask & self.others]:
-            if not self.ports[o].send(rtb, 0, 1, now):
+        others = self.others
+        for o in BITS[mask & (self.usbs | others)]:
+            if not (self.ports[o].send(rtb, 0, 1, now) if others >> o & 1 else write[o](rtb)):
                 short |= 1 << o
         return short
 

@@ -6,8 +6,9 @@ wired here (``wire``: its fields, every preset's tables), so its construction co
 
 from firmware import app, ports, router
 from firmware.app import Box
-from firmware.clock import DEFAULT_CLOCK, Clock, clock_outputs
-from firmware.clock import prepare as prepare_clock
+from firmware.clock import DEFAULT_CLOCK, Clock
+from firmware.clock_setup import clock_outputs
+from firmware.clock_setup import prepare as prepare_clock
 from firmware.cv import CvEngine
 from firmware.merger import BITS, MASTER_AUTO, MASTER_INTERNAL, Merger
 from firmware.panel import Panel

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from firmware import clock as fwclock
-from firmware import router
+from firmware import clock_setup, router
 from host_tools import bench_clock as bc
 
 MASK = 0x1FFFFFFF
@@ -158,10 +158,10 @@ def test_default_clock_is_the_documented_preset_object():
     # Every output but usbh, which a preset gets as a port not named: sent, undivided.
     assert set(d["send"]) == set(router.OUTPUTS) - {"usbh"} and all(d["send"].values())
     assert set(d["divide"]) == set(router.OUTPUTS) - {"usbh"} and set(d["divide"].values()) == {1}
-    send, divide = fwclock.clock_outputs(d)
+    send, divide = clock_setup.clock_outputs(d)
     assert send >> router.OUTPUTS.index("usbh") & 1 and divide[router.OUTPUTS.index("usbh")] == 1
     # clock_outputs numbers the outputs as the router does (bit o, divide[o]).
-    send, divide = fwclock.clock_outputs({"send": {"usb": False}, "divide": {"out3": 4}})
+    send, divide = clock_setup.clock_outputs({"send": {"usb": False}, "divide": {"out3": 4}})
     assert send == (1 << len(router.OUTPUTS)) - 1 - (1 << router.USB_OUTPUT)
     assert divide[router.OUTPUTS.index("out3")] == 4 and divide.count(1) == len(router.OUTPUTS) - 1
 
@@ -181,7 +181,7 @@ def test_clock_outputs_mask_and_divide():
     c = clock_settings()
     c["send"]["out2"] = False
     c["divide"]["usb"] = 4
-    mask, divide = fwclock.clock_outputs(c)
+    mask, divide = clock_setup.clock_outputs(c)
     assert mask == 0b1111101
     assert divide == [1, 1, 1, 1, 4, 1, 1]
 
