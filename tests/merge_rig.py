@@ -91,6 +91,17 @@ class WireOut:
         return n
 
 
+class ListPort:
+    """An output that takes everything it is sent at once, and records it."""
+
+    def __init__(self):
+        self.data = bytearray()
+
+    def send(self, buf, start, end, now):
+        self.data.extend(buf[start:end])
+        return end - start
+
+
 class Rig:
     def __init__(self, cfg=CONFIG):
         settings, errors = config.load(json.dumps(cfg))

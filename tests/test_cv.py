@@ -16,6 +16,7 @@ import types
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from merge_rig import ListPort
 
 from host_tools import fwimport
 from host_tools.bench_cv import summary_figures as cv_figures
@@ -845,15 +846,6 @@ class TakePort:
         self.got.append((status, data1, data2))
         self.holding = status < 0xF8 or status in (0xFC, 0xFF)  # as the engine: timing bytes pass
         return 1
-
-
-class ListPort:
-    def __init__(self):
-        self.data = bytearray()
-
-    def send(self, buf, start, end, now):
-        self.data.extend(buf[start:end])
-        return end - start
 
 
 def test_the_router_sends_the_cv_engine_only_what_it_plays():

@@ -66,6 +66,16 @@ def field(driver, path):
     return driver.find_element(By.CSS_SELECTOR, 'label[data-path="%s"]' % path)
 
 
+def play_phrase(driver, phrase, port):
+    """The preview plays the timed-text file ``phrase`` into ``port``; returns once it has."""
+    Select(driver.find_element(By.ID, "phrase-source")).select_by_value("file")
+    Select(driver.find_element(By.ID, "phrase-port")).select_by_value(port)
+    driver.find_element(By.ID, "phrase-file").send_keys(str(phrase))
+    WebDriverWait(driver, WAIT_S).until(lambda d: "ready" in d.find_element(By.ID, "preview-status").text)
+    driver.find_element(By.ID, "play").click()
+    WebDriverWait(driver, WAIT_S).until(lambda d: "played by" in d.find_element(By.ID, "preview-status").text)
+
+
 def test_edit_check_preview_and_save_the_seed_001_setup(page, tmp_path):
     driver, config = page
     status_is(driver, "valid")
@@ -87,12 +97,7 @@ def test_edit_check_preview_and_save_the_seed_001_setup(page, tmp_path):
     # Preview: a note on channel 5 played into in1 leaves the JU-06A's output (out3) only.
     phrase = tmp_path / "note-ch5.txt"
     phrase.write_text("# KeyStep on channel 5\n10 94 40 64\n300 84 40 00\n")
-    Select(driver.find_element(By.ID, "phrase-source")).select_by_value("file")
-    Select(driver.find_element(By.ID, "phrase-port")).select_by_value("in1")
-    driver.find_element(By.ID, "phrase-file").send_keys(str(phrase))
-    WebDriverWait(driver, WAIT_S).until(lambda d: "ready" in d.find_element(By.ID, "preview-status").text)
-    driver.find_element(By.ID, "play").click()
-    WebDriverWait(driver, WAIT_S).until(lambda d: "played by" in d.find_element(By.ID, "preview-status").text)
+    play_phrase(driver, phrase, "in1")
     assert "MicroPython in this page" in driver.find_element(By.ID, "preview-status").text
     outputs = {port: driver.find_element(By.ID, "out-" + port).text for port in ("out1", "out2", "out3", "out4", "usb")}
     assert "ch5 Note On E4 vel 100" in outputs["out3"] and "ch5 Note Off E4" in outputs["out3"], outputs
@@ -138,12 +143,7 @@ def test_a_split_onto_one_output_shows_both_routes_previews_both_parts_and_saves
     # The preview plays a low and a high key: bass on channel 1, chords on channel 2, one output.
     phrase = tmp_path / "split.txt"
     phrase.write_text("10 90 28 64\n20 90 40 5A\n300 80 28 00\n310 80 40 00\n")
-    Select(driver.find_element(By.ID, "phrase-source")).select_by_value("file")
-    Select(driver.find_element(By.ID, "phrase-port")).select_by_value("in1")
-    driver.find_element(By.ID, "phrase-file").send_keys(str(phrase))
-    WebDriverWait(driver, WAIT_S).until(lambda d: "ready" in d.find_element(By.ID, "preview-status").text)
-    driver.find_element(By.ID, "play").click()
-    WebDriverWait(driver, WAIT_S).until(lambda d: "played by" in d.find_element(By.ID, "preview-status").text)
+    play_phrase(driver, phrase, "in1")
     out1 = driver.find_element(By.ID, "out-out1").text
     for words in ("ch1 Note On E2 vel 100", "ch2 Note On E4 vel 90", "ch1 Note Off E2", "ch2 Note Off E4"):
         assert words in out1, out1

@@ -3,6 +3,7 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from merge_model import value_key
+from merge_rig import ListPort
 
 from host_tools import fwimport, midiwire
 
@@ -11,15 +12,6 @@ router = fwimport.firmware_module("router")
 ports = fwimport.firmware_module("ports")
 config = fwimport.firmware_module("config")
 Merger = merger_mod.Merger
-
-
-class ListPort:
-    def __init__(self):
-        self.data = bytearray()
-
-    def send(self, buf, start, end, now):
-        self.data.extend(buf[start:end])
-        return end - start
 
 
 def make(routes=None, n_in=5, n_out=5):
