@@ -19,10 +19,19 @@ MS = 1_000_000
 WINDOW_MS = 2.0  # a byte is read within one pass and sent within the same pass
 AFTER_MS = 8.0  # work an event leaves for the passes after it (the CV engine's, a gate) ends by then
 IDLE = (50, 250)  # ms: no input
-FORWARD_AT = [300 + 50 * k for k in range(10)]  # one F8 each: forwarded to every output
-NOTE_AT = [1000 + 60 * k for k in range(5)]  # note-ons on channel 1: CV voice 1 (DAC + gate)
+# The events of a scenario land at phases of the ms tick spread over most of it: what a pass
+# costs depends on where in its tick it falls (the FIFO estimates drain in the first send of a
+# tick; the once-a-tick work may be due), and with one phase for every event a figure moved by
+# 10 % whenever a change to the firmware moved its boot time.
+PHASE_MS = 0.1
+FORWARD_AT = [300 + 50 * k + PHASE_MS * k for k in range(10)]  # one F8 each: forwarded to every output
+NOTE_AT = [1000 + 61 * k + 2 * PHASE_MS * k for k in range(5)]  # note-ons on channel 1: CV voice 1 (DAC + gate)
 START_AT = 1400
-TICK_AT = [1420 + 20 * k for k in range(49)]  # after Start: a pulse on the 1st tick, then every 6th
+# After Start, 120 BPM at 24 ppqn: a pulse on the 1st tick, then every 6th (125 ms apart: each
+# pulse meets the panel's 20 ms LED cadence at another phase; each pulse, and the ticks up to
+# the next, a tick phase later).
+TICK_MS = 60_000 / 120 / 24
+TICK_AT = [1420 + TICK_MS * k + PHASE_MS * (k // 6) for k in range(49)]
 SWITCH_PRESS, SWITCH_RELEASE = 2600, 2700  # button 2: preset 2 when released
 SWITCH_WINDOW_MS = 60.0  # debounce (3 samples at 5 ms) plus the switch itself
 END_MS = 2850
@@ -146,9 +155,9 @@ def quiet_longest(passes):
 
 
 def _firmware_inputs():
-    in1 = [(t * MS, b"\xf8") for t in FORWARD_AT]
-    in1 += [(t * MS, b"\x90\x3c\x64") for t in NOTE_AT] + [((t + 30) * MS, b"\x80\x3c\x00") for t in NOTE_AT]
-    in1 += [(START_AT * MS, b"\xfa")] + [(t * MS, b"\xf8") for t in TICK_AT]
+    in1 = [(round(t * MS), b"\xf8") for t in FORWARD_AT]
+    in1 += [(round(t * MS), b"\x90\x3c\x64") for t in NOTE_AT] + [(round((t + 30) * MS), b"\x80\x3c\x00") for t in NOTE_AT]
+    in1 += [(START_AT * MS, b"\xfa")] + [(round(t * MS), b"\xf8") for t in TICK_AT]
     in1.sort()
     events = [(SWITCH_PRESS * MS, "press", "button2"), (SWITCH_RELEASE * MS, "release", "button2")]
     return {"in1": in1}, events
@@ -181,7 +190,7 @@ def measure(files):
     firmware, _ = firmware_figures(files)
     bare_tree = {k: v for k, v in engine.install_files(files["mpy_cross"]).items() if k.startswith("firmware/")}
     bare_tree["code.py"] = BARE_LOOP
-    bare = engine.board_run(None, {"in1": [(t * MS, b"\xf8") for t in FORWARD_AT]}, until_ms=BARE_END_MS,
+    bare = engine.board_run(None, {"in1": [(round(t * MS), b"\xf8") for t in FORWARD_AT]}, until_ms=BARE_END_MS,
                             files=files, tree=bare_tree)
     barep = pass_starts(bare)
     return {
