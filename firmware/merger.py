@@ -492,11 +492,15 @@ class Merger:
                     self._copies(i, o, s, d1) if self.xouts[i] >> o & 1 else 1)
         key = s | (i << 8) if s < 0xF0 else -2
         if mask & (self.xouts[i] | self.busy):
-            self._place(i, mask, key, s, d1, d2, n, offs, grow)
-            return 0
+            if self.late_to or mask & (self.xouts[i] | self.owned | self.lated):
+                self._place(i, mask, key, s, d1, d2, n, offs, grow)
+                return 0
+            # Only pressed: _admit has checked each ring's room, so it goes inline below (at
+            # full rate most messages come this way, and _place's calls cost 8,000 cycles an
+            # output on the board).
         # The common message: every output free, no transform. An output with nothing queued
         # gets it straight away (one ``send``, the wire-rate case); the others in their ring,
-        # where room is certain (not pressed: at least _PRESSURE free).
+        # where room is certain (not pressed: at least _PRESSURE free; pressed: _admit checked).
         dm = mask & self.direct & ~self.queued
         if dm:
             mask ^= dm
