@@ -25,7 +25,9 @@ Figures per session, each from what the board engine measured:
   simulator's (``host_tools/sim``) on the same inputs, for comparison;
 - the longest main-loop pass while playing, allocations and collections while playing.
 
-``python -m host_tools.bench_full_rate [--seconds 60]`` prints them and the issue's targets.
+``python -m host_tools.bench_full_rate [--seconds 60] [--loads 0.25,0.5]`` prints them and the
+issue's targets; ``--loads`` adds the dense session with a gap after each message, each wire
+busy that share of the time, for ``LOAD_SECONDS`` (what the box keeps up with).
 """
 
 import argparse
@@ -43,6 +45,9 @@ CLOCK_MEAN_MAX_MS = 0.7  # clock byte added latency, mean ...
 CLOCK_MAX_MS = 1.2  # ... and max, per output
 NOTE_MAX_MS = 0.96 + 0.5  # a 3-byte note: one message time on the wire + 0.5 ms
 PASS_MAX_MS = 1.0  # the longest pass while playing
+# A session at a load below full rate lasts this long: at 35 % for 3 s the engine's node process
+# ran out of memory (at 20 % and at full rate it did not; not investigated).
+LOAD_SECONDS = 1
 
 
 class OneOutput:
@@ -106,19 +111,22 @@ def sim_drops(config, inputs, events, until_ms):
     return drops(runner.simulate(config, inputs, events, until_ms))
 
 
-def sessions(seconds):
-    """(name, (config, inputs, events, until_ms)) of the two sessions."""
+def sessions(seconds, loads=()):
+    """(name, (config, inputs, events, until_ms)) of the two sessions, and of the dense session
+    at each of ``loads`` (the share of each wire's time its messages take)."""
     from host_tools import calibration
 
-    return (("demo", calibration.demo_stream()), ("full rate", dense_streams.session(seconds * 1000)))
+    out = [("demo", calibration.demo_stream()), ("full rate", dense_streams.session(seconds * 1000))]
+    out += [("%g %% load" % (100 * load), dense_streams.session(LOAD_SECONDS * 1000, load=load)) for load in loads]
+    return out
 
 
-def measure(files, seconds, with_sim=False):
+def measure(files, seconds, with_sim=False, loads=()):
     """{session name: figures} on the board engine (and the simulator's drops by rule)."""
     from host_tools.board import engine
 
     out = {}
-    for name, (config, inputs, events, until) in sessions(seconds):
+    for name, (config, inputs, events, until) in sessions(seconds, loads):
         started = time.time()
         result = engine.board_run(config, inputs, events, until, files=files)
         figures = board_figures(result)
@@ -192,6 +200,8 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=60.0, help="length of the full-rate session (default 60)")
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--sim", action="store_true", help="also the fast simulator's drops on the same inputs")
+    ap.add_argument("--loads", default="", help="also the dense session at these loads, e.g. 0.25,0.5 (the share "
+                    "of each wire's time its messages take): how much the box keeps up with")
     args = ap.parse_args(argv)
     from host_tools.board import engine
 
@@ -201,7 +211,8 @@ def main(argv=None):
     except engine.Missing as e:
         print("  skipped: %s" % e)
         return None
-    figures = measure(files, args.seconds, args.sim)
+    loads = [float(x) for x in args.loads.split(",") if x]
+    figures = measure(files, args.seconds, args.sim, loads)
     for name, f in figures.items():
         print_figures(name, f)
     if args.json:

@@ -79,10 +79,11 @@ class Filler:
         return bytes((0x80 | self.channel, key, 0x40))
 
 
-def full_rate(rng, channel, duration_ns, seeded=(), start_ns=START_NS):
+def full_rate(rng, channel, duration_ns, seeded=(), start_ns=START_NS, load=1.0):
     """Lines [(time ns of the first byte's end, message)] that keep a DIN wire busy: back to
     back, each message starting as the previous one ends. ``seeded`` [(time ns, message)] go
-    out whole at their time, or as soon as the message on the wire ends; filler fills the rest."""
+    out whole at their time, or as soon as the message on the wire ends; filler fills the rest.
+    ``load`` below 1: the share of the wire's time the messages take (a gap after each)."""
     filler = Filler(rng, channel)
     lines = []
     seeded = list(seeded)
@@ -95,20 +96,20 @@ def full_rate(rng, channel, duration_ns, seeded=(), start_ns=START_NS):
         else:
             data = filler.next()
         lines.append((t, data))
-        t += len(data) * BYTE_NS
+        t += round(len(data) * BYTE_NS / load)
     return lines
 
 
-def session(duration_ms, seed=SEED):
+def session(duration_ms, seed=SEED, load=1.0):
     """(config text, inputs, events, until_ms) of the full-rate session: the default config
     (every input merged to every output), inputs for ``duration_ms``, no button, run to the end
-    (the board engine runs on until the outputs are idle)."""
+    (the board engine runs on until the outputs are idle). ``load``: see ``full_rate``."""
     rng = random.Random(seed)
     duration_ns = int(duration_ms * NS_PER_MS)
     inputs = {}
     for port in ("in1", "in2", "in3", "in4", "usb"):
         seeded = demo_messages(port, duration_ns) if port in DEMO else ()
-        inputs[port] = full_rate(rng, FILLER_CHANNEL[port], duration_ns, seeded)
+        inputs[port] = full_rate(rng, FILLER_CHANNEL[port], duration_ns, seeded, load=load)
     config = (runner.REPO / "config.json").read_text()
     return config, inputs, [], None
 
@@ -131,9 +132,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m host_tools.dense_streams", description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--load", type=float, default=1.0, help="share of each wire's time its messages take (1: no gap)")
     ap.add_argument("--out", required=True, help="directory for in1.txt ... usb.txt")
     args = ap.parse_args(argv)
-    _, inputs, _, _ = session(args.seconds * 1000, args.seed)
+    _, inputs, _, _ = session(args.seconds * 1000, args.seed, args.load)
     for port, path in write_inputs(inputs, args.out).items():
         print("%s: %s (%d messages)" % (port, path, len(inputs[port])))
     return 0

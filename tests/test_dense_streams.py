@@ -65,3 +65,11 @@ def test_a_filler_input_never_owes_more_than_one_note_off():
 def test_the_session_is_seeded():
     assert _session(3) == _session(3)
     assert _session(3)["in3"] != _session(4)["in3"]
+
+
+def test_a_load_below_one_leaves_each_filler_message_its_share_of_the_wire():
+    # At a quarter load each 3-byte filler message is followed by three message times of silence.
+    lines = dense_streams.session(MS, load=0.25)[1]["in3"]
+    gaps = {b[0] - a[0] for a, b in zip(lines, lines[1:])}
+    assert gaps == {round(3 * BYTE_NS / 0.25)}
+    assert lines[-1][0] >= MS * NS_PER_MS - 12 * BYTE_NS
