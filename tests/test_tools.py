@@ -312,3 +312,22 @@ def test_bench_verdict_no_names_the_losses_and_the_long_passes():
     assert lines[0] == "Verdict: NO. With four DIN inputs at full rate the box lost 1 of 1360 messages (in3: 1)."
     assert lines[1].startswith("Main-loop passes took up to 4.00 ms while playing; a PIO input (in3, in4) holds 2.56 ms")
     assert len(lines) == 3  # in1 and in2 lost nothing: no word about their receive buffers
+
+
+def test_calibration_combines_shifted_runs_worst_max_and_mean_of_means():
+    from host_tools import calibration
+
+    runs = [{"note max": 1.0, "note mean": 1.0, "longest pass": 3.0},
+            {"note max": 2.0, "note mean": 3.0, "longest pass": 2.0, "clock max": 1.0}]
+    assert calibration.combined(runs) == {"clock max": 1.0, "longest pass": 3.0, "note max": 2.0, "note mean": 2.0}
+
+
+def test_calibration_shifts_every_input_byte_and_event():
+    from host_tools import calibration
+
+    config, inputs, events, until = calibration.reference_session()
+    c2, moved, moved_events, u2 = calibration.shifted((config, inputs, events, until), 0.25)
+    assert (c2, u2) == (config, until)
+    for port, lines in inputs.items():
+        assert [(t + 250_000, d) for t, d in lines] == moved[port]
+    assert moved_events == [(t + 250_000,) + tuple(rest) for t, *rest in events]
