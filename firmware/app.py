@@ -236,10 +236,7 @@ class WaitingPass:
         now = m.now
         for i, read in self.polled:
             if m.stalled >> i & 1:
-                m.resume(i)
-                if i != self.usb:
-                    while m.stalled >> i & 1 and m.carry_room(i) < READ_SIZE:
-                        m.resume(i, 1)
+                m.resume(i, 0 if i == self.usb else READ_SIZE)
                 if m.stalled >> i & 1:
                     if m.carry_room(i) >= READ_SIZE:
                         n = read(buf)

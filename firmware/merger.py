@@ -21,9 +21,9 @@ make its input wait."""
 # 3. When an output cannot take a message, its input waits: it stops at that message, and its
 #    bytes wait in its ``carry`` (a USB input is not read while its carry cannot take a read:
 #    USB's own back-pressure). So each input's order is kept on every output, always.
-# 4. A DIN input whose carry is full cannot wait longer (its UART would overflow): its first
-#    waiting message goes on now (``resume(i, force)``), dropped and counted where it is still
-#    blocked; a SysEx is dropped whole at its F0 there, never cut.
+# 4. A DIN input whose carry is full cannot wait longer (its UART would overflow): the waiting
+#    messages in the way of its next read go on now (``resume(i, room)``), dropped and counted
+#    where they are still blocked; a SysEx is dropped whole at its F0 there, never cut.
 # 5. A controller / bend / pressure value that finds its output blocked goes to the late queue,
 #    where a waiting value with the same key takes the new value (coalesced): the newest value
 #    always arrives, and a fast sweep does not make its input wait.
@@ -164,7 +164,7 @@ class Merger:
         self.carry_start = [0] * n_in
         self.carry_end = [0] * n_in
         self.stalled = 0  # inputs with bytes waiting in their carry
-        self.forcing = 0  # set by resume(i, force): the next blocked message may not wait
+        self.forcing = 0  # set by resume(i, room) while the messages it forces are fed: they may not wait
         self.late_to = 0  # outputs _admit sent the current message's value to (late queue)
         # The rooms. The byte path reads their tables through the aliases below.
         self.queues = q = OutputQueues(n_out)
@@ -599,7 +599,6 @@ class Merger:
             return mask
         if not self.forcing:
             return -1
-        self.forcing = 0
         if value:
             self.late_to = blocked  # where the late queue is full it is dropped and counted
             return mask
@@ -808,14 +807,21 @@ class Merger:
         # Bytes input ``i``'s carry can still take.
         return len(self.carry[i]) - self.carry_end[i] + self.carry_start[i]
 
-    def resume(self, i, force=0):
-        # Try input ``i``'s waiting bytes again (once a pass, before reading it). With
-        # ``force``, its first message that cannot be taken goes on by rule 4 instead of waiting.
+    def resume(self, i, room=0):
+        # Try input ``i``'s waiting bytes again (once a pass, before reading it). With ``room``
+        # (a DIN input: the bytes its next read may bring), the messages that stand in the way
+        # of that much free carry go on by rule 4 instead of waiting, in one feed: the same
+        # messages as forcing them one by one, at one call each.
         self.stalled &= ~(1 << i)
-        self.forcing = force
+        carry = self.carry[i]
+        k = self.carry_start[i]
         e = self.carry_end[i]
-        k = self.feed(i, self.carry[i], self.carry_start[i], e)
-        self.forcing = 0
+        forced_end = e + room - len(carry)
+        if forced_end > k:
+            self.forcing = 1
+            k = self.feed(i, carry, k, forced_end)  # forced: takes every byte
+            self.forcing = 0
+        k = self.feed(i, carry, k, e)
         if k >= e:
             self.carry_start[i] = 0
             self.carry_end[i] = 0
@@ -895,7 +901,6 @@ class Merger:
             if not self.forcing:
                 return 1
             # The input cannot wait: the SysEx is dropped whole where it would have waited.
-            self.forcing = 0
             for o in BITS[blocked]:
                 self.dropped[o * N_DROP_REASONS + DROP_SYSEX_BUSY] += 1
             mask &= ~blocked
@@ -928,7 +933,6 @@ class Merger:
                 return 1
             # Cannot happen at wire rate (it streams no faster than the output sends), but if
             # a DIN input cannot wait, the SysEx is closed there and counted.
-            self.forcing = 0
             for o in BITS[blocked]:
                 self.queues.put_byte(o, 0xF7)
                 self._release(o)

@@ -27,15 +27,12 @@ def make(routes=None, n_in=5, n_out=5):
 
 def feed(m, i, data, usb=False):
     """Bytes read from input ``i``, as app.Box hands them over: a waiting input's go to its
-    carry (a DIN input whose carry is full pushes its first waiting message on, rule 4)."""
+    carry (a DIN input whose carry is full pushes the messages in the way of this read on, rule 4)."""
     data = bytes(data)
     for k in range(0, len(data), ports.READ_SIZE):
         read = data[k:k + ports.READ_SIZE]
         if m.stalled >> i & 1:
-            m.resume(i)
-        if m.stalled >> i & 1:
-            while not usb and m.stalled >> i & 1 and m.carry_room(i) < len(read):
-                m.resume(i, 1)
+            m.resume(i, 0 if usb else len(read))
         if m.stalled >> i & 1:
             assert m.carry_room(i) >= len(read), "a USB input is read only when its carry has room"
             m.keep(i, read, 0, len(read))
