@@ -28,6 +28,9 @@ WATCHDOG_S = 2.0  # a main loop stuck this long restarts the box (into its last 
 # panel) waits for a pass that carries no message at most this many ms (a busy stream: every pass
 # carries one).
 TICK_WORK_LATE_MS = const(2)
+# A preset switch's first part (in Box.routes_due's low three bits, where the others are the next
+# input whose routes it installs): the clock.
+CLOCK_PART = const(7)
 
 box = None  # type: Box | None  # the running Box, for the serial console and the simulator's summary
 
@@ -54,9 +57,9 @@ class Box:
     switches: list  # per preset: (clock setup, clock send mask, dividers, master mode, CV setup)
     settings: dict  # what a preset switch reads: presets (name), calibration
     preset: int  # the preset in force (0-based)
-    routes_due: int  # -1, or a preset whose routes the next ms ticks install (switch_preset),
-    # input by input: preset << 3 | the next input (one field: each field of a Box costs every
-    # look-up of its others a little on the board)
+    routes_due: int  # -1, or a preset whose clock and routes the next ms ticks install
+    # (switch_preset), part by part: preset << 3 | CLOCK_PART or the next input (one field: each
+    # field of a Box costs every look-up of its others a little on the board)
     cv_due: int  # a preset whose CV setup the next ms tick installs (switch_preset), or -1
     cv_refresh: bool  # its DAC codes: the tick after that
     announce: int  # a preset whose console line the tick after that prints, or -1
@@ -86,21 +89,15 @@ class Box:
         return True
 
     def switch_preset(self, index):
-        """Switch to preset ``index`` (0-based) while playing: the clock now, then a ms tick
-        each: the routes of one input (between its messages), the CV setup, its DAC codes and
-        the console line, so no pass holds the loop for the whole switch (each part is a
-        pass's work on the board)."""
+        """Switch to preset ``index`` (0-based) while playing: a ms tick each for the clock,
+        the routes of one input (between its messages), the CV setup, its DAC codes and the
+        console line, so no pass holds the loop for the whole switch (each part is a pass's
+        work on the board)."""
         switches = self.switches
         if not 0 <= index < len(switches):
             return False
         self.preset = index
-        clock, send, divide, master, _ = switches[index]
-        # Clock master and clock outputs: the running state and the tick schedule carry over.
-        self.clock.install(clock)
-        merger = self.merger
-        merger.set_master(master)
-        merger.set_clock_outputs(send, divide)
-        self.routes_due = index << 3
+        self.routes_due = index << 3 | CLOCK_PART
         if self.panel is not None:
             self.panel.set_preset(index, self.ticks_ms())
         self.cv_due = index
@@ -109,10 +106,20 @@ class Box:
         return True
 
     def _install_routes(self):
-        # The next input's routes of the preset switch_preset chose.
+        # The next part of the preset switch_preset chose: its clock first, then an input's
+        # routes.
         due = self.routes_due
-        masks, transforms = self.routing[due >> 3]
         i = due & 7
+        if i == CLOCK_PART:
+            clock, send, divide, master, _ = self.switches[due >> 3]
+            # Clock master and clock outputs: the running state and the tick schedule carry over.
+            self.clock.install(clock)
+            merger = self.merger
+            merger.set_master(master)
+            merger.set_clock_outputs(send, divide)
+            self.routes_due = due & ~7
+            return
+        masks, transforms = self.routing[due >> 3]
         self.merger.set_input_routes(i, masks, transforms)
         self.routes_due = -1 if i + 1 >= len(masks) else due + 1
 

@@ -61,23 +61,25 @@ def test_the_cv_engine_plays_a_note_in_a_pass_of_its_own_within_a_pass(bench):
     assert figures["cv_note_after"] < figures["cv_note"]
 
 
-def test_a_clock_tick_with_its_pulse_fits_a_pass(bench):
-    # Issue 14's target for a clock tick that makes an analog pulse (the pass forwarding a
-    # followed F8 whose tick raises the clock jack): within 1 ms.
+@pytest.mark.parametrize("figure", ["clock_pulse", "preset_switch"])
+def test_a_clock_pulse_and_a_preset_switch_fit_a_pass(bench, figure):
+    # Issue 14's targets for a clock tick that makes an analog pulse (the pass forwarding a
+    # followed F8 whose tick raises the clock jack) and for a preset switch (each of its parts,
+    # a ms tick apart): within 1 ms.
     figures, _ = bench
-    assert figures["clock_pulse"] <= PASS_MAX
+    assert figures[figure] <= PASS_MAX, (figure, figures[figure])
 
 
 # What the byte path reached (make bench, the board engine, after Wires and the tick work moved
 # out of forwarding passes): the issue's other targets are not met yet (forward <= 3x idle, every
 # pass <= 125,000). These hold the measured figures, 12 % over them, so the work does not slide
 # back: forward 75,182; CV note 166,843; clock tick with a pulse 82,508; longest pass while
-# playing 173,579 cycles. The preset switch keeps its earlier bound (144,394 then, 151,429 now).
+# playing 173,579 cycles; the preset switch 116,397 once its clock became a part of its own.
 REACHED = {
     "forward": 84_000,
     "cv_note": 186_000,
     "clock_pulse": 92_000,
-    "preset_switch": 162_000,
+    "preset_switch": 130_000,
     "longest_playing": 194_000,
 }
 

@@ -450,7 +450,7 @@ def test_no_controller_stays_held_after_random_switches(steps):
 @given(st.lists(PLAYED.filter(lambda s: s[0] != "switch"), max_size=30))
 def test_follow_always_targets_the_last_note_channel(steps):
     rig = Rig(SWITCHED)
-    rig.box.switch_preset(2)
+    rig.box.select_preset(2)  # all of it before the first step
     last = None  # channel of in2's last note-on
     seen = 0
     for port, a, b, c in steps:
