@@ -27,10 +27,10 @@ WATCHDOG_S = 2.0  # a main loop stuck this long restarts the box (into its last 
 # The once-a-tick work (the merger's timeouts, the tempo estimate, a preset switch's parts, the
 # panel) waits for a pass that carries no message at most this many ms (a busy stream: every pass
 # carries one).
-TICK_WORK_LATE_MS = const(2)
+_TICK_WORK_LATE_MS = const(2)
 # A preset switch's first part (in Box.routes_due's low three bits, where the others are the next
 # input whose routes it installs): the clock.
-CLOCK_PART = const(7)
+_CLOCK_PART = const(7)
 
 box = None  # type: Box | None  # the running Box, for the serial console and the simulator's summary
 
@@ -58,7 +58,7 @@ class Box:
     settings: dict  # what a preset switch reads: presets (name), calibration
     preset: int  # the preset in force (0-based)
     routes_due: int  # -1, or a preset whose clock and routes the next ms ticks install
-    # (switch_preset), part by part: preset << 3 | CLOCK_PART or the next input (one field: each
+    # (switch_preset), part by part: preset << 3 | _CLOCK_PART or the next input (one field: each
     # field of a Box costs every look-up of its others a little on the board)
     cv_due: int  # a preset whose CV setup the next ms tick installs (switch_preset), or -1
     cv_refresh: bool  # its DAC codes: the tick after that
@@ -97,7 +97,7 @@ class Box:
         if not 0 <= index < len(switches):
             return False
         self.preset = index
-        self.routes_due = index << 3 | CLOCK_PART
+        self.routes_due = index << 3 | _CLOCK_PART
         if self.panel is not None:
             self.panel.set_preset(index, self.ticks_ms())
         self.cv_due = index
@@ -110,7 +110,7 @@ class Box:
         # routes.
         due = self.routes_due
         i = due & 7
-        if i == CLOCK_PART:
+        if i == _CLOCK_PART:
             clock, send, divide, master, _ = self.switches[due >> 3]
             # Clock master and clock outputs: the running state and the tick schedule carry over.
             self.clock.install(clock)
@@ -175,9 +175,9 @@ class Box:
         if merger.queued:
             merger.write_outputs(now)
         # The rest of the work timed in ms, once a tick, after the outputs. A pass that forwarded
-        # input or played a CV note leaves it to a later pass, up to TICK_WORK_LATE_MS late, so
+        # input or played a CV note leaves it to a later pass, up to _TICK_WORK_LATE_MS late, so
         # it does not lengthen the passes that carry a message (docs/design.md, "The main loop").
-        if now != self.tick and (not got or ((now - self.tick) & 0x1FFFFFFF) > TICK_WORK_LATE_MS):
+        if now != self.tick and (not got or ((now - self.tick) & 0x1FFFFFFF) > _TICK_WORK_LATE_MS):
             self._timed(now)
 
     def _timed(self, now):

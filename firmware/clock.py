@@ -37,9 +37,9 @@ Transport (the rules of docs/config.md ``clock``):
   grid, at most one tick later, so the tempo downstream never hiccups.
 - Clock in: the first pulse after silence sends Start (and the tick of that pulse at once),
   6 ticks follow per 4 PPQN pulse, spaced by the measured period; no pulse for
-  ``CLOCK_IN_TIMEOUT_MS`` sends Stop. ``start_stop`` while running sends Stop and ignores the
+  ``_CLOCK_IN_TIMEOUT_MS`` sends Stop. ``start_stop`` while running sends Stop and ignores the
   jack until pressed again.
-- A followed master that sends no clock for ``FOLLOW_TIMEOUT_MS`` while running is taken as
+- A followed master that sends no clock for ``_FOLLOW_TIMEOUT_MS`` while running is taken as
   gone: the run gate drops (the merger gives the master role up after the same time).
 
 Pulses: ``pulse_ms`` wide, but never more than half the pulse period (at least 1 ms), so at high
@@ -49,7 +49,7 @@ ms; the internal clock's are pulse_ms (ended by the one-shot, or begun just afte
 48 PPQN: a pulse on every tick and one half a tick later (the exact grid when the box is master;
 half the estimated period when following, dropped if the next tick comes first).
 
-A stalled loop (a flash write, say): ticks overdue by up to ``CATCH_UP_MS`` go out at once, so
+A stalled loop (a flash write, say): ticks overdue by up to ``_CATCH_UP_MS`` go out at once, so
 the count stays on the grid; longer, the grid restarts from the present.
 """
 
@@ -71,27 +71,27 @@ MODE_INTERNAL = const(1)  # the box's own tempo
 MODE_CLOCK_IN = const(2)  # tempo from the clock-in jack
 
 PPQN = const(24)
-BAR_TICKS = const(96)  # the position is kept modulo a 4/4 bar: enough for every resolution
+_BAR_TICKS = const(96)  # the position is kept modulo a 4/4 bar: enough for every resolution
 BPM_X100_MIN = const(2000)
 BPM_X100_MAX = const(30000)
 
-EST_TICKS = const(24)  # tempo estimate: a moving average over one beat of ticks
-EST_GAP_MS = const(500)  # longer than a tick at 20 BPM (125 ms): the clock stopped; start over
-FOLLOW_TIMEOUT_MS = const(1000)  # as the merger's CLOCK_TIMEOUT_MS
+_EST_TICKS = const(24)  # tempo estimate: a moving average over one beat of ticks
+_EST_GAP_MS = const(500)  # longer than a tick at 20 BPM (125 ms): the clock stopped; start over
+_FOLLOW_TIMEOUT_MS = const(1000)  # as the merger's CLOCK_TIMEOUT_MS
 
 CLOCK_IN_PPQN = const(4)  # pulses per quarter note expected on the clock-in jack
 _IN_TICKS = const(6)  # MIDI ticks per clock-in pulse: PPQN // CLOCK_IN_PPQN
 _IN_HALVES = const(12)
-CLOCK_IN_EDGES = const(4)  # clock-in tempo: average over the last 4 periods (a beat)
-CLOCK_IN_TIMEOUT_MS = const(1000)  # > 750 ms, a pulse period at 20 BPM
-CLOCK_IN_MIN_MS = const(4)  # a rising edge closer than this to the last is contact bounce
+_CLOCK_IN_EDGES = const(4)  # clock-in tempo: average over the last 4 periods (a beat)
+_CLOCK_IN_TIMEOUT_MS = const(1000)  # > 750 ms, a pulse period at 20 BPM
+_CLOCK_IN_MIN_MS = const(4)  # a rising edge closer than this to the last is contact bounce
 
-TAP_TIMEOUT_MS = const(3000)  # a quarter note at 20 BPM; a longer gap starts a new tap run
-TAP_AVG = const(4)  # average of the last 4 intervals
+_TAP_TIMEOUT_MS = const(3000)  # a quarter note at 20 BPM; a longer gap starts a new tap run
+_TAP_AVG = const(4)  # average of the last 4 intervals
 
 # A stalled loop (a flash write, a collection): ticks overdue by up to this go out at once, so
 # the count stays on the grid; further behind, the grid restarts from now (no flood of F8).
-CATCH_UP_MS = const(100)
+_CATCH_UP_MS = const(100)
 
 _REQ_START_STOP = const(1)
 _REQ_TEMPO = const(2)
@@ -145,7 +145,7 @@ class Clock:
         self.poll = False  # service() wanted every pass, not once a ms tick (clock-in jack)
         self.running = False
         self.ticks_heard = 0  # followed ticks (F8) on_master counted that follow_ticks has not run
-        self._phase = 0  # position in ticks modulo BAR_TICKS; the next tick's
+        self._phase = 0  # position in ticks modulo _BAR_TICKS; the next tick's
         self._at_zero = True  # position 0 (Start, Song Position 0): a Continue resets
         self._asked = 0
         self._transport_out = 0  # a transport byte to hand out (internal and clock-in masters)
@@ -167,7 +167,7 @@ class Clock:
         # Tempo estimate from followed ticks (MODE_FOLLOW) or clock-in pulses: us per tick.
         self._tick_us = 0
         self._last_us = 0  # the last single interval, so a tempo jump never makes a double pulse
-        self._ring = [0] * EST_TICKS
+        self._ring = [0] * _EST_TICKS
         self._ring_pos = 0
         self._ring_n = 0  # ticks in the ring
         self._last_tick = now
@@ -187,13 +187,13 @@ class Clock:
         self._preset_bpm = 0
         # Clock in.
         self._in_high = False
-        self._edges = [0] * CLOCK_IN_EDGES
+        self._edges = [0] * _CLOCK_IN_EDGES
         self._edge_pos = 0
         self._edge_n = 0
         self._last_edge = now
         self._hold = False
         # Tap tempo.
-        self._taps = [0] * TAP_AVG
+        self._taps = [0] * _TAP_AVG
         self._tap_pos = 0
         self._tap_n = 0
         self._tap_last = now
@@ -301,7 +301,7 @@ class Clock:
                 if phase % self._ticks_per_pulse == 0:
                     self._pulse(now, False)
                 phase += 1
-                self._phase = phase if phase < BAR_TICKS else 0
+                self._phase = phase if phase < _BAR_TICKS else 0
                 self._at_zero = False
             return
         if self.ticks_heard:
@@ -333,7 +333,7 @@ class Clock:
         """Song Position from the master: ``beats`` sixteenth notes (6 ticks each)."""
         if self.ticks_heard:
             self.follow_ticks()
-        self._phase = (beats * 6) % BAR_TICKS
+        self._phase = (beats * 6) % _BAR_TICKS
         self._at_zero = beats == 0
 
     # -- from the panel ------------------------------------------------------------------
@@ -347,13 +347,13 @@ class Clock:
 
     def tap(self, now):
         """A tap of the tempo button: the internal tempo follows the average of the last
-        ``TAP_AVG`` intervals; a gap over ``TAP_TIMEOUT_MS`` starts a new run."""
-        if self._tapping and 0 <= ticks_diff(now, self._tap_last) <= TAP_TIMEOUT_MS:
+        ``_TAP_AVG`` intervals; a gap over ``_TAP_TIMEOUT_MS`` starts a new run."""
+        if self._tapping and 0 <= ticks_diff(now, self._tap_last) <= _TAP_TIMEOUT_MS:
             interval = ticks_diff(now, self._tap_last)
             if interval > 0:
                 self._taps[self._tap_pos] = interval
-                self._tap_pos = (self._tap_pos + 1) % TAP_AVG
-                if self._tap_n < TAP_AVG:
+                self._tap_pos = (self._tap_pos + 1) % _TAP_AVG
+                if self._tap_n < _TAP_AVG:
                     self._tap_n += 1
                 total = 0
                 for k in range(self._tap_n):
@@ -414,7 +414,7 @@ class Clock:
                 self._half_on = False
                 if self.running:
                     self._pulse(now, True)
-            if self.running and ((now - self._heard + _HALF) & _MASK) - _HALF > FOLLOW_TIMEOUT_MS:
+            if self.running and ((now - self._heard + _HALF) & _MASK) - _HALF > _FOLLOW_TIMEOUT_MS:
                 self._stop()  # the master went silent: it is gone
         if self._metro_on:
             b = self._metronome(now, n, p)
@@ -466,7 +466,7 @@ class Clock:
                 t = self._half_due
                 if ((t - due) & _MASK) >= _HALF:
                     due = t
-            t = (self._heard + FOLLOW_TIMEOUT_MS + 1) & _MASK
+            t = (self._heard + _FOLLOW_TIMEOUT_MS + 1) & _MASK
             if ((t - due) & _MASK) >= _HALF:
                 due = t
         self.due = due
@@ -536,7 +536,7 @@ class Clock:
         if pulsed:
             self._pulse(now, False)
         phase += 1
-        self._phase = phase if phase < BAR_TICKS else 0
+        self._phase = phase if phase < _BAR_TICKS else 0
         self._at_zero = False
         return pulsed
 
@@ -584,7 +584,7 @@ class Clock:
             self.due = end
 
     def _estimate(self, now):
-        # A followed tick: the tempo is the average interval over the last EST_TICKS ticks
+        # A followed tick: the tempo is the average interval over the last _EST_TICKS ticks
         # (a moving average: after a tempo jump it moves to the new tempo and never beyond).
         # Runs after the tick's edge, on every followed F8: kept short.
         interval = ((now - self._last_tick + _HALF) & _MASK) - _HALF  # ticks_diff, inlined
@@ -592,28 +592,28 @@ class Clock:
         ring = self._ring
         pos = self._ring_pos
         n = self._ring_n
-        if n == EST_TICKS and interval <= EST_GAP_MS:
+        if n == _EST_TICKS and interval <= _EST_GAP_MS:
             # Steady state: the slot about to be overwritten holds the tick a beat ago.
-            us = (((now - ring[pos] + _HALF) & _MASK) - _HALF) * 1000 // EST_TICKS
+            us = (((now - ring[pos] + _HALF) & _MASK) - _HALF) * 1000 // _EST_TICKS
             ring[pos] = now
             pos += 1
-            self._ring_pos = pos if pos < EST_TICKS else 0
+            self._ring_pos = pos if pos < _EST_TICKS else 0
             self._tick_us = us
             us_last = interval * 1000
             self._last_us = us_last
             # Pulse lengths: once a beat, or at once when the tempo has jumped up a third.
-            if pos == EST_TICKS or us_last * 4 < us * 3:
+            if pos == _EST_TICKS or us_last * 4 < us * 3:
                 self._lengths()
             return
-        if interval > EST_GAP_MS:
+        if interval > _EST_GAP_MS:
             n = 0
         if n:
             self._last_us = interval * 1000
-            span = ((now - ring[(pos - n) % EST_TICKS] + _HALF) & _MASK) - _HALF
+            span = ((now - ring[(pos - n) % _EST_TICKS] + _HALF) & _MASK) - _HALF
             if span > 0:
                 self._tick_us = span * 1000 // n
         ring[pos] = now
-        self._ring_pos = pos + 1 if pos + 1 < EST_TICKS else 0
+        self._ring_pos = pos + 1 if pos + 1 < _EST_TICKS else 0
         self._ring_n = n + 1
         self._lengths()
 
@@ -637,8 +637,8 @@ class Clock:
 
     def _step(self, now):
         # One half-tick of the grid is due. Returns F8 for a tick, 0 for a half.
-        if ((now - self._grid_next) & _MASK) > CATCH_UP_MS and ((now - self._grid_next) & _MASK) < _HALF:
-            self._grid_next = now  # stalled too long (CATCH_UP_MS): restart the grid here
+        if ((now - self._grid_next) & _MASK) > _CATCH_UP_MS and ((now - self._grid_next) & _MASK) < _HALF:
+            self._grid_next = now  # stalled too long (_CATCH_UP_MS): restart the grid here
         k = self._half_index
         q = self._step_ms_int
         r = self._step_ms_rem
@@ -768,7 +768,7 @@ class Clock:
             d = (((self._metro_end_ms - now + _HALF) & _MASK) - _HALF) * 1000 + self._metro_end_us  # us to it
             if d >= 500:
                 break
-            if d < -CATCH_UP_MS * 1000:
+            if d < -_CATCH_UP_MS * 1000:
                 self._metro_end_ms = now  # stalled too long: the grid restarts here
                 self._metro_end_us = 0
             self._tokens += 1
@@ -843,11 +843,11 @@ class Clock:
             return 0xF8
         if high and not self._in_high:
             self._in_high = True
-            if ticks_diff(now, self._last_edge) >= CLOCK_IN_MIN_MS or not self._edge_n:
+            if ticks_diff(now, self._last_edge) >= _CLOCK_IN_MIN_MS or not self._edge_n:
                 return self._edge(now)
         elif not high:
             self._in_high = False
-        if self.running and ticks_diff(now, self._last_edge) > CLOCK_IN_TIMEOUT_MS:
+        if self.running and ticks_diff(now, self._last_edge) > _CLOCK_IN_TIMEOUT_MS:
             self._stop()
             self._grid_on = False
             self._edge_n = 0
@@ -857,20 +857,20 @@ class Clock:
     def _edge(self, now):
         # A rising edge on the clock-in jack: one clock-in pulse = _IN_TICKS MIDI ticks.
         n = self._edge_n
-        if n and ticks_diff(now, self._last_edge) > CLOCK_IN_TIMEOUT_MS:
+        if n and ticks_diff(now, self._last_edge) > _CLOCK_IN_TIMEOUT_MS:
             n = 0
         edges = self._edges
         pos = self._edge_pos
         if n:
-            oldest = edges[pos] if n == CLOCK_IN_EDGES else edges[(pos - n) % CLOCK_IN_EDGES]
+            oldest = edges[pos] if n == _CLOCK_IN_EDGES else edges[(pos - n) % _CLOCK_IN_EDGES]
             span = ticks_diff(now, oldest)
             if span > 0:
                 self._tick_us = span * 1000 // (n * _IN_TICKS)
             self._last_us = ticks_diff(now, self._last_edge) * 1000 // _IN_TICKS
             self._lengths()
         edges[pos] = now
-        self._edge_pos = (pos + 1) % CLOCK_IN_EDGES
-        if n < CLOCK_IN_EDGES:
+        self._edge_pos = (pos + 1) % _CLOCK_IN_EDGES
+        if n < _CLOCK_IN_EDGES:
             n += 1
         self._edge_n = n
         self._last_edge = now

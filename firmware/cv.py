@@ -23,7 +23,7 @@ Contracts and the reasons behind them:
   So the op-amp stage has settled (about 0.1 ms, docs/build.md section 8) before the edge, and
   the DAC costs at most one I2C transaction per chip per pass however many notes arrived.
 - Retrigger dip (legato off, a new note while the gate is high): the gate falls at once and
-  rises on the first pass at least ``RETRIGGER_MS`` ms ticks later: a dip of more than 1 ms and at
+  rises on the first pass at least ``_RETRIGGER_MS`` ms ticks later: a dip of more than 1 ms and at
   most 2 ms plus one pass. The same holds for a note-on that comes less than that after its
   voice's gate fell (a sequencer's note-off and next note-on arrive together): every rising
   edge follows more than 1 ms of low. Yarns makes 0.5 ms with a timer interrupt; here only
@@ -32,7 +32,7 @@ Contracts and the reasons behind them:
   tick would allow a dip of a few microseconds when the tick happens to turn right after the
   fall, too short for a module that samples its gate input; two ticks guarantee 1 ms.
 - A note shorter than a pass (its note-off arrives before its gate rose) still gives a gate of
-  more than 1 ms (``MIN_GATE_MS``), so no note is silently lost.
+  more than 1 ms (``_MIN_GATE_MS``), so no note is silently lost.
 - Drum triggers end on the first pass at least ``trigger_ms`` ticks after they started: a length
   between trigger_ms - 1 and trigger_ms plus one pass.
 - Glide moves the pitch every ``GLIDE_STEP_MS`` ms from where it is to the new note, linear in
@@ -67,11 +67,11 @@ from firmware.voices import (
 VOICES = const(4)
 DRUMS = const(8)
 GLIDE_STEP_MS = const(2)
-RETRIGGER_MS = const(2)
-MIN_GATE_MS = const(2)
-PITCH_TOP = const(32512)  # note 127 in 1/256 semitone
-CC_SUSTAIN = const(64)  # the sustain (hold) pedal: >= 64 down, < 64 up
-MOD_FULL = const(16384)  # a mod value's full scale (7-bit values are scaled to it)
+_RETRIGGER_MS = const(2)
+_MIN_GATE_MS = const(2)
+_PITCH_TOP = const(32512)  # note 127 in 1/256 semitone
+_CC_SUSTAIN = const(64)  # the sustain (hold) pedal: >= 64 down, < 64 up
+_MOD_FULL = const(16384)  # a mod value's full scale (7-bit values are scaled to it)
 
 # Part kinds.
 PART_MONO = const(0)  # one voice, its own note stack and priority
@@ -85,15 +85,15 @@ MOD_BEND = const(2)
 MOD_CC = const(3)
 
 # Gate states.
-G_LOW = const(0)
-G_HIGH = const(1)
-G_RISE = const(2)  # CV written; rises at the next service
-G_DIP = const(3)  # low since gate_t (a retrigger, or a recent fall): rises RETRIGGER_MS ticks after it
+_G_LOW = const(0)
+_G_HIGH = const(1)
+_G_RISE = const(2)  # CV written; rises at the next service
+_G_DIP = const(3)  # low since gate_t (a retrigger, or a recent fall): rises _RETRIGGER_MS ticks after it
 
 # What service() has to look at.
-P_INPUT = const(1)  # a message take() kept for the next pass
+_P_INPUT = const(1)  # a message take() kept for the next pass
 P_DRUM = const(2)
-P_GLIDE = const(4)
+_P_GLIDE = const(4)
 P_GATE = const(0xF0)  # one bit per voice: 16 << v
 
 JACKS = ("cv1", "cv2", "cv3", "cv4", "mod1", "mod2", "mod3", "mod4")
@@ -181,7 +181,7 @@ class CvEngine:
         self.drum_buf = bytearray(1)
         self.now = ticks_ms()
         self.pending = 0
-        # The message take() kept for the next pass's service() (P_INPUT in ``pending``):
+        # The message take() kept for the next pass's service() (_P_INPUT in ``pending``):
         # status | data1 << 8 | data2 << 16.
         self.held = 0
         # Sustain: the channels whose pedal is down (a bit each), and the poly voices (the
@@ -208,7 +208,7 @@ class CvEngine:
         self.g_t0 = [0] * VOICES
         self.gliding = 0
         self.glide_last = 0
-        self.modx = [0] * VOICES  # mod value, 0..MOD_FULL
+        self.modx = [0] * VOICES  # mod value, 0.._MOD_FULL
         # Parts (their kind, voices and lead voice are the setup's).
         self.part_note = bytearray(VOICES)  # the note a mono/unison part plays (NONE: none)
         self.stacks = [NoteStack() for _ in range(VOICES)]
@@ -321,12 +321,12 @@ class CvEngine:
         "Libraries and chips": about 2.6 ms at full rate). Returns 0 while the engine still
         holds a message (the merger keeps this one queued), else 1."""
         pending = self.pending
-        if pending & P_INPUT:
+        if pending & _P_INPUT:
             return 0
         if status >= 0xF8 and status != 0xFC and status != 0xFF:
             return 1  # clock, start, continue: nothing for the engine (the clock owns the jacks)
         self.held = status | data1 << 8 | data2 << 16  # one store: this is the forwarding pass
-        self.pending = pending | P_INPUT
+        self.pending = pending | _P_INPUT
         return 1
 
     def play(self, status, data1, data2):
@@ -387,17 +387,17 @@ class CvEngine:
         if not pending:
             return
         self.now = now
-        if pending & P_INPUT:
+        if pending & _P_INPUT:
             # The message take() kept. A gate it raises rises at the next service (``pending``
             # was read before), after its CV: CV before gate.
-            self.pending &= ~P_INPUT
+            self.pending &= ~_P_INPUT
             held = self.held
             self.play(held & 0xFF, held >> 8 & 0x7F, held >> 16)
         if pending & P_GATE:
             self._service_gates(now, pending)
         if pending & P_DRUM:
             self._service_drums(now)
-        if pending & P_GLIDE:
+        if pending & _P_GLIDE:
             self._service_glide(now)
 
     # -- messages --------------------------------------------------------------------------
@@ -524,7 +524,7 @@ class CvEngine:
             v += 1
 
     def _control(self, ch, c, value):
-        if c == CC_SUSTAIN:
+        if c == _CC_SUSTAIN:
             bit = 1 << ch
             if value >= 64:
                 self.pedal |= bit
@@ -544,7 +544,7 @@ class CvEngine:
                     self.bend[v] = 0
                     self._pitch_out(v)
                 if self.mod_src[v] == MOD_CC and self.mod_cc[v] == c:
-                    self.modx[v] = (value * MOD_FULL + 63) // 127
+                    self.modx[v] = (value * _MOD_FULL + 63) // 127
                     self._mod_out(v)
             voices >>= 1
             v += 1
@@ -558,7 +558,7 @@ class CvEngine:
                 self.bend[v] = ((value - 8192) * self.bend_range[v] + 16) >> 5
                 self._pitch_out(v)
                 if self.mod_src[v] == MOD_BEND:
-                    self.modx[v] = (value * MOD_FULL + 8191) // 16383
+                    self.modx[v] = (value * _MOD_FULL + 8191) // 16383
                     self._mod_out(v)
             voices >>= 1
             v += 1
@@ -570,7 +570,7 @@ class CvEngine:
         v = 0
         while voices:
             if voices & 1 and self.mod_src[v] == MOD_AFTERTOUCH and (note == NONE or self.note_of[v] == note):
-                self.modx[v] = (value * MOD_FULL + 63) // 127
+                self.modx[v] = (value * _MOD_FULL + 63) // 127
                 self._mod_out(v)
             voices >>= 1
             v += 1
@@ -589,9 +589,9 @@ class CvEngine:
             self.g_from[v] = self.base[v]
             self.g_to[v] = target
             self.g_t0[v] = now
-            if not self.pending & P_GLIDE:
+            if not self.pending & _P_GLIDE:
                 self.glide_last = now
-                self.pending |= P_GLIDE
+                self.pending |= _P_GLIDE
             self.gliding |= 1 << v
         else:
             self.base[v] = target
@@ -600,7 +600,7 @@ class CvEngine:
         self.sounded[v] = 1
         self.note_of[v] = note
         if self.mod_src[v] == MOD_VELOCITY:
-            x = (vel * MOD_FULL + 63) // 127
+            x = (vel * _MOD_FULL + 63) // 127
             self.modx[v] = x
             # _mod_out inlined: this is the per-note path.
             t = self.mod_tables[v]
@@ -616,8 +616,8 @@ class CvEngine:
         p = self.base[v] + self.bend[v]
         if p < 0:
             p = 0
-        elif p > PITCH_TOP:
-            p = PITCH_TOP
+        elif p > _PITCH_TOP:
+            p = _PITCH_TOP
         t = self.pitch_tables[v]
         i = p >> 8
         f = p & 255
@@ -631,42 +631,42 @@ class CvEngine:
             dac.dirty |= 1 << v
         self.short[v] = 0
         state = self.gate_state
-        if state[v] == G_HIGH:
+        if state[v] == _G_HIGH:
             if retrigger:
                 self._fall(v)
-                state[v] = G_DIP
+                state[v] = _G_DIP
                 self.pending |= 16 << v
-        elif state[v] == G_LOW:
-            # A gate that fell less than RETRIGGER_MS ticks ago (a note-off and the next
+        elif state[v] == _G_LOW:
+            # A gate that fell less than _RETRIGGER_MS ticks ago (a note-off and the next
             # note-on arriving together, as from a sequencer) stays low like a retrigger dip,
             # so every rising edge follows more than 1 ms of low. (ticks_diff inlined; the pass's
             # tick, read before a fall in this pass: such a fall counts as -1 or 0 ms ago.)
             d = ((now - self.gate_t[v] + 0x10000000) & 0x1FFFFFFF) - 0x10000000
-            state[v] = G_DIP if -RETRIGGER_MS <= d < RETRIGGER_MS else G_RISE
+            state[v] = _G_DIP if -_RETRIGGER_MS <= d < _RETRIGGER_MS else _G_RISE
             self.pending |= 16 << v
 
     def _fall(self, v):
         self.gates[v].value = False
         # A tick read after the edge: the low time is counted from no earlier than the fall,
-        # so RETRIGGER_MS ticks are always more than 1 ms.
+        # so _RETRIGGER_MS ticks are always more than 1 ms.
         self.gate_t[v] = self.ticks_ms()
 
     def _release(self, v):
         self.note_of[v] = NONE
         state = self.gate_state[v]
-        if state == G_HIGH:
+        if state == _G_HIGH:
             self._fall(v)
-            self.gate_state[v] = G_LOW
+            self.gate_state[v] = _G_LOW
             self.short[v] = 0
-        elif state != G_LOW:
+        elif state != _G_LOW:
             self.short[v] = 1  # ended before its gate rose: still give it a short gate
 
     def _pitch_out(self, v):
         p = self.base[v] + self.bend[v]
         if p < 0:
             p = 0
-        elif p > PITCH_TOP:
-            p = PITCH_TOP
+        elif p > _PITCH_TOP:
+            p = _PITCH_TOP
         t = self.pitch_tables[v]
         i = p >> 8
         f = p & 255
@@ -721,9 +721,9 @@ class CvEngine:
         self.note_of[v] = NONE
         self.short[v] = 0
         state = self.gate_state[v]
-        if state != G_LOW:
-            self.gate_state[v] = G_LOW
-            if state == G_HIGH:
+        if state != _G_LOW:
+            self.gate_state[v] = _G_LOW
+            if state == _G_HIGH:
                 self._fall(v)
 
     def _all_off(self):
@@ -738,10 +738,10 @@ class CvEngine:
         for v in range(VOICES):
             note_of[v] = NONE
             short[v] = 0
-            if state[v] != G_LOW:
-                if state[v] == G_HIGH:
+            if state[v] != _G_LOW:
+                if state[v] == _G_HIGH:
                     self._fall(v)
-                state[v] = G_LOW
+                state[v] = _G_LOW
             stacks[v].n = 0  # one part per voice at most
             part_note[v] = NONE
             held[v] = 0  # MAX_VOICES == VOICES
@@ -750,7 +750,7 @@ class CvEngine:
         self.drum_timing = 0
         if self.drum_bits:
             self._drum_write(0)
-        self.pending &= P_GLIDE | P_INPUT
+        self.pending &= _P_GLIDE | _P_INPUT
 
     # -- drums -----------------------------------------------------------------------------
 
@@ -805,20 +805,20 @@ class CvEngine:
         while bits:
             if bits & 1:
                 st = state[v]
-                if st == G_RISE or (st == G_DIP and ticks_diff(now, self.gate_t[v]) >= RETRIGGER_MS):
+                if st == _G_RISE or (st == _G_DIP and ticks_diff(now, self.gate_t[v]) >= _RETRIGGER_MS):
                     self.gates[v].value = True
-                    state[v] = G_HIGH
+                    state[v] = _G_HIGH
                     if self.short[v]:
                         self.gate_t[v] = self.ticks_ms()  # read after the edge, as for the dip
                     else:
                         done |= 16 << v
-                elif st == G_HIGH and self.short[v]:
-                    if ticks_diff(now, self.gate_t[v]) >= MIN_GATE_MS:
+                elif st == _G_HIGH and self.short[v]:
+                    if ticks_diff(now, self.gate_t[v]) >= _MIN_GATE_MS:
                         self._fall(v)
-                        state[v] = G_LOW
+                        state[v] = _G_LOW
                         self.short[v] = 0
                         done |= 16 << v
-                elif st != G_DIP:
+                elif st != _G_DIP:
                     done |= 16 << v  # ended meanwhile (all notes off, Stop)
             bits >>= 1
             v += 1
@@ -862,5 +862,5 @@ class CvEngine:
             v += 1
         self.gliding = g
         if not g:
-            self.pending &= ~P_GLIDE
+            self.pending &= ~_P_GLIDE
         self.dac.flush()

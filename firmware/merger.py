@@ -28,7 +28,7 @@ make its input wait."""
 #    where a waiting value with the same key takes the new value (coalesced): the newest value
 #    always arrives, and a fast sweep does not make its input wait.
 # 6. SysEx: an input's SysEx holds every output it streams to from its F0 until its F7 or any
-#    status byte (then closed with F7), or until ``SYSEX_TIMEOUT_MS`` without a byte of it (timing
+#    status byte (then closed with F7), or until ``_SYSEX_TIMEOUT_MS`` without a byte of it (timing
 #    bytes do not count). It starts only when all its outputs are free; a USB SysEx of any length
 #    therefore reaches the DIN outputs whole.
 #
@@ -81,16 +81,16 @@ _USB_OUTPUT = const(4)  # firmware.router's USB_OUTPUT
 CARRY_SIZE = const(224)
 _SILENT = bytes(16)  # a per-channel table with nothing sounding
 _UNHELD = bytes(32)  # a held-controllers table with nothing held
-SYSEX_START_FREE = const(64)  # ring room a SysEx needs beyond the owed offs to start
-SYSEX_TIMEOUT_MS = const(500)
-SENSING_TIMEOUT_MS = const(300)
+_SYSEX_START_FREE = const(64)  # ring room a SysEx needs beyond the owed offs to start
+_SYSEX_TIMEOUT_MS = const(500)
+_SENSING_TIMEOUT_MS = const(300)
 
 # Drop reasons, indexes into the per-output counters (messages not delivered; a SysEx is one).
 DROP_QUEUE_FULL = const(0)  # the output's queue was full and the input could not wait
 DROP_SYSEX_BUSY = const(1)  # another input's SysEx held the output and the input could not wait
-DROP_SYSEX_OVERFLOW = const(2)  # a SysEx cut (closed with F7) because its input could not wait
+_DROP_SYSEX_OVERFLOW = const(2)  # a SysEx cut (closed with F7) because its input could not wait
 DROP_TOO_MANY_NOTES = const(3)  # a note-on / sustain-on beyond the offs an output may owe
-DROP_REALTIME_FULL = const(4)  # the timing lane was full
+_DROP_REALTIME_FULL = const(4)  # the timing lane was full
 N_DROP_REASONS = const(5)
 DROP_REASON_NAMES = ("queue_full", "sysex_busy", "sysex_overflow", "too_many_notes", "realtime_full")
 
@@ -874,7 +874,7 @@ class Merger:
             for o in BITS[mask]:
                 t = lane_tails[o]
                 if ((t - lane_heads[o]) & _LANE_WRAP) == _LANE_SIZE:
-                    self.dropped[o * N_DROP_REASONS + DROP_REALTIME_FULL] += 1
+                    self.dropped[o * N_DROP_REASONS + _DROP_REALTIME_FULL] += 1
                 else:
                     lanes[o][t & _LANE_MASK] = b
                     lane_tails[o] = (t + 1) & _LANE_WRAP
@@ -895,7 +895,7 @@ class Merger:
         blocked = 0
         for o in BITS[mask]:
             if (owner[o] != _NONE or self.lated >> o & 1
-                    or _RING_SIZE - ((tails[o] - heads[o]) & _RING_WRAP) < SYSEX_START_FREE + _OFF_BYTES * owed[o]):
+                    or _RING_SIZE - ((tails[o] - heads[o]) & _RING_WRAP) < _SYSEX_START_FREE + _OFF_BYTES * owed[o]):
                 blocked |= 1 << o
         if blocked:
             if not self.forcing:
@@ -936,7 +936,7 @@ class Merger:
             for o in BITS[blocked]:
                 self.queues.put_byte(o, 0xF7)
                 self._release(o)
-                self.dropped[o * N_DROP_REASONS + DROP_SYSEX_OVERFLOW] += 1
+                self.dropped[o * N_DROP_REASONS + _DROP_SYSEX_OVERFLOW] += 1
             mask &= ~blocked
             self.sysex_to[i] = mask
         rings = self.rings
@@ -1088,11 +1088,11 @@ class Merger:
                     still = 1  # its bytes are waiting here, not silent
                     continue
                 sysex = (state[i] & 0xFF) == 0xF0
-                if sysex and ticks_diff(now, self.sysex_last[i]) > SYSEX_TIMEOUT_MS:
+                if sysex and ticks_diff(now, self.sysex_last[i]) > _SYSEX_TIMEOUT_MS:
                     self._sysex_end(i)
                     self.sysex_timeouts += 1
                     sysex = False
-                if self.sensing[i] and ticks_diff(now, self.last_rx[i]) > SENSING_TIMEOUT_MS:
+                if self.sensing[i] and ticks_diff(now, self.last_rx[i]) > _SENSING_TIMEOUT_MS:
                     self.input_lost(i)
                     sysex = False
                 if sysex or self.sensing[i]:

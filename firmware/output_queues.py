@@ -40,9 +40,9 @@ LANE_MASK = const(31)
 LANE_WRAP = const(63)
 MAX_OWED = const(64)  # offs an output may owe (notes + sustain sounding there) before a note-on
 MAX_COPIES = const(4)  # messages one input message may become on one output (config's shared routes)
-VALUE_SLOTS = const(16)  # late records for controller / bend / pressure values
-LATE_SLOTS = const(80)  # MAX_OWED + VALUE_SLOTS
-LATE_WRAP = const(160)
+_VALUE_SLOTS = const(16)  # late records for controller / bend / pressure values
+LATE_SLOTS = const(80)  # MAX_OWED + _VALUE_SLOTS
+_LATE_WRAP = const(160)
 OFF_BYTES = const(3)  # ring bytes kept per owed off (a note-off with its status)
 PROMISED = const(0x80)  # in a late record's input byte: an owed off
 
@@ -81,7 +81,7 @@ class OutputQueues:
 
     def late_count(self, o):
         n = self.late_tails[o] - self.late_heads[o]
-        return n + LATE_WRAP if n < 0 else n
+        return n + _LATE_WRAP if n < 0 else n
 
     def pending(self, o):
         # Messages and bytes waiting for output ``o`` (0 when it has nothing queued).
@@ -125,7 +125,7 @@ class OutputQueues:
         late[k + 2] = d2
         late[k + 3] = i | promised
         t += 1
-        self.late_tails[o] = 0 if t == LATE_WRAP else t
+        self.late_tails[o] = 0 if t == _LATE_WRAP else t
         if promised:
             self.late_offs[o] += 1
 
@@ -140,7 +140,7 @@ class OutputQueues:
             if late[k] == s and late[k + 3] == i and (not keyed or late[k + 1] == d1):
                 return k
             h += 1
-            if h == LATE_WRAP:
+            if h == _LATE_WRAP:
                 h = 0
         return -1
 
@@ -193,7 +193,7 @@ class OutputQueues:
                 self.late_offs[o] -= 1
                 moved += 1
             h += 1
-            if h == LATE_WRAP:
+            if h == _LATE_WRAP:
                 h = 0
         self.late_heads[o] = h
         return moved

@@ -17,7 +17,7 @@ Buttons (pressed = pin low, pull-ups), the README's "Front panel" section for us
 - holding button 1 / 2 for ``long_press_ms`` steps to the previous / next preset (wrapping),
   and again every ``REPEAT_MS`` while held: the way to presets 5-16;
 - hold 4, then press 3: a tap-tempo tap at each press of 3;
-- press 3 and 4 together (within ``CHORD_MS``): start / stop;
+- press 3 and 4 together (within ``_CHORD_MS``): start / stop;
 - a button that took part in a combination selects nothing when released.
 
 LEDs (a chain of 9 WS2812, GRB): 0-3 the preset (presets 1-4 green on LED N; presets 5-8,
@@ -27,7 +27,7 @@ failed at power-up, blinking red (``BLINK_MS`` on, off) when config.json was ref
 safe default runs; a short white flash on each tap and start/stop.
 
 Cost: ``service`` returns after one comparison unless the millisecond tick moved; it samples
-the buttons every ``SCAN_MS``, recomposes the LEDs every ``LED_MS`` and writes them only when
+the buttons every ``_SCAN_MS``, recomposes the LEDs every ``LED_MS`` and writes them only when
 a colour changed (a neopixel_write of 9 pixels blocks for about 270 us of wire time), feeds
 the watchdog every ``FEED_MS``. Nothing on these paths allocates (tests/mp_paths/panel_path.py
 runs it under heap_lock on the MicroPython VM).
@@ -48,22 +48,22 @@ from firmware.ticks import ticks_diff
 _MASK = const(0x1FFFFFFF)  # ticks_ms wraps at 2**29 (firmware/ticks.py)
 _HALF = const(0x10000000)
 
-N_BUTTONS = const(4)
-N_LEDS = const(9)
-N_ACTIVITY = const(4)  # LEDs 4-7: DIN inputs in1-in4
-LED_STATUS = const(8)
+_N_BUTTONS = const(4)
+_N_LEDS = const(9)
+_N_ACTIVITY = const(4)  # LEDs 4-7: DIN inputs in1-in4
+_LED_STATUS = const(8)
 
-SCAN_MS = const(5)  # button sampling period
-DEBOUNCE_SCANS = const(3)  # a level must hold for 3 samples (10-15 ms) to count
-CHORD_MS = const(100)  # 3 and 4 pressed within this of each other: start/stop
+_SCAN_MS = const(5)  # button sampling period
+_DEBOUNCE_SCANS = const(3)  # a level must hold for 3 samples (10-15 ms) to count
+_CHORD_MS = const(100)  # 3 and 4 pressed within this of each other: start/stop
 REPEAT_MS = const(300)  # a held button 1/2 steps again this often after the long press
 LED_MS = const(20)  # LED recomposition period (a write only when something changed)
 ACTIVITY_MS = const(50)  # an activity LED stays lit this long after a byte
 BLINK_MS = const(250)  # the error pattern: 250 ms on, 250 ms off
-FLASH_MS = const(60)  # the status flash acknowledging a tap or start/stop
+_FLASH_MS = const(60)  # the status flash acknowledging a tap or start/stop
 FEED_MS = const(100)  # watchdog feeding period (the timeout is 2 s: board_io)
 NVM_SAVE_MS = const(2000)  # a preset is stored once it has been active this long
-NVM_QUIET_MS = const(10)  # ... and no input byte came for this long (between messages)
+_NVM_QUIET_MS = const(10)  # ... and no input byte came for this long (between messages)
 
 ACTION_NONE = const(0)
 ACTION_TAP = const(1)
@@ -73,7 +73,7 @@ ACTION_PRESET = const(0x40)  # + preset index (0-15)
 # NVM layout (bytes 0-2 of microcontroller.nvm belong to the panel; docs/config.md):
 # [MAGIC, preset index, index ^ 0xFF]. Anything else reads as "no preset stored".
 NVM_OFFSET = const(0)
-NVM_LENGTH = const(3)
+_NVM_LENGTH = const(3)
 NVM_MAGIC = const(0x54)  # "T"
 
 # Colours (index into the palette), and the palette itself at full brightness in GRB order.
@@ -121,7 +121,7 @@ def nvm_record(index):
 
 def nvm_preset(nvm, n_presets):
     """The preset stored in ``nvm`` if valid and below ``n_presets``, else None."""
-    if nvm is None or len(nvm) < NVM_OFFSET + NVM_LENGTH:
+    if nvm is None or len(nvm) < NVM_OFFSET + _NVM_LENGTH:
         return None
     magic = nvm[NVM_OFFSET]
     index = nvm[NVM_OFFSET + 1]
@@ -146,26 +146,26 @@ class Panel:
         self.error = error
         self.fault = fault
         self.colours = palette(settings["brightness"])
-        self.buf = bytearray(3 * N_LEDS)
-        self.have = bytearray(N_LEDS)
-        for k in range(N_LEDS):
+        self.buf = bytearray(3 * _N_LEDS)
+        self.have = bytearray(_N_LEDS)
+        for k in range(_N_LEDS):
             self.have[k] = 0xFF  # nothing shown yet: the first refresh writes
         # An input's last_rx means something only once it changed from its initial 0.
         self.rx_seen = bytearray(len(last_rx))
         self.rx_mark = [0] * len(last_rx)
-        self.record = bytearray(NVM_LENGTH)
+        self.record = bytearray(_NVM_LENGTH)
         # Buttons: debounced state as a bitmask, per-button counters and press times.
         self.down = 0
-        self.counts = bytearray(N_BUTTONS)
+        self.counts = bytearray(_N_BUTTONS)
         self.counting = 0  # buttons whose counter is running
-        self.down_at = [0] * N_BUTTONS
+        self.down_at = [0] * _N_BUTTONS
         self.used = 0  # took part in a combination: no action at release
         self.stepped = 0  # a long press stepped presets: no action at release
-        self.step_at = [0] * N_BUTTONS
+        self.step_at = [0] * _N_BUTTONS
         self.pending = ACTION_NONE
         # A button already held at start-up (button 1 picks the drive mode in boot.py) does
         # nothing until it has been released.
-        for k in range(N_BUTTONS):
+        for k in range(_N_BUTTONS):
             if not buttons[k].value:
                 self.down |= 1 << k
         self.used = self.down
@@ -210,7 +210,7 @@ class Panel:
         self.last = now
         # "now is at or past t", wrap-safe, inlined (a function call costs more than the test).
         if ((now - self.next_scan) & _MASK) < _HALF:
-            self.next_scan = (now + SCAN_MS) & _MASK
+            self.next_scan = (now + _SCAN_MS) & _MASK
             self._scan(now)
         if ((now - self.next_led) & _MASK) < _HALF:
             self.next_led = (now + LED_MS) & _MASK
@@ -232,7 +232,7 @@ class Panel:
         if action:
             self.pending = ACTION_NONE
             if action < ACTION_PRESET:
-                self.flash_until = now + FLASH_MS
+                self.flash_until = now + _FLASH_MS
         return action
 
     # -- buttons ------------------------------------------------------------------------
@@ -259,11 +259,11 @@ class Panel:
     def _debounce(self, raw, diff, now):
         counts = self.counts
         counting = 0
-        for k in range(N_BUTTONS):
+        for k in range(_N_BUTTONS):
             bit = 1 << k
             if diff & bit:
                 c = counts[k] + 1
-                if c < DEBOUNCE_SCANS:
+                if c < _DEBOUNCE_SCANS:
                     counts[k] = c
                     counting |= bit
                     continue
@@ -296,7 +296,7 @@ class Panel:
             return
         if k >= 2 and others == (1 << (5 - k)):  # 3 with 4 held, or 4 with 3 held
             other = 5 - k
-            if ticks_diff(now, self.down_at[other]) < CHORD_MS and not self.used & (1 << other):
+            if ticks_diff(now, self.down_at[other]) < _CHORD_MS and not self.used & (1 << other):
                 self._act(ACTION_START_STOP)
             elif k == 2:
                 self._act(ACTION_TAP)  # 4 held first, 3 pressed: a tap
@@ -337,13 +337,13 @@ class Panel:
             if t != mark[i]:
                 mark[i] = t
                 seen[i] = 1
-            if i < N_ACTIVITY:
+            if i < _N_ACTIVITY:
                 c = C_ACTIVITY if seen[i] and ((now - t) & _MASK) < ACTIVITY_MS else C_OFF
                 if c != have[4 + i]:
                     self._set(4 + i, c)
                     dirty = True
         left = (self.flash_until - now) & _MASK  # ms of the flash still to come
-        if 0 < left <= FLASH_MS:
+        if 0 < left <= _FLASH_MS:
             c = C_FLASH
         elif self.error:
             c = C_ERROR if (now // BLINK_MS) & 1 else C_OFF
@@ -351,8 +351,8 @@ class Panel:
             c = C_FAULT
         else:
             c = C_OK
-        if c != have[LED_STATUS]:
-            self._set(LED_STATUS, c)
+        if c != have[_LED_STATUS]:
+            self._set(_LED_STATUS, c)
             dirty = True
         if dirty and self.write_leds is not None:
             self.frame_ready = True
@@ -368,7 +368,7 @@ class Panel:
     def _save(self, now):
         # An NVM write erases and rewrites a 4 KB flash sector (tens of ms with the CPU
         # stalled) and wears the flash: only a preset that stayed NVM_SAVE_MS, only between
-        # messages (no input byte for NVM_QUIET_MS), never while the clock runs, one write for
+        # messages (no input byte for _NVM_QUIET_MS), never while the clock runs, one write for
         # all three bytes.
         transport = self.transport
         if transport is not None and transport.running:
@@ -376,7 +376,7 @@ class Panel:
         last_rx = self.last_rx
         seen = self.rx_seen
         for i in range(len(last_rx)):
-            if seen[i] and ticks_diff(now, last_rx[i]) < NVM_QUIET_MS:
+            if seen[i] and ticks_diff(now, last_rx[i]) < _NVM_QUIET_MS:
                 return
         nvm = self.nvm
         if nvm is None:
@@ -387,6 +387,6 @@ class Panel:
         record[0] = NVM_MAGIC
         record[1] = p
         record[2] = p ^ 0xFF
-        nvm[NVM_OFFSET:NVM_OFFSET + NVM_LENGTH] = record
+        nvm[NVM_OFFSET:NVM_OFFSET + _NVM_LENGTH] = record
         self.saved = self.preset
         self.nvm_writes += 1

@@ -36,10 +36,10 @@ from firmware.clock_master import BITS
 READ_SIZE = const(64)  # bytes an input read takes at most (the main loop's buffer; PIO reads)
 # A UART output's FIFO estimate counts in eighths of a byte: a 31250 baud wire takes 3.125 bytes
 # a ms, 25 eighths, so the estimate stays exact in small ints with no division.
-FILL_PER_BYTE = const(8)
-DRAIN_PER_MS = const(25)
-START_MARGIN = const(25)  # a burst may start up to 1 ms after the tick that stamps it
-DRAINED_MS = const(40)  # more than the hard limit takes on the wire: the FIFO is empty
+_FILL_PER_BYTE = const(8)
+_DRAIN_PER_MS = const(25)
+_START_MARGIN = const(25)  # a burst may start up to 1 ms after the tick that stamps it
+_DRAINED_MS = const(40)  # more than the hard limit takes on the wire: the FIFO is empty
 TICKS_MASK = const(0x1FFFFFFF)  # supervisor.ticks_ms wraps at 2**29 (firmware/ticks.py)
 # How far ahead of the wire a UART output may fill its transmit FIFO (the RP2040 UART FIFO holds
 # 32). Bytes in the FIFO cannot be overtaken, so a real-time byte waits behind them: 8 bytes
@@ -48,8 +48,8 @@ TICKS_MASK = const(0x1FFFFFFF)  # supervisor.ticks_ms wraps at 2**29 (firmware/t
 UART_FIFO = const(64)
 # A real-time byte (clock) may go past that soft limit up to what the FIFO really holds (32
 # bytes): the estimate's 1 ms margin must not hold a clock byte back while the FIFO has room.
-UART_HARD = const(256)
-USB_CHUNK = const(64)
+_UART_HARD = const(256)
+_USB_CHUNK = const(64)
 PIO_STAGE = const(8)  # a PIO output's stage buffer: the most the estimate lets out at once (UART_FIFO)
 
 
@@ -124,12 +124,12 @@ class Wires:
         self.drained_at = now
         fills = self.fill
         filled = self.filled
-        if ms >= DRAINED_MS:
+        if ms >= _DRAINED_MS:
             for o in BITS[filled]:
                 fills[o] = 0
             self.filled = 0
             return
-        drain = ms * DRAIN_PER_MS
+        drain = ms * _DRAIN_PER_MS
         for o in BITS[filled]:
             fill = fills[o] - drain
             if fill <= 0:
@@ -143,14 +143,14 @@ class Wires:
         bit = 1 << o
         n = end - start
         if bit & self.usbs:
-            took = self.write[o](buf, start, n if n < USB_CHUNK else USB_CHUNK)
+            took = self.write[o](buf, start, n if n < _USB_CHUNK else _USB_CHUNK)
             return took if took else 0
         if bit & self.others:
             return self.ports[o].send(buf, start, end, now)
         if now != self.drained_at:
             self.drain(now)
         fill = self.fill[o]
-        room = ((UART_HARD if n == 1 and buf[start] >= 0xF8 else UART_FIFO) - fill) >> 3
+        room = ((_UART_HARD if n == 1 and buf[start] >= 0xF8 else UART_FIFO) - fill) >> 3
         if n > room:
             n = room
         if n <= 0:
@@ -171,7 +171,7 @@ class Wires:
                 j += 1
             self.write[o](self.views[o][k][n])
             self.next_stage[o] = k ^ 1
-        self.fill[o] = (fill if fill else START_MARGIN) + n * FILL_PER_BYTE
+        self.fill[o] = (fill if fill else _START_MARGIN) + n * _FILL_PER_BYTE
         self.filled |= bit
         return n
 
@@ -190,12 +190,12 @@ class Wires:
             for o in BITS[din]:
                 fill = fills[o]
                 if fill:
-                    if fill > UART_HARD - FILL_PER_BYTE or (pios >> o & 1 and self.machine[o].pending_write):
+                    if fill > _UART_HARD - _FILL_PER_BYTE or (pios >> o & 1 and self.machine[o].pending_write):
                         short |= 1 << o
                         continue
-                    fills[o] = fill + FILL_PER_BYTE
+                    fills[o] = fill + _FILL_PER_BYTE
                 else:
-                    fills[o] = START_MARGIN + FILL_PER_BYTE
+                    fills[o] = _START_MARGIN + _FILL_PER_BYTE
                     filled |= 1 << o
                 write[o](rtb)  # a UART with FIFO room takes it (the estimate's promise)
             self.filled |= filled
@@ -221,11 +221,11 @@ class Wires:
             bit = 1 << o
             fill = fills[o]
             took = end - start
-            if not bit & (self.uarts | self.pios) or took * FILL_PER_BYTE > UART_FIFO - fill:
+            if not bit & (self.uarts | self.pios) or took * _FILL_PER_BYTE > UART_FIFO - fill:
                 took = self.send(o, buf, start, end, now)  # another kind, or what fits of it
             elif bit & self.uarts:
                 self.write[o](buf, start, took)
-                fills[o] = (fill if fill else START_MARGIN) + took * FILL_PER_BYTE
+                fills[o] = (fill if fill else _START_MARGIN) + took * _FILL_PER_BYTE
             elif fill and self.machine[o].pending_write:
                 took = 0
             else:
@@ -239,7 +239,7 @@ class Wires:
                         stage[2] = buf[start + 2]
                 self.write[o](self.views[o][k][took])
                 self.next_stage[o] = k ^ 1
-                fills[o] = (fill if fill else START_MARGIN) + took * FILL_PER_BYTE
+                fills[o] = (fill if fill else _START_MARGIN) + took * _FILL_PER_BYTE
             if start:
                 took += 1
             elif took:

@@ -17,7 +17,7 @@ from micropython import const
 
 NONE = const(0xFF)
 STACK_SIZE = const(16)  # held keys remembered per part; the oldest is forgotten beyond that
-LATCHED = const(0x80)  # in a key's velocity: released while the sustain pedal was down
+_LATCHED = const(0x80)  # in a key's velocity: released while the sustain pedal was down
 MAX_VOICES = const(4)
 
 # Mono note priority (``cv.voices[N].priority``).
@@ -38,7 +38,7 @@ ALLOC_NAMES = ("cyclic", "reuse", "steal_oldest", "low", "high")
 class NoteStack:
     """Held keys in the order they were pressed (oldest first), with their velocities, and the
     same keys sorted by pitch. A key pressed again moves to the top. A velocity's top bit
-    (``LATCHED``) marks a key the sustain pedal holds."""
+    (``_LATCHED``) marks a key the sustain pedal holds."""
 
     def __init__(self):
         self.notes = bytearray(STACK_SIZE)
@@ -102,7 +102,7 @@ class NoteStack:
             k += 1
         if k == n:
             return False
-        self.vels[k] |= LATCHED
+        self.vels[k] |= _LATCHED
         return True
 
     def release_latched(self):
@@ -112,7 +112,7 @@ class NoteStack:
         removed = 0
         k = 0
         while k < self.n:
-            if vels[k] & LATCHED:
+            if vels[k] & _LATCHED:
                 self.remove(notes[k])
                 removed += 1
             else:
@@ -143,7 +143,7 @@ class NoteStack:
         k = 0
         while k < n:
             if notes[k] == note:
-                return self.vels[k] & ~LATCHED
+                return self.vels[k] & ~_LATCHED
             k += 1
         return 0
 
