@@ -170,6 +170,10 @@ class Box:
         # CV timing (a gate rises here, one pass after its CV was written; see firmware/cv.py).
         cv = self.cv
         if cv is not None and cv.pending:
+            # What waits for the DIN and USB wires goes out first: the engine's work can take
+            # 2 ms (a note's DAC writes), and a message queued behind a busy wire waited for it.
+            if merger.queued:
+                merger.write_outputs(now)
             cv.service(now)
             got = 1
         if merger.queued:
