@@ -172,6 +172,9 @@ class Box:
         if cv is not None and cv.pending:
             # What waits for the DIN and USB wires goes out first: the engine's work can take
             # 2 ms (a note's DAC writes), and a message queued behind a busy wire waited for it.
+            # (The call after the engine's work still runs: it hands the engine its next
+            # message, which it takes only once it has played this one, and sends what the
+            # wires took meanwhile.)
             if merger.queued:
                 merger.write_outputs(now)
             cv.service(now)

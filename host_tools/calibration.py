@@ -149,9 +149,12 @@ def pass_log(result):
     return log
 
 
-def section_figures(result):
-    """{section: figures} of a reference session run."""
-    return {name: figures(result, t0, t1) for name, t0, t1 in SECTIONS}
+def section_figures(result, sections=SECTIONS):
+    """{section: figures} of a run: each of ``sections`` (name, start ms, end ms), or, for None,
+    the whole run as one section, ``"all"``."""
+    if sections is None:
+        return {"all": figures(result)}
+    return {name: figures(result, t0, t1) for name, t0, t1 in sections}
 
 
 def run_engines(stream, board_files=None, board=None):
@@ -190,11 +193,8 @@ def shifted_figures(stream, sections=None, board_files=None, board=None):
     sims, boards = [], []
     for ms in SHIFTS_MS:
         sim, board_run = run_engines(shifted(stream, ms), board_files, board if ms == 0 else None)
-        for runs, result in ((sims, sim), (boards, board_run)):
-            if sections is None:
-                runs.append({"all": figures(result)})
-            else:
-                runs.append({name: figures(result, t0, t1) for name, t0, t1 in sections})
+        sims.append(section_figures(sim, sections))
+        boards.append(section_figures(board_run, sections))
     return {name: (combined([run[name] for run in sims]), combined([run[name] for run in boards]))
             for name in sims[0]}
 
