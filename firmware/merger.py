@@ -563,8 +563,9 @@ class Merger:
         heads = self.heads
         tails = self.tails
         lated = self.lated
-        blocked = 0
-        for o in BITS[mask & self.busy]:
+        q = self.queues
+        blocked = q.reserved if q.reserver != i else 0
+        for o in BITS[mask & self.busy & ~blocked]:
             w = owner[o]
             if w != _NONE:
                 if w != i:
@@ -588,7 +589,10 @@ class Merger:
                     if more > 0 and free < need + more * (n + 1 + (_OFF_BYTES if grow >> o & 1 else 0)):
                         blocked |= 1 << o
         self.late_to = 0
+        blocked &= mask
         if not blocked:
+            if q.reserver == i:
+                q.turn_over()  # it goes on
             return mask
         hi = s & 0xF0
         value = hi == 0xA0 or hi == 0xB0 or hi == 0xD0 or hi == 0xE0
@@ -596,9 +600,14 @@ class Merger:
             # A value never waits where the late queue takes it (rule 5), from any input: a fast
             # controller sweep keeps the newest value, not a growing delay.
             self.late_to = blocked
+            if q.reserver == i:
+                q.turn_over()
             return mask
         if not self.forcing:
+            self.busy |= q.wait_for(i, blocked, self.stalled)
             return -1
+        if q.reserver == i:
+            q.turn_over()  # forced on by rule 4
         if value:
             self.late_to = blocked  # where the late queue is full it is dropped and counted
             return mask
@@ -892,19 +901,22 @@ class Merger:
         owed = self.owed
         heads = self.heads
         tails = self.tails
-        blocked = 0
+        q = self.queues
+        blocked = q.reserved & mask if q.reserver != i else 0
         for o in BITS[mask]:
             if (owner[o] != _NONE or self.lated >> o & 1
                     or _RING_SIZE - ((tails[o] - heads[o]) & _RING_WRAP) < _SYSEX_START_FREE + _OFF_BYTES * owed[o]):
                 blocked |= 1 << o
         if blocked:
             if not self.forcing:
+                self.busy |= q.wait_for(i, blocked, self.stalled)  # as a message does (_admit)
                 return 1
             # The input cannot wait: the SysEx is dropped whole where it would have waited.
             for o in BITS[blocked]:
                 self.dropped[o * N_DROP_REASONS + DROP_SYSEX_BUSY] += 1
             mask &= ~blocked
-        q = self.queues
+        if q.reserver == i:
+            q.turn_over()
         for o in BITS[mask]:
             owner[o] = i
             q.put_byte(o, 0xF0)
@@ -979,7 +991,7 @@ class Merger:
             self.pressed |= bit
         else:
             self.pressed &= ~bit
-        self.busy = self.owned | self.lated | self.pressed
+        self.busy = self.owned | self.lated | self.pressed | self.queues.reserved
 
     # -- releases --------------------------------------------------------------------
 
@@ -1080,6 +1092,9 @@ class Merger:
             return
         self.serviced = now
         self.wires.drain(now)
+        q = self.queues
+        if q.reserver >= 0 and not self.stalled >> q.reserver & 1:
+            q.turn_over()  # its waiting bytes went (a lost input, a preset switch): it waits no more
         if self.watch:
             still = 0
             state = self.state

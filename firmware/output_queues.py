@@ -66,6 +66,15 @@ class OutputQueues:
         self.late_heads = [0] * n_out
         self.late_tails = [0] * n_out
         self.late_offs = bytearray(n_out)  # owed offs waiting in the late queue
+        # Waiting inputs take turns at the room (rule 3), in input order: the next waiting input
+        # after the last one that had a turn reserves the outputs it waits for, and the other inputs'
+        # messages do not take their room until it has gone on. Without turns a message that
+        # waits for all its outputs at once lost their room for ever to messages that take what
+        # one output frees (a DIN input's, forced on by rule 4): USB starved at full rate, and
+        # in3 and in4 behind in1 and in2.
+        self.reserver = -1  # the input whose turn it is, or -1
+        self.reserved = 0  # the outputs it waits for
+        self.last_reserver = -1
         self.owed = bytearray(n_out)  # offs owed per output (kept by the tracking room)
         # Running status on output: the status and source (``status | input << 8``) of the last
         # channel message written, or -1 when the next message must state its status.
@@ -87,6 +96,31 @@ class OutputQueues:
         # Messages and bytes waiting for output ``o`` (0 when it has nothing queued).
         return (((self.tails[o] - self.heads[o]) & RING_WRAP) + ((self.lane_tails[o] - self.lane_heads[o]) & LANE_WRAP)
                 + self.late_count(o))
+
+    def wait_for(self, i, blocked, waiting):
+        # Input ``i`` waits for the outputs in ``blocked`` (``waiting``: every input that waits).
+        # Returns the outputs it reserves: when the turn is its own, or free and ``i`` is the
+        # next waiting input after the last one that had it; else 0.
+        if self.reserver != i:
+            if self.reserver >= 0:
+                return 0
+            j = self.last_reserver
+            waiting |= 1 << i
+            while True:
+                j = (j + 1) & 7
+                if waiting >> j & 1:
+                    break
+            if j != i:
+                return 0
+            self.reserver = i
+        self.reserved = blocked
+        return blocked
+
+    def turn_over(self):
+        # The input whose turn it was has gone on.
+        self.last_reserver = self.reserver
+        self.reserver = -1
+        self.reserved = 0
 
     # -- rings -------------------------------------------------------------------------
 
