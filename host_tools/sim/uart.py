@@ -11,6 +11,15 @@ from host_tools.sim.wires import Transmitter
 _UART_TX = {0: 0, 12: 0, 16: 0, 28: 0, 4: 1, 8: 1, 20: 1}
 _UART_RX = {1: 0, 13: 0, 17: 0, 5: 1, 9: 1, 21: 1}
 TX_FIFO = 32  # hardware transmit FIFO; CircuitPython's write waits until a byte fits in it
+# The receive side as CircuitPython 10 on the RP2040 has it (ports/raspberrypi/common-hal/busio/
+# UART.c; docs/board-engine.md): a byte lands in the 32-byte hardware FIFO; the interrupt moves the
+# FIFO into the ring buffer (``receiver_buffer_size``) once it holds 4 bytes (pico-sdk's 1/8 level)
+# or after 32 bit times of silence; ``readinto`` returns what the ring holds and only then moves
+# the FIFO into it, so a lone byte comes out of the read after the one it arrived before;
+# ``in_waiting`` moves it first.
+RX_FIFO = 32
+RX_IRQ_LEVEL = 4
+RX_TIMEOUT_BITS = 32
 # A main-loop pass runs from one read of UART0 (in1) to the next, as the board engine counts it
 # (docs/board-engine.md).
 PASS_MARKER_UART = 0
@@ -76,8 +85,11 @@ class UART:
         self._tx, self._rx = tx, rx
         self.baudrate = baudrate
         self.timeout = timeout
-        self._rx_buffer = deque()
+        self._rx_buffer = deque()  # the ring buffer
         self._rx_size = receiver_buffer_size
+        self._rx_fifo = deque()  # the hardware receive FIFO
+        self._rx_last_ns = 0  # when the FIFO's last byte arrived
+        self._rx_timeout_ns = RX_TIMEOUT_BITS * 1_000_000_000 // baudrate
         self.lost = 0  # bytes that arrived while the receive buffer was full
         self._transmitter = None
         if tx is not None:
@@ -91,13 +103,29 @@ class UART:
     def rx_byte(self, b, baud):
         if baud != self.baudrate:
             self.lost += 1  # framing garbage at the wrong speed
-        elif len(self._rx_buffer) >= self._rx_size:
-            self.lost += 1
-        else:
-            self._rx_buffer.append(b)
+            return
+        now = _world.current().now_ns
+        self._timeout_interrupt(now)
+        if len(self._rx_fifo) >= RX_FIFO:
+            self.lost += 1  # the ring is full and so is the FIFO behind it
+            return
+        self._rx_fifo.append(b)
+        self._rx_last_ns = now
+        if len(self._rx_fifo) >= RX_IRQ_LEVEL:
+            self._fifo_to_ring()  # the receive interrupt
+
+    def _timeout_interrupt(self, now):
+        # The receive timeout's interrupt, due once the FIFO's bytes have waited 32 bit times
+        # (applied when something looks: nothing sees the ring in between).
+        if self._rx_fifo and now - self._rx_last_ns >= self._rx_timeout_ns:
+            self._fifo_to_ring()
+
+    def _fifo_to_ring(self):
+        while self._rx_fifo and len(self._rx_buffer) < self._rx_size:
+            self._rx_buffer.append(self._rx_fifo.popleft())
 
     def rx_pending(self):
-        return len(self._rx_buffer)
+        return len(self._rx_buffer) + len(self._rx_fifo)
 
     # -- CircuitPython API -------------------------------------------------------------------
 
@@ -109,6 +137,7 @@ class UART:
     def in_waiting(self):
         self._check()
         _world.current().charge(costs.DEFAULT_CALL)
+        self._fifo_to_ring()
         return len(self._rx_buffer)
 
     def readinto(self, buf):
@@ -118,18 +147,24 @@ class UART:
             w.pass_marker()
         w.charge_read(costs.UART_READINTO, 0)
         want = len(buf)
+        self._timeout_interrupt(w.now_ns)
         if self.timeout:
+            # (CircuitPython's read then takes bytes from the FIFO as they come.)
             deadline = w.now_ns + int(self.timeout * 1e9)
+            self._fifo_to_ring()
             while len(self._rx_buffer) < want and w.now_ns < deadline:
                 nxt = w.next_event_ns()
                 w.advance_to(min(nxt, deadline) if nxt is not None else deadline)
+                self._fifo_to_ring()
         n = min(want, len(self._rx_buffer))
         if n == 0:
+            self._fifo_to_ring()  # after the read, as CircuitPython does
             return None
         if not w.python_costs:
             w.charge(costs.PER_BYTE_PATH * n)
         for k in range(n):
             buf[k] = self._rx_buffer.popleft()
+        self._fifo_to_ring()  # after the read, as CircuitPython does
         return n
 
     def read(self, nbytes=None):
