@@ -203,3 +203,21 @@ def test_the_mergers_drop_counters_are_read_from_the_board():
     for key in ("out1", "out2", "out3", "out4", "usb_out"):
         assert board.counters[key] == sim.counters[key], key
     assert board.counters["out1"]["too_many_notes"] > 0
+
+
+def test_a_followed_clock_pulses_within_half_a_ms_of_its_f8():
+    # A master's clock on in1 (120 BPM, 4 ppqn): each pulse's rising edge after its F8 arrived.
+    # The F8 is read a pass after it arrives (CircuitPython's UART moves its FIFO into the ring
+    # after the read: docs/board-engine.md); the simulator's UART does the same, and its clock
+    # tests (tests/test_clock.py) hold the same 0.5 ms. The first pulse after Start is later (the
+    # restart of the pulse grid).
+    from host_tools import bench_clock
+
+    lines = bench_clock.midi_clock_lines(120, 300, 2)
+    result = engine.board_run(bench_clock.clock_config("auto", 120, 4), {"in1": lines}, [], 2500, files=FILES)
+    arrivals = [t for t, b in result.inputs["in1"] if b == 0xF8 and t > 300_000_000][::6]
+    edges = bench_clock.rising_edges(result)
+    assert len(edges) == len(arrivals) == 16
+    delays = [(e - t) / 1e6 for e, t in zip(edges, arrivals)]
+    assert all(0 < d <= 0.5 for d in delays[1:]), delays
+    assert 0 < delays[0] <= 1.5, delays

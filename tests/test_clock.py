@@ -633,7 +633,10 @@ def test_sim_follow_auto_master_pulses_at_once_and_forwards_its_clock():
     loop = res.end_ns / res.passes / NS
     assert len(edges) == len(after_start[::6])
     for e, t in zip(edges, after_start[::6]):
-        assert 0 < e - t <= loop + 0.05  # within a loop period of the F8 having arrived
+        # Within two loop periods of the F8 having arrived: a lone byte on a UART input comes
+        # out of the read after the one it arrived before (host_tools/sim/uart.py, as
+        # CircuitPython's; the board engine: 0.34-0.47 ms, tests/test_board_engine.py).
+        assert 0 < e - t <= 2 * loop + 0.05
     assert [b for _, b in sim_bytes(res, "out2")].count(0xF8) == len(arrivals)  # forwarded, all
     assert [b for _, b in sim_bytes(res, "out2") if b != 0xF8] == [0xFA]
     assert res.counters["clock_bpm"] == pytest.approx(120, abs=0.3)
@@ -692,7 +695,8 @@ def test_summary_json_reports_clock_jitter_and_f8_delay(tmp_path):
     assert c["edges"] == 16 and c["reset_pulses"] == 1
     assert c["jitter_ms"]["period_ms"] == pytest.approx(125, abs=0.01)
     assert c["jitter_ms"]["max_ms"] <= saved["loop"]["mean_period_ms"]
-    assert c["f8_to_edge_ms"]["count"] == 16 and 0 < c["f8_to_edge_ms"]["max_ms"] <= 0.3
+    # A pass or two (a lone UART byte is read one pass late; the board engine: 0.34-0.47 ms).
+    assert c["f8_to_edge_ms"]["count"] == 16 and 0 < c["f8_to_edge_ms"]["max_ms"] <= 0.5
     assert c["bpm"] == pytest.approx(120, abs=0.3)
 
 
