@@ -285,13 +285,14 @@ class Merger:
     def set_output_modes(self, running_status, direct):
         # Bitmasks of outputs: which may omit a repeated status byte (running status), and
         # which a completed message may be sent to at once when nothing is queued for them.
-        # Direct sends of messages are kept to running-status outputs: the direct path then
-        # records the status it sent without a per-output test. A timing byte has no status to
-        # record: it goes at once to every ``direct`` output (USB too) with nothing queued.
+        # Direct sends of messages are kept to running-status outputs, and the USB wire (never
+        # running status, ``Wires.usbs``): Wires.send_message then records the status it sent
+        # without a test of the output's mode (call set_outputs first). A timing byte has no
+        # status to record: it goes at once to every ``direct`` output with nothing queued.
         for o in range(self.n_out):
             self.queues.running_status[o] = (running_status >> o) & 1
             self.out_key[o] = -1
-        self.direct = direct & running_status
+        self.direct = direct & (running_status | self.wires.usbs)
         self.direct_timing = direct
 
     def set_master(self, mode):

@@ -207,8 +207,9 @@ class Wires:
 
     def send_message(self, mask, buf, end, now, out_key, key):
         # The message ``buf[0:end]`` (3 bytes at most) to every output in ``mask``, without its
-        # status byte where the output's running status is ``key`` (``out_key[o]``; set to it,
-        # or to -1 for a system common ``key`` < 0, once the status has gone). Returns the
+        # status byte where a DIN output's running status is ``key`` (``out_key[o]``; set to it,
+        # or to -1 for a system common ``key`` < 0, once the status has gone; the merger sends
+        # here only to outputs that use running status, and to USB, which never does). Returns the
         # outputs that took less than the whole message, with what each took (the status
         # counted) in ``took``.
         if now != self.drained_at:
@@ -216,12 +217,20 @@ class Wires:
         fills = self.fill
         after = key if key >= 0 else -1
         short = 0
+        din = self.uarts | self.pios
         for o in BITS[mask]:
-            start = 1 if out_key[o] == key else 0
             bit = 1 << o
+            if bit & self.usbs:
+                # Never running status: USB-MIDI packs whole messages.
+                took = self.send(o, buf, 0, end, now)
+                if took < end:
+                    self.took[o] = took
+                    short |= bit
+                continue
+            start = 1 if out_key[o] == key else 0
             fill = fills[o]
             took = end - start
-            if not bit & (self.uarts | self.pios) or took * _FILL_PER_BYTE > UART_FIFO - fill:
+            if not bit & din or took * _FILL_PER_BYTE > UART_FIFO - fill:
                 took = self.send(o, buf, start, end, now)  # another kind, or what fits of it
             elif bit & self.uarts:
                 self.write[o](buf, start, took)
@@ -247,7 +256,7 @@ class Wires:
             if took < end:
                 self.took[o] = took
                 short |= bit
-        self.filled |= mask & (self.uarts | self.pios)
+        self.filled |= mask & din
         return short
 
 
