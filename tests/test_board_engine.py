@@ -3,7 +3,7 @@
 
 import pytest
 
-from host_tools import bench_board, midiwire
+from host_tools import bench_board, bench_full_rate, midiwire
 from host_tools.board import engine, usbmidi
 from host_tools.sim import runner
 
@@ -205,12 +205,12 @@ def test_the_mergers_drop_counters_are_read_from_the_board():
     assert board.counters["out1"]["too_many_notes"] > 0
 
 
-def test_a_followed_clock_pulses_within_half_a_ms_of_its_f8():
-    # A master's clock on in1 (120 BPM, 4 ppqn): each pulse's rising edge after its F8 arrived.
-    # The F8 is read a pass after it arrives (CircuitPython's UART moves its FIFO into the ring
-    # after the read: docs/board-engine.md); the simulator's UART does the same, and its clock
-    # tests (tests/test_clock.py) hold the same 0.5 ms. The first pulse after Start is later (the
-    # restart of the pulse grid).
+def test_a_followed_clock_pulses_within_the_clock_latency_target_of_its_f8():
+    # A master's clock on in1 (120 BPM, 4 ppqn): each pulse's rising edge after its F8 arrived,
+    # held to issue 14's clock max (1.2 ms). The F8 is read a pass after it arrives
+    # (CircuitPython's UART moves its FIFO into the ring after the read: docs/board-engine.md),
+    # so where the F8 meets the loop matters: 0.33-0.75 ms over inputs shifted by 0-0.3 ms. The
+    # first pulse after Start is later (the pulse grid restarts): 1.2-1.6 ms.
     from host_tools import bench_clock
 
     lines = bench_clock.midi_clock_lines(120, 300, 2)
@@ -219,5 +219,5 @@ def test_a_followed_clock_pulses_within_half_a_ms_of_its_f8():
     edges = bench_clock.rising_edges(result)
     assert len(edges) == len(arrivals) == 16
     delays = [(e - t) / 1e6 for e, t in zip(edges, arrivals)]
-    assert all(0 < d <= 0.5 for d in delays[1:]), delays
-    assert 0 < delays[0] <= 1.5, delays
+    assert all(0 < d <= bench_full_rate.CLOCK_MAX_MS for d in delays[1:]), delays
+    assert 0 < delays[0] <= 2.0, delays
