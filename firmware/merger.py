@@ -565,7 +565,7 @@ class Merger:
         tails = self.tails
         lated = self.lated
         q = self.queues
-        blocked = q.reserved & mask if q.reserver != i else 0  # another input's turn (rule 3)
+        blocked = q.reserved if q.reserver != i else 0
         for o in BITS[mask & self.busy & ~blocked]:
             w = owner[o]
             if w != _NONE:
@@ -590,21 +590,27 @@ class Merger:
                     if more > 0 and free < need + more * (n + 1 + (_OFF_BYTES if grow >> o & 1 else 0)):
                         blocked |= 1 << o
         self.late_to = 0
+        blocked &= mask
         if not blocked:
             if q.reserver == i:
                 q.turn_over()  # it goes on
             return mask
         hi = s & 0xF0
         value = hi == 0xA0 or hi == 0xB0 or hi == 0xD0 or hi == 0xE0
-        # A value never waits where the late queue takes it (rule 5), from any input: a fast
-        # controller sweep keeps the newest value, not a growing delay.
-        if not self.forcing and not (value and self._late_takes(i, blocked, s, d1)):
+        if value and self._late_takes(i, blocked, s, d1):
+            # A value never waits where the late queue takes it (rule 5), from any input: a fast
+            # controller sweep keeps the newest value, not a growing delay.
+            self.late_to = blocked
+            if q.reserver == i:
+                q.turn_over()
+            return mask
+        if not self.forcing:
             self.busy |= q.wait_for(i, blocked, self.stalled)
             return -1
         if q.reserver == i:
-            q.turn_over()  # it goes on: late, or forced on by rule 4
+            q.turn_over()  # forced on by rule 4
         if value:
-            self.late_to = blocked  # forced where the late queue is full: dropped and counted
+            self.late_to = blocked  # where the late queue is full it is dropped and counted
             return mask
         xouts = self.xouts[i]
         for o in BITS[blocked]:

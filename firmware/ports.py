@@ -218,10 +218,9 @@ class Wires:
         after = key if key >= 0 else -1
         short = 0
         din = self.uarts | self.pios
-        usbs = self.usbs
         for o in BITS[mask]:
             bit = 1 << o
-            if bit & usbs:
+            if bit & self.usbs:
                 # Never running status: USB-MIDI packs whole messages.
                 took = self.send(o, buf, 0, end, now)
                 if took < end:
