@@ -157,6 +157,12 @@ class Box:
                 while b:
                     merger.inject_realtime(b)
                     b = clock.service(now)
+        # What the CV engine has to do as the pass begins: the message an earlier pass handed
+        # it (``CvEngine.take``, in the merger's sends or from its queue), gates to raise. One
+        # handed to it during this pass's reads waits for the next pass, so the pass that
+        # forwards a note never pays for its DAC writes too.
+        cv = self.cv
+        cv_work = cv.pending if cv is not None else 0
         buf = self.buf
         last_rx = merger.last_rx
         got = 0
@@ -168,16 +174,15 @@ class Box:
                 if merger.feed(i, buf, 0, n) < n:
                     self.polled = self.polled_waiting  # input i waits: from the next pass on
         # CV timing (a gate rises here, one pass after its CV was written; see firmware/cv.py).
-        cv = self.cv
-        if cv is not None and cv.pending:
+        if cv_work:
             # What waits for the DIN and USB wires goes out first: the engine's work can take
             # 2 ms (a note's DAC writes), and a message queued behind a busy wire waited for it.
             # (The call after the engine's work still runs: it hands the engine its next
-            # message, which it takes only once it has played this one, and sends what the
-            # wires took meanwhile.)
+            # queued message, which it takes only once it has played this one, and sends what
+            # the wires took meanwhile.)
             if merger.queued:
                 merger.write_outputs(now)
-            cv.service(now)
+            cv.service(now, cv_work)  # type: ignore[union-attr]  # cv_work is 0 without an engine
             got = 1
         if merger.queued:
             merger.write_outputs(now)

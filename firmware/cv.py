@@ -1,11 +1,12 @@
 """The CV engine: MIDI in, pitch/mod CVs, gates and drum triggers out.
 
 The router treats the engine as its internal output ``cv`` (``router.OUTPUTS[5]``; only the
-kinds in ``router.CV_KINDS`` reach it): the merger queues whole messages for it, always with
-their status byte, and hands them over one at a time (``take(status, data1, data2)``), so the
-engine never parses bytes. ``take`` only keeps the message; ``service(now)``, once a main-loop
-pass (one flag test when nothing is timed), plays it in the next pass (``play``), so the CV work
-is never in the pass that forwards the message to the DIN and USB outputs.
+kinds in ``router.CV_KINDS`` reach it): the merger hands it whole messages, always with their
+status byte, one at a time (``take(status, data1, data2)``; in its sends when nothing is queued
+for the engine, as to an idle DIN wire, else from its queue), so the engine never parses bytes.
+``take`` only keeps the message; ``service(now, pending)``, in a main-loop pass that began with
+work pending, plays it in the next pass (``play``), so the CV work is never in the pass that
+forwards the message to the DIN and USB outputs.
 ``configure(cv, calibration)`` installs a preset's ``cv`` section and the ``calibration``
 section (docs/config.md); a preset switch installs a ``CvSetup`` that ``firmware.cv_setup``
 built at start-up (``prepare``, ``install``, then ``refresh`` for the DAC codes a tick later):
@@ -310,9 +311,10 @@ class CvEngine:
     # -- the merger's hand-off ------------------------------------------------------------
 
     def take(self, status, data1, data2):
-        """One whole message from the merger (``Merger.write_outputs`` hands the CV output's
-        queue over one message at a time: a timing byte, or a channel message or System Reset
-        with its status, 0 for the data bytes it lacks). Forward first: the message is only
+        """One whole message from the merger (``Wires.send_message`` when nothing is queued
+        for the engine, else ``Merger.write_outputs`` from its queue, one message at a time: a
+        timing byte, or a channel message or System Reset with its status, 0 for the data
+        bytes it lacks). Forward first: the message is only
         kept here, and the next pass's ``service`` plays it, in a pass of its own rather than
         the one that forwarded it to the DIN and USB outputs. One message a pass: a note-on
         costs the engine about 0.8 ms of Python and DAC writes on the Pico (``make bench``), so
@@ -380,12 +382,10 @@ class CvEngine:
         if self.dac.dirty:
             self.dac.flush()
 
-    def service(self, now):
-        """Timed work: gates to raise after their CV, retrigger dips, short gates, drum
-        triggers, glide steps. One flag test when nothing is pending."""
-        pending = self.pending
-        if not pending:
-            return
+    def service(self, now, pending):
+        """Timed work: the message ``take`` kept, gates to raise after their CV, retrigger dips,
+        short gates, drum triggers, glide steps, as ``pending`` (the engine's ``pending`` as the
+        pass began: a message taken during the pass waits for the next) has them."""
         self.now = now
         if pending & _P_INPUT:
             # The message take() kept. A gate it raises rises at the next service (``pending``

@@ -181,7 +181,6 @@ class Merger:
         self.direct = 0
         self.direct_timing = 0
         self.present = (1 << n_out) - 1
-        self.whole = 0  # outputs handed whole messages (``take``) rather than bytes: the CV engine
         self.msg = bytearray(4)  # a message; [3]: a timing byte sent at once (_realtime)
         # Per-output summaries, so the common message tests one mask: ``queued`` (anything in
         # ring, lane or late queue), ``owned`` (a SysEx holds it), ``lated`` (late queue not
@@ -277,23 +276,26 @@ class Merger:
                     follow_in |= _followed(x[5])
         self.follow_in = follow_in
 
-    def set_outputs(self, ports):
+    def set_outputs(self, ports, whole=0):
         # The output ports in the router's order (None where absent): firmware.ports' wires,
-        # or any object with ``send(buf, start, end, now)`` (``take`` for ``whole`` outputs).
-        self.wires = Wires(ports)
+        # or any object with ``send(buf, start, end, now)``; the outputs in ``whole`` (the CV
+        # engine) take whole messages instead, ``take(status, data1, data2)``.
+        self.wires = Wires(ports, whole)
 
     def set_output_modes(self, running_status, direct):
         # Bitmasks of outputs: which may omit a repeated status byte (running status), and
         # which a completed message may be sent to at once when nothing is queued for them.
-        # Direct sends of messages are kept to running-status outputs, and the USB wire (never
-        # running status, ``Wires.usbs``): Wires.send_message then records the status it sent
-        # without a test of the output's mode (call set_outputs first). A timing byte has no
-        # status to record: it goes at once to every ``direct`` output with nothing queued.
+        # Direct sends of messages are kept to running-status outputs, and the USB wire and the
+        # CV engine (never running status, ``Wires.usbs`` and ``Wires.whole``): Wires.send_message
+        # then records the status it sent without a test of the output's mode (call set_outputs
+        # first). A timing byte has no status to record: it goes at once to every ``direct``
+        # output with nothing queued but the CV engine, which takes it from its lane.
+        wires = self.wires
         for o in range(self.n_out):
             self.queues.running_status[o] = (running_status >> o) & 1
             self.out_key[o] = -1
-        self.direct = direct & (running_status | self.wires.usbs)
-        self.direct_timing = direct
+        self.direct = direct & (running_status | wires.usbs | wires.whole)
+        self.direct_timing = direct & ~wires.whole
 
     def set_master(self, mode):
         # Clock master: ``MASTER_AUTO``, ``MASTER_INTERNAL`` or an input index.
@@ -1148,7 +1150,7 @@ class Merger:
         lane_heads = q.lane_heads
         lane_tails = q.lane_tails
         busy = self.busy
-        whole = self.whole
+        whole = wires.whole
         for o in BITS[self.queued & ~whole]:
             h = heads[o]
             t = tails[o]
@@ -1174,8 +1176,9 @@ class Merger:
         q = self.queues
         heads = self.heads
         tails = self.tails
-        ports = self.wires.ports
-        for o in BITS[self.queued & self.whole]:
+        wires = self.wires
+        ports = wires.ports
+        for o in BITS[self.queued & wires.whole]:
             port = ports[o]  # (a bound method kept in a local would allocate)
             lane_heads = q.lane_heads
             h = lane_heads[o]

@@ -98,6 +98,7 @@ class Wires:
     pios: int
     usbs: int
     others: int  # written through their own send
+    whole: int  # take whole messages, ``take(status, data1, data2)``, all or nothing: the CV engine
     write: list  # UART and USB: write(buf, start, n); PIO: background_write(view)
     machine: list  # PIO: its state machine
     stages: list  # PIO: its two stage buffers
@@ -108,11 +109,11 @@ class Wires:
     drained_at: int  # the ms tick the estimates are at
     took: bytearray  # send_message: what an output that took less than the whole message took
 
-    def __init__(self, outputs):
+    def __init__(self, outputs, whole=0):
         # Set by a start-up module: its code leaves the heap once the box runs.
         from firmware import wires_setup
 
-        wires_setup.setup(self, outputs)
+        wires_setup.setup(self, outputs, whole)
 
     def drain(self, now):
         # The estimates at tick ``now``: what the wires sent since the estimates' tick has left.
@@ -209,7 +210,8 @@ class Wires:
         # The message ``buf[0:end]`` (3 bytes at most) to every output in ``mask``, without its
         # status byte where a DIN output's running status is ``key`` (``out_key[o]``; set to it,
         # or to -1 for a system common ``key`` < 0, once the status has gone; the merger sends
-        # here only to outputs that use running status, and to USB, which never does). Returns the
+        # here only to outputs that use running status, and to USB and the ``whole`` outputs,
+        # which never do). Returns the
         # outputs that took less than the whole message, with what each took (the status
         # counted) in ``took``.
         if now != self.drained_at:
@@ -231,6 +233,13 @@ class Wires:
             fill = fills[o]
             took = end - start
             if not bit & din or took * _FILL_PER_BYTE > UART_FIFO - fill:
+                if bit & self.whole:
+                    # The CV engine: the whole message with its status (0 for the bytes it
+                    # lacks: the merger's ``msg``), or none of it while it holds the last one.
+                    if not self.ports[o].take(buf[0], buf[1], buf[2]):
+                        self.took[o] = 0
+                        short |= bit
+                    continue
                 took = self.send(o, buf, start, end, now)  # another kind, or what fits of it
             elif bit & self.uarts:
                 self.write[o](buf, start, took)

@@ -27,27 +27,23 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
         for m in range(1 << usbh):
             BITS.append(bytes(BITS[m]) + bytes((usbh,)))
     box.merger = Merger(len(inputs), len(outputs), usb)
-    box.merger.set_outputs(outputs)
+    # The CV engine is the internal output ``cv`` (None when a Box is built without it). It
+    # takes whole messages, each with its status byte (``CvEngine.take``), not bytes.
+    box.cv = outputs[router.CV_OUTPUT] if len(outputs) > router.CV_OUTPUT else None
+    box.merger.set_outputs(outputs, 0 if box.cv is None else 1 << router.CV_OUTPUT)
     for o in range(len(outputs)):
         if outputs[o] is None:
             box.merger.present &= ~(1 << o)
-    # The CV engine is the internal output ``cv`` (None when a Box is built without it).
-    # It is fed whole messages, each with its status byte.
-    box.cv = outputs[router.CV_OUTPUT] if len(outputs) > router.CV_OUTPUT else None
     # Running status per DIN output (config ``outputs``). Never on USB: a USB-MIDI packet
     # carries one whole message, and TinyUSB sends running-status data bytes as single-byte
     # packets (code index 0xF) that hosts do not take as messages (docs/board-engine.md).
-    # Never into the CV engine, which wants every message whole. Direct sends: not to the
-    # CV engine either, whose gates rise a pass after its CV is written.
+    # Never into the CV engine, which wants every message whole.
     port_settings = settings.get("outputs", {})
     rs = 0
     for o in range(min(len(outputs), router.CV_OUTPUT)):
         if o != router.USB_OUTPUT and port_settings.get(router.OUTPUTS[o], {}).get("running_status", True):
             rs |= 1 << o
-    box.merger.set_output_modes(rs, box.merger.present & ~(1 << router.CV_OUTPUT))
-    # ... and it takes whole messages from its queue (``CvEngine.take``), not bytes.
-    if box.cv is not None:
-        box.merger.whole = 1 << router.CV_OUTPUT
+    box.merger.set_output_modes(rs, box.merger.present)
     # The clock: tempo, transport and the clock/reset/run jacks (jackless when none given).
     box.clock = clock if clock is not None else Clock(None, None, None, None, ticks_ms)
     box.merger.clock_master.sink = box.clock

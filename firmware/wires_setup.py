@@ -4,9 +4,10 @@ module (``app.START_UP_MODULES``): dropped once the box runs, its code leaves th
 from firmware.ports import PIO_LENGTHS, PIO_STAGE, WIRE_PIO, WIRE_PORT, WIRE_UART
 
 
-def setup(wires, outputs):
+def setup(wires, outputs, whole):
     # ``outputs``: in the router's order, None where absent; a ``ports.Wire`` (a DIN or USB
-    # stream of the box's own) or any object with ``send(buf, start, end, now)``.
+    # stream of the box's own) or any object with ``send(buf, start, end, now)``; the outputs
+    # in ``whole`` (a bitmask: the CV engine) have ``take(status, data1, data2)`` instead.
     n = len(outputs)
     wires.ports = outputs
     # The outputs of each kind, as bitmasks: a loop per kind tests no kind per output.
@@ -14,6 +15,7 @@ def setup(wires, outputs):
     wires.pios = 0
     wires.usbs = 0
     wires.others = 0
+    wires.whole = whole
     wires.write = [None] * n  # UART and USB: write(buf, start, n); PIO: background_write(view)
     wires.machine = [None] * n  # PIO: its state machine (pending_write)
     wires.stages = [None] * n  # PIO: its two stage buffers

@@ -40,10 +40,10 @@ OPERATIONS = [
     ("clock.on_master(F8) with a pulse", "c._phase = 0; c.on_master(0xF8, now)"),
     ("clock.follow_ticks (tempo estimate)", "c.follow_ticks()"),
     ("cv.take(note-on): kept for the next pass", "cv.take(0x90, 0x3C, 0x64)"),
-    ("cv.service: plays it (voice, DAC writes)", "cv.service(now)"),
-    ("cv.service: the gate rises", "cv.service(now)"),
+    ("cv.service: plays it (voice, DAC writes)", "cv.service(now, cv.pending)"),
+    ("cv.service: the gate rises", "cv.service(now, cv.pending)"),
     ("cv.take(note-off)", "cv.take(0x80, 0x3C, 0)"),
-    ("cv.service: plays it (the gate falls)", "cv.service(now)"),
+    ("cv.service: plays it (the gate falls)", "cv.service(now, cv.pending)"),
 ]
 
 CODE = """import gc

@@ -157,11 +157,11 @@ def note(n):
         e.play(0x90, nn, 1 + (k %% 127))
         T[0] += 1
         if e.pending:
-            e.service(T[0])
+            e.service(T[0], e.pending)
         e.play(0x80, nn, 0)
         T[0] += 3
         if e.pending:
-            e.service(T[0])
+            e.service(T[0], e.pending)
 measure("note_on_off", note)
 e.play(0x90, 60, 100)
 def bends(n):
@@ -174,13 +174,13 @@ def drums(n):
         e.play(0x99, 36 + (k & 7), 100)
         T[0] += 11
         if e.pending:
-            e.service(T[0])
+            e.service(T[0], e.pending)
 measure("drum_trigger", drums)
 def idle(n):
     e.pending = 0
     for k in range(n):
         if e.pending:
-            e.service(T[0])
+            e.service(T[0], e.pending)
 measure("idle_pass_check", idle)
 
 try:

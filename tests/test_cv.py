@@ -657,7 +657,7 @@ class Rig:
             self.w.charge(PASS_NS)
             now = self.ticks()
             if self.engine.pending:
-                self.engine.service(now)
+                self.engine.service(now, self.engine.pending)
 
     def run_ms(self, ms):
         end = self.w.now_ns + ms * MS
@@ -748,7 +748,7 @@ def test_gate_rises_after_its_cv_and_service_is_one_flag_test_when_idle(rig):
     assert r.gates() == [True, False, False, False]
     rise = r.hw.gate_pins[0].history[-1][0]
     assert rise - written >= PASS_NS
-    assert not e.pending  # nothing timed: app skips service(), and service() tests one flag
+    assert not e.pending  # nothing timed: app skips service()
     r.send([0x80, 72, 0])
     assert r.gates() == [False] * 4
 
@@ -864,9 +864,8 @@ def test_the_merger_hands_the_cv_engine_whole_messages_one_a_pass():
     m = merger_mod.Merger(5, 6)
     m.set_routes(m.prepare_routes(router.build_masks(settings_["presets"][0]["routes"], 5)))
     m.set_output_modes(0x0F, 0x0F)
-    m.whole = 1 << router.CV_OUTPUT
     engine = TakePort()
-    m.set_outputs([ListPort() for _ in range(5)] + [engine])
+    m.set_outputs([ListPort() for _ in range(5)] + [engine], 1 << router.CV_OUTPUT)
     # Running status, a clock byte inside a note, a SysEx and a program change between notes,
     # Stop: the engine gets each note whole, none of the rest but Stop, in order.
     stream = [0x90, 60, 0xF8, 100, 62, 90, 0xF0, 1, 2, 0xF7, 0xC0, 5, 0xB0, 64, 127, 0x80, 60, 0, 0xFC]
@@ -879,6 +878,33 @@ def test_the_merger_hands_the_cv_engine_whole_messages_one_a_pass():
         passes += 1
         assert len(engine.got) == passes, "one message a pass"
     assert engine.got == want  # Stop, a timing byte, overtakes the queued messages (rule 1)
+
+
+def test_an_idle_cv_engine_takes_a_message_in_the_pass_that_forwards_it():
+    """The CV engine is a direct output: with nothing queued for it, a message goes to it in the
+    merger's sends, as to an idle DIN wire (the pass that forwards a note skips the queue and
+    the hand-off). While it holds that message the next ones queue, whole and in order, their
+    status kept although the first went straight out under running status."""
+    settings_, _ = config_mod.load(None)
+    m = merger_mod.Merger(5, 6)
+    m.set_routes(m.prepare_routes(router.build_masks(settings_["presets"][0]["routes"], 5)))
+    engine = TakePort()
+    m.set_outputs([ListPort() for _ in range(5)] + [engine], 1 << router.CV_OUTPUT)
+    m.set_output_modes(0x0F, 0x3F)
+    stream = [0x90, 60, 0xF8, 100, 62, 90, 0xF0, 1, 2, 0xF7, 0xC0, 5, 0xB0, 64, 127, 0x80, 60, 0, 0xFC]
+    m.feed(0, bytes(stream), 0, len(stream))
+    assert engine.got == [(0x90, 60, 100)]
+    passes = 0
+    while m.queued:
+        engine.holding = False  # the engine played the last in its next pass
+        m.write_outputs(0)
+        passes += 1
+        assert len(engine.got) == passes + 1, "one message a pass"
+    assert engine.got == [(0x90, 60, 100), (0xFC, 0, 0), (0x90, 62, 90), (0xB0, 64, 127), (0x80, 60, 0)]
+    # Idle again: the next note goes straight to it.
+    engine.holding = False
+    m.feed(0, bytes([0x90, 64, 80]), 0, 3)
+    assert engine.got[-1] == (0x90, 64, 80) and not m.queued >> router.CV_OUTPUT & 1
 
 
 # -- property: random playing never leaves a gate up ----------------------------------------------

@@ -131,12 +131,12 @@ def play():
     for status, d1, d2 in data:
         now = ticks.now()
         if engine.pending:
-            engine.service(now)
+            engine.service(now, engine.pending)
         engine.take(status, d1, d2)
     for _ in range(60):  # let triggers, dips and glides finish
         now = ticks.now()
         if engine.pending:
-            engine.service(now)
+            engine.service(now, engine.pending)
 
 
 mode_index = [0]
