@@ -255,7 +255,7 @@ class CvEngine:
         """Install a ``CvSetup`` from ``prepare``: every gate and drum falls and every voice is
         released first; its tables and maps are taken by reference. Allocates nothing."""
         self.now = self.ticks_ms()
-        self._all_off()
+        self.all_off()
         self.gliding = 0
         self.pending = 0  # a message take() kept under the old setup ends with it
         old_pitch = self.pitch_tables
@@ -378,7 +378,7 @@ class CvEngine:
         elif hi == 0xA0:
             self._pressure(status & 0x0F, data2, data1)
         elif status == 0xFC or status == 0xFF:
-            self._all_off()  # Stop and Reset: every gate falls, every voice released
+            self.all_off()  # Stop and Reset: every gate falls, every voice released
         if self.dac.dirty:
             self.dac.flush()
 
@@ -726,9 +726,11 @@ class CvEngine:
             if state == _G_HIGH:
                 self._fall(v)
 
-    def _all_off(self):
-        # Every voice ends now (``_gate_off``, NoteStack.clear and PolyAllocator.release_all
-        # inlined: Stop and a preset switch come here, and a method call costs ~2,000 cycles).
+    def all_off(self):
+        """Every voice ends now: gates and drums fall, notes and the pedal are released (Stop,
+        System Reset, and a preset switch, in a part of its own before ``install``)."""
+        # (``_gate_off``, NoteStack.clear and PolyAllocator.release_all inlined: a method call
+        # costs ~2,000 cycles.)
         state = self.gate_state
         note_of = self.note_of
         short = self.short

@@ -18,7 +18,7 @@ _OFF_BYTES = const(3)
 def follow_moved(m, j, ch):
     # Input ``j``'s note-on moved to channel ``ch`` (or came first): the kinds that follow it
     # (merger ``m``'s pairs with a follow table) leave their old channel, which first gets what
-    # they left held there reset, as on a route change (``Merger._strand``).
+    # they left held there reset, as on a route change (``Merger._strand_controllers``).
     n_out = m.n_out
     track = m.track
     for i in range(len(m.state)):

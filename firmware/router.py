@@ -102,7 +102,7 @@ def build_transforms(routes, n_in=len(INPUTS), n_out=len(OUTPUTS)):
     at most ``MAX_COPIES``: config) make the pair's entry ``(None, parts, None, signature,
     ctable, None)``: ``parts`` the routes' transforms in route order, each ``smap`` with 0 for
     the channel statuses its route does not carry (kinds, channels); ``ctable`` one of the
-    parts' ctables when any has one (``Merger._strand`` asks only whether any maps controllers);
+    parts' ctables when any has one (``Merger._strand_controllers`` asks only whether any maps controllers);
     ``signature`` the parts' signatures. A message leaves once per part that sends it."""
     out = [None] * (n_in * n_out)  # type: list
     had_route = [None] * (n_in * n_out)  # type: list  # the route that made each pair's transform

@@ -14,7 +14,8 @@ each output, and how many offs each output owes."""
 # - An off the output is not owed (the note is not sounding there) is an ordinary message: it is
 #   sent when there is room and may be dropped when there is none.
 # - When an input is lost, or a preset switch takes a route away, every note and sustain it has
-#   sounding on an output that will not get the off gets its off now (``Merger._strand``).
+#   sounding on an output that will not get the off gets its off (``Merger._strand_notes``:
+#   now, or in the parts of a preset switch, ``Merger.strand_part``).
 #
 # Tables: ``notes[i][channel][note]`` and ``sustain[i][channel]`` hold the outputs the on went
 # to. A channel's notes take one of ``NOTE_TABLES`` 128-byte tables when its first note sounds
@@ -53,6 +54,10 @@ class Tracking:
         self.crowded = -1  # the ms tick when ``take`` last found every table sounding
         self.owed = queues.owed
         self.full = 0  # outputs that owe MAX_OWED offs
+        # A route change's offs still to send (``Merger.strand_part``): where its scan of an
+        # input's notes goes on, input << 11 | channel << 7 | note, or -1 (one field: a twelfth
+        # would grow this object's attribute table by five slots, 40 bytes of heap).
+        self.strand_at = -1
 
     def take(self, i, ch, now):
         # A table for input ``i``'s channel ``ch``, whose first note is about to sound: a spare

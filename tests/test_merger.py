@@ -601,6 +601,58 @@ def test_route_change_sends_note_offs_only_where_they_would_be_stranded():
     assert sounding(m, 0) == 0
 
 
+def test_a_route_change_sends_its_offs_in_parts_while_the_input_plays_on():
+    """A preset switch installs an input's routes in one ms tick and sends the offs they owe in
+    parts of their own (``strand_part``: scanning a channel's 128 notes and sending an off to
+    three outputs took the board 2.4 ms in one pass). Meanwhile the input plays under its new
+    routes: its note-off reaches the outputs still routed, the dropped outputs still get theirs
+    from the parts, once, and a new note goes only where the new routes go."""
+    every = [{"from": [0], "to": [0, 1, 2, 3], "kinds": 0x3FFF, "channels": 0xFFFF}]
+    only_out1 = [{"from": [0], "to": [0], "kinds": 0x3FFF, "channels": 0xFFFF}]
+    m, ports = make(every)
+    run(m, ports, [(0, [0x90, 60, 100, 0x90, 100, 100, 0x91, 7, 100])])
+    m.set_input_routes(0, m.prepare_routes(router.build_masks(only_out1, 5)), None)
+    drain_all(m, ports)
+    assert all(hanging_notes(p.data) for p in ports[1:4])  # the offs come in parts
+    run(m, ports, [(0, [0x80, 60, 0, 0x90, 64, 90])])
+    # Three notes to three outputs, two channels to scan: one off a part at most, and a part
+    # scans _STRAND_PART notes at most (a part stops short of an off it meets late).
+    parts = 0
+    sent = sum(len(p.data) for p in ports)
+    while m.strand_part():
+        parts += 1
+        drain_all(m, ports)
+        now = sum(len(p.data) for p in ports)
+        assert now - sent in (0, 2, 3)  # nothing, or one note-off (its status, or not)
+        sent = now
+    assert parts <= 9 + 3 + 2 * 128 // merger_mod._STRAND_PART + 2
+    assert msgs(ports[0].data)[-2:] == [bytes([0x80, 60, 0]), bytes([0x90, 64, 90])]
+    for port in ports[1:4]:
+        got = msgs(port.data)
+        assert bytes([0x90, 64, 90]) not in got
+        assert sorted(x for x in got if x[0] & 0xF0 == 0x80) == [
+            bytes([0x80, 60, 0]), bytes([0x80, 100, 0]), bytes([0x81, 7, 0])]
+        assert hanging_notes(port.data) == set()
+    assert hanging_notes(ports[0].data) == {(0, 100), (0, 64), (1, 7)}  # still sounding there
+    assert m.owed[0] == 3 and not any(m.owed[1:])
+
+
+def test_a_route_change_finishes_the_offs_an_earlier_one_left():
+    # A second switch before the first's parts are done: the first's offs all go out first.
+    every = [{"from": [0], "to": [0, 1], "kinds": 0x3FFF, "channels": 0xFFFF}]
+    only_out1 = [{"from": [0], "to": [0], "kinds": 0x3FFF, "channels": 0xFFFF}]
+    m, ports = make(every)
+    run(m, ports, [(0, [0x90, 60, 100, 0x9F, 100, 100])])
+    m.set_input_routes(0, m.prepare_routes(router.build_masks(only_out1, 5)), None)
+    m.set_input_routes(0, m.prepare_routes(router.build_masks(every, 5)), None)
+    drain_all(m, ports)
+    assert hanging_notes(ports[1].data) == set() and m.owed[1] == 0
+    before = [bytes(p.data) for p in ports]
+    while m.strand_part():  # the second change's parts: the notes sound where routed, no off
+        drain_all(m, ports)
+    assert [bytes(p.data) for p in ports] == before
+
+
 # -- transforms ---------------------------------------------------------------------------
 
 
