@@ -211,9 +211,9 @@ class Wires:
         # status byte where a DIN output's running status is ``key`` (``out_key[o]``; set to it,
         # or to -1 for a system common ``key`` < 0, once the status has gone; the merger sends
         # here only to outputs that use running status, and to USB and the ``whole`` outputs,
-        # which never do). Returns the
-        # outputs that took less than the whole message, with what each took (the status
-        # counted) in ``took``.
+        # which never do). Returns the outputs that took less than the whole message, with what
+        # each took (the status counted) in ``took``; a ``whole`` output takes all of it or
+        # nothing.
         if now != self.drained_at:
             self.drain(now)
         fills = self.fill
