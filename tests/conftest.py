@@ -13,6 +13,17 @@ from host_tools import fwimport  # noqa: E402
 
 fwimport._ensure_micropython()
 
+# The files that run the board engine take minutes each (pytest --durations): started first, the
+# two workers share them and the short files fill in after, instead of one worker running a long
+# file alone at the end. xdist hands out files in collection order (--no-loadscope-reorder).
+LONGEST_FIRST = ("test_calibration_demo.py", "test_calibration.py", "test_flash.py", "test_board_engine.py",
+                 "test_heap.py", "test_board_speed.py", "test_board_load.py", "test_usb_host.py", "test_config.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 @pytest.fixture(scope="session")
 def board_demo():
