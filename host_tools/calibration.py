@@ -164,7 +164,9 @@ def run_engines(stream, board_files=None, board=None):
     config, inputs, events, until = stream
     if board is None:
         board = engine.board_run(config, inputs, events, until, files=board_files)
-    return runner.simulate(config, inputs, events, until, python_costs=True), board
+    # The simulator's ms tick steps where the board's did against the inputs (sim/ticks.py).
+    return runner.simulate(config, inputs, events, until, python_costs=True,
+                           timer_us_at_zero=board.timer_us_at_zero), board
 
 
 def shifted(stream, ms):

@@ -5,7 +5,7 @@ import pytest
 
 from host_tools import bench_board, bench_full_rate, midiwire
 from host_tools.board import engine, usbmidi
-from host_tools.sim import runner
+from host_tools.sim import runner, ticks, wires
 
 try:
     FILES = engine.find_files()
@@ -40,6 +40,23 @@ while True:
         in4.readinto(buf, end=n)
 """
 PIO_RX_FIFO = 8  # joined (fifo_type="rx")
+
+# A code.py that writes the low 7 bits of supervisor.ticks_ms() to out1 each time it changes: on
+# the wire, when CircuitPython's ms tick stepped (the simulator's model: host_tools/sim/ticks.py).
+TICK_WRITER = b"""import board, busio, supervisor
+uart = busio.UART(board.GP0, board.GP1, baudrate=31250, timeout=0)
+buf = bytearray(8)
+out = bytearray(1)
+ticks_ms = supervisor.ticks_ms
+last = ticks_ms()
+while True:
+    uart.readinto(buf)
+    now = ticks_ms()
+    if now != last:
+        last = now
+        out[0] = now & 0x7F
+        uart.write(out)
+"""
 
 
 def _demo_inputs():
@@ -128,6 +145,27 @@ def test_the_heap_watch_sees_allocations_and_collections():
     assert run.passes > 100
     assert run.board["allocated_bytes_playing"] > 10_000
     assert run.board["gc_collections_playing"] >= 1
+
+
+def test_the_simulators_tick_model_steps_where_circuitpythons_ms_tick_does():
+    # Each byte ends its stop bit a fixed time after its tick stepped: the loop's pass (a read,
+    # a ticks_ms call, at most 60 us) and the byte's 320 us on the wire. Given the board's timer at
+    # the first pass, the model must put every step there, the two-raw-tick values included.
+    run = engine.board_run(None, {}, until_ms=400, files=FILES, tree={"code.py": TICK_WRITER})
+    origin = run.timer_us_at_zero
+    assert origin > 1_000_000  # the boot took its time: the steps' phase is not the second's
+    # From 60 ms on: CircuitPython's own start-up work holds this loop about 50 ms after its
+    # first pass (measured; no step is written meanwhile).
+    wire = [(t, b) for t, b in run.outputs["out1"] if t > 60 * ticks.NS_PER_MS]
+    assert len(wire) > 330
+    lags = []
+    for t, low in wire:
+        ms = ticks.ms64(origin, t - wires.BYTE_NS)
+        ms -= (ms - low) & 0x7F  # the step whose value the byte carries, at or before
+        lags.append(t - ticks.ns_when(origin, ms))
+    assert wires.BYTE_NS <= min(lags) and max(lags) < wires.BYTE_NS + 60_000, (min(lags), max(lags))
+    long_ticks = [b - a for (a, _), (b, _) in zip(wire, wire[1:]) if b - a > 1_500_000]
+    assert long_ticks  # the two-raw-tick values the model has are there on the board too
 
 
 def test_usb_packets_carry_whole_messages(demo):

@@ -261,6 +261,8 @@ def _result(raw, job, timed_inputs):
     result.usb_packets = [(_ns(raw, c), tuple(p)) for c, *p in raw["usb_packets"]]
     result.outputs["usb"] = usbmidi.packets_to_timed_bytes(result.usb_packets)
     result.end_ns = _ns(raw, raw["session_end_cycles"])
+    # The chip's us timer counts from power-up; the inputs' time 0 is the first pass.
+    result.timer_us_at_zero = int(raw["t0_cycles"] * CYCLE_NS) // 1000
     # A byte still on the wire when the run ends has not left (the UART model books its end
     # time when it is written).
     for port in ("out1", "out2", "out3", "out4"):

@@ -231,7 +231,7 @@ def _run_firmware(w, console, boot_out):
 
 
 def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock_in=(), python_costs=False,
-             usbh=None):
+             usbh=None, timer_us_at_zero=None):
     """Run the box. ``inputs``: {port: [(time_ns, bytes)]}; ``events``: [(time_ns, action, button)],
     or (time_ns, "plug" | "unplug", "usbh") for the device on the USB host port.
 
@@ -244,12 +244,16 @@ def simulate(config_text, inputs=None, events=(), until_ms=None, nvm=None, clock
     ``result.nvm``: a power cycle). ``clock_in``: [(time_ns, high)], the clock-in jack's level
     from that time (its input inverter makes the pin read the opposite). ``python_costs``: charge
     the firmware's own Python operation by operation (pycost.py, calibrated against the board
-    engine) instead of a fixed cost per read and per byte. Returns a ``SimResult``."""
+    engine) instead of a fixed cost per read and per byte. ``timer_us_at_zero``: the chip's us timer
+    at time 0, to step ``supervisor.ticks_ms`` as CircuitPython's tick does (host_tools/sim/ticks.py;
+    a board run's ``timer_us_at_zero`` to step with it), or None for exact ms. Returns a
+    ``SimResult``."""
     inputs = inputs or {}
     w = _world.World(until_ns=None if until_ms is None else int(round(until_ms * NS_PER_MS)))
     if nvm is not None:
         w.nvm[: len(nvm)] = bytes(nvm)
     w.python_costs = python_costs
+    w.timer_us_at_zero = timer_us_at_zero
     w.passes = 0
     w.pass_log = []  # (start_ns, length_ns) of every main-loop pass
     w.last_pass_ns = 0

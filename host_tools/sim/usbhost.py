@@ -22,7 +22,7 @@ three frames.
 
 from collections import deque
 
-from host_tools.sim import costs
+from host_tools.sim import costs, ticks
 from host_tools.sim import world as _world
 from host_tools.sim.wires import Wire
 
@@ -173,4 +173,5 @@ def deadline(t_ns, timeout_ms):
     times), or None for 0 (for ever)."""
     if not timeout_ms:
         return None
-    return (t_ns // NS_PER_MS + timeout_ms) * NS_PER_MS
+    origin = _world.current().timer_us_at_zero
+    return ticks.ns_when(origin, ticks.ms64(origin, t_ns) + timeout_ms)

@@ -78,6 +78,7 @@ class World:
         self.stop_check = None
         self.pass_marker = None  # called at each main-loop pass (the runner counts them)
         self.python_costs = False  # charge the firmware's Python (pycost.py) instead of per byte
+        self.timer_us_at_zero = None  # the chip's us timer at time 0, or None: exact ms (ticks.py)
 
     def tx_wire(self, pin_number):
         """The wire a transmitter on this GPIO drives (an unconnected one if no jack)."""

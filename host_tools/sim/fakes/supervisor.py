@@ -1,9 +1,10 @@
 """Fake ``supervisor``: ticks_ms from the virtual clock, as a 29-bit counter.
 
-As on the board, the counter starts 65,536 ms before its first wrap, so any session longer than
-about a minute exercises the firmware's wrap-safe tick arithmetic."""
+Its ms steps as CircuitPython's on the RP2040 (host_tools/sim/ticks.py). As on the board, the
+counter starts 65,536 ms before its first wrap, so any session longer than about a minute
+exercises the firmware's wrap-safe tick arithmetic."""
 
-from host_tools.sim import costs
+from host_tools.sim import costs, ticks
 from host_tools.sim import world as _world
 
 _TICKS_PERIOD = 1 << 29
@@ -13,7 +14,7 @@ _TICKS_START = _TICKS_PERIOD - 65536
 def ticks_ms():
     w = _world.current()
     w.charge(costs.TICKS_MS)
-    return (_TICKS_START + w.now_ns // 1_000_000) % _TICKS_PERIOD
+    return (_TICKS_START + ticks.ms64(w.timer_us_at_zero, w.now_ns)) % _TICKS_PERIOD
 
 
 class _Runtime:
