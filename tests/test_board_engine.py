@@ -154,8 +154,8 @@ def test_the_simulators_tick_model_steps_where_circuitpythons_ms_tick_does():
     run = engine.board_run(None, {}, until_ms=400, files=FILES, tree={"code.py": TICK_WRITER})
     origin = run.timer_us_at_zero
     assert origin > 1_000_000  # the boot took its time: the steps' phase is not the second's
-    # From 60 ms on: CircuitPython's own start-up work holds this loop about 50 ms after its
-    # first pass (measured; no step is written meanwhile).
+    # From 60 ms on: something holds this loop for about 50 ms right after its first pass (no
+    # step is written meanwhile; cause not known, and the firmware's passes show no such hold).
     wire = [(t, b) for t, b in run.outputs["out1"] if t > 60 * ticks.NS_PER_MS]
     assert len(wire) > 330
     lags = []
