@@ -196,14 +196,16 @@ class Box:
         if cv_work:
             # What waits for the DIN and USB wires goes out first: the engine's work can take
             # 2 ms (a note's DAC writes), and a message queued behind a busy wire waited for it.
-            # (The call after the engine's work hands the engine its next queued message, taken
-            # only once it has played this one. It sends the DIN wires nothing new: their room is
-            # estimated at the pass's ms tick. In a chord that costs up to 0.6 ms: issue 14.)
             if merger.queued:
                 merger.write_outputs(now)
             cv.service(now, cv_work)  # type: ignore[union-attr]  # cv_work is 0 without an engine
             got = 1
-        if merger.queued:
+            # Then only the engine's next queued message, which it takes now that it has played
+            # this one: the DIN wires' room is estimated at the pass's ms tick, so they have no
+            # more than a moment ago (writing them again cost a chord's passes up to 0.6 ms).
+            if merger.queued:
+                merger.hand_whole()
+        elif merger.queued:
             merger.write_outputs(now)
         # The rest of the work timed in ms, once a tick, after the outputs. A pass that forwarded
         # input or played a CV note leaves it to a later pass, up to _TICK_WORK_LATE_MS late, so

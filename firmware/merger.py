@@ -1228,12 +1228,13 @@ class Merger:
             else:
                 self.drain(o, now)
         if self.queued & whole:
-            self._hand_whole()
+            self.hand_whole()
 
-    def _hand_whole(self):
+    def hand_whole(self):
         # The outputs in ``whole`` (the CV engine) take whole messages, ``take(status, data1,
         # data2)`` (0 for the bytes a message lacks), until one returns 0 (it holds one: the
-        # rest stays queued): timing bytes from the lane first, then the ring. Their ring never
+        # rest stays queued): timing bytes from the lane first, then the ring. Part of
+        # ``write_outputs``; ``app`` calls it alone right after the engine played a message. Their ring never
         # uses running status (``set_output_modes``) and carries only channel messages and
         # System Reset (``router.build_masks`` routes nothing else to the CV engine), so every
         # message starts with its status byte and DATA_LENGTH gives its length.
