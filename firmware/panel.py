@@ -209,10 +209,12 @@ class Panel:
             return ACTION_NONE
         self.last = now
         # "now is at or past t", wrap-safe, inlined (a function call costs more than the test).
+        # One of the button scan, the LED frame's composition and its write a tick: every 20 ms
+        # the scan and the frame fell due in the same tick, a pass of 0.9 ms on the board.
         if ((now - self.next_scan) & _MASK) < _HALF:
             self.next_scan = (now + _SCAN_MS) & _MASK
             self._scan(now)
-        if ((now - self.next_led) & _MASK) < _HALF:
+        elif ((now - self.next_led) & _MASK) < _HALF:
             self.next_led = (now + LED_MS) & _MASK
             self._leds(now)
         elif self.frame_ready:

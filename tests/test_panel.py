@@ -268,6 +268,32 @@ def test_leds_are_written_only_when_they_change_and_at_most_every_led_ms():
     assert all(b - a >= panel.LED_MS for a, b in zip(times, times[1:]))
 
 
+def test_the_scan_the_frame_and_its_write_never_share_a_tick():
+    # Each is a few hundred us on the board; the three in one pass made it 0.9 ms, which ended
+    # right at the next ms tick (docs/board-engine.md, "Where the two engines' ms ticks differ").
+    r = Rig()
+    work = {}
+    for name in ("_scan", "_leds", "write_leds"):
+        def record(*args, _name=name, _real=getattr(r.p, name)):
+            work.setdefault(r.now, []).append(_name)
+            return _real(*args)
+        setattr(r.p, name, record)
+    for _ in range(300):  # a byte every 3 ms, then silence: frames change, and are written
+        r.last_rx[0] = r.now
+        r.run(3)
+    r.run(300)
+    assert max(len(names) for names in work.values()) == 1, [(t, n) for t, n in work.items() if len(n) > 1]
+    scans = [t for t, names in work.items() if "_scan" in names]
+    frames = [t for t, names in work.items() if "_leds" in names]
+    writes = [t for t, names in work.items() if "write_leds" in names]
+    assert {b - a for a, b in zip(scans, scans[1:])} == {panel._SCAN_MS}
+    # A frame is composed a tick late when the scan is due, which keeps the scan's grid: its
+    # period stays LED_MS, give or take that tick.
+    assert len(frames) >= 1200 // panel.LED_MS - 1
+    assert all(panel.LED_MS <= b - a <= panel.LED_MS + 1 for a, b in zip(frames, frames[1:]))
+    assert len(writes) >= 2 and all(any(0 < w - f <= 2 for f in frames) for w in writes)
+
+
 def test_brightness_scales_the_colours_and_zero_is_dark():
     assert panel.palette(1.0)[3 * panel.C_PRESET:3 * panel.C_PRESET + 3] == bytes((255, 0, 0))  # GRB green
     assert panel.palette(0.2)[3 * panel.C_PRESET] == 51
