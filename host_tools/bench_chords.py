@@ -23,18 +23,7 @@ from host_tools.figures import NS_PER_MS
 from host_tools.sim import runner
 
 CHORD_STARTS_MS = (100, 250, 400, 550)
-RELEASE_MS = 80
 UNTIL_MS = 800
-
-
-def chords():
-    lines = []
-    for k, t in enumerate(CHORD_STARTS_MS):
-        for ch in range(4):
-            lines.append(((t + ch) * NS_PER_MS, bytes([0x90 | ch, 48 + 7 * ch + k, 90])))
-        for ch in range(4):
-            lines.append(((t + RELEASE_MS + ch) * NS_PER_MS, bytes([0x80 | ch, 48 + 7 * ch + k, 0])))
-    return lines
 
 
 def controllers(every_ms):
@@ -53,8 +42,8 @@ def run(every_ms, files=None):
     from host_tools.board import engine
 
     config = (runner.REPO / "config.json").read_text()
-    result = engine.board_run(config, {"in1": chords(), "in3": controllers(every_ms)}, until_ms=UNTIL_MS,
-                              files=files or engine.find_files())
+    inputs = {"in1": calibration.cv_chords(CHORD_STARTS_MS), "in3": controllers(every_ms)}
+    result = engine.board_run(config, inputs, until_ms=UNTIL_MS, files=files or engine.find_files())
     in3 = result.counters.get("in3", {})
     passes = sorted(n for t, n in calibration.pass_log(result) if t > 50 * NS_PER_MS)
     return {

@@ -18,7 +18,7 @@ import json
 import math
 import sys
 
-from host_tools.sim import runner, ticks
+from host_tools.sim import runner
 from host_tools.sim import world as _world
 
 NS_PER_MS = 1_000_000
@@ -65,7 +65,7 @@ def _no_room_for_the_metronome(w):
 
 def _panel(w, what):
     supervisor = sys.modules["supervisor"]  # the fake, as the firmware imported it
-    now = (supervisor._TICKS_START + ticks.ms64(w.timer_us_at_zero, w.now_ns)) % supervisor._TICKS_PERIOD
+    now = supervisor.ticks_at(w)
     app = sys.modules.get("firmware.app")
     box = getattr(app, "box", None)
     if box is None:  # still booting: the panel acts once the box runs

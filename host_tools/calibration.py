@@ -60,10 +60,11 @@ def _running_status_notes():
     return lines
 
 
-def _cv_chord():
-    # Four notes on channels 1-4: one per CV voice (default CV), so each writes its DACs.
+def cv_chords(starts_ms=(30.0, 160.0, 290.0)):
+    """A chord at each of ``starts_ms``: four notes 1 ms apart on channels 1-4, one per CV voice
+    (default CV), so each writes its DACs; released 80 ms later (also host_tools/bench_chords.py)."""
     lines = []
-    for k, t in enumerate((30.0, 160.0, 290.0)):
+    for k, t in enumerate(starts_ms):
         for ch in range(4):
             lines.append((_ms(t + ch * 1.0), bytes([0x90 | ch, 48 + 7 * ch + k, 90])))
         for ch in range(4):
@@ -91,7 +92,7 @@ def reference_session():
     """(config text, inputs, events, until_ms) of the reference session (SECTIONS)."""
     start = dict((name, t0) for name, t0, _ in SECTIONS)
     in1 = (_shift(_clock_stream(10, 400, 10.4), start["clock"])
-           + _shift(_cv_chord(), start["cv_chord"])
+           + _shift(cv_chords(), start["cv_chord"])
            + _shift(_clock_stream(10, 400, 10.4), start["preset_switch"]))
     in2 = _shift(_running_status_notes(), start["notes_running_status"])
     t = start["preset_switch"]

@@ -14,6 +14,12 @@ _TICKS_START = _TICKS_PERIOD - 65536
 def ticks_ms():
     w = _world.current()
     w.charge(costs.TICKS_MS)
+    return ticks_at(w)
+
+
+def ticks_at(w):
+    """What ``ticks_ms()`` reads in world ``w`` now, without charging the call (the tools'
+    events that act as the firmware would at this moment)."""
     return (_TICKS_START + ticks.ms64(w.timer_us_at_zero, w.now_ns)) % _TICKS_PERIOD
 
 
