@@ -1,5 +1,7 @@
-"""``make bench``'s board figures: cycles per main-loop pass on real CircuitPython (the board
-engine, docs/board-engine.md), for the firmware and for a bare loop in the same run.
+"""``make bench``'s board figures: CPU cycles per main-loop pass on real CircuitPython (the board
+engine, docs/board-engine.md), and their time at the CPU clock each runs at (the firmware sets
+200 MHz, the bare loop keeps CircuitPython's 125), for the firmware and for a bare loop in the
+same run.
 
 The firmware runs a scripted session (the default config, with a second preset that routes every
 input to out1 and the CV engine only, so the switch ends a held note on the outputs it leaves);
@@ -15,7 +17,6 @@ import statistics
 from host_tools.board import engine
 from host_tools.sim import runner
 
-CYCLE_NS = engine.CYCLE_NS
 MS = 1_000_000
 WINDOW_MS = 2.0  # a byte is read within one pass and sent within the same pass
 # A lone F8 (0.32 ms on the wire) is read a pass or two after its stop bit: its pass starts
@@ -113,12 +114,12 @@ def two_preset_config(copy=False):
 
 
 def pass_starts(result):
-    """(start ns, cycles) of every pass in the session."""
+    """(start ns, CPU cycles) of every pass in the session."""
     out = []
     t = 0
-    for c in result.pass_cycles:
+    for c, ns in zip(result.pass_cycles, result.pass_ns):
         out.append((t, c))
-        t += c * CYCLE_NS
+        t += ns
     return out
 
 
@@ -198,8 +199,14 @@ def firmware_figures(files):
         "gc_collections_playing": fw.board["gc_collections_playing"],
         "heap_free_after_boot": fw.board["heap_free_after_boot"],
         "forwarded_ok": len(fw.outputs["out1"]) >= len(FORWARD_AT),
+        "clk_sys_hz": fw.clk_sys_hz,
     }
     return figures, fw
+
+
+def pass_ms(figures, name):
+    """A figure of ``figures`` (CPU cycles) as time, at the CPU clock of its run."""
+    return figures[name] * 1000 / figures["clk_sys_hz"]
 
 
 def measure(files):
@@ -212,12 +219,12 @@ def measure(files):
     return {
         "firmware": firmware,
         "bare": {"idle": idle(barep), "forward": scenario(barep, FORWARD_AT, F8_WINDOW_MS),
-                 "forwarded_ok": len(bare.outputs["out1"]) == len(FORWARD_AT)},
+                 "forwarded_ok": len(bare.outputs["out1"]) == len(FORWARD_AT), "clk_sys_hz": bare.clk_sys_hz},
     }
 
 
 def main():
-    print("Board engine: CircuitPython 10.3 on an emulated RP2040 at 125 MHz, cycles per main-loop pass")
+    print("Board engine: CircuitPython 10.3 on an emulated RP2040, CPU cycles per main-loop pass and their time")
     try:
         files = engine.find_files()
     except engine.Missing as e:
@@ -226,25 +233,27 @@ def main():
     figures = measure(files)
     fw, bare = figures["firmware"], figures["bare"]
 
-    def row(name, cycles, base=None):
+    def row(name, run, key, base=None):
+        cycles = run[key]
         if cycles is None:
             print("  %-46s %10s" % (name, "n/a"))
             return
-        ratio = " (%.1fx the bare loop)" % (cycles / base) if base else ""
-        print("  %-46s %10d cycles %8.3f ms%s" % (name, cycles, cycles * CYCLE_NS / MS, ratio))
+        ratio = " (%.1fx the bare loop)" % (cycles / base[key]) if base else ""
+        print("  %-46s %10d cycles %8.3f ms%s" % (name, cycles, pass_ms(run, key), ratio))
 
+    print("  (the firmware at %d MHz, the bare loop at %d MHz)" % (fw["clk_sys_hz"] // 1_000_000, bare["clk_sys_hz"] // 1_000_000))
     print("  (a pass: from one busio.UART.readinto of in1 to the next; the longest pass within %g ms"
           " of the event, %g ms of an F8, median over the events)" % (WINDOW_MS, F8_WINDOW_MS))
-    row("bare loop, idle", bare["idle"])
-    row("bare loop, forward one byte", bare["forward"])
-    row("firmware, idle", fw["idle"], bare["idle"])
-    row("firmware, forward F8 to every output", fw["forward"], bare["forward"])
-    row("firmware, CV note: the pass forwarding it", fw["cv_note"])
-    row("firmware, CV note: the next (CV engine, DAC)", fw["cv_note_after"])
-    row("firmware, clock tick with a pulse", fw["clock_pulse"])
-    row("firmware, preset switch", fw["preset_switch"])
-    row("firmware, longest pass with no input (panel)", fw["quiet_longest"])
-    row("firmware, longest pass while playing", fw["longest_playing"])
+    row("bare loop, idle", bare, "idle")
+    row("bare loop, forward one byte", bare, "forward")
+    row("firmware, idle", fw, "idle", bare)
+    row("firmware, forward F8 to every output", fw, "forward", bare)
+    row("firmware, CV note: the pass forwarding it", fw, "cv_note")
+    row("firmware, CV note: the next (CV engine, DAC)", fw, "cv_note_after")
+    row("firmware, clock tick with a pulse", fw, "clock_pulse")
+    row("firmware, preset switch", fw, "preset_switch")
+    row("firmware, longest pass with no input (panel)", fw, "quiet_longest")
+    row("firmware, longest pass while playing", fw, "longest_playing")
     print("  allocated while playing: %s blocks, %s collections"
           % (fw["allocated_blocks_playing"], fw["gc_collections_playing"]))
     print("  heap free after boot: %s bytes" % fw["heap_free_after_boot"])

@@ -92,20 +92,21 @@ def measure(files):
     figures = {}
     for k, (name, _) in enumerate(OPERATIONS):
         figures[name] = int(statistics.median(cycles[rep * per_rep + 1 + k] for rep in range(REPEATS)))
-    return figures
+    return figures, result.clk_sys_hz
 
 
 def main():
-    print("Board engine: cycles per operation (CircuitPython 10.3, emulated RP2040 at 125 MHz; each"
-          " figure includes one readinto of in1, the first row)")
+    print("Board engine: CPU cycles per operation and their time (CircuitPython 10.3, emulated RP2040;"
+          " each figure includes one readinto of in1, the first row)")
     try:
         files = engine.find_files()
     except engine.Missing as e:
         print("  skipped: %s" % e)
         return None
-    figures = measure(files)
+    figures, hz = measure(files)
+    print("  (the firmware's CPU clock: %d MHz)" % (hz // 1_000_000))
     for name, cycles in figures.items():
-        print("  %-46s %8d cycles %7.3f ms" % (name, cycles, cycles * engine.CYCLE_NS / 1e6))
+        print("  %-46s %8d cycles %7.3f ms" % (name, cycles, cycles * 1000 / hz))
     return figures
 
 

@@ -21,7 +21,6 @@ import statistics
 STREAM_MS = 300
 BYTE_MS = 0.32  # one DIN byte on the wire
 PIO_FIFO_BYTES = 8  # a PIO input's joined RX FIFO (the hardware UARTs hold 32)
-CYCLE_MHZ = 125
 PORTS = ("in1", "in2", "in3", "in4")
 
 
@@ -84,17 +83,17 @@ def judge(result, inputs):
     # Passes: (start ns, cycles); the session's time 0 is the first pass.
     starts = []
     t = 0
-    ns_per_cycle = 1000 / CYCLE_MHZ
-    for c in result.pass_cycles:
-        starts.append((t, c))
-        t += c * ns_per_cycle
-    idle_passes = [c for s, c in starts if s > last_arrival + 100_000_000]
-    busy = [c for s, c in starts if 1_000_000 <= s <= last_arrival]
+    for c, ns in zip(result.pass_cycles, result.pass_ns):
+        starts.append((t, c, ns))
+        t += ns
+    idle_passes = [c for s, c, _ in starts if s > last_arrival + 100_000_000]
+    busy = [c for s, c, _ in starts if 1_000_000 <= s <= last_arrival]
+    busy_ns = [ns for s, _, ns in starts if 1_000_000 <= s <= last_arrival]
     idle = statistics.median(idle_passes) if idle_passes else None
     load = sum(c - idle for c in busy if c > idle) / sum(busy) if busy and idle else None
     return {
         "messages": sent, "lost": lost, "load": load, "idle_cycles": idle,
-        "longest_pass_ms": max(busy) / CYCLE_MHZ / 1000 if busy else None,
+        "longest_pass_ms": max(busy_ns) / 1e6 if busy_ns else None,
         "fifo_ms": PIO_FIFO_BYTES * BYTE_MS,
         "uart_overflow": {p: result.counters.get(p, {}).get("rx_overflow", 0) for p in ("in1", "in2")},
     }

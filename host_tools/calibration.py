@@ -15,7 +15,6 @@ import sys
 
 from host_tools.figures import NS_PER_MS
 from host_tools.sim import report, runner
-from host_tools.sim.costs import CYCLE_NS
 
 TOLERANCE = 0.30  # sim within 30 % of the board (issue 13)
 # The first passes after "Thruway ready" finish the start-up (first LED frame, first panel scan):
@@ -139,14 +138,14 @@ def figures(result, start_ms=None, end_ms=None):
 
 def pass_log(result):
     """(start_ns, length_ns) of every pass, from either engine."""
-    cycles = getattr(result, "pass_cycles", None)
-    if cycles is None:
+    lengths = getattr(result, "pass_ns", None)
+    if lengths is None:
         return result.pass_log  # the simulator's, or a _Window's
     log = []
     t = 0
-    for c in cycles:
-        log.append((t, c * CYCLE_NS))
-        t += c * CYCLE_NS
+    for ns in lengths:
+        log.append((t, ns))
+        t += ns
     return log
 
 

@@ -59,6 +59,18 @@ while True:
 """
 
 
+# A loop on in1 whose UART is made before or after the CPU clock goes to 200 MHz
+# (docs/board-engine.md, "The CPU clock").
+CLOCK_AND_UART = """import board, busio, microcontroller
+%s
+buf = bytearray(8)
+while True:
+    uart.readinto(buf)
+"""
+UART_FIRST = "uart = busio.UART(board.GP0, board.GP1, baudrate=31250, timeout=0)"
+CLOCK_FIRST = "microcontroller.cpu.frequency = 200_000_000"
+
+
 def _demo_inputs():
     inputs = {}
     for port, path in DEMO.items():
@@ -166,6 +178,21 @@ def test_the_simulators_tick_model_steps_where_circuitpythons_ms_tick_does():
     assert wires.BYTE_NS <= min(lags) and max(lags) < wires.BYTE_NS + 60_000, (min(lags), max(lags))
     long_ticks = [b - a for (a, _), (b, _) in zip(wire, wire[1:]) if b - a > 1_500_000]
     assert long_ticks  # the two-raw-tick values the model has are there on the board too
+
+
+def test_a_uart_made_before_the_cpu_clock_changes_is_refused():
+    # Its divisor was set for a clk_peri of 125 MHz (clk_sys); CircuitPython's clock change leaves
+    # clk_peri on the USB PLL's 48 MHz, so its real wire would run at 12,000 baud. The engine's
+    # wire keeps 31250 whatever the divisor, so it checks the divisor instead.
+    late = CLOCK_AND_UART % (UART_FIRST + "\n" + CLOCK_FIRST)
+    with pytest.raises(engine.BoardError, match="UART0 runs at 12000 baud"):
+        engine.board_run(None, {}, until_ms=20, files=FILES, tree={"code.py": late.encode()})
+    run = engine.board_run(None, {}, until_ms=20, files=FILES,
+                           tree={"code.py": (CLOCK_AND_UART % (CLOCK_FIRST + "\n" + UART_FIRST)).encode()})
+    assert run.clk_sys_hz == 200_000_000
+    # The same CPU cycles in 5/8 of the time: 5 ns a cycle.
+    assert run.passes > 100
+    assert all(abs(ns - 5 * c) <= 8 for c, ns in zip(run.pass_cycles, run.pass_ns))
 
 
 def test_usb_packets_carry_whole_messages(demo):

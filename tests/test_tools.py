@@ -276,6 +276,7 @@ class BoardRun:
     def __init__(self, outputs, pass_cycles):
         self.outputs = outputs
         self.pass_cycles = pass_cycles
+        self.pass_ns = [c * 8 for c in pass_cycles]  # at 125 MHz
         self.counters = {}
 
 

@@ -13,7 +13,10 @@
 import fs from 'node:fs';
 import { ConsoleLogger, FIFO, LogLevel, RP2040 } from 'rp2040js';
 
-const CYCLE_NS = 8; // 125 MHz
+// The engine's unit of time: a cycle at 125 MHz. Every time it logs is in these units; the CPU
+// itself runs at clk_sys, which rp2040js follows from the PLL and CLOCKS registers (`cpuStep`).
+const CYCLE_NS = 8;
+const UNIT_HZ = 125e6;
 const BYTE_NS = 320000; // one DIN byte: 10 bits at 31250 baud
 const BIT_NS = 32000;
 const RX_TIMEOUT_NS = 32 * BIT_NS; // PL011 receive timeout: 32 bit periods of silence
@@ -46,6 +49,9 @@ const out = {
   usb_in: { delivered: 0, max_wait_ns: 0, pending_at_end: 0 }, // the usb input's packets
   drop_counters: null, // the merger's drop counters at the end, or null where not found
   resets: [],
+  clk_sys: [], // [cycles, Hz] each time clk_sys changes
+  clk_sys_hz: null, // clk_sys at the first pass
+  uart_baud: [null, null], // the baud rate each UART's divisor gives at the clk_peri it runs on
   end_cycles: 0,
   error: null,
 };
@@ -61,7 +67,14 @@ if (job.nvm) {
 }
 mcu.core.PC = 0x10000000;
 
-let cycles = 0; // emulated CPU cycles since power-up
+let cycles = 0; // time since power-up, in 125 MHz cycles (CYCLE_NS)
+// What one CPU cycle adds to `cycles`: 1 at 125 MHz, 0.625 at 200 MHz. PIO state machines run
+// at clk_sys too; the us timer, the wires and I2C keep their own time.
+let cpuStep = UNIT_HZ / mcu.clkSys;
+mcu.addClockListener((hz) => {
+  cpuStep = UNIT_HZ / hz;
+  out.clk_sys.push([cycles, hz]);
+});
 const machines = []; // every PIO state machine with its stepping state (below)
 const nowNs = () => cycles * CYCLE_NS;
 
@@ -243,6 +256,10 @@ const uartState = [0, 1].map((k) => patchUart(mcu.uart[k], k));
 function patchUart(uart, k) {
   const name = 'out' + (k + 1);
   const st = { starts: [], lastEnd: 0 };
+  // The wire below runs at 31250 baud whatever the divisor says; engine.py checks the divisor.
+  uart.onBaudRateChange = (baud) => {
+    out.uart_baud[k] = baud;
+  };
   const RXINTR = 1 << 4;
   const RTINTR = 1 << 6;
   uart.checkInterrupts = () => {
@@ -362,7 +379,7 @@ function wakeParked() {
       m.sm.checkWait(); // (rp2040js may have ended the wait itself as the FIFO was written)
       if (!m.sm.waiting) {
         m.parked = false;
-        m.next = cycles + (m.sm.cycles - m.parkedAt) * smDivider(m.sm);
+        m.next = cycles + (m.sm.cycles - m.parkedAt) * smDivider(m.sm) * cpuStep;
         woke = true;
       }
     }
@@ -414,7 +431,7 @@ function pioStep() {
       continue;
     }
     const { sm } = m;
-    const div = smDivider(sm);
+    const div = smDivider(sm) * cpuStep;
     while (m.next <= cycles) {
       const before = sm.cycles;
       sm.step();
@@ -460,10 +477,11 @@ function onPass() {
   if (t0 === null) {
     t0 = cycles;
     out.t0_cycles = cycles;
+    out.clk_sys_hz = mcu.clkSys;
     startSession();
   }
   if (lastPass !== null) {
-    out.passes.push(cycles - lastPass);
+    out.passes.push(Math.round(cycles - lastPass));
   }
   lastPass = cycles;
   passCount++;
@@ -776,7 +794,7 @@ function run(limitCycles) {
       cycles += skip;
       clock.tick(skip * CYCLE_NS);
     } else {
-      const c = core.executeInstruction();
+      const c = core.executeInstruction() * cpuStep;
       cycles += c;
       clock.tick(c * CYCLE_NS);
     }

@@ -26,8 +26,11 @@ from host_tools.sim.wires import din_arrival_times
 HERE = Path(__file__).resolve().parent
 ENGINE_JS = HERE / "engine.mjs"
 NODE_MODULES = HERE / "node_modules"
-CYCLE_NS = 8  # 125 MHz
-CPU_HZ = 125_000_000
+# The engine logs time in cycles at 125 MHz (engine.mjs: `cycles`), whatever clock the CPU runs
+# at; a pass's CPU cycles are its time at the chip's clk_sys (BoardResult.pass_cycles).
+CYCLE_NS = 8
+UNIT_HZ = 125_000_000
+MIDI_BAUD = 31250
 SHARED = runner.REPO.parent / "shared" / "circuitpython"
 # (option, environment variable, file in ../shared/circuitpython, where a user gets it)
 FILES = {
@@ -116,7 +119,9 @@ class BoardResult(runner.SimResult):
         super().__init__()
         self.board = {}
         self.usb_packets = []  # (time_ns, (b0, b1, b2, b3)) as the host received them
-        self.pass_cycles = []  # cycles of every main-loop pass in the session
+        self.pass_cycles = []  # CPU cycles of every main-loop pass in the session, at clk_sys
+        self.pass_ns = []  # the same passes' lengths in ns
+        self.clk_sys_hz = UNIT_HZ  # the CPU clock the firmware ran its main loop at
 
 
 def firmware_constant(name, module="board_io"):
@@ -241,7 +246,7 @@ DROP_COUNTER_OUTPUTS = _OUTPUTS[:_OUTPUTS.index("usbh")]
 
 def _ns(raw, cycles):
     """Session time of an emulated cycle count: 0 is the first main-loop pass."""
-    return (cycles - raw["t0_cycles"]) * CYCLE_NS
+    return round((cycles - raw["t0_cycles"]) * CYCLE_NS)  # (the engine's time steps by 5 ns at 200 MHz)
 
 
 def _result(raw, job, timed_inputs):
@@ -267,8 +272,16 @@ def _result(raw, job, timed_inputs):
     # time when it is written).
     for port in ("out1", "out2", "out3", "out4"):
         result.outputs[port] = [(t, b) for t, b in result.outputs[port] if t <= result.end_ns]
+    # A UART whose divisor does not give MIDI's baud at the clock it runs on (made before the CPU
+    # clock changed): the real wire would carry garbage, where the engine's wire keeps 31250 baud.
+    for k, baud in enumerate(raw["uart_baud"]):
+        if baud is not None and abs(baud - MIDI_BAUD) > MIDI_BAUD // 100:
+            raise BoardError("board engine: UART%d runs at %d baud, not %d (its divisor was set at"
+                             " another CPU clock)" % (k, baud, MIDI_BAUD))
     passes = raw["passes"]
-    result.pass_cycles = passes
+    result.clk_sys_hz = raw["clk_sys_hz"]
+    result.pass_ns = [p * CYCLE_NS for p in passes]
+    result.pass_cycles = [round(p * result.clk_sys_hz / UNIT_HZ) for p in passes]
     result.passes = len(passes)
     result.max_pass_ns = max(passes) * CYCLE_NS if passes else 0
     result.cpu_ns = None  # the CPU never idles on the board: no load figure
@@ -458,29 +471,29 @@ def percentile(sorted_values, q):
 
 def board_figures(raw, result):
     """summary.json's ``board`` section (docs/board-engine.md defines each figure)."""
-    passes = sorted(raw["passes"])
+    passes = sorted(result.pass_cycles)
     heap = raw.get("heap") or {}
     playing = _playing_window(result)
     longest_playing = 0
+    longest_playing_ns = 0
     if playing:
-        c = raw["t0_cycles"]
-        t = c
-        for p in raw["passes"]:
-            start_ns = (t - raw["t0_cycles"]) * CYCLE_NS
-            t += p
+        start_ns = 0
+        for p, ns in zip(result.pass_cycles, result.pass_ns):
             if playing[0] <= start_ns <= playing[1] and p > longest_playing:
                 longest_playing = p
+                longest_playing_ns = ns
+            start_ns += ns
     t0 = raw["t0_cycles"]
     allocs = [c for c in raw["alloc_events"] if c >= t0]
     marks = [c for c in raw["gc_marks"] if c >= t0]
     collections = 0
     last = None
     for c in marks:
-        if last is None or c - last > CPU_HZ // 1000:  # marks more than 1 ms apart: another collection
+        if last is None or c - last > UNIT_HZ // 1000:  # marks more than 1 ms apart: another collection
             collections += 1
         last = c
     figures = {
-        "cpu_hz": CPU_HZ,
+        "cpu_hz": result.clk_sys_hz,
         "boot_ms": round(t0 * CYCLE_NS / NS_PER_MS, 3),
         "pass_cycles": {
             "count": len(passes),
@@ -492,6 +505,7 @@ def board_figures(raw, result):
             "max": passes[-1] if passes else None,
         },
         "longest_pass_playing_cycles": longest_playing,
+        "longest_pass_playing_ms": round(longest_playing_ns / NS_PER_MS, 3),
         "playing_ms": [round(playing[0] / NS_PER_MS, 3), round(playing[1] / NS_PER_MS, 3)] if playing else None,
         "heap_free_after_boot": heap.get("ready_free"),
         "heap_free_measured_at_start": heap.get("free_at_start"),
