@@ -199,13 +199,16 @@ class I2C:
 
     def _zero_length_write(self, address):
         """Bit-banged address-only write: True if a device acknowledged."""
-        self._world_charge(costs.I2C_WRITETO_CPU + self.bus_ns(9 + 2))
+        self._world_charge(costs.I2C_WRITETO_CPU, self.bus_ns(9 + 2))
         if address == GENERAL_CALL:
             return bool(self._general_call_targets())
         return self._device(address) is not None
 
-    def _world_charge(self, ns):
-        _world.current().charge(ns)
+    def _world_charge(self, cpu_ns, bus_ns):
+        # The CPU's part of a transaction, then its bus time (the call blocks until the bus is done).
+        w = _world.current()
+        w.charge(cpu_ns)
+        w.wait(bus_ns)
 
     def probe(self, address):
         self._check_deinit()
@@ -220,13 +223,13 @@ class I2C:
         w.charge(costs.I2C_WRITETO_CPU)
         found = []
         for addr in range(SCAN_FIRST, SCAN_LAST + 1):
-            w.charge(self.bus_ns(9 + 2))
+            w.wait(self.bus_ns(9 + 2))
             if self._device(addr) is not None:
                 found.append(addr)
         return found
 
     def _absent(self):
-        self._world_charge(costs.I2C_WRITETO_CPU + BUS_TIMEOUT_NS)
+        self._world_charge(costs.I2C_WRITETO_CPU, BUS_TIMEOUT_NS)
         raise OSError(ABSENT_ERRNO, "I2C bus timeout: no device answered")
 
     def _deliver_write(self, address, data):
@@ -255,7 +258,7 @@ class I2C:
             return
         if not self._present(address):
             self._absent()
-        self._world_charge(costs.I2C_WRITETO_CPU + self.bus_ns(1 + 9 * (1 + len(data)) + 1))
+        self._world_charge(costs.I2C_WRITETO_CPU, self.bus_ns(1 + 9 * (1 + len(data)) + 1))
         self._deliver_write(address, data)
 
     def readfrom_into(self, address, buffer, *, start=0, end=None):
@@ -270,7 +273,7 @@ class I2C:
         dev = None if address == GENERAL_CALL else self._device(address)
         if dev is None:
             self._absent()
-        self._world_charge(costs.I2C_WRITETO_CPU + self.bus_ns(1 + 9 * (1 + len(target)) + 1))
+        self._world_charge(costs.I2C_WRITETO_CPU, self.bus_ns(1 + 9 * (1 + len(target)) + 1))
         self._read_into(dev, target)
 
     @staticmethod
@@ -308,11 +311,11 @@ class I2C:
         if dev is None:
             if not data:
                 # The bit-banged empty write fails at once with a NACK.
-                self._world_charge(costs.I2C_WRITETO_CPU + self.bus_ns(9 + 1))
+                self._world_charge(costs.I2C_WRITETO_CPU, self.bus_ns(9 + 1))
                 raise OSError(errno.ENODEV, f"No device at address 0x{address:02x}")
             self._absent()
         bits = 1 + 9 * (1 + len(data)) + 1 + 9 * (1 + len(target)) + 1
-        self._world_charge(costs.I2C_WRITETO_CPU + self.bus_ns(bits))
+        self._world_charge(costs.I2C_WRITETO_CPU, self.bus_ns(bits))
         if data:
             self._deliver_write(address, data)
         self._read_into(dev, target)

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from host_tools.sim import pycost
+from host_tools.sim import costs, pycost
 from host_tools.sim import world as _world
 from host_tools.sim.usb import UsbLink
 from host_tools.sim.wires import din_arrival_times
@@ -184,7 +184,8 @@ def _restart_hardware(w):
     w.__dict__.pop("drive", None)
     w.watchdog_deadline_ns = None
     _purge_modules()
-    w.charge(REBOOT_NS)
+    w.cpu_hz = costs.UNIT_HZ  # the chip restarts at CircuitPython's clock
+    w.wait(REBOOT_NS)
 
 
 def _run_boot(w, boot_out):

@@ -50,7 +50,8 @@ class SPI:
             raise RuntimeError("Function requires lock")
         data = bytes(buffer[start:end])
         w = _world.current()
-        w.charge(costs.SPI_WRITE_BASE + len(data) * 8 * 1_000_000_000 // self.baudrate)
+        w.charge(costs.SPI_WRITE_BASE)
+        w.wait(len(data) * 8 * 1_000_000_000 // self.baudrate)
         for listener in self._listeners:
             listener(data)
 

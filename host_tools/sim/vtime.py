@@ -32,7 +32,7 @@ def make_module(real_time):
     def sleep(seconds):
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")
-        _world.current().charge(int(seconds * 1e9))
+        _world.current().wait(int(seconds * 1e9))
 
     def time():
         return _EPOCH_2000 + _world.current().now_ns // 1_000_000_000

@@ -65,6 +65,8 @@ class World:
         self._seq = 0
         self.signals = SignalRecorder(self)
         self.cpu_ns = 0  # CPU time charged so far (for load figures)
+        self.cpu_hz = costs.UNIT_HZ  # the CPU clock (microcontroller.cpu.frequency)
+        self._cpu_rest = 0  # what charge's scaling has not yet added (ns x Hz)
         self.din_inputs = {}  # GPIO number -> wires.DinInput
         self.tx_wires = {}  # GPIO number -> wires.Wire
         self.usb = None  # usb.UsbLink when the simulated host is attached
@@ -144,7 +146,17 @@ class World:
         self.charge(call_ns)
 
     def charge(self, ns):
-        """Spend ``ns`` of CPU time: advance the clock, running every event due on the way."""
+        """Spend CPU time, ``ns`` at 125 MHz (costs.UNIT_HZ): at the clock the firmware set
+        (``cpu_hz``) it takes ns x 125 MHz / cpu_hz. Advances the clock, running every event due
+        on the way."""
+        if self.cpu_hz != costs.UNIT_HZ:
+            ns, self._cpu_rest = divmod(ns * costs.UNIT_HZ + self._cpu_rest, self.cpu_hz)
+        self.cpu_ns += ns
+        self.advance_to(self.now_ns + ns)
+
+    def wait(self, ns):
+        """Spend ``ns`` the CPU waits out whatever its clock: a wire's time in a blocking call, a
+        flash write, a sleep."""
         self.cpu_ns += ns
         self.advance_to(self.now_ns + ns)
 

@@ -24,6 +24,7 @@ class Processor:
         if value < 20_000_000 or value > 300_000_000:
             raise ValueError("Invalid frequency")
         self._frequency = value
+        _world.current().cpu_hz = value  # the firmware's Python and calls run at it (World.charge)
 
 
 # One NVM assignment on the RP2040 erases and rewrites a 4 KB flash sector (CircuitPython's
@@ -49,7 +50,7 @@ class _NVM:
             w.nvm[:] = before
             raise ValueError("Slice and value different lengths.")
         w.nvm_writes = w.__dict__.get("nvm_writes", 0) + 1
-        w.charge(NVM_WRITE_NS)
+        w.wait(NVM_WRITE_NS)
 
 
 class RunMode:
@@ -75,7 +76,9 @@ def on_next_reset(run_mode):
 def delay_us(delay):
     from host_tools.sim import costs
 
-    _world.current().charge(int(delay) * 1000 + costs.DEFAULT_CALL)
+    w = _world.current()
+    w.charge(costs.DEFAULT_CALL)
+    w.wait(int(delay) * 1000)
 
 
 def disable_interrupts():

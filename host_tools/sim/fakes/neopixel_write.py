@@ -27,7 +27,8 @@ def neopixel_write(digitalinout, buf):
     used = w.__dict__.get("pio_state_machines", [0])
     if used[0] >= 4 * w.__dict__.get("pio_block_count", 2):  # 4 state machines a PIO block
         raise RuntimeError("All state machines in use")
-    w.charge(SETUP_NS + len(data) * 8 * BIT_NS)
+    w.charge(SETUP_NS)
+    w.wait(len(data) * 8 * BIT_NS)  # the wire time: the call returns when the frame is out
     frames = w.__dict__.setdefault("neopixels", {}).setdefault(digitalinout._pin.number, [])
     frames.append((w.now_ns, data))
     w.__dict__.setdefault("led_frames", []).append((w.now_ns, data))

@@ -67,7 +67,6 @@ _KWARGS = {
 _BLOCKS = 2  # the RP2040's; the world's pio_block_count says otherwise (RP2350: 3)
 _SMS_PER_BLOCK = 4
 _INSTRUCTIONS = 32  # words of instruction memory per block
-_SYS_HZ = 125_000_000
 _WORD = 0xFFFFFFFF
 _STEP_LIMIT = 10_000_000  # a blocking call that would wait longer is a firmware bug
 _TRAIL = 64  # a loop longer than this is run instruction by instruction
@@ -89,15 +88,16 @@ def _decode(program):
     return has_in and has_push, has_pull and has_out_pins
 
 
-def _divider(frequency):
-    # CircuitPython's clock divider (common-hal/rp2pio/StateMachine.c): 16.8 fixed point,
-    # rounded up, so the actual rate is never above the one asked for. ns per cycle = div256/32.
+def _divider(frequency, sys_hz):
+    # CircuitPython's clock divider (common-hal/rp2pio/StateMachine.c), from the CPU clock when
+    # the machine is made: 16.8 fixed point, rounded up, so the actual rate is never above the one
+    # asked for.
     if frequency == 0:
-        frequency = _SYS_HZ
-    div256 = _SYS_HZ * 256 // frequency
-    if _SYS_HZ * 256 % div256:
+        frequency = sys_hz
+    div256 = sys_hz * 256 // frequency
+    if sys_hz * 256 % div256:
         div256 += 1
-    if div256 // 256 > 0x10000 or frequency > _SYS_HZ:
+    if div256 // 256 > 0x10000 or frequency > sys_hz:
         raise ValueError("frequency out of range")
     return div256
 
@@ -167,7 +167,7 @@ def _touches(word, x):
 class _Core:
     """A state machine executing its program in SM cycles (see the module docstring)."""
 
-    def __init__(self, words, opts, t0_ns, div256, rx_depth, tx_depth):
+    def __init__(self, words, opts, t0_ns, cycle_ns256, rx_depth, tx_depth):
         self.prog = words
         self.wrap_target = opts["wrap_target"]
         self.wrap = opts["wrap"] if opts["wrap"] >= 0 else len(words) - 1
@@ -182,7 +182,7 @@ class _Core:
             side_bits = opts["sideset_pin_count"] + (1 if opts["sideset_enable"] else 0)
         self.delay_mask = (1 << (5 - side_bits)) - 1
         self.t0 = t0_ns
-        self.div256 = div256
+        self.cycle_ns256 = cycle_ns256  # a cycle's ns, x 256
         self.rx_depth = rx_depth
         self.tx_depth = tx_depth
         self.tx = deque()
@@ -225,10 +225,10 @@ class _Core:
     # -- time ------------------------------------------------------------------------------
 
     def cycle_at(self, t_ns):
-        return (t_ns - self.t0) * 32 // self.div256
+        return (t_ns - self.t0) * 256 // self.cycle_ns256
 
     def time_of(self, cycle):
-        return self.t0 + cycle * self.div256 // 32
+        return self.t0 + cycle * self.cycle_ns256 // 256
 
     # -- execution -------------------------------------------------------------------------
 
@@ -423,8 +423,8 @@ class StateMachine:
             raise ValueError("wrap out of range")
         if opts["mov_status_type"] not in ("txfifo", "rxfifo", "irq"):
             raise ValueError("Invalid mov_status_type")
-        div256 = _divider(frequency)
         w = _world.current()
+        div256 = _divider(frequency, w.cpu_hz)
         used = w.__dict__.setdefault("pio_state_machines", [0])
         if used[0] >= _SMS_PER_BLOCK * w.__dict__.get("pio_block_count", _BLOCKS):
             raise RuntimeError("All state machines in use")
@@ -456,7 +456,8 @@ class StateMachine:
             raise RuntimeError("All state machines in use")
         self._block, self.offset = placed
         used[0] += 1
-        self.frequency = _SYS_HZ * 256 // div256
+        self.frequency = w.cpu_hz * 256 // div256
+        self._cycle_ns256 = div256 * 1_000_000_000 // w.cpu_hz
         self._baud = frequency // 8
         self._wait_for_txstall = opts["wait_for_txstall"]
         self._rx = deque()
@@ -481,7 +482,7 @@ class StateMachine:
             # The FIFO plus the OSR holding the byte being shifted out.
             self._transmitter = Transmitter(w.tx_wire(opts["first_out_pin"].number), self._tx_depth + 1, self._baud)
         if not (self._is_rx or self._is_tx) and not has_pins and _Core.supports(words, opts):
-            self._core = _Core(words, opts, w.now_ns, div256, self._rx_depth, self._tx_depth)
+            self._core = _Core(words, opts, w.now_ns, self._cycle_ns256, self._rx_depth, self._tx_depth)
             self._has_in = pushes
             self._has_out = pulls
         self._deinited = False
