@@ -77,9 +77,14 @@ DAC_I2C_HZ = 400000
 DAC_PITCH_ADDRESS = 0x60
 DAC_MOD_ADDRESS = 0x64
 DRUM_SPI_HZ = 1000000
-# Pico-PIO-USB's bit timing needs a CPU clock that is a multiple of 120 MHz (docs/usb-host.md);
-# set before any peripheral computes its divider. (The USB host variant's names here are few and
-# private: every name this module holds costs the plain Pico heap for good, as a qstr.)
+# The CPU clock, set before any peripheral computes its divider from it (a UART or state machine
+# made before keeps its old one: the wrong baud). The interpreter is CPU bound, so every pass
+# takes 125/200 of its time at 125 MHz (docs/board-engine.md, "The CPU clock"); 200 MHz is the
+# RP2040's qualified maximum, which CircuitPython powers at 1.20 V.
+_CPU_HZ = const(200000000)
+# Pico-PIO-USB's bit timing needs a CPU clock that is a multiple of 120 MHz (docs/usb-host.md).
+# (The USB host variant's names here are few and private: every name this module holds costs the
+# plain Pico heap for good, as a qstr.)
 _USB_HOST_CPU_HZ = const(120000000)
 
 
@@ -176,8 +181,8 @@ class Hardware:
         self.outputs = [None, None, None, None, None, None]  # type: list  # [5]: cv, set by app
         self.faults = []
         self.ticks_ms = supervisor.ticks_ms
-        if hasattr(pinmap, "USB_HOST_DP"):
-            microcontroller.cpu.frequency = _USB_HOST_CPU_HZ  # the USB host variant: first of all
+        # First of all (see _CPU_HZ).
+        microcontroller.cpu.frequency = _USB_HOST_CPU_HZ if hasattr(pinmap, "USB_HOST_DP") else _CPU_HZ
         for k, (tx, rx) in enumerate(((pinmap.MIDI_OUT1, pinmap.MIDI_IN1), (pinmap.MIDI_OUT2, pinmap.MIDI_IN2))):
             try:
                 uart = _uart(tx, rx)

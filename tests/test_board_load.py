@@ -63,7 +63,9 @@ def test_the_demos_notes_leave_every_din_output_whole(demo):
     _, figures = demo
     for port in ("out1", "out2", "out3", "out4"):
         note = figures["latency"][port]["note_idle"]
-        assert note["count"] > 0 and note["min"] >= 3 * BYTE_NS / 1e6, port
+        # Never before its own bytes' time on the wire: two under running status (the DIN
+        # outputs' default; at 125 MHz no note left in less than three bytes' time anyway).
+        assert note["count"] > 0 and note["min"] >= 2 * BYTE_NS / 1e6, port
 
 
 def test_full_rate_inputs_keep_the_box_up_without_allocating(load):

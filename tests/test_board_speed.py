@@ -14,8 +14,9 @@ try:
 except engine.Missing as e:
     pytest.skip(str(e), allow_module_level=True)
 
-IDLE_PASS_MAX = 25_700  # cycles at 125 MHz: no slower than the idle pass when issue 14 was filed
-PASS_MAX = 125_000  # 1 ms: the longest any pass may hold the loop
+# The figures are CPU cycles (the bench's, at the firmware's clock: 200 MHz) and their time.
+IDLE_PASS_MAX = 25_700  # cycles: no slower than the idle pass when issue 14 was filed
+PASS_MAX_MS = 1.0  # the longest any pass may hold the loop
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def test_the_boxs_own_timed_work_fits_a_pass(bench):
     # Away from every input byte and button (8 ms after each): panel scans, LED frames (composed
     # on one ms tick, written on the next), the watchdog feed, the merger's timeouts.
     figures, _ = bench
-    assert figures["quiet_longest"] <= PASS_MAX
+    assert bench_board.pass_ms(figures, "quiet_longest") <= PASS_MAX_MS
 
 
 def test_no_allocation_or_collection_while_playing_with_a_preset_switch(bench):
@@ -74,21 +75,24 @@ def test_the_cv_engine_plays_a_note_in_a_pass_of_its_own_within_a_pass(bench):
     # plays it (voice, two I2C writes). That pass (the median over the notes) fits 1 ms; the
     # forwarding pass itself is the merger's (still over: docs/board-engine.md).
     figures, _ = bench
-    assert figures["cv_note_after"] <= PASS_MAX
+    assert bench_board.pass_ms(figures, "cv_note_after") <= PASS_MAX_MS
     assert figures["cv_note_after"] < figures["cv_note"]
 
 
-@pytest.mark.parametrize("figure", ["clock_pulse", "preset_switch"])
-def test_a_clock_pulse_and_a_preset_switch_fit_a_pass(bench, figure):
-    # Issue 14's targets for a clock tick that makes an analog pulse (the pass forwarding a
-    # followed F8 whose tick raises the clock jack) and for a preset switch (each of its parts,
-    # a ms tick apart): within 1 ms.
+@pytest.mark.parametrize("figure", ["forward", "cv_note", "clock_pulse", "preset_switch", "longest_playing"])
+def test_every_pass_while_playing_fits_1_ms(bench, figure):
+    # Issue 14's target for the longest pass while playing, and for what it names: a forwarded
+    # message, a CV note (the pass forwarding it; the next, which plays it, above), a clock tick
+    # that makes an analog pulse (the pass forwarding a followed F8 whose tick raises the clock
+    # jack), a preset switch (each of its parts, a ms tick apart). At 125 MHz the CV note and the
+    # longest pass while playing took 1.02 and 1.10 ms; the firmware runs at 200 MHz.
     figures, _ = bench
-    assert figures[figure] <= PASS_MAX, (figure, figures[figure])
+    assert figures["clk_sys_hz"] == 200_000_000
+    assert bench_board.pass_ms(figures, figure) <= PASS_MAX_MS, (figure, figures[figure])
 
 
-# What the byte path reached (make bench, the board engine): the issue's other targets are not
-# met yet (forward <= 3x idle, every pass <= 125,000). These hold the measured figures, 12 % over
+# What the byte path reached (make bench, the board engine), in CPU cycles, whatever the clock:
+# the issue's 3x-idle target for a forwarded message is not met yet. These hold the measured figures, 12 % over
 # them, so the work does not slide back: forward 75,182 (73,607 once its window was 1 ms); CV
 # note 127,055 once the CV engine took it in the forwarding pass (166,843 before); clock tick
 # with a pulse 82,508; longest pass while playing 140,690 (173,579 before); the preset switch
