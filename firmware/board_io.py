@@ -80,7 +80,7 @@ DRUM_SPI_HZ = 1000000
 # The CPU clock, set before any peripheral computes its divider from it (a UART or state machine
 # made before keeps its old one: the wrong baud). The interpreter is CPU bound, so every pass
 # takes 125/200 of its time at 125 MHz (docs/board-engine.md, "The CPU clock"); 200 MHz is the
-# RP2040's qualified maximum, which CircuitPython powers at 1.20 V.
+# RP2040's certified maximum, which CircuitPython powers at 1.20 V.
 _CPU_HZ = const(200000000)
 # Pico-PIO-USB's bit timing needs a CPU clock that is a multiple of 120 MHz (docs/usb-host.md).
 # (The USB host variant's names here are few and private: every name this module holds costs the

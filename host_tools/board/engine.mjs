@@ -49,7 +49,6 @@ const out = {
   usb_in: { delivered: 0, max_wait_ns: 0, pending_at_end: 0 }, // the usb input's packets
   drop_counters: null, // the merger's drop counters at the end, or null where not found
   resets: [],
-  clk_sys: [], // [cycles, Hz] each time clk_sys changes
   clk_sys_hz: null, // clk_sys at the first pass
   uart_baud: [null, null], // the baud rate each UART's divisor gives at the clk_peri it runs on
   end_cycles: 0,
@@ -73,7 +72,6 @@ let cycles = 0; // time since power-up, in 125 MHz cycles (CYCLE_NS)
 let cpuStep = UNIT_HZ / mcu.clkSys;
 mcu.addClockListener((hz) => {
   cpuStep = UNIT_HZ / hz;
-  out.clk_sys.push([cycles, hz]);
 });
 const machines = []; // every PIO state machine with its stepping state (below)
 const nowNs = () => cycles * CYCLE_NS;

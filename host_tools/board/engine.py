@@ -29,8 +29,7 @@ NODE_MODULES = HERE / "node_modules"
 # The engine logs time in cycles at 125 MHz (engine.mjs: `cycles`), whatever clock the CPU runs
 # at; a pass's CPU cycles are its time at the chip's clk_sys (BoardResult.pass_cycles).
 CYCLE_NS = 8
-UNIT_HZ = 125_000_000
-MIDI_BAUD = 31250
+UNIT_HZ = 1_000_000_000 // CYCLE_NS
 SHARED = runner.REPO.parent / "shared" / "circuitpython"
 # (option, environment variable, file in ../shared/circuitpython, where a user gets it)
 FILES = {
@@ -240,6 +239,7 @@ def board_run(config_text, inputs=None, events=(), until_ms=None, nvm=None, cloc
 # The merger's drop counters: per output of the Pico's box (router.OUTPUTS before usbh, which
 # the Pico lacks) and per reason (firmware/merger.py DROP_REASON_NAMES).
 DROP_REASONS = firmware_constant("DROP_REASON_NAMES", "merger")
+MIDI_BAUD = firmware_constant("MIDI_BAUD")
 _OUTPUTS = firmware_constant("OUTPUTS", "router")
 DROP_COUNTER_OUTPUTS = _OUTPUTS[:_OUTPUTS.index("usbh")]
 

@@ -10,7 +10,7 @@ model) or operation by operation (``PY_OP_CYCLES``, counted by ``pycost``). The 
 CYCLE_NS = 8  # 125 MHz
 # The clock these costs are at. The firmware sets its own (firmware/board_io.py); World.charge
 # scales each cost to it: the interpreter is CPU bound.
-UNIT_HZ = 125_000_000
+UNIT_HZ = 1_000_000_000 // CYCLE_NS
 
 
 def cycles(n):
