@@ -80,15 +80,18 @@ def judge(result, inputs):
         missing = len(want) - delivered(want, got)
         if missing:
             lost[port] = missing
-    # Passes: (start ns, cycles); the session's time 0 is the first pass.
-    starts = []
+    # Passes by their start (ns; the session's time 0 is the first pass): cycles, and the busy ones' ns.
+    idle_passes = []
+    busy = []
+    busy_ns = []
     t = 0
     for c, ns in zip(result.pass_cycles, result.pass_ns):
-        starts.append((t, c, ns))
+        if t > last_arrival + 100_000_000:
+            idle_passes.append(c)
+        elif 1_000_000 <= t <= last_arrival:
+            busy.append(c)
+            busy_ns.append(ns)
         t += ns
-    idle_passes = [c for s, c, _ in starts if s > last_arrival + 100_000_000]
-    busy = [c for s, c, _ in starts if 1_000_000 <= s <= last_arrival]
-    busy_ns = [ns for s, _, ns in starts if 1_000_000 <= s <= last_arrival]
     idle = statistics.median(idle_passes) if idle_passes else None
     load = sum(c - idle for c in busy if c > idle) / sum(busy) if busy and idle else None
     return {

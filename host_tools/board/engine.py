@@ -283,7 +283,7 @@ def _result(raw, job, timed_inputs):
     result.pass_ns = [p * CYCLE_NS for p in passes]
     result.pass_cycles = [round(p * result.clk_sys_hz / UNIT_HZ) for p in passes]
     result.passes = len(passes)
-    result.max_pass_ns = max(passes) * CYCLE_NS if passes else 0
+    result.max_pass_ns = max(result.pass_ns, default=0)
     result.cpu_ns = None  # the CPU never idles on the board: no load figure
     result.counters = {port: {"rx_overflow": n} for port, n in raw["rx_overflow"].items()}
     for port, pushed in raw["pio_rx"].items():

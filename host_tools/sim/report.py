@@ -40,20 +40,11 @@ def latencies(result):
     Returns ``(all, idle)``: figures per class over every message, and over the messages that
     found their output idle (the output's previous message had fully left before this one
     arrived), the case the latency targets are stated for."""
-    pools = {}  # message bytes -> {input port: arrival times}
-    for port, timed in result.inputs.items():
-        msgs, _ = midiwire.decode(timed)
-        for m in msgs:
-            pools.setdefault(m.data, {}).setdefault(port, []).append(m.time_ns)
     by_class = {}
     idle = {}
-    for timed in result.outputs.values():
-        out_msgs, _ = midiwire.decode(timed)
-        cursor = {}  # (bytes, input port) -> index of the first time not matched or passed
-        last_from = {}  # input port -> arrival of its last message matched on this output
+    for pairs in matched(result).values():
         prev_end = None
-        for m in out_msgs:
-            t = _match(m, pools.get(m.data, {}), cursor, last_from)
+        for m, t in pairs:
             if t is not None:
                 added = m.time_ns - t
                 by_class.setdefault(_latency_class(m), []).append(added)
@@ -63,6 +54,23 @@ def latencies(result):
     out = {name: _stats(v) for name, v in sorted(by_class.items())}
     out["all"] = _stats([x for v in by_class.values() for x in v])
     return out, {name: _stats(v) for name, v in sorted(idle.items())}
+
+
+def matched(result):
+    """{output port: [(message, arrival ns of the input message it forwards, or None)]}, each
+    output's messages in order, matched as ``latencies`` says."""
+    pools = {}  # message bytes -> {input port: arrival times}
+    for port, timed in result.inputs.items():
+        msgs, _ = midiwire.decode(timed)
+        for m in msgs:
+            pools.setdefault(m.data, {}).setdefault(port, []).append(m.time_ns)
+    out = {}
+    for port, timed in result.outputs.items():
+        out_msgs, _ = midiwire.decode(timed)
+        cursor = {}  # (bytes, input port) -> index of the first time not matched or passed
+        last_from = {}  # input port -> arrival of its last message matched on this output
+        out[port] = [(m, _match(m, pools.get(m.data, {}), cursor, last_from)) for m in out_msgs]
+    return out
 
 
 def _match(m, by_port, cursor, last_from):

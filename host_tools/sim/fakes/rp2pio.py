@@ -457,7 +457,6 @@ class StateMachine:
         self._block, self.offset = placed
         used[0] += 1
         self.frequency = w.cpu_hz * 256 // div256
-        self._cycle_ns256 = div256 * 1_000_000_000 // w.cpu_hz
         self._baud = frequency // 8
         self._wait_for_txstall = opts["wait_for_txstall"]
         self._rx = deque()
@@ -482,7 +481,7 @@ class StateMachine:
             # The FIFO plus the OSR holding the byte being shifted out.
             self._transmitter = Transmitter(w.tx_wire(opts["first_out_pin"].number), self._tx_depth + 1, self._baud)
         if not (self._is_rx or self._is_tx) and not has_pins and _Core.supports(words, opts):
-            self._core = _Core(words, opts, w.now_ns, self._cycle_ns256, self._rx_depth, self._tx_depth)
+            self._core = _Core(words, opts, w.now_ns, div256 * 1_000_000_000 // w.cpu_hz, self._rx_depth, self._tx_depth)
             self._has_in = pushes
             self._has_out = pulls
         self._deinited = False
