@@ -310,9 +310,21 @@ def _catches_import_error(handler):
     return any(n in ("ImportError", "ModuleNotFoundError", "Exception", "BaseException") for n in names)
 
 
+# Sources already scanned, by text. Parsing is most of a flash's time, and a process that
+# flashes again (the tests do it hundreds of times) sees the same files.
+_imports_by_source = {}
+
+
 def imports_of(text, filename="<source>"):
-    """[(top-level module name, optional, line)] of every absolute import in a source. An
+    """((top-level module name, optional, line), ...) of every absolute import in a source. An
     import is optional when it sits in a ``try`` whose handlers catch ImportError."""
+    key = (text, filename)
+    if key not in _imports_by_source:
+        _imports_by_source[key] = _scan_imports(text, filename)
+    return _imports_by_source[key]
+
+
+def _scan_imports(text, filename):
     tree = ast.parse(text, filename)
     found = []
 
@@ -333,7 +345,7 @@ def imports_of(text, filename="<source>"):
             visit(child, optional)
 
     visit(tree, False)
-    return found
+    return tuple(found)
 
 
 def _sources(directory):

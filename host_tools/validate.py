@@ -89,6 +89,8 @@ def load_schema(schema_path):
         schema = json.loads(text)
     except ValueError as e:
         raise ValidationSetupError("%s: not valid JSON (%s)" % (schema_path, e)) from None
+    if text in _valid_schema_texts:
+        return schema
     import jsonschema
 
     cls = jsonschema.validators.validator_for(schema)
@@ -96,7 +98,13 @@ def load_schema(schema_path):
         cls.check_schema(schema)
     except jsonschema.exceptions.SchemaError as e:
         raise ValidationSetupError("%s: not a valid JSON Schema (%s)" % (schema_path, e.message)) from None
+    _valid_schema_texts.add(text)
     return schema
+
+
+# Schema texts check_schema passed. Checking one takes 0.2 s, and a process that checks
+# many configs (the tests, a flash after a flash) reads the same schema.
+_valid_schema_texts = set()
 
 
 def schema_messages(text, schema):

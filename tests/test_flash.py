@@ -22,6 +22,7 @@ files, so most tests flash ``--source`` (no compiler needed); the tests that tak
 """
 
 import ast
+import functools
 import json
 import os
 import re
@@ -173,6 +174,26 @@ def _exists(base, dotted):
     return True
 
 
+@functools.lru_cache(maxsize=None)
+def _imports_in(text):
+    """((level, names, line, optional), ...) of every import in a source: names are the
+    dotted modules it loads, relative to its package when level > 0. Cached by text: the
+    interrupted-flash test checks the same files after every interruption."""
+    tree = ast.parse(text)
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            level, names = 0, [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            level = node.level
+            names = [node.module] if node.module or not level else [a.name for a in node.names]
+        else:
+            continue
+        found.append((level, tuple(names), node.lineno, _optional(node, parents)))
+    return tuple(found)
+
+
 def unresolved_imports(drive, builtins):
     """Every import of every file the box runs that neither a built-in module nor a file on the
     drive satisfies, with sys.path as the loader sets it: [version, version/lib, /, /lib]."""
@@ -183,32 +204,22 @@ def unresolved_imports(drive, builtins):
     files = [drive / "code.py", drive / "boot.py"] + sorted(vdir.rglob("*.py"))
     bad = []
     for path in files:
-        tree = ast.parse(path.read_text())
-        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-                bases = search
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    pkg = path.parent
-                    for _ in range(node.level - 1):
-                        pkg = pkg.parent
-                    names = [node.module] if node.module else [a.name for a in node.names]
-                    bases = [pkg]
-                else:
-                    names = [node.module]
-                    bases = search
+        for level, names, line, optional in _imports_in(path.read_text()):
+            if level:
+                pkg = path.parent
+                for _ in range(level - 1):
+                    pkg = pkg.parent
+                bases = [pkg]
             else:
-                continue
+                bases = search
             for name in names:
-                if not getattr(node, "level", 0) and name.split(".")[0] in builtins:
+                if not level and name.split(".")[0] in builtins:
                     continue
                 if any(_exists(b, name) for b in bases):
                     continue
-                if _optional(node, parents):
+                if optional:
                     continue
-                bad.append("%s:%d: %s" % (path.relative_to(drive), node.lineno, name))
+                bad.append("%s:%d: %s" % (path.relative_to(drive), line, name))
     return bad
 
 
