@@ -782,6 +782,37 @@ mcu.peripherals[0x40058].onWatchdogTrigger = () => {
   watchdogFired = true;
   out.resets.push([cycles, 'watchdog']);
 };
+// Boot spends 1.2 s of its 2.9 in the Pico SDK's busy_wait_until, reading the timer: about
+// a third of a short run's wall time. Before the first main-loop pass, the engine moves time
+// on to the wait's end (or the next alarm or PIO step) as it does for WFI. The loop, found by its
+// code: ldr r1,[r2,#0x24]; cmp r1,r3; bne out; ldr r1,[r2,#0x28]; cmp r1,r4; bcc back.
+const BUSY_WAIT_CODE = Buffer.from('516a994202d1916aa142f9d3', 'hex');
+const TIMER_BASE = 0x40054000;
+const BOOT_CHECK_CYCLES = 10000; // how often boot looks for the wait (80 us at 125 MHz)
+const busyWaitAt = (() => {
+  const k = Buffer.from(mcu.flash.buffer, mcu.flash.byteOffset, FLASH_FS_OFFSET).indexOf(BUSY_WAIT_CODE);
+  return k < 0 ? -1 : 0x10000000 + k;
+})();
+function runBoot(limitCycles) {
+  const r = core.registers;
+  while (t0 === null && cycles < limitCycles && !watchdogFired && !codeEnded) {
+    const pc = core.PC;
+    if (pc >= busyWaitAt && pc < busyWaitAt + BUSY_WAIT_CODE.length && r[2] === TIMER_BASE && !core.waiting) {
+      const untilNs = (r[3] * 2 ** 32 + r[4]) * 1000;
+      if (untilNs > clock.nanos) {
+        let skip = Math.ceil((untilNs - clock.nanos) / CYCLE_NS);
+        const toAlarm = clock.nanosToNextAlarm;
+        if (toAlarm > 0 && Math.ceil(toAlarm / CYCLE_NS) < skip) skip = Math.ceil(toAlarm / CYCLE_NS);
+        if (pioNext - cycles < skip) skip = Math.max(1, Math.ceil(pioNext - cycles));
+        if (limitCycles - cycles < skip) skip = limitCycles - cycles;
+        cycles += skip;
+        clock.tick(skip * CYCLE_NS);
+        if (cycles >= pioNext) pioStep();
+      }
+    }
+    run(Math.min(limitCycles, cycles + BOOT_CHECK_CYCLES));
+  }
+}
 function run(limitCycles) {
   while (cycles < limitCycles && cycles < endCycles && !watchdogFired && !codeEnded) {
     if (core.waiting) {
@@ -799,6 +830,7 @@ function run(limitCycles) {
     if (cycles >= pioNext) pioStep();
   }
 }
+runBoot(bootLimit);
 run(bootLimit);
 if (t0 === null) {
   out.error = codeEnded
