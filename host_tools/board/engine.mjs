@@ -40,6 +40,7 @@ const out = {
   gpio: [],
   passes: [],
   t0_cycles: null,
+  boot_wait_skipped_cycles: 0,
   boot_cycles: null,
   heap: null,
   alloc_events: [],
@@ -806,6 +807,7 @@ function runBoot(limitCycles) {
         if (pioNext - cycles < skip) skip = Math.max(1, Math.ceil(pioNext - cycles));
         if (limitCycles - cycles < skip) skip = limitCycles - cycles;
         cycles += skip;
+        out.boot_wait_skipped_cycles += skip;
         clock.tick(skip * CYCLE_NS);
         if (cycles >= pioNext) pioStep();
       }

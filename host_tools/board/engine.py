@@ -495,6 +495,7 @@ def board_figures(raw, result):
     figures = {
         "cpu_hz": result.clk_sys_hz,
         "boot_ms": round(t0 * CYCLE_NS / NS_PER_MS, 3),
+        "boot_wait_skipped_ms": round(raw["boot_wait_skipped_cycles"] * CYCLE_NS / NS_PER_MS, 3),
         "pass_cycles": {
             "count": len(passes),
             "idle": percentile(passes, 5),
