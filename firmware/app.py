@@ -20,7 +20,7 @@ except ImportError:
 from firmware.clock import Clock
 from firmware.cv import CvEngine
 from firmware.merger import Merger
-from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP, Panel
+from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP, LED_WAIT_MS, Panel
 from firmware.ports import READ_SIZE
 
 WATCHDOG_S = 2.0  # a main loop stuck this long restarts the box (into its last preset: NVM)
@@ -211,11 +211,11 @@ class Box:
         # input or played a CV note leaves it to a later pass, up to _TICK_WORK_LATE_MS late, so
         # it does not lengthen the passes that carry a message (docs/design.md, "The main loop").
         if now != self.tick and (not got or ((now - self.tick) & 0x1FFFFFFF) > _TICK_WORK_LATE_MS):
-            self._timed(now)
+            self._timed(now, got)
 
-    def _timed(self, now):
+    def _timed(self, now, got):
         # The merger's timeouts, the tempo estimate, a preset switch's parts (one a tick), the
-        # panel.
+        # panel (its LED work waits longer when this pass carried a message: ``got``).
         merger = self.merger
         self.tick = now
         merger.service(now)
@@ -250,7 +250,7 @@ class Box:
         # next tick.
         panel = self.panel
         if panel is not None:
-            action = panel.service(now)
+            action = panel.service(now, LED_WAIT_MS if got else 0)
             if action:
                 self.panel_action(action, now)
 

@@ -28,7 +28,8 @@ safe default runs; a short white flash on each tap and start/stop.
 
 Cost: ``service`` returns after one comparison unless the millisecond tick moved; it samples
 the buttons every ``_SCAN_MS``, recomposes the LEDs every ``LED_MS`` and writes them only when
-a colour changed (a neopixel_write of 9 pixels blocks for about 270 us of wire time), feeds
+a colour changed (a neopixel_write of 9 pixels blocks for about 270 us of wire time; both wait
+up to ``LED_WAIT_MS`` for a pass that carries no message), feeds
 the watchdog every ``FEED_MS``. Nothing on these paths allocates (tests/mp_paths/panel_path.py
 runs it under heap_lock on the MicroPython VM).
 
@@ -58,6 +59,10 @@ _DEBOUNCE_SCANS = const(3)  # a level must hold for 3 samples (10-15 ms) to coun
 _CHORD_MS = const(100)  # 3 and 4 pressed within this of each other: start/stop
 REPEAT_MS = const(300)  # a held button 1/2 steps again this often after the long press
 LED_MS = const(20)  # LED recomposition period (a write only when something changed)
+# How late the LED work may be when the pass carries a message: a frame's composition or write
+# (0.25 ms each on the board) after a note's forwarding made a pass of over 1 ms, and a frame a
+# few ms late is not seen.
+LED_WAIT_MS = const(6)
 ACTIVITY_MS = const(50)  # an activity LED stays lit this long after a byte
 BLINK_MS = const(250)  # the error pattern: 250 ms on, 250 ms off
 _FLASH_MS = const(60)  # the status flash acknowledging a tap or start/stop
@@ -184,6 +189,7 @@ class Panel:
         # app's Clock): no NVM write while it runs, the flash write would stop the loop ~51 ms.
         self.transport = None
         self.frame_ready = False  # buf holds a changed frame: written on the next ms tick
+        self.frame_at = now  # the tick it was composed in
         self.writes = 0  # LED writes, for the simulator's figures
         self.nvm_writes = 0
         # The first frame, every LED changed (the dearest compose, about 100,000 cycles on the
@@ -203,21 +209,24 @@ class Panel:
         """The preset NVM says the box was in (None: none stored, or not in this config)."""
         return nvm_preset(self.nvm, self.n_presets)
 
-    def service(self, now):
-        """One main-loop pass: returns an ACTION_* code (ACTION_NONE almost always)."""
+    def service(self, now, led_wait=0):
+        """One main-loop pass: returns an ACTION_* code (ACTION_NONE almost always).
+        ``led_wait``: ms the LED frame's composition and write may still wait for a pass that
+        carries no message (``app`` gives LED_WAIT_MS in one that does)."""
         if now == self.last:
             return ACTION_NONE
         self.last = now
         # "now is at or past t", wrap-safe, inlined (a function call costs more than the test).
         # One of the button scan, the LED frame's composition and its write a tick: every 20 ms
         # the scan and the frame fell due in the same tick, a pass of 0.9 ms on the board.
+        due = (now - led_wait) & _MASK
         if ((now - self.next_scan) & _MASK) < _HALF:
             self.next_scan = (now + _SCAN_MS) & _MASK
             self._scan(now)
-        elif ((now - self.next_led) & _MASK) < _HALF:
+        elif ((due - self.next_led) & _MASK) < _HALF:
             self.next_led = (now + LED_MS) & _MASK
             self._leds(now)
-        elif self.frame_ready:
+        elif self.frame_ready and ((due - self.frame_at - 1) & _MASK) < _HALF:
             # A changed frame goes out a tick after it was composed: the chain's write blocks
             # for its wire time (27 bytes, about 0.27 ms), so the two never share a pass.
             self.frame_ready = False
@@ -358,6 +367,7 @@ class Panel:
             dirty = True
         if dirty and self.write_leds is not None:
             self.frame_ready = True
+            self.frame_at = now
 
     def _set(self, k, c):
         self.have[k] = c

@@ -55,6 +55,7 @@ class Rig:
         self.last_rx = [0, 0, 0, 0, 0]
         self.now = 1000
         self.actions = []
+        self.led_wait = 0  # what app passes: LED_WAIT_MS while every pass carries a message
         self.p = panel.Panel(self.pins, self.write, self.nvm, self.dog, n_presets,
                              {"brightness": brightness, "long_press_ms": long_press_ms}, self.last_rx, self.now,
                              error=error, fault=fault)
@@ -67,7 +68,7 @@ class Rig:
         for _ in range(ms):
             self.now += 1
             for _ in range(6):
-                action = self.p.service(self.now)
+                action = self.p.service(self.now, self.led_wait)
                 if action:
                     self.actions.append((self.now, action))
                     if action >= panel.ACTION_PRESET:
@@ -292,6 +293,45 @@ def test_the_scan_the_frame_and_its_write_never_share_a_tick():
     assert len(frames) >= 1200 // panel.LED_MS - 1
     assert all(panel.LED_MS <= b - a <= panel.LED_MS + 1 for a, b in zip(frames, frames[1:]))
     assert len(writes) >= 2 and all(any(0 < w - f <= 2 for f in frames) for w in writes)
+
+
+def test_in_passes_that_carry_messages_the_led_work_waits_led_wait_ms():
+    # A frame's composition or write after a note's forwarding made a pass of over 1 ms on the
+    # board: while every pass carries a message (app gives LED_WAIT_MS), each waits that long
+    # past its due tick, and no longer. The button scan keeps its grid.
+    r = Rig()
+    work = {}
+    for name in ("_scan", "_leds", "write_leds"):
+        def record(*args, _name=name, _real=getattr(r.p, name)):
+            work.setdefault(r.now, []).append(_name)
+            return _real(*args)
+        setattr(r.p, name, record)
+    r.led_wait = panel.LED_WAIT_MS
+    for _ in range(6):  # bursts of bytes 3 ms apart on in1, 150 ms apart: frames change
+        for _ in range(30):
+            r.last_rx[0] = r.now
+            r.run(3)
+        r.run(150)
+    scans = [t for t, names in work.items() if "_scan" in names]
+    frames = [t for t, names in work.items() if "_leds" in names]
+    writes = [t for t, names in work.items() if "write_leds" in names]
+    assert {b - a for a, b in zip(scans, scans[1:])} == {panel._SCAN_MS}
+    # Due LED_MS after the last one, composed LED_WAIT_MS later (a tick more when the scan
+    # has that tick).
+    assert len(frames) >= 1440 // (panel.LED_MS + panel.LED_WAIT_MS + 1)
+    wait = panel.LED_MS + panel.LED_WAIT_MS
+    assert {b - a for a, b in zip(frames, frames[1:])} <= {wait, wait + 1}
+    # Each changed frame is written LED_WAIT_MS after the tick following its composition.
+    assert len(writes) >= 12
+    for w in writes:
+        f = max(f for f in frames if f < w)
+        assert panel.LED_WAIT_MS + 1 <= w - f <= panel.LED_WAIT_MS + 2, (f, w)
+    # A pass with no message takes the waiting work at once.
+    r.led_wait = 0
+    work.clear()
+    r.p.next_led = r.now + 1
+    r.run(3)
+    assert any("_leds" in names for names in work.values())
 
 
 def test_brightness_scales_the_colours_and_zero_is_dark():
