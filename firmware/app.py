@@ -20,7 +20,7 @@ except ImportError:
 from firmware.clock import Clock
 from firmware.cv import CvEngine
 from firmware.merger import Merger
-from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP, LED_WAIT_MS, Panel
+from firmware.panel import ACTION_PRESET, ACTION_START_STOP, ACTION_TAP, Panel
 from firmware.ports import READ_SIZE
 
 WATCHDOG_S = 2.0  # a main loop stuck this long restarts the box (into its last preset: NVM)
@@ -250,7 +250,7 @@ class Box:
         # next tick.
         panel = self.panel
         if panel is not None:
-            action = panel.service(now, LED_WAIT_MS if got else 0)
+            action = panel.service(now, got)
             if action:
                 self.panel_action(action, now)
 

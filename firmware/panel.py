@@ -188,9 +188,9 @@ class Panel:
         # The clock (an object whose ``running`` says the transport runs; start.build attaches
         # app's Clock): no NVM write while it runs, the flash write would stop the loop ~51 ms.
         self.transport = None
-        self.frame_ready = False  # buf holds a changed frame: written on the next ms tick
-        self.frame_at = now  # the tick it was composed in
-        self.writes = 0  # LED writes, for the simulator's figures
+        # The tick buf's changed frame may be written from (the one after its composition, so
+        # the two never share a pass); -1: none.
+        self.frame_due = -1
         self.nvm_writes = 0
         # The first frame, every LED changed (the dearest compose, about 100,000 cycles on the
         # board), is composed here at start-up, not in a main-loop pass; the first ms tick
@@ -209,28 +209,27 @@ class Panel:
         """The preset NVM says the box was in (None: none stored, or not in this config)."""
         return nvm_preset(self.nvm, self.n_presets)
 
-    def service(self, now, led_wait=0):
-        """One main-loop pass: returns an ACTION_* code (ACTION_NONE almost always).
-        ``led_wait``: ms the LED frame's composition and write may still wait for a pass that
-        carries no message (``app`` gives LED_WAIT_MS in one that does)."""
+    def service(self, now, busy):
+        """One main-loop pass: returns an ACTION_* code (ACTION_NONE almost always). ``busy``:
+        the pass carries a message, so the LED work may wait up to LED_WAIT_MS for one that
+        does not."""
         if now == self.last:
             return ACTION_NONE
         self.last = now
         # "now is at or past t", wrap-safe, inlined (a function call costs more than the test).
         # One of the button scan, the LED frame's composition and its write a tick: every 20 ms
         # the scan and the frame fell due in the same tick, a pass of 0.9 ms on the board.
-        due = (now - led_wait) & _MASK
+        due = (now - LED_WAIT_MS) & _MASK if busy else now
         if ((now - self.next_scan) & _MASK) < _HALF:
             self.next_scan = (now + _SCAN_MS) & _MASK
             self._scan(now)
         elif ((due - self.next_led) & _MASK) < _HALF:
             self.next_led = (now + LED_MS) & _MASK
             self._leds(now)
-        elif self.frame_ready and ((due - self.frame_at - 1) & _MASK) < _HALF:
+        elif self.frame_due >= 0 and ((due - self.frame_due) & _MASK) < _HALF:
             # A changed frame goes out a tick after it was composed: the chain's write blocks
             # for its wire time (27 bytes, about 0.27 ms), so the two never share a pass.
-            self.frame_ready = False
-            self.writes += 1
+            self.frame_due = -1
             self.write_leds(self.buf)
         if ((now - self.next_feed) & _MASK) < _HALF:
             self.next_feed = (now + FEED_MS) & _MASK
@@ -366,8 +365,7 @@ class Panel:
             self._set(_LED_STATUS, c)
             dirty = True
         if dirty and self.write_leds is not None:
-            self.frame_ready = True
-            self.frame_at = now
+            self.frame_due = (now + 1) & _MASK
 
     def _set(self, k, c):
         self.have[k] = c

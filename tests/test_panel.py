@@ -55,7 +55,7 @@ class Rig:
         self.last_rx = [0, 0, 0, 0, 0]
         self.now = 1000
         self.actions = []
-        self.led_wait = 0  # what app passes: LED_WAIT_MS while every pass carries a message
+        self.busy = 0  # what app passes: true while every pass carries a message
         self.p = panel.Panel(self.pins, self.write, self.nvm, self.dog, n_presets,
                              {"brightness": brightness, "long_press_ms": long_press_ms}, self.last_rx, self.now,
                              error=error, fault=fault)
@@ -68,7 +68,7 @@ class Rig:
         for _ in range(ms):
             self.now += 1
             for _ in range(6):
-                action = self.p.service(self.now, self.led_wait)
+                action = self.p.service(self.now, self.busy)
                 if action:
                     self.actions.append((self.now, action))
                     if action >= panel.ACTION_PRESET:
@@ -297,8 +297,9 @@ def test_the_scan_the_frame_and_its_write_never_share_a_tick():
 
 def test_in_passes_that_carry_messages_the_led_work_waits_led_wait_ms():
     # A frame's composition or write after a note's forwarding made a pass of over 1 ms on the
-    # board: while every pass carries a message (app gives LED_WAIT_MS), each waits that long
-    # past its due tick, and no longer. The button scan keeps its grid.
+    # board: while every pass carries a message, each waits LED_WAIT_MS past its due tick, and
+    # no longer. The button scan keeps its
+    # grid.
     r = Rig()
     work = {}
     for name in ("_scan", "_leds", "write_leds"):
@@ -306,7 +307,7 @@ def test_in_passes_that_carry_messages_the_led_work_waits_led_wait_ms():
             work.setdefault(r.now, []).append(_name)
             return _real(*args)
         setattr(r.p, name, record)
-    r.led_wait = panel.LED_WAIT_MS
+    r.busy = 1
     for _ in range(6):  # bursts of bytes 3 ms apart on in1, 150 ms apart: frames change
         for _ in range(30):
             r.last_rx[0] = r.now
@@ -327,7 +328,7 @@ def test_in_passes_that_carry_messages_the_led_work_waits_led_wait_ms():
         f = max(f for f in frames if f < w)
         assert panel.LED_WAIT_MS + 1 <= w - f <= panel.LED_WAIT_MS + 2, (f, w)
     # A pass with no message takes the waiting work at once.
-    r.led_wait = 0
+    r.busy = 0
     work.clear()
     r.p.next_led = r.now + 1
     r.run(3)
@@ -411,7 +412,7 @@ def test_service_returns_at_once_when_the_tick_has_not_moved():
     calls = []
     r.pins[0] = type("Spy", (), {"value": property(lambda self: calls.append(1) or True)})()
     for _ in range(100):
-        assert r.p.service(r.now) == panel.ACTION_NONE
+        assert r.p.service(r.now, 0) == panel.ACTION_NONE
     assert calls == []
 
 

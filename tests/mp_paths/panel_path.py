@@ -67,7 +67,7 @@ def passes():
             script[0] = k + 1
         if now % 37 == 0:
             last_rx[now % 4] = now  # an input byte now and then: activity LEDs
-        action = p.service(now)
+        action = p.service(now, 0)
         if action:
             state[1] += 1
             if action >= panel.ACTION_PRESET:
@@ -83,7 +83,7 @@ def save():
     now = state[0] // 6
     p.set_preset((p.preset + 1) % 8, now - panel.NVM_SAVE_MS - 1)
     p.next_feed = now
-    p.service(now + 1)
+    p.service(now + 1, 0)
     state[0] += 12
 
 
