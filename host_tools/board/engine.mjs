@@ -783,10 +783,11 @@ mcu.peripherals[0x40058].onWatchdogTrigger = () => {
   watchdogFired = true;
   out.resets.push([cycles, 'watchdog']);
 };
-// Boot spends 1.2 s of its 2.9 in the Pico SDK's busy_wait_until, reading the timer: about
-// a third of a short run's wall time. Before the first main-loop pass, the engine moves time
-// on to the wait's end (or the next alarm or PIO step) as it does for WFI. The loop, found by its
-// code: ldr r1,[r2,#0x24]; cmp r1,r3; bne out; ldr r1,[r2,#0x28]; cmp r1,r4; bcc back.
+// Boot spends 1.2 s of its 2.9 in the Pico SDK's busy_wait_until, reading the timer: nearly
+// half of a short run's wall time (5.6 of 11.9 s). Before the first main-loop pass, the engine
+// moves time on to the wait's end (or the next alarm or PIO step) as it does for WFI. The
+// loop, found by its code: ldr r1,[r2,#0x24]; cmp r1,r3; bne out; ldr r1,[r2,#0x28];
+// cmp r1,r4; bcc back.
 const BUSY_WAIT_CODE = Buffer.from('516a994202d1916aa142f9d3', 'hex');
 const TIMER_BASE = 0x40054000;
 const BOOT_CHECK_CYCLES = 10000; // how often boot looks for the wait (80 us at 125 MHz)
