@@ -26,7 +26,7 @@ OPERATIONS = [
     ("cv.refresh (its DAC codes)", "cv.refresh()"),
     ("box.switch_preset (routing, clock, panel)", "box.switch_preset(rep & 1)"),
     ("panel: compose a changed LED frame", "p.have[0] = 0xFE; p._leds(now)"),
-    ("panel.service: write that frame", "p.next_led = now + 100; p.last = now - 1; p.service(now, 0)"),
+    ("panel.service: write that frame", "p.next_led = now + 100; p.last = now; p.service(now + 1, 0)"),
     ("panel.service: button scan", "p.next_scan = now; p.last = now - 1; p.service(now, 0)"),
     ("panel.service: nothing due", "p.last = now - 1; p.service(now, 0)"),
     ("merger.service (timeouts)", "m.service(now)"),
