@@ -180,7 +180,7 @@ class Wires:
         # Timing byte ``b`` to every output in ``mask``; returns those that could not take it.
         if now != self.drained_at:
             self.drain(now)
-        write = self.write  # locals in the loop: an attribute look-up costs 450 cycles on the board
+        write = self.write
         fills = self.fill
         rtb = _TIMING[b - 0xF8]
         short = 0
@@ -217,19 +217,16 @@ class Wires:
         if now != self.drained_at:
             self.drain(now)
         fills = self.fill
-        write = self.write  # locals in the loop: an attribute look-up costs 450 cycles on the board
-        usbs = self.usbs
         after = key if key >= 0 else -1
         short = 0
         din = self.uarts | self.pios
         for o in BITS[mask]:
             bit = 1 << o
-            if bit & usbs:
-                # Never running status: USB-MIDI packs whole messages (3 bytes at most here,
-                # less than a USB write's chunk: no ``send``).
-                took = write[o](buf, 0, end)
-                if took != end:
-                    self.took[o] = took or 0  # None: it would have blocked
+            if bit & self.usbs:
+                # Never running status: USB-MIDI packs whole messages.
+                took = self.send(o, buf, 0, end, now)
+                if took < end:
+                    self.took[o] = took
                     short |= bit
                 continue
             start = 1 if out_key[o] == key else 0
@@ -245,7 +242,7 @@ class Wires:
                     continue
                 took = self.send(o, buf, start, end, now)  # another kind, or what fits of it
             elif bit & self.uarts:
-                write[o](buf, start, took)
+                self.write[o](buf, start, took)
                 fills[o] = (fill if fill else _START_MARGIN) + took * _FILL_PER_BYTE
             elif fill and self.machine[o].pending_write:
                 took = 0
@@ -258,7 +255,7 @@ class Wires:
                     stage[1] = buf[start + 1]
                     if took > 2:
                         stage[2] = buf[start + 2]
-                write[o](self.views[o][k][took])
+                self.write[o](self.views[o][k][took])
                 self.next_stage[o] = k ^ 1
                 fills[o] = (fill if fill else _START_MARGIN) + took * _FILL_PER_BYTE
             if start:
