@@ -25,9 +25,13 @@ Figures per session, each from what the board engine measured:
   simulator's (``host_tools/sim``) on the same inputs, for comparison;
 - the longest main-loop pass while playing, allocations and collections while playing.
 
-``python -m host_tools.bench_full_rate [--seconds 60] [--loads 0.25,0.5]`` prints them and the
-issue's targets; ``--loads`` adds the dense session with a gap after each message, each wire
-busy that share of the time, for ``LOAD_SECONDS`` (what the box keeps up with).
+``python -m host_tools.bench_full_rate [--seconds 60] [--loads 0.25,0.5] [--demo-shifts 6]``
+prints them and the issue's targets; ``--loads`` adds the dense session with a gap after each
+message, each wire busy that share of the time, for ``LOAD_SECONDS`` (what the box keeps up
+with); ``--demo-shifts N`` runs the demo N times more, ``in1`` moved by 0, 1, ... N-1 times
+``SHIFT_NS``, and prints each figure's range over them. Which pass a byte lands in decides its
+latency, and any change of code moves the passes: over six runs 61 us apart, out1's clock max
+ranged 1.06-1.42 ms on one firmware (docs/board-engine.md), so judge a change by the ranges.
 """
 
 import argparse
@@ -47,6 +51,9 @@ PASS_MAX_MS = 1.0  # the longest pass while playing
 # A session at a load below full rate lasts this long: at 35 % for 3 s the engine's node process
 # ran out of memory (at 20 % and at full rate it did not; not investigated).
 LOAD_SECONDS = 1
+# How far each shifted demo run moves in1 from the last: not a multiple of a byte time (320 us) or
+# of the ms tick, so each run lands its bytes among the passes differently.
+SHIFT_NS = 61_000
 
 
 class OneOutput:
@@ -136,6 +143,62 @@ def measure(files, seconds, with_sim=False, loads=()):
     return out
 
 
+def shifted_demo(k):
+    """The demo session with ``in1``'s bytes ``k`` times SHIFT_NS later."""
+    from host_tools import calibration
+
+    config, inputs, events, until = calibration.demo_stream()
+    inputs = dict(inputs)
+    inputs["in1"] = [(t + k * SHIFT_NS, data) for t, data in inputs["in1"]]
+    return config, inputs, events, until
+
+
+def spread(runs):
+    """The range (lowest, highest) of each figure over ``runs`` (``board_figures`` dicts):
+    {"latency": {port: {kind: {"mean": (lo, hi), "max": (lo, hi)}}}, "longest_pass_playing_ms":
+    (lo, hi), "input_lost": (lo, hi)}."""
+    def span(values):
+        return (min(values), max(values))
+
+    latency = {}
+    for port in runs[0]["latency"]:
+        latency[port] = {}
+        for kind in ("clock", "note", "note_idle"):
+            stats = [r["latency"][port][kind] for r in runs if r["latency"][port][kind] and r["latency"][port][kind]["count"]]
+            if stats:
+                latency[port][kind] = {"mean": span([st["mean"] for st in stats]), "max": span([st["max"] for st in stats])}
+    return {
+        "latency": latency,
+        "longest_pass_playing_ms": span([r["longest_pass_playing_ms"] for r in runs]),
+        "input_lost": span([sum(v["lost"] for v in r["input_loss"].values()) for r in runs]),
+    }
+
+
+def measure_spread(files, shifts):
+    """``spread`` of the demo run ``shifts`` ways (shifted_demo(0) .. shifted_demo(shifts - 1))."""
+    from host_tools.board import engine
+
+    return spread([board_figures(engine.board_run(*shifted_demo(k), files=files)) for k in range(shifts)])
+
+
+def print_spread(shifts, sp, stream=print):
+    stream("demo, in1 moved %d ways (0-%d us): each figure's range over the runs (ms)" % (shifts, (shifts - 1) * SHIFT_NS // 1000))
+    stream("  %-6s %-27s %-27s %-27s" % ("", "clock: mean / max", "notes: mean / max", "notes, output idle: max"))
+
+    def pair(lo_hi):
+        return "%.3f-%.3f" % lo_hi
+
+    for port, kinds in sp["latency"].items():
+        cells = []
+        for kind in ("clock", "note"):
+            k = kinds.get(kind)
+            cells.append("%s / %s" % (pair(k["mean"]), pair(k["max"])) if k else "-")
+        idle = kinds.get("note_idle")
+        cells.append(pair(idle["max"]) if idle else "-")
+        stream("  %-6s %-27s %-27s %-27s" % (port, cells[0], cells[1], cells[2]))
+    stream("  longest pass while playing %s ms; input bytes lost %d-%d" % (pair(sp["longest_pass_playing_ms"]), *sp["input_lost"]))
+
+
 def targets(figures):
     """[(what, figure ms, bound ms, met)] of the latency and pass targets, per output."""
     rows = []
@@ -200,6 +263,8 @@ def main(argv=None):
     ap.add_argument("--sim", action="store_true", help="also the fast simulator's drops on the same inputs")
     ap.add_argument("--loads", default="", help="also the dense session at these loads, e.g. 0.25,0.5 (the share "
                     "of each wire's time its messages take): how much the box keeps up with")
+    ap.add_argument("--demo-shifts", type=int, default=0, help="also the demo this many times, in1 moved by SHIFT_NS "
+                    "each time: each figure's range (judge a change by these, not by one run)")
     args = ap.parse_args(argv)
     from host_tools.board import engine
 
@@ -213,6 +278,9 @@ def main(argv=None):
     figures = measure(files, args.seconds, args.sim, loads)
     for name, f in figures.items():
         print_figures(name, f)
+    if args.demo_shifts > 0:
+        figures["demo spread"] = measure_spread(files, args.demo_shifts)
+        print_spread(args.demo_shifts, figures["demo spread"])
     if args.json:
         with open(args.json, "w") as out:
             json.dump(figures, out, indent=1)
