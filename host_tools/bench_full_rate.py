@@ -164,7 +164,7 @@ def spread(runs):
     for port in runs[0]["latency"]:
         latency[port] = {}
         for kind in ("clock", "note", "note_idle"):
-            stats = [r["latency"][port][kind] for r in runs if r["latency"][port][kind] and r["latency"][port][kind]["count"]]
+            stats = [st for st in (r["latency"][port][kind] for r in runs) if st and st["count"]]
             if stats:
                 latency[port][kind] = {"mean": span([st["mean"] for st in stats]), "max": span([st["max"] for st in stats])}
     return {

@@ -40,6 +40,11 @@ class Dog:
         self.fed.append(1)
 
 
+def ticks_of(work, name):
+    """The ticks ``work`` (Rig.record_work) saw ``name`` run in."""
+    return [t for t, names in work.items() if name in names]
+
+
 class Rig:
     """A panel, its four pins, an LED recorder, NVM and a watchdog; ``run(ms)`` calls
     ``service`` 6 times a millisecond like the main loop and applies preset actions."""
@@ -73,6 +78,16 @@ class Rig:
                     self.actions.append((self.now, action))
                     if action >= panel.ACTION_PRESET:
                         self.p.set_preset(action - panel.ACTION_PRESET, self.now)
+
+    def record_work(self):
+        """{tick: [names]} of the button scans, frame compositions and writes from now on."""
+        work = {}
+        for name in ("_scan", "_leds", "write_leds"):
+            def record(*args, _name=name, _real=getattr(self.p, name)):
+                work.setdefault(self.now, []).append(_name)
+                return _real(*args)
+            setattr(self.p, name, record)
+        return work
 
     def press(self, k, ms=80):
         self.pins[k].value = False
@@ -273,20 +288,13 @@ def test_the_scan_the_frame_and_its_write_never_share_a_tick():
     # Each is a few hundred us on the board; the three in one pass made it 0.9 ms, which ended
     # right at the next ms tick (docs/board-engine.md, "Where the two engines' ms ticks differ").
     r = Rig()
-    work = {}
-    for name in ("_scan", "_leds", "write_leds"):
-        def record(*args, _name=name, _real=getattr(r.p, name)):
-            work.setdefault(r.now, []).append(_name)
-            return _real(*args)
-        setattr(r.p, name, record)
+    work = r.record_work()
     for _ in range(300):  # a byte every 3 ms, then silence: frames change, and are written
         r.last_rx[0] = r.now
         r.run(3)
     r.run(300)
     assert max(len(names) for names in work.values()) == 1, [(t, n) for t, n in work.items() if len(n) > 1]
-    scans = [t for t, names in work.items() if "_scan" in names]
-    frames = [t for t, names in work.items() if "_leds" in names]
-    writes = [t for t, names in work.items() if "write_leds" in names]
+    scans, frames, writes = (ticks_of(work, name) for name in ("_scan", "_leds", "write_leds"))
     assert {b - a for a, b in zip(scans, scans[1:])} == {panel._SCAN_MS}
     # A frame is composed a tick late when the scan is due, which keeps the scan's grid: its
     # period stays LED_MS, give or take that tick.
@@ -298,24 +306,16 @@ def test_the_scan_the_frame_and_its_write_never_share_a_tick():
 def test_in_passes_that_carry_messages_the_led_work_waits_led_wait_ms():
     # A frame's composition or write after a note's forwarding made a pass of over 1 ms on the
     # board: while every pass carries a message, each waits LED_WAIT_MS past its due tick, and
-    # no longer. The button scan keeps its
-    # grid.
+    # no longer. The button scan keeps its grid.
     r = Rig()
-    work = {}
-    for name in ("_scan", "_leds", "write_leds"):
-        def record(*args, _name=name, _real=getattr(r.p, name)):
-            work.setdefault(r.now, []).append(_name)
-            return _real(*args)
-        setattr(r.p, name, record)
+    work = r.record_work()
     r.busy = 1
     for _ in range(6):  # bursts of bytes 3 ms apart on in1, 150 ms apart: frames change
         for _ in range(30):
             r.last_rx[0] = r.now
             r.run(3)
         r.run(150)
-    scans = [t for t, names in work.items() if "_scan" in names]
-    frames = [t for t, names in work.items() if "_leds" in names]
-    writes = [t for t, names in work.items() if "write_leds" in names]
+    scans, frames, writes = (ticks_of(work, name) for name in ("_scan", "_leds", "write_leds"))
     assert {b - a for a, b in zip(scans, scans[1:])} == {panel._SCAN_MS}
     # Due LED_MS after the last one, composed LED_WAIT_MS later (a tick more when the scan
     # has that tick).

@@ -795,6 +795,18 @@ const busyWaitAt = (() => {
   const k = Buffer.from(mcu.flash.buffer, mcu.flash.byteOffset, FLASH_FS_OFFSET).indexOf(BUSY_WAIT_CODE);
   return k < 0 ? -1 : 0x10000000 + k;
 })();
+// Moves time on by up to ``most`` cycles with the CPU idle (WFI, or the boot's busy wait):
+// never past the next alarm, the next PIO step or ``limitCycles``. Returns the cycles skipped.
+function skipCycles(most, limitCycles) {
+  let skip = most;
+  const toAlarm = clock.nanosToNextAlarm;
+  if (toAlarm > 0 && Math.ceil(toAlarm / CYCLE_NS) < skip) skip = Math.ceil(toAlarm / CYCLE_NS);
+  if (pioNext - cycles < skip) skip = Math.max(1, Math.ceil(pioNext - cycles));
+  if (limitCycles - cycles < skip) skip = limitCycles - cycles;
+  cycles += skip;
+  clock.tick(skip * CYCLE_NS);
+  return skip;
+}
 function runBoot(limitCycles) {
   const r = core.registers;
   while (t0 === null && cycles < limitCycles && !watchdogFired && !codeEnded) {
@@ -802,14 +814,7 @@ function runBoot(limitCycles) {
     if (pc >= busyWaitAt && pc < busyWaitAt + BUSY_WAIT_CODE.length && r[2] === TIMER_BASE && !core.waiting) {
       const untilNs = (r[3] * 2 ** 32 + r[4]) * 1000;
       if (untilNs > clock.nanos) {
-        let skip = Math.ceil((untilNs - clock.nanos) / CYCLE_NS);
-        const toAlarm = clock.nanosToNextAlarm;
-        if (toAlarm > 0 && Math.ceil(toAlarm / CYCLE_NS) < skip) skip = Math.ceil(toAlarm / CYCLE_NS);
-        if (pioNext - cycles < skip) skip = Math.max(1, Math.ceil(pioNext - cycles));
-        if (limitCycles - cycles < skip) skip = limitCycles - cycles;
-        cycles += skip;
-        out.boot_wait_skipped_cycles += skip;
-        clock.tick(skip * CYCLE_NS);
+        out.boot_wait_skipped_cycles += skipCycles(Math.ceil((untilNs - clock.nanos) / CYCLE_NS), limitCycles);
         if (cycles >= pioNext) pioStep();
       }
     }
@@ -819,12 +824,7 @@ function runBoot(limitCycles) {
 function run(limitCycles) {
   while (cycles < limitCycles && cycles < endCycles && !watchdogFired && !codeEnded) {
     if (core.waiting) {
-      const toAlarm = clock.nanosToNextAlarm;
-      let skip = toAlarm > 0 ? Math.ceil(toAlarm / CYCLE_NS) : 1;
-      if (pioNext - cycles < skip) skip = Math.max(1, Math.ceil(pioNext - cycles));
-      if (limitCycles - cycles < skip) skip = limitCycles - cycles;
-      cycles += skip;
-      clock.tick(skip * CYCLE_NS);
+      skipCycles(clock.nanosToNextAlarm > 0 ? Infinity : 1, limitCycles); // to the next alarm
     } else {
       const c = core.executeInstruction() * cpuStep;
       cycles += c;

@@ -151,8 +151,7 @@ class World:
         on the way."""
         if self.cpu_hz != costs.UNIT_HZ:
             ns, self._cpu_rest = divmod(ns * costs.UNIT_HZ + self._cpu_rest, self.cpu_hz)
-        self.cpu_ns += ns
-        self.advance_to(self.now_ns + ns)
+        self.wait(ns)
 
     def wait(self, ns):
         """Spend ``ns`` the CPU waits out whatever its clock: a wire's time in a blocking call, a
