@@ -306,12 +306,12 @@ def run():
     started.run()
 
 
-# Modules only start-up uses: the checker, the hardware set-up and its pin names, the DAC
+# Modules only start-up uses: the checker and the defaults it fills in, the hardware set-up and its pin names, the DAC
 # set-up and table builders, the routing table builders and the MIDI kinds they read (the
 # tables the box keeps, such as midi.DATA_LENGTH, stay with the modules that imported them),
 # the start-up itself. Dropped once the box runs, their code leaves the heap (docs/design.md,
 # "Heap").
-START_UP_MODULES = ("config", "board_io", "pinmap", "pinmap_usbhost", "cv_setup", "clock_setup", "wires_setup", "router", "midi", "start")
+START_UP_MODULES = ("config", "defaults", "board_io", "pinmap", "pinmap_usbhost", "cv_setup", "clock_setup", "wires_setup", "router", "midi", "start")
 
 
 def _forget_start_up():

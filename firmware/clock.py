@@ -1,7 +1,8 @@
 """Tempo, transport and the analog clock jacks (clock out, reset out, run out, clock in).
 
 ``Clock`` is built once by ``app`` from ``board_io``'s pins and configured from a preset's
-``clock`` object (``DEFAULT_CLOCK`` is that object with every default; docs/config.md).
+``clock`` object (``firmware.defaults.DEFAULT_CLOCK`` is that object with every default;
+docs/config.md).
 
 Who calls what:
 - the merger calls ``on_master(b, now)`` for every F8/FA/FB/FC it accepted from the clock
@@ -105,20 +106,6 @@ _MIN_US = const(200)  # the shortest interval written (a correction after a stal
 _LEAD_US = const(200)  # poll from this long before a token is due (its time is known to the us)
 _LATE_MS = const(5)  # a token this late never comes: the metronome stopped; start it again
 
-# Clock outputs are the router's (router.OUTPUTS), in its order; ``cv`` is the CV engine, which
-# needs transport (a Stop drops its gates) and so is on by default like the others. ``usbh`` (the
-# USB host variant's port) is not listed: a port not named gets True and 1 (clock_outputs), and
-# two more keys in each preset's dicts would cost every box heap.
-
-# The complete ``clock`` object of a preset with its defaults (docs/config.md). The config
-# checker merges a preset's keys over it; ``master`` stays the string of the file.
-DEFAULT_CLOCK = {
-    "master": "auto",
-    "bpm": 120,
-    "send": {"out1": True, "out2": True, "out3": True, "out4": True, "usb": True, "cv": True},
-    "divide": {"out1": 1, "out2": 1, "out3": 1, "out4": 1, "usb": 1, "cv": 1},
-    "analog": {"resolution": 4, "pulse_ms": 5, "reset_ms": 5},
-}
 
 class _NoPin:
     """Stands in for a jack the hardware does not have."""

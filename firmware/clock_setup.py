@@ -5,12 +5,12 @@
 from firmware.clock import (
     BPM_X100_MAX,
     BPM_X100_MIN,
-    DEFAULT_CLOCK,
     MODE_CLOCK_IN,
     MODE_FOLLOW,
     MODE_INTERNAL,
     clamp,
 )
+from firmware.defaults import DEFAULT_CLOCK
 
 # analog.resolution -> MIDI ticks per pulse (48 PPQN: a pulse every tick and one between).
 # The divisions are note values in 4/4: "1/8" an eighth note, "1bar" four quarter notes.

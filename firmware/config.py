@@ -27,16 +27,15 @@ Checked settings (what the rest of the firmware reads)::
              "transpose": int, "velocity": None or (scale_percent, offset)}
 
 ``clock``, ``cv`` and ``calibration`` are complete dicts: the user's keys over copies of
-``firmware.clock.DEFAULT_CLOCK``, ``firmware.cv.DEFAULT_CV`` and ``DEFAULT_CALIBRATION`` (those
-modules own their defaults; values such as "cc:1", "1/4" and port names stay strings).
+``firmware.defaults``' ``DEFAULT_CLOCK``, ``DEFAULT_CV`` and ``DEFAULT_CALIBRATION`` (a start-up
+module; values such as "cc:1", "1/4" and port names stay strings).
 
 Runs on the board (no jsonschema there) and on the host, where ``host_tools`` uses the same
 function so the simulator and the box judge a config alike. Runs once at start-up, never on the
 byte path.
 """
 
-from firmware.clock import DEFAULT_CLOCK
-from firmware.cv import DEFAULT_CALIBRATION, DEFAULT_CV
+from firmware.defaults import DEFAULT_CALIBRATION, DEFAULT_CLOCK, DEFAULT_CV
 from firmware.midi import KIND_ACTIVE_SENSING, KIND_ALL, KIND_NAMES
 from firmware.output_queues import MAX_COPIES
 from firmware.router import INPUTS, OUTPUTS

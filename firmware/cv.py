@@ -97,35 +97,6 @@ P_DRUM = const(2)
 _P_GLIDE = const(4)
 P_GATE = const(0xF0)  # one bit per voice: 16 << v
 
-JACKS = ("cv1", "cv2", "cv3", "cv4", "mod1", "mod2", "mod3", "mod4")
-
-
-def default_voice(n):
-    return {
-        "channel": n + 1,
-        "priority": "last",
-        "legato": False,
-        "transpose": 0,
-        "bend_range": 2,
-        "glide_ms": 0,
-        "mod": "velocity",
-        "mod_range": 5.0,
-    }  # no "notes": every note (a list per voice and preset would crowd the start-up heap)
-
-
-# The ``cv`` preset object of docs/config.md with every default filled in. The config checker
-# merges a user's keys over a copy of it; the engine receives that complete shape.
-DEFAULT_CV = {
-    "mode": "mono",
-    "voices": [default_voice(n) for n in range(VOICES)],
-    "poly": {"channel": 1, "voices": 4, "allocation": "cyclic"},
-    "drums": {"channel": 10, "notes": [36, 37, 38, 39, 40, 41, 42, 43], "mode": "trigger", "trigger_ms": 10},
-}  # type: dict
-
-# The ``calibration`` object with every jack uncalibrated (the DAC is asked for the volts wanted).
-DEFAULT_CALIBRATION = {jack: {"offset": 0.0, "scale": 1.0} for jack in JACKS}  # type: dict
-
-
 class CvSetup:
     """A preset's ``cv`` section (and the calibration) as the engine uses it: per-voice settings,
     DAC tables, which parts and voices each channel reaches and the notes each part plays, the
@@ -220,6 +191,8 @@ class CvEngine:
         self.drum_t = [0] * DRUMS
         for v in range(VOICES):
             self.note_of[v] = NONE
+        from firmware.defaults import DEFAULT_CALIBRATION, DEFAULT_CV  # start-up only (app)
+
         self.configure(DEFAULT_CV, DEFAULT_CALIBRATION)
         # cv_setup is start-up code: out of the heap until prepare() needs it again, so the
         # config check and the merger's tables, built meanwhile, find the heap unfragmented by it.

@@ -11,9 +11,7 @@ import array
 
 from firmware import dac as _dac
 from firmware.cv import (
-    DEFAULT_CV,
     DRUMS,
-    JACKS,
     MOD_AFTERTOUCH,
     MOD_BEND,
     MOD_CC,
@@ -23,8 +21,8 @@ from firmware.cv import (
     PART_UNISON,
     VOICES,
     CvSetup,
-    default_voice,
 )
+from firmware.defaults import DEFAULT_CV, JACKS, default_voice
 from firmware.voices import ALLOC_NAMES, MAX_VOICES, PRIORITY_NAMES
 
 NOTE_0V = 24  # 0 V at MIDI note 24 ...

@@ -6,10 +6,11 @@ wired here (``wire``: its fields, every preset's tables), so its construction co
 
 from firmware import app, ports, router
 from firmware.app import Box
-from firmware.clock import DEFAULT_CLOCK, Clock
+from firmware.clock import Clock
 from firmware.clock_setup import clock_outputs
 from firmware.clock_setup import prepare as prepare_clock
 from firmware.cv import CvEngine
+from firmware.defaults import DEFAULT_CLOCK
 from firmware.merger import BITS, MASTER_AUTO, MASTER_INTERNAL, Merger
 from firmware.panel import Panel
 

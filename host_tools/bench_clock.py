@@ -232,7 +232,8 @@ def follow_run(bpm, resolution=4, seconds=8):
 # whole ms, hence runs of about a second.
 VM_SCRIPT = """
 from time import ticks_us, ticks_diff
-from firmware.clock import Clock, DEFAULT_CLOCK
+from firmware.clock import Clock
+from firmware.defaults import DEFAULT_CLOCK
 
 class Pin:
     def __init__(self):

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from firmware import clock as fwclock
-from firmware import clock_setup, router
+from firmware import clock_setup, defaults, router
 from host_tools import bench_clock as bc
 
 MASK = 0x1FFFFFFF
@@ -123,7 +123,7 @@ class Rig:
 
 
 def clock_settings(master="auto", bpm=120, resolution=4, pulse_ms=5, reset_ms=5):
-    c = json.loads(json.dumps(fwclock.DEFAULT_CLOCK))
+    c = json.loads(json.dumps(defaults.DEFAULT_CLOCK))
     c["master"] = master
     c["bpm"] = bpm
     c["analog"] = {"resolution": resolution, "pulse_ms": pulse_ms, "reset_ms": reset_ms}
@@ -152,7 +152,7 @@ def follow_stream(bpm, start_ms, seconds, lead_ticks=24, song=None):
 
 
 def test_default_clock_is_the_documented_preset_object():
-    d = fwclock.DEFAULT_CLOCK
+    d = defaults.DEFAULT_CLOCK
     assert d["master"] == "auto" and d["bpm"] == 120
     assert d["analog"] == {"resolution": 4, "pulse_ms": 5, "reset_ms": 5}
     # Every output but usbh, which a preset gets as a port not named: sent, undivided.

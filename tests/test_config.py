@@ -244,23 +244,22 @@ def test_defaults_written_in_words():
         "offset": 0.0, "scale": 1.05}
 
 
-def test_clock_and_cv_defaults_come_from_their_modules():
-    clock = fwimport.firmware_module("clock")
-    cv = fwimport.firmware_module("cv")
+def test_clock_and_cv_defaults_come_from_firmware_defaults():
+    defaults = fwimport.firmware_module("defaults")
     s, _ = config.check({"presets": [{}]})
-    assert s["presets"][0]["clock"] == clock.DEFAULT_CLOCK
-    assert s["presets"][0]["cv"] == cv.DEFAULT_CV
-    assert s["calibration"] == cv.DEFAULT_CALIBRATION
+    assert s["presets"][0]["clock"] == defaults.DEFAULT_CLOCK
+    assert s["presets"][0]["cv"] == defaults.DEFAULT_CV
+    assert s["calibration"] == defaults.DEFAULT_CALIBRATION
     # Complete dicts: the user's keys over the defaults, the rest kept.
     s, _ = config.check({"presets": [{"clock": {"send": {"out2": False}, "analog": {"pulse_ms": 9}},
                                       "cv": {"voices": [{}, {"mod": "cc:74"}], "drums": {"channel": 11}}}]})
     p = s["presets"][0]
-    assert p["clock"]["send"] == dict(clock.DEFAULT_CLOCK["send"], out2=False)
-    assert p["clock"]["analog"] == dict(clock.DEFAULT_CLOCK["analog"], pulse_ms=9)
+    assert p["clock"]["send"] == dict(defaults.DEFAULT_CLOCK["send"], out2=False)
+    assert p["clock"]["analog"] == dict(defaults.DEFAULT_CLOCK["analog"], pulse_ms=9)
     assert p["clock"]["master"] == "auto" and p["clock"]["bpm"] == 120
-    assert p["cv"]["voices"][1] == dict(cv.DEFAULT_CV["voices"][1], mod="cc:74")
-    assert p["cv"]["drums"] == dict(cv.DEFAULT_CV["drums"], channel=11)
-    assert clock.DEFAULT_CLOCK["send"]["out2"] is True and cv.DEFAULT_CV["drums"]["channel"] == 10  # not mutated
+    assert p["cv"]["voices"][1] == dict(defaults.DEFAULT_CV["voices"][1], mod="cc:74")
+    assert p["cv"]["drums"] == dict(defaults.DEFAULT_CV["drums"], channel=11)
+    assert defaults.DEFAULT_CLOCK["send"]["out2"] is True and defaults.DEFAULT_CV["drums"]["channel"] == 10  # not mutated
 
 
 # ---------------------------------------------------------------------------------------------

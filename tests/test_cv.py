@@ -25,6 +25,7 @@ from host_tools.sim import i2c as fake_i2c
 from host_tools.sim.mcp4728 import MCP4728
 
 cv = fwimport.firmware_module("cv")
+defaults = fwimport.firmware_module("defaults")
 dac = fwimport.firmware_module("dac")
 midi = fwimport.firmware_module("midi")
 board_io_source = (runner.REPO / "firmware" / "board_io.py").read_text()
@@ -58,15 +59,15 @@ def test_firmware_analog_constants_equal_hardware_analog_json():
 
 def test_defaults_have_every_key_of_docs_config_md():
     text = (runner.REPO / "docs" / "config.md").read_text()
-    for key in cv.DEFAULT_CV:
+    for key in defaults.DEFAULT_CV:
         assert "`%s`" % key in text
-    for key in cv.DEFAULT_CV["voices"][0]:
+    for key in defaults.DEFAULT_CV["voices"][0]:
         assert "`%s`" % key in text
-    for key in cv.DEFAULT_CV["drums"]:
+    for key in defaults.DEFAULT_CV["drums"]:
         assert "`%s`" % key in text or key == "notes"
-    assert [v["channel"] for v in cv.DEFAULT_CV["voices"]] == [1, 2, 3, 4]
-    assert cv.DEFAULT_CV["drums"]["notes"] == list(range(36, 44))
-    assert sorted(cv.DEFAULT_CALIBRATION) == ["cv1", "cv2", "cv3", "cv4", "mod1", "mod2", "mod3", "mod4"]
+    assert [v["channel"] for v in defaults.DEFAULT_CV["voices"]] == [1, 2, 3, 4]
+    assert defaults.DEFAULT_CV["drums"]["notes"] == list(range(36, 44))
+    assert sorted(defaults.DEFAULT_CALIBRATION) == ["cv1", "cv2", "cv3", "cv4", "mod1", "mod2", "mod3", "mod4"]
 
 
 # -- end to end through the simulator ---------------------------------------------------------
