@@ -35,10 +35,12 @@ UART_RX_BUFFER = 256
 # readinto slices a memoryview and reads time.monotonic() on every call (an allocation per pass),
 # and it does not join the FIFOs.
 #   rx: start: wait 0 pin 0 / set x, 7 [10] / bitloop: in pins, 1 / jmp x-- bitloop [6] /
-#       jmp pin good_stop / wait 1 pin 0 / jmp start / good_stop: push
+#       jmp pin good_stop / wait 1 pin 0 / jmp start / good_stop: in null, 24 / push
+# (adafruit_pio_uart's rx plus ``in null, 24``: the byte is pushed in bits 7-0, so the input's
+# DMA moves it in 16 bits, firmware.ports.PioIn; one cycle more, still inside the stop bit)
 #   tx: .side_set 1 opt / pull side 1 [7] / set x, 7 side 0 [7] / bitloop: out pins, 1 /
 #       jmp x-- bitloop [6]
-PIO_RX_PROGRAM = array.array("H", (0x2020, 0xEA27, 0x4001, 0x0642, 0x00C7, 0x20A0, 0x0000, 0x8020))
+PIO_RX_PROGRAM = array.array("H", (0x2020, 0xEA27, 0x4001, 0x0642, 0x00C7, 0x20A0, 0x0000, 0x4078, 0x8020))
 PIO_TX_PROGRAM = array.array("H", (0x9FA0, 0xF727, 0x6001, 0x0642))
 
 # The clock's PIO timers (firmware/clock.py; tests/test_board_io.py re-assembles them). No pins.
@@ -125,7 +127,11 @@ def _uart(tx, rx):
 
 
 def _pio_rx(rx):
-    sm = rp2pio.StateMachine(
+    return ports.PioIn(_pio_rx_machine(rx), array.array("H", bytes(2 * ports.RX_RING)))
+
+
+def _pio_rx_machine(rx):
+    return rp2pio.StateMachine(
         PIO_RX_PROGRAM,
         frequency=8 * MIDI_BAUD,
         first_in_pin=_pin(rx),
@@ -133,7 +139,6 @@ def _pio_rx(rx):
         push_threshold=8,
         fifo_type="rx",
     )
-    return ports.PioIn(sm, ports.READ_SIZE)
 
 
 def _pio_tx(tx):

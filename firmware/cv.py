@@ -292,8 +292,8 @@ class CvEngine:
         the one that forwarded it to the DIN and USB outputs. One message a pass: a note-on
         costs the engine about 0.8 ms of Python and DAC writes on the Pico (``make bench``), so
         a burst (a chord from USB, a queue refilled after a preset switch) is spread over passes
-        and no pass keeps the PIO inputs waiting longer than their FIFO lasts (docs/design.md,
-        "Libraries and chips": about 2.6 ms at full rate). Returns 0 while the engine still
+        and no pass holds every other message back for a whole chord (issue 14: no pass over
+        1 ms). Returns 0 while the engine still
         holds a message (the merger keeps this one queued), else 1."""
         pending = self.pending
         if pending & _P_INPUT:

@@ -34,6 +34,9 @@ from micropython import const
 from firmware.clock_master import BITS
 
 READ_SIZE = const(64)  # bytes an input read takes at most (the main loop's buffer; PIO reads)
+RX_RING = const(128)  # slots of a PIO input's ring (a power of two); each is a 16-bit heap word
+_RX_WRAP = const(RX_RING - 1)
+RX_EMPTY = const(0x100)  # a ring slot read: not a byte
 # A UART output's FIFO estimate counts in eighths of a byte: a 31250 baud wire takes 3.125 bytes
 # a ms, 25 eighths, so the estimate stays exact in small ints with no division.
 _FILL_PER_BYTE = const(8)
@@ -282,21 +285,44 @@ class StreamIn:
         return n if n else 0
 
 
+# DIN IN on an rp2pio.StateMachine whose DMA moves each byte the program pushes into a ring
+# (background_read with loop): the loop may stall for RX_RING bytes (41 ms of a full-rate wire)
+# before input is lost, where the FIFO alone holds 8 (2.56 ms). last_read tells only which whole
+# buffer the DMA filled, not how far into one it is, so a slot read is marked RX_EMPTY, a value
+# the DMA never writes (the program pushes one byte in bits 7-0, the DMA moves 16 bits).
 class PioIn:
-    """DIN IN on an ``rp2pio.StateMachine``: read only what its FIFO holds, so it never waits."""
 
-    def __init__(self, sm, size):
-        self._sm = sm
-        self._size = size
-        self.reader = self.read  # its readinto waits for the bytes asked: in_waiting first
+    def __init__(self, sm, ring):
+        for k in range(RX_RING):
+            ring[k] = RX_EMPTY
+        # The main loop polls every input every pass: a closure reads its ring and read position
+        # as cells, where a method would look both up on the instance (two attribute loads).
+        self.reader = self.read = _ring_reader(ring)
+        sm.background_read(loop=ring)
 
-    def read(self, buf):
-        n = self._sm.in_waiting
-        if n:
-            if n > self._size:
-                n = self._size
-            self._sm.readinto(buf, end=n)
+
+def _ring_reader(ring):
+    at = 0  # the next slot to read
+
+    def read(buf):
+        nonlocal at
+        b = ring[at]
+        if b == RX_EMPTY:
+            return 0
+        n = 0
+        k = at
+        while b != RX_EMPTY:
+            ring[k] = RX_EMPTY
+            buf[n] = b
+            n += 1
+            k = (k + 1) & _RX_WRAP
+            if n == READ_SIZE:
+                break
+            b = ring[k]
+        at = k
         return n
+
+    return read
 
 
 class LedChain:

@@ -155,7 +155,7 @@ def presets(merger, cv, settings, n_in, n_out):
     transforms)`` for ``merger.set_routes``) and what a preset switch reads (``{"presets":
     [{"name", "clock", "cv"}], "calibration"}``, from which ``Box`` has the CV engine ``cv``
     prepare each preset's setup and DAC tables). Building tables takes tens of ms on the RP2040,
-    too long for a switch while playing (PIO inputs hold 2.6 ms), so it happens here, once. Tables are read-only once
+    too long for a switch while playing (issue 14: no pass over 1 ms), so it happens here, once. Tables are read-only once
     built, so equal ones (an input with the same routes in several presets, inputs without
     routes, a transform or a clock section several presets spell alike) are one object: 16
     presets of a live set fit. The routes themselves are not kept: they are the tables."""

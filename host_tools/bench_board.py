@@ -56,8 +56,8 @@ from firmware import pinmap as pm
 
 u1 = io._uart(pm.MIDI_OUT1, pm.MIDI_IN1)
 u2 = io._uart(pm.MIDI_OUT2, pm.MIDI_IN2)
-r3 = io._pio_rx(pm.MIDI_IN3)._sm
-r4 = io._pio_rx(pm.MIDI_IN4)._sm
+r3 = io._pio_rx(pm.MIDI_IN3).read  # as the firmware reads them (firmware/ports.py)
+r4 = io._pio_rx(pm.MIDI_IN4).read
 t3 = io._pio_tx_machine(pm.MIDI_OUT3)
 t4 = io._pio_tx_machine(pm.MIDI_OUT4)
 usb_in = usb_out = None
@@ -87,13 +87,11 @@ while True:
     n = u2.readinto(buf)
     if n:
         send(n)
-    n = r3.in_waiting
+    n = r3(buf)
     if n:
-        r3.readinto(buf, end=n)
         send(n)
-    n = r4.in_waiting
+    n = r4(buf)
     if n:
-        r4.readinto(buf, end=n)
         send(n)
     n = usb_in.readinto(buf)
     if n:

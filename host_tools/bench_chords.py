@@ -3,12 +3,13 @@ chords to the CV voices.
 
 A chord is four notes 1 ms apart on channels 1-4 (one per CV voice in the default config, so
 each writes its DACs), released 80 ms later; four of them, 150 ms apart, on ``in1``. Meanwhile
-``in3`` (a PIO input: an 8-byte RX FIFO, 2.56 ms of a full-rate wire) carries a controller
-every ``--every`` ms (three bytes, no running status), as a sequencer's modulation lane would.
+``in3`` (a PIO input: its DMA ring holds 41 ms of a full-rate wire, its FIFO alone 2.56 ms)
+carries a controller every ``--every`` ms (three bytes, no running status), as a sequencer's
+modulation lane would.
 Default config: every input merged to every output and the CV engine.
 
 Figures per period, from the board engine (CircuitPython 10.3 on the emulated RP2040,
-docs/board-engine.md): ``in3`` bytes the PIO receiver never pushed (its FIFO was full) and
+docs/board-engine.md): ``in3`` bytes lost (its receiver's FIFO or its ring was full) and
 pushes that framed a wrong byte, ``in1`` bytes that met a full UART FIFO, and the longest
 main-loop passes. The CV engine plays one note a pass, and a note's DAC writes take about
 0.8 ms, so the four notes' passes are where a PIO input waits longest.

@@ -11,16 +11,17 @@ lose anything). It keeps up when every message of every input leaves its output,
 The margin: a pass that handles no byte costs ``idle`` cycles (the median pass after the
 streams end); while the streams run, the cycles above ``idle`` in each pass are the byte work.
 Their share of the CPU time is the load; 1 / load is how many times the traffic the box could
-take. The longest pass is set beside what a PIO input's FIFO holds (8 bytes: 2.56 ms of wire),
-the shortest any input holds.
+take. The longest pass is set beside what a PIO input's DMA ring holds (``firmware.ports.RX_RING``
+bytes: 41 ms of wire), the shortest any input holds (a hardware UART's receive buffer: 82 ms).
 """
 
 import json
 import statistics
 
+from host_tools import fwimport
+
 STREAM_MS = 300
 BYTE_MS = 0.32  # one DIN byte on the wire
-PIO_FIFO_BYTES = 8  # a PIO input's joined RX FIFO (the hardware UARTs hold 32)
 PORTS = ("in1", "in2", "in3", "in4")
 
 
@@ -97,8 +98,8 @@ def judge(result, inputs):
     return {
         "messages": sent, "lost": lost, "load": load, "idle_cycles": idle,
         "longest_pass_ms": max(busy_ns) / 1e6 if busy_ns else None,
-        "fifo_ms": PIO_FIFO_BYTES * BYTE_MS,
-        "uart_overflow": {p: result.counters.get(p, {}).get("rx_overflow", 0) for p in ("in1", "in2")},
+        "hold_ms": fwimport.firmware_module("ports").RX_RING * BYTE_MS,
+        "overflow": {p: result.counters.get(p, {}).get("rx_overflow", 0) for p in PORTS},
     }
 
 
@@ -111,19 +112,19 @@ def verdict_lines(f):
         lines.append("Verdict: NO. With four DIN inputs at full rate the box lost %d of %d messages (%s)."
                      % (lost, f["messages"], ", ".join("%s: %d" % kv for kv in sorted(f["lost"].items()))))
         if longest is not None:
-            lines.append("Main-loop passes took up to %.2f ms while playing; a PIO input (in3, in4) holds %.2f ms of "
-                         "bytes, so bytes arriving during a longer pass are lost there." % (longest, f["fifo_ms"]))
-        uart = f.get("uart_overflow", {})
-        if any(f["lost"].get(p) for p in uart):
-            lines.append("The UART inputs' receive buffers overflowed by %s bytes: what in1 and in2 lost beyond that "
-                         "was lost after the box had read it." % " and ".join(str(uart[p]) for p in sorted(uart)))
+            lines.append("Main-loop passes took up to %.2f ms while playing; every DIN input holds at least %.2f ms "
+                         "of bytes, so bytes arriving during a longer pass are lost there." % (longest, f["hold_ms"]))
+        overflow = f["overflow"]
+        lines.append("The inputs' receive buffers overflowed by %s bytes (%s): what they lost beyond that was dropped "
+                     "after the box had read it (the merge rules, docs/merger.md)."
+                     % (", ".join(str(overflow[p]) for p in PORTS), ", ".join(PORTS)))
     else:
         lines.append("Verdict: YES. The box keeps up with four DIN inputs at full rate: all %d messages of %d ms of "
                      "non-stop playing on in1-in4 left out1-out4." % (f["messages"], STREAM_MS))
         if f["load"]:
             lines.append("Margin: the bytes took %.0f%% of the CPU, so it could take about %.1fx that traffic; the "
-                         "longest pass, %.2f ms, is under the %.2f ms a PIO input's FIFO holds."
-                         % (100 * f["load"], 1 / f["load"], longest, f["fifo_ms"]))
+                         "longest pass, %.2f ms, is under the %.2f ms every DIN input holds."
+                         % (100 * f["load"], 1 / f["load"], longest, f["hold_ms"]))
     lines.append("(Measured with four thrus, inN -> outN, so every output can carry what its input sends. Merging "
                  "all four into one DIN output is four times what its wire carries: the merge rules then "
                  "coalesce or drop, by design.)")

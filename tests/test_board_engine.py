@@ -3,6 +3,7 @@
 
 import pytest
 
+from firmware.ports import RX_RING
 from host_tools import bench_board, bench_full_rate, midiwire
 from host_tools.board import engine, usbmidi
 from host_tools.sim import runner, ticks, wires
@@ -25,21 +26,33 @@ while True:
         junk = []
 """
 
-# A code.py with the firmware's two PIO receivers that reads in4 on every pass and never in3:
-# the engine must count what in3's full RX FIFO made the wire lose, and nothing on in4.
-PIO_READER = b"""from firmware import board_io as io
+# A code.py with two PIO receivers it never reads: in3's program alone, in4 the firmware's input
+# (its DMA moves every byte into a ring, firmware/ports.py PioIn). The engine must count what
+# in3's full RX FIFO and in4's full ring made the wire lose.
+PIO_UNREAD = b"""from firmware import board_io as io
 from firmware import pinmap as pm
 uart = io._uart(pm.MIDI_OUT1, pm.MIDI_IN1)
-io._pio_rx(pm.MIDI_IN3)
-in4 = io._pio_rx(pm.MIDI_IN4)._sm
+io._pio_rx_machine(pm.MIDI_IN3)
+io._pio_rx(pm.MIDI_IN4)
 buf = bytearray(64)
 while True:
     uart.readinto(buf)
-    n = in4.in_waiting
-    if n:
-        in4.readinto(buf, end=n)
 """
 PIO_RX_FIFO = 8  # joined (fifo_type="rx")
+# A code.py that reads the firmware's in4 only every 30 ms and writes what it read to out1.
+PIO_STALLED_READER = b"""import time
+from firmware import board_io as io
+from firmware import pinmap as pm
+uart = io._uart(pm.MIDI_OUT1, pm.MIDI_IN1)
+in4 = io._pio_rx(pm.MIDI_IN4)
+buf = bytearray(64)
+while True:
+    uart.readinto(buf)  # the engine's pass marker
+    n = in4.read(buf)
+    if n:
+        uart.write(memoryview(buf)[:n])
+    time.sleep(0.03)
+"""
 
 # A code.py that writes the low 7 bits of supervisor.ticks_ms() to out1 each time it changes: on
 # the wire, when CircuitPython's ms tick stepped (the simulator's model: host_tools/sim/ticks.py).
@@ -236,17 +249,31 @@ def test_usb_input_and_a_preset_button_as_in_the_simulator():
     assert frames[-1][3:6] == frames[0][0:3] and frames[-1][0:3] == bytes(3)
 
 
-def test_pio_input_bytes_lost_to_a_full_rx_fifo_are_counted():
-    burst = bytes(range(0x10, 0x24))  # 20 bytes back to back: 6.4 ms of wire
+def _firmware_running(code):
     files = {k: v for k, v in engine.install_files(FILES["mpy_cross"]).items() if k.startswith("firmware/")}
-    files["code.py"] = PIO_READER
-    run = engine.board_run(None, {"in3": [(20_000_000, burst)], "in4": [(20_000_000, burst)]}, until_ms=60,
-                           files=FILES, tree=files)
-    # in3 is never read: its FIFO takes 8, the 9th waits in the program's shift register (its
-    # push stalls) and the wire's other 11 bytes pass a receiver that is not listening.
+    files["code.py"] = code
+    return files
+
+
+def test_pio_input_bytes_lost_to_a_full_rx_fifo_or_ring_are_counted():
+    burst = bytes(k & 0x7F for k in range(150))  # back to back: 48 ms of wire
+    run = engine.board_run(None, {"in3": [(20_000_000, burst)], "in4": [(20_000_000, burst)]}, until_ms=90,
+                           files=FILES, tree=_firmware_running(PIO_UNREAD))
+    # in3: its FIFO takes 8, the 9th waits in the program's shift register (its push stalls) and
+    # the wire's other bytes pass a receiver that is not listening.
     assert run.counters["in3"] == {"rx_overflow": len(burst) - PIO_RX_FIFO, "rx_misread": 0}
-    assert run.counters["in4"] == {"rx_overflow": 0, "rx_misread": 0}
+    # in4: the DMA takes every byte into the ring, and writes over the oldest once it is full.
+    assert run.counters["in4"] == {"rx_overflow": len(burst) - RX_RING, "rx_misread": 0}
     assert run.passes > 100
+
+
+def test_a_pio_input_keeps_what_arrives_while_the_loop_stalls_30_ms():
+    # 30 ms is twelve times what the RX FIFO alone holds at full rate (2.56 ms).
+    burst = bytes(k & 0x7F for k in range(120))
+    run = engine.board_run(None, {"in4": [(20_000_000, burst)]}, until_ms=120, files=FILES,
+                           tree=_firmware_running(PIO_STALLED_READER))
+    assert run.counters["in4"] == {"rx_overflow": 0, "rx_misread": 0}
+    assert bytes(b for _, b in run.outputs["out1"]) == burst
 
 
 def test_unread_bytes_matches_pushes_to_the_wire_in_order():

@@ -280,7 +280,7 @@ class BoardRun:
         self.counters = {}
 
 
-def verdict_of(drop=None, busy_cycles=100_000):
+def verdict_of(drop=None, busy_cycles=100_000, overflow=None):
     from host_tools import bench_verdict
     from host_tools.sim.wires import din_arrival_times
 
@@ -294,7 +294,9 @@ def verdict_of(drop=None, busy_cycles=100_000):
     # 1 ms of start, the streams (passes of busy_cycles), then idle passes of 20,000 cycles.
     busy_passes = int((bench_verdict.STREAM_MS + 1) * 125_000 / busy_cycles)
     passes = [125_000] + [busy_cycles] * busy_passes + [20_000] * 1000
-    figures = bench_verdict.judge(BoardRun(outputs, passes), inputs)
+    run = BoardRun(outputs, passes)
+    run.counters = {port: {"rx_overflow": n} for port, n in (overflow or {}).items()}
+    figures = bench_verdict.judge(run, inputs)
     return figures, bench_verdict.verdict_lines(figures)
 
 
@@ -304,15 +306,17 @@ def test_bench_verdict_yes_with_its_margin():
     assert abs(figures["load"] - 0.8) < 1e-9  # 80,000 of each 100,000-cycle pass above the idle 20,000
     assert lines[0].startswith("Verdict: YES. The box keeps up with four DIN inputs at full rate: all 1360 messages")
     assert lines[1] == ("Margin: the bytes took 80% of the CPU, so it could take about 1.2x that traffic; the longest "
-                        "pass, 0.80 ms, is under the 2.56 ms a PIO input's FIFO holds.")
+                        "pass, 0.80 ms, is under the 40.96 ms every DIN input holds.")
 
 
 def test_bench_verdict_no_names_the_losses_and_the_long_passes():
-    figures, lines = verdict_of(drop="in3", busy_cycles=500_000)
+    figures, lines = verdict_of(drop="in3", busy_cycles=500_000, overflow={"in3": 1})
     assert figures["lost"] == {"in3": 1}  # the mod wheel CC whose value byte was lost
     assert lines[0] == "Verdict: NO. With four DIN inputs at full rate the box lost 1 of 1360 messages (in3: 1)."
-    assert lines[1].startswith("Main-loop passes took up to 4.00 ms while playing; a PIO input (in3, in4) holds 2.56 ms")
-    assert len(lines) == 3  # in1 and in2 lost nothing: no word about their receive buffers
+    assert lines[1].startswith("Main-loop passes took up to 4.00 ms while playing; every DIN input holds at least "
+                               "40.96 ms")
+    assert lines[2].startswith("The inputs' receive buffers overflowed by 0, 0, 1, 0 bytes (in1, in2, in3, in4)")
+    assert len(lines) == 4
 
 
 def test_calibration_combines_shifted_runs_worst_max_and_mean_of_means():

@@ -47,6 +47,7 @@ const out = {
   gc_marks: [],
   rx_overflow: { in1: 0, in2: 0 },
   pio_rx: {}, // PIO input -> [cycles, byte] its state machine pushed into the RX FIFO, in order
+  pio_ring_overrun: {}, // PIO input -> bytes its DMA ring lost: written over before they were read
   usb_in: { delivered: 0, max_wait_ns: 0, pending_at_end: 0 }, // the usb input's packets
   drop_counters: null, // the merger's drop counters at the end, or null where not found
   resets: [],
@@ -334,19 +335,40 @@ function patchUart(uart, k) {
 
 // -- PIO: state machines stepped on the emulated clock, (1 + delay) x divider cycles an
 // instruction; TX/RX FIFOs joined to 8 when the program asks (rp2040js keeps 4).
-// A PIO DIN input's bytes are counted where its program pushes them (the byte in bits 31-24: the
-// program shifts right, 8 bits a push); what the wire sent and no push carried never reached the
-// firmware (engine.py compares: the program stalls on a full FIFO while the wire goes on).
+// A PIO DIN input's bytes are counted where its program pushes them (the byte in bits 31-24, or
+// bits 7-0 where the program shifts it down before the push); what the wire sent and no push
+// carried never reached the firmware (engine.py compares: the program stalls on a full FIFO
+// while the wire goes on).
 const pioRxPins = new Map(Object.entries(job.pio_rx || {}).map(([name, gpio]) => [gpio, name]));
-for (const name of pioRxPins.values()) out.pio_rx[name] = [];
+for (const name of pioRxPins.values()) {
+  out.pio_rx[name] = [];
+  out.pio_ring_overrun[name] = 0;
+}
 function watchRx(sm) {
   const fifo = sm.rxFIFO;
   const push = fifo.push.bind(fifo);
   fifo.push = (value) => {
     const name = pioRxPins.get(sm.inBase);
-    if (name !== undefined && t0 !== null && !fifo.full) out.pio_rx[name].push([cycles, value >>> 24]);
+    if (name !== undefined && t0 !== null && !fifo.full) out.pio_rx[name].push([cycles, (value >>> 24) | (value & 0xff)]);
     push(value);
   };
+}
+// A PIO input read by DMA into a ring (firmware/ports.py PioIn): the firmware marks each slot it
+// has read with a value over 0xFF, which the DMA never writes. A 16-bit transfer from a PIO RX
+// DREQ onto a slot that still holds a byte writes over one the firmware never read: lost.
+const DREQ_PIO_RX = [4, 5, 6, 7, 12, 13, 14, 15]; // PIO0 RX0-3, PIO1 RX0-3 (RP2040 datasheet 2.5.3.1)
+for (const channel of mcu.dma.channels) {
+  let transferFn = channel.transferFn;
+  const checked = () => {
+    const k = DREQ_PIO_RX.indexOf(channel.treqValue);
+    const name = pioRxPins.get(mcu.pio[k >> 2].machines[k & 3].inBase);
+    if (name !== undefined && t0 !== null && mcu.readUint16(channel.writeAddr) <= 0xff) out.pio_ring_overrun[name]++;
+    transferFn();
+  };
+  Object.defineProperty(channel, 'transferFn', {
+    get: () => (channel.dataSize === 2 && DREQ_PIO_RX.includes(channel.treqValue) ? checked : transferFn),
+    set: (fn) => { transferFn = fn; },
+  });
 }
 for (const pio of mcu.pio) {
   pio.run = () => {};

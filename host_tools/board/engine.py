@@ -288,7 +288,7 @@ def _result(raw, job, timed_inputs):
     result.counters = {port: {"rx_overflow": n} for port, n in raw["rx_overflow"].items()}
     for port, pushed in raw["pio_rx"].items():
         lost, misread = unread_bytes(timed_inputs.get(port, []), [(_ns(raw, c), b) for c, b in pushed])
-        result.counters[port] = {"rx_overflow": lost, "rx_misread": misread}
+        result.counters[port] = {"rx_overflow": lost + raw["pio_ring_overrun"][port], "rx_misread": misread}
     # The merger's drops by rule, as the simulator reports them (firmware/merger.py ``dropped``).
     if raw["drop_counters"] is not None:
         n = len(DROP_REASONS)

@@ -30,6 +30,7 @@ UART_WRITE_BASE = cycles(1150)  # uart.write(view) with no allocation
 UART_WRITE_PER_BYTE = cycles(20)
 PIO_READINTO = cycles(1505)  # rp2pio StateMachine.readinto
 PIO_IN_WAITING = cycles(1505)  # the call-only model's figure (same order as busio) ...
+PIO_RING_POLL = cycles(1505)  # the call-only model's figure for a PIO input's read (PioIn.read), as busio's
 PIO_WRITE_BASE = cycles(1150)
 PIO_BACKGROUND_WRITE = cycles(1150)  # a PIO output's write (firmware/ports.py), as PIO_WRITE_BASE
 PIO_PENDING_WRITE = cycles(250)  # the property it reads first, as PIO_IN_WAITING

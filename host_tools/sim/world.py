@@ -79,6 +79,7 @@ class World:
         self.soft_until_ns = None
         self.stop_check = None
         self.pass_marker = None  # called at each main-loop pass (the runner counts them)
+        self.ring_inputs = []  # PIO inputs whose DMA fills a ring the firmware reads (fakes/rp2pio.py)
         self.python_costs = False  # charge the firmware's Python (pycost.py) instead of per byte
         self.timer_us_at_zero = None  # the chip's us timer at time 0, or None: exact ms (ticks.py)
 
@@ -145,10 +146,22 @@ class World:
             call_ns += costs.PER_READ_OVERHEAD + nbytes * costs.PER_BYTE_PATH
         self.charge(call_ns)
 
+    def charge_ring_polls(self):
+        """Under the call-only model, the main loop's read of each PIO input ring this pass: a
+        Python call (firmware/ports.py PioIn.read) with no call into a fake to charge it. The
+        USB input's read charges it: the loop reads USB right after the PIO inputs."""
+        if not self.python_costs:
+            self.charge(len(self.ring_inputs) * (costs.PIO_RING_POLL + costs.PER_READ_OVERHEAD))
+
     def charge(self, ns):
         """Spend CPU time, ``ns`` at 125 MHz (costs.UNIT_HZ): at the clock the firmware set
         (``cpu_hz``) it takes ns x 125 MHz / cpu_hz. Advances the clock, running every event due
         on the way."""
+        if self.ring_inputs and not self.python_costs:
+            # The call-only model's path for the bytes the firmware took from PIO input rings
+            # since the last call into a fake: its Python reads them with no call to charge.
+            for sm in self.ring_inputs:
+                ns += sm.taken() * costs.PER_BYTE_PATH
         if self.cpu_hz != costs.UNIT_HZ:
             ns, self._cpu_rest = divmod(ns * costs.UNIT_HZ + self._cpu_rest, self.cpu_hz)
         self.wait(ns)

@@ -470,6 +470,12 @@ class StateMachine:
         # CircuitPython's ``writing`` reads a flag its object starts with cleared (zeroed
         # memory): True until a background write has completed.
         self._dma_completed = False
+        # background_read: the ring the DMA fills, the slot it fills next, the slot the firmware
+        # reads next and how many it has not read.
+        self._read_ring = None
+        self._read_at = 0
+        self._firmware_at = 0
+        self._unread = 0
         if self._is_rx:
             if opts["first_in_pin"] is None:
                 raise ValueError("Missing first_in_pin. Instruction 0 reads pin(s)")
@@ -504,6 +510,19 @@ class StateMachine:
     def rx_byte(self, b, baud):
         if baud != self._baud:
             self.lost += 1
+        elif self._read_ring is not None:
+            # background_read's DMA moves the byte from the FIFO at once into the ring, which it
+            # fills over and over. The firmware marks a slot it has read with a value over 0xFF
+            # (firmware/ports.py PioIn), which the DMA never writes: a slot still holding a byte
+            # is one never read, lost as the DMA writes over it.
+            ring = self._read_ring
+            at = self._read_at
+            if ring[at] <= 0xFF:
+                self.lost += 1
+            else:
+                self._unread += 1
+            ring[at] = b
+            self._read_at = (at + 1) % len(ring)
         elif len(self._rx) >= self._rx_depth:
             # The program's blocking push stalls, so the state machine misses the byte.
             self._rxstall = True
@@ -512,7 +531,20 @@ class StateMachine:
             self._rx.append(b)
 
     def rx_pending(self):
+        if self._read_ring is not None:
+            return self._unread
         return len(self._rx)
+
+    def taken(self):
+        """Ring slots the firmware has read since the last call, in the order the DMA filled
+        them (it marks each with a value over 0xFF). The call-only cost model charges them."""
+        ring = self._read_ring
+        n = 0
+        while self._unread and ring[self._firmware_at] > 0xFF:
+            self._firmware_at = (self._firmware_at + 1) % len(ring)
+            self._unread -= 1
+            n += 1
+        return n
 
     # -- CircuitPython API -------------------------------------------------------------------
 
@@ -524,7 +556,7 @@ class StateMachine:
     def in_waiting(self):
         self._check()
         w = _world.current()
-        w.charge_read(w.cost("PIO_IN_WAITING"), 0)  # the firmware polls a PIO input with in_waiting
+        w.charge_read(w.cost("PIO_IN_WAITING"), 0)
         if self._core is not None:
             return len(self._now().rx)
         return len(self._rx)
@@ -622,6 +654,24 @@ class StateMachine:
         self._dma_completed = False
         self._transmitter.dma = self._dma_next
         self._transmitter.feed()
+
+    def background_read(self, once=None, *, loop=None, loop2=None, swap=False):
+        """DMA the RX FIFO into ``loop`` forever (the simulator models this use only). The
+        program must push its byte in bits 7-0 for 16-bit slots to hold it."""
+        self._check()
+        if once is not None or loop2 is not None or swap or loop is None:
+            raise NotImplementedError("the simulator models background_read(loop=ring) only")
+        if not self._is_rx:
+            raise RuntimeError("No in in program")
+        if memoryview(loop).itemsize != 2:
+            raise NotImplementedError("the simulator models a ring of 16-bit slots only")
+        self._read_ring = loop  # made at start-up, which takes no virtual time, as the machine
+        self._read_at = 0
+        _world.current().ring_inputs.append(self)
+        pending = list(self._rx)  # what the FIFO holds goes first
+        self._rx.clear()
+        for b in pending:
+            self.rx_byte(b, self._baud)
 
     def _dma_next(self):
         buffers = self._dma_buffers

@@ -16,6 +16,7 @@ class PortIn:
         want = len(buf) if nbytes is None else min(nbytes, len(buf))
         q = self._link.to_device
         n = min(want, len(q))
+        w.charge_ring_polls()
         w.charge_read(w.cost("USB_READINTO"), n)
         for k in range(n):
             buf[k] = q.popleft()
