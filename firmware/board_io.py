@@ -127,7 +127,7 @@ def _uart(tx, rx):
 
 
 def _pio_rx(rx):
-    return ports.PioIn(_pio_rx_machine(rx), array.array("H", bytes(2 * ports.RX_RING)))
+    return ports.PioIn(_pio_rx_machine(rx))
 
 
 def _pio_rx_machine(rx):

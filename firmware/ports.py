@@ -29,6 +29,8 @@ the wire drains it. A stage is refilled only when the write after it has started
 it, so no more is ever ahead of a clock byte than on a UART output.
 """
 
+import array
+
 from micropython import const
 
 from firmware.clock_master import BITS
@@ -292,9 +294,8 @@ class StreamIn:
 # the DMA never writes (the program pushes one byte in bits 7-0, the DMA moves 16 bits).
 class PioIn:
 
-    def __init__(self, sm, ring):
-        for k in range(RX_RING):
-            ring[k] = RX_EMPTY
+    def __init__(self, sm):
+        ring = array.array("H", (RX_EMPTY for _ in range(RX_RING)))
         # The main loop polls every input every pass: a closure reads its ring and read position
         # as cells, where a method would look both up on the instance (two attribute loads).
         self.reader = self.read = _ring_reader(ring)

@@ -335,8 +335,8 @@ function patchUart(uart, k) {
 
 // -- PIO: state machines stepped on the emulated clock, (1 + delay) x divider cycles an
 // instruction; TX/RX FIFOs joined to 8 when the program asks (rp2040js keeps 4).
-// A PIO DIN input's bytes are counted where its program pushes them (the byte in bits 31-24, or
-// bits 7-0 where the program shifts it down before the push); what the wire sent and no push
+// A PIO DIN input's bytes are counted where its program pushes them (the byte in bits 7-0: the
+// program shifts it down before the push, firmware/board_io.py); what the wire sent and no push
 // carried never reached the firmware (engine.py compares: the program stalls on a full FIFO
 // while the wire goes on).
 const pioRxPins = new Map(Object.entries(job.pio_rx || {}).map(([name, gpio]) => [gpio, name]));
@@ -349,7 +349,7 @@ function watchRx(sm) {
   const push = fifo.push.bind(fifo);
   fifo.push = (value) => {
     const name = pioRxPins.get(sm.inBase);
-    if (name !== undefined && t0 !== null && !fifo.full) out.pio_rx[name].push([cycles, (value >>> 24) | (value & 0xff)]);
+    if (name !== undefined && t0 !== null && !fifo.full) out.pio_rx[name].push([cycles, value & 0xff]);
     push(value);
   };
 }
