@@ -190,7 +190,11 @@ class Box:
             if n:
                 got = n
                 last_rx[i] = now
-                if merger.feed(i, buf, 0, n) < n:
+                if n == 1 and 0xF8 <= buf[0] < 0xFF:
+                    # A lone timing byte (a clock tick: most reads while a sequencer plays)
+                    # needs no parser: straight to the merger's timing path, a call less.
+                    merger.realtime(i, buf[0])
+                elif merger.feed(i, buf, 0, n) < n:
                     self.polled = self.polled_waiting  # input i waits: from the next pass on
         # CV timing (a gate rises here, one pass after its CV was written; see firmware/cv.py).
         if cv_work:

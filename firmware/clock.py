@@ -281,8 +281,9 @@ class Clock:
         if b == 0xF8:
             self.ticks_heard += 1
             self._heard = now
-            self._half_on = False  # a half-tick not yet sent is dropped: never two at once
             if self.running:
+                self._half_on = False  # a half-tick not yet sent is dropped: never two at once
+                # (only a running clock has one: _stop drops it)
                 # _tick, inlined: one call (_pulse) stands between the byte and the edge.
                 phase = self._phase
                 if phase % self._ticks_per_pulse == 0:

@@ -115,20 +115,26 @@ class ClockMaster:
 
     def _divided(self, b, mask):
         if b == 0xF8:
-            m = mask & self.dividing
-            if m:
-                divide = self.divide
-                count = self.count
-                for o in BITS[m]:
-                    c = count[o]
-                    if c:
-                        mask &= ~(1 << o)
-                    c += 1
-                    count[o] = 0 if c >= divide[o] else c
-        elif b == 0xFA or b == 0xFB:
+            return self.divide_tick(mask)
+        if b == 0xFA or b == 0xFB:
             count = self.count
             for o in range(self.n_out):
                 count[o] = 0
+        return mask
+
+    def divide_tick(self, mask):
+        # The outputs in ``mask`` a clock tick goes to: a divided output takes the first of
+        # every ``divide[o]``.
+        m = mask & self.dividing
+        if m:
+            divide = self.divide
+            count = self.count
+            for o in BITS[m]:
+                c = count[o]
+                if c:
+                    mask &= ~(1 << o)
+                c += 1
+                count[o] = 0 if c >= divide[o] else c
         return mask
 
     def allows(self, i):

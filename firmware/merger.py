@@ -183,7 +183,7 @@ class Merger:
         self.direct = 0
         self.direct_timing = 0
         self.present = (1 << n_out) - 1
-        self.msg = bytearray(4)  # a message; [3]: a timing byte sent at once (_realtime)
+        self.msg = bytearray(4)  # a message; [3]: a timing byte sent at once (realtime)
         # Per-output summaries, so the common message tests one mask: ``queued`` (anything in
         # ring, lane or late queue), ``owned`` (a SysEx holds it), ``lated`` (late queue not
         # empty), ``pressed`` (ring below _PRESSURE free); ``busy`` = owned | lated | pressed.
@@ -390,7 +390,7 @@ class Merger:
                         break
                     got += 1
                 else:
-                    self._realtime(i, b)
+                    self.realtime(i, b)
             else:
                 if status == 0xF0:
                     # Any status byte ends a SysEx; F7 is its proper end, anything else
@@ -825,7 +825,7 @@ class Merger:
             b = buf[k]
             k += 1
             if 0xF8 <= b < 0xFF:
-                self._realtime(i, b)
+                self.realtime(i, b)
             elif e < size:
                 carry[e] = b
                 e += 1
@@ -859,12 +859,31 @@ class Merger:
 
     # -- timing bytes ------------------------------------------------------------------
 
-    def _realtime(self, i, b):
+    def realtime(self, i, b):
         # Timing bytes bypass the parser state and take each output's lane (rule 1).
-        if b == 0xFE:
-            self.sensing[i] = 1
-            self.watch = 1
-        mask = self.clock_master.route(i, b, self.masks[i][b], self.now)
+        now = self.now
+        cm = self.clock_master
+        if b == 0xF8 and i == cm.master:
+            # The master's clock tick, the commonest timing byte: ClockMaster.route's rule for
+            # it, here, and sent at once where every output can take it (_timing's common
+            # case): two calls less on the pass that forwards it (about 4,000 cycles on the
+            # board).
+            cm.last_clock = now
+            if cm.sink is not None:
+                cm.sink.on_master(b, now)
+            mask = self.masks[i][b] & cm.send
+            if mask & cm.dividing:
+                mask = cm.divide_tick(mask)
+            if mask and mask & self.direct_timing == mask and not mask & self.queued:
+                mask = self.wires.send_timing(mask, b, now)
+                if mask:
+                    self._lane(b, mask)
+                return
+        else:
+            if b == 0xFE:
+                self.sensing[i] = 1
+                self.watch = 1
+            mask = cm.route(i, b, self.masks[i][b], now)
         if mask:
             self._timing(b, mask)
 
@@ -896,6 +915,11 @@ class Merger:
         if dm:
             mask ^= dm
             mask |= self.wires.send_timing(dm, b, now)
+        if mask:
+            self._lane(b, mask)
+
+    def _lane(self, b, mask):
+        # Timing byte ``b`` into the lanes of the outputs in ``mask`` (a full lane drops it).
         if mask:
             self.queued |= mask
             q = self.queues

@@ -189,26 +189,36 @@ class Wires:
         fills = self.fill
         rtb = _TIMING[b - 0xF8]
         short = 0
-        filled = 0
         din = mask & (self.uarts | self.pios)
         if din:
-            pios = self.pios
-            for o in BITS[din]:
-                fill = fills[o]
-                if fill:
-                    if fill > _UART_HARD - _FILL_PER_BYTE or (pios >> o & 1 and self.machine[o].pending_write):
-                        short |= 1 << o
-                        continue
-                    fills[o] = fill + _FILL_PER_BYTE
-                else:
+            filled = self.filled
+            if din & filled:
+                pios = self.pios
+                for o in BITS[din]:
+                    fill = fills[o]
+                    if fill:
+                        if fill > _UART_HARD - _FILL_PER_BYTE or (pios >> o & 1 and self.machine[o].pending_write):
+                            short |= 1 << o
+                            continue
+                        fills[o] = fill + _FILL_PER_BYTE
+                    else:
+                        fills[o] = _START_MARGIN + _FILL_PER_BYTE
+                    write[o](rtb)  # a UART with FIFO room takes it (the estimate's promise)
+            else:
+                # Every one idle (a clock tick between messages, the common case): no estimate
+                # to check, no write pending.
+                for o in BITS[din]:
                     fills[o] = _START_MARGIN + _FILL_PER_BYTE
-                    filled |= 1 << o
-                write[o](rtb)  # a UART with FIFO room takes it (the estimate's promise)
-            self.filled |= filled
-        others = self.others
-        for o in BITS[mask & (self.usbs | others)]:
-            if not (self.ports[o].send(rtb, 0, 1, now) if others >> o & 1 else write[o](rtb)):
+                    write[o](rtb)
+            self.filled = filled | din  # each has an estimate now (one that could not take it had one)
+        for o in BITS[mask & self.usbs]:
+            if not write[o](rtb):
                 short |= 1 << o
+        others = mask & self.others
+        if others:
+            for o in BITS[others]:
+                if not self.ports[o].send(rtb, 0, 1, now):
+                    short |= 1 << o
         return short
 
     def send_message(self, mask, buf, end, now, out_key, key):

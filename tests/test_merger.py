@@ -298,6 +298,19 @@ def test_master_gives_role_up_after_a_second_of_silence():
     assert m.clock_master.master == 1
 
 
+def test_master_keeps_the_role_while_its_clock_keeps_coming():
+    # Only its silence ends the role: a master sending nothing but F8 for two seconds keeps it,
+    # and another input's clock, between every two of its ticks, stays out.
+    m, ports = make()
+    for t in range(0, 2000, 20):
+        m.now = t
+        run(m, ports, [(0, [0xF8])])
+        m.service(t + 10)
+        run(m, ports, [(1, [0xF8])])
+    assert m.clock_master.master == 0
+    assert ports[0].data == bytes([0xF8]) * 100
+
+
 def test_song_position_only_from_master():
     m, ports = make()
     out = run(m, ports, [(0, [0xFA]), (1, [0xF2, 0x10, 0x00]), (0, [0xF2, 0x20, 0x00])])

@@ -1,7 +1,7 @@
 # The clock's hot paths on the MicroPython VM: the real Box.step() with the real Merger and
 # Clock, in each master mode, allocate nothing (tests/test_hot_paths.py runs this file).
 # - follow: a master's F8 stream (with Start, Song Position + Continue, Stop) goes through
-#   Merger._realtime -> Clock.on_master; 48 PPQN, so the half-tick pulses run too;
+#   Merger.realtime -> Clock.on_master; 48 PPQN, so the half-tick pulses run too;
 # - internal: Clock.service returns F8 / FA / FC and Merger.inject_realtime queues them;
 # - clock_in: the jack polled every pass, ticks generated between its pulses.
 # Each check also asserts that the path really ran (pulses on the jack, bytes on the outputs).
