@@ -228,7 +228,7 @@ class Box:
         # The followed clock's tempo estimate, in a pass of its own after the passes that
         # forwarded its ticks (their pulse edges came with them: Clock.on_master).
         clock = self.clock
-        if clock.ticks_heard:
+        if merger.clock_master.ticks:
             clock.follow_ticks()
             return
         # A preset switch's later parts, a tick each (switch_preset).

@@ -5,9 +5,12 @@
 docs/config.md).
 
 Who calls what:
-- the merger calls ``on_master(b, now)`` for every F8/FA/FB/FC it accepted from the clock
-  master, and ``song_position(beats)`` for the master's Song Position. The merger forwards the
-  MIDI bytes itself; here they only drive the jacks and the tempo estimate.
+- the merger's clock master (``follow``: firmware.clock_master.ClockMaster) calls
+  ``on_master(b, now)`` for every FA/FB/FC it accepted from the clock master, and for every F8
+  while the clock runs; it counts the ticks (``ticks``, ``last_clock``), which
+  ``follow_ticks`` takes a pass later, and calls ``song_position(beats)`` for the master's Song
+  Position. The merger forwards the MIDI bytes itself; here they only drive the jacks and the
+  tempo estimate.
 - ``app`` calls ``service(now)`` once a pass (and again while it returns a byte): it ends
   pulses, polls the clock-in jack and, when the box is the master (``internal`` or
   ``clock_in``), returns the real-time byte (F8 FA FB FC) due now, which ``app`` hands to
@@ -59,6 +62,11 @@ import array
 from micropython import const
 
 from firmware.ticks import ticks_diff
+
+try:
+    from typing import Any  # for type checkers only: CircuitPython has no typing
+except ImportError:
+    pass
 
 # Wrap-safe comparisons on 29-bit ticks, inlined where they are hot (firmware/ticks.py).
 _MASK = const(0x1FFFFFFF)
@@ -131,7 +139,7 @@ class Clock:
         self.mode = MODE_FOLLOW
         self.poll = False  # service() wanted every pass, not once a ms tick (clock-in jack)
         self.running = False
-        self.ticks_heard = 0  # followed ticks (F8) on_master counted that follow_ticks has not run
+        self.followed = None  # type: Any  # the merger's ClockMaster (follow): it counts the master's ticks
         self._phase = 0  # position in ticks modulo _BAR_TICKS; the next tick's
         self._at_zero = True  # position 0 (Start, Song Position 0): a Continue resets
         self._asked = 0
@@ -229,6 +237,7 @@ class Clock:
             self._bpm_x100 = bpm
         old = self.mode
         self.mode = mode
+        self._ticking()
         self.poll = mode == MODE_CLOCK_IN
         if mode != MODE_INTERNAL and self._metro_on:
             self._stop_metro()
@@ -271,6 +280,18 @@ class Clock:
 
     # -- from the merger: the followed master ---------------------------------------------
 
+    def follow(self, master):
+        """Take the followed master's bytes from ``master`` (the merger's ClockMaster)."""
+        self.followed = master
+        master.sink = self
+        self._ticking()
+
+    def _ticking(self):
+        # Each followed tick reaches on_master at once only while the clock follows and runs
+        # (its pulse edge, its position); else the clock master only counts it.
+        if self.followed is not None:
+            self.followed.tick_sink = self if self.running and self.mode == MODE_FOLLOW else None
+
     def on_master(self, b, now):
         """The merger accepted real-time byte ``b`` (F8 FA FB FC) from the clock master. It calls
         this before it writes the byte out, so a tick does only what cannot wait here (forward
@@ -279,20 +300,17 @@ class Clock:
         if self.mode != MODE_FOLLOW:
             return  # the box is the master; the merger drops external clock then
         if b == 0xF8:
-            self.ticks_heard += 1
-            self._heard = now
-            if self.running:
-                self._half_on = False  # a half-tick not yet sent is dropped: never two at once
-                # (only a running clock has one: _stop drops it)
-                # _tick, inlined: one call (_pulse) stands between the byte and the edge.
-                phase = self._phase
-                if phase % self._ticks_per_pulse == 0:
-                    self._pulse(now, False)
-                phase += 1
-                self._phase = phase if phase < _BAR_TICKS else 0
-                self._at_zero = False
+            # A tick while running (the clock master counted it; follow_ticks takes the count).
+            self._half_on = False  # a half-tick not yet sent is dropped: never two at once
+            # _tick, inlined: one call (_pulse) stands between the byte and the edge.
+            phase = self._phase
+            if phase % self._ticks_per_pulse == 0:
+                self._pulse(now, False)
+            phase += 1
+            self._phase = phase if phase < _BAR_TICKS else 0
+            self._at_zero = False
             return
-        if self.ticks_heard:
+        if self.followed.ticks:
             self.follow_ticks()  # ticks before this byte first: the order of the wire
         self._heard = now
         if b == 0xFA:
@@ -304,13 +322,15 @@ class Clock:
         self._reschedule(now)
 
     def follow_ticks(self):
-        """The tempo estimate for the followed ticks ``on_master`` counted (and at 48 PPQN the
-        half-tick pulse after the last). No rescheduling: ``_pulse`` brought ``due`` forward
+        """The tempo estimate for the followed ticks the clock master counted (and at 48 PPQN
+        the half-tick pulse after the last). No rescheduling: ``_pulse`` brought ``due`` forward
         for the pulse's end; the silence check left in ``due`` may be early, which costs one
         spare call."""
-        n = self.ticks_heard
-        self.ticks_heard = 0
-        now = self._heard
+        master = self.followed
+        n = master.ticks
+        master.ticks = 0
+        now = master.last_clock  # the last tick's (a Start or Continue after it took them first)
+        self._heard = now
         while n:
             n -= 1
             self._estimate(now)
@@ -319,7 +339,7 @@ class Clock:
 
     def song_position(self, beats):
         """Song Position from the master: ``beats`` sixteenth notes (6 ticks each)."""
-        if self.ticks_heard:
+        if self.followed.ticks:
             self.follow_ticks()
         self._phase = (beats * 6) % _BAR_TICKS
         self._at_zero = beats == 0
@@ -491,6 +511,7 @@ class Clock:
 
     def _start(self, now):
         self.running = True
+        self._ticking()
         self._phase = 0
         self._at_zero = True
         self._half_on = False
@@ -501,6 +522,7 @@ class Clock:
         if self.running:
             return
         self.running = True
+        self._ticking()
         if self._at_zero:
             self._reset(now)
         self._run_pin.value = True
@@ -508,6 +530,7 @@ class Clock:
     def _stop(self):
         if self.running:
             self.running = False
+            self._ticking()
             self._half_on = False
             self._run_pin.value = False
 

@@ -54,8 +54,15 @@ class ClockMaster:
         self.n_out = n_out
         self.mode = MASTER_AUTO
         self.master = NONE
-        self.last_clock = 0
-        self.sink = None  # gets on_master(b, now) / song_position(beats) from the master
+        self.last_clock = 0  # when the master's last F8, FA or FB came
+        # The clock (firmware.clock.Clock.follow): the master's transport (on_master(b, now)) and
+        # Song Position (song_position(beats)) as they come; its ticks are counted here
+        # (``ticks``, taken by Clock.follow_ticks a pass later), and reach ``tick_sink``, the
+        # clock while it runs, at once (each may make a pulse edge); else ``tick_sink`` is None,
+        # and a tick costs the pass no call.
+        self.sink = None
+        self.tick_sink = None
+        self.ticks = 0
         self.send = (1 << n_out) - 1
         self.divide = bytearray(n_out)
         self.count = bytearray(n_out)
@@ -85,25 +92,31 @@ class ClockMaster:
 
     def route(self, i, b, mask, now):
         # The outputs real-time byte ``b`` from input ``i`` goes to (``mask``: its routes).
+        # (Merger.realtime has the rule for the master's F8 too, without this call.)
         if b == 0xF8:
             if self.master == NONE and self.mode == MASTER_AUTO:
                 self.master = i
             if self.master != i:
                 return 0
             self.last_clock = now
+            self.ticks += 1
+            if self.tick_sink is not None:
+                self.tick_sink.on_master(b, now)
         elif b == 0xFA or b == 0xFB:
             if self.mode == MASTER_AUTO:
                 self.master = i
             elif self.mode != i:
                 return 0
+            if self.sink is not None:
+                self.sink.on_master(b, now)  # before last_clock moves: the ticks before it were at last_clock
             self.last_clock = now
         elif b == 0xFC:
             if self.master != i and not (self.master == NONE and self.mode == MASTER_AUTO):
                 return 0
+            if self.sink is not None:
+                self.sink.on_master(b, now)
         else:
             return mask  # active sensing (when routed): no master rule
-        if self.sink is not None:
-            self.sink.on_master(b, now)
         mask &= self.send
         if b != 0xF8 or mask & self.dividing:
             return self._divided(b, mask)

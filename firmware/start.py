@@ -47,7 +47,7 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     box.merger.set_output_modes(rs, box.merger.present)
     # The clock: tempo, transport and the clock/reset/run jacks (jackless when none given).
     box.clock = clock if clock is not None else Clock(None, None, None, None, ticks_ms)
-    box.merger.clock_master.sink = box.clock
+    box.clock.follow(box.merger.clock_master)
     # The inputs that exist, with their index: the pass polls them without a None test.
     # While some input waits (its output cannot take its next message: firmware/merger.py,
     # rule 3) the pass polls ``WaitingPass`` instead, which reads them all: the idle pass

@@ -226,13 +226,14 @@ def follow_run(bpm, resolution=4, seconds=8):
 
 
 # Cost of the clock's own Python per MIDI tick on the MicroPython VM (the simulator charges
-# hardware calls only). Per tick, app.Box.step makes these calls: following, on_master(F8) and
-# service() when the pulse ends; internal, service() returning F8 (and the pulse's end) and once
+# hardware calls only). Per tick, app.Box.step makes these calls: following, the merger's count
+# of the tick and, while running, on_master(F8), then follow_ticks() and service() when the pulse ends; internal, service() returning F8 (and the pulse's end) and once
 # more returning 0. Timed against the same loop with empty methods. The VM's ticks_us moves in
 # whole ms, hence runs of about a second.
 VM_SCRIPT = """
 from time import ticks_us, ticks_diff
 from firmware.clock import Clock
+from firmware.clock_master import ClockMaster
 from firmware.defaults import DEFAULT_CLOCK
 
 class Pin:
@@ -240,7 +241,6 @@ class Pin:
         self.value = False
 
 class Null:
-    ticks_heard = 0
     def on_master(self, b, now):
         return 0
     def follow_ticks(self):
@@ -255,17 +255,22 @@ def clock(master, res):
     c["master"] = master
     c["analog"] = {"resolution": res, "pulse_ms": 5, "reset_ms": 5}
     k = Clock(Pin(), Pin(), Pin(), Pin(), lambda: 0)
+    k.follow(ClockMaster(1))
     k.configure(c)
     return k
 
 N = 60000
 T = [1000]  # virtual ms, always moving on (each run continues the last)
 
-def follow(c):
+def follow(c, m):
     t = T[0]
     t0 = ticks_us()
     for _ in range(N):
-        c.on_master(0xF8, t)
+        # A tick as Merger.realtime hands it over.
+        m.last_clock = t
+        m.ticks += 1
+        if m.tick_sink is not None:
+            m.tick_sink.on_master(0xF8, t)
         c.follow_ticks()
         c.service(t + 10)
         t += 20
@@ -282,19 +287,22 @@ def internal(c):
     T[0] = t
     return ticks_diff(ticks_us(), t0)
 
-def best(fn, c):
-    return min(fn(c) for _ in range(5))
+def best(fn, *args):
+    return min(fn(*args) for _ in range(5))
 
-base = best(follow, Null())
+null = Null()
+m = ClockMaster(1)
+m.tick_sink = null
+base = best(follow, null, m)
 f = clock("auto", 24)
 f.on_master(0xFA, 0)
-print("FOLLOW", (best(follow, f) - base) / N)
+print("FOLLOW", (best(follow, f, f.followed) - base) / N)
 f = clock("auto", 4)
 f.on_master(0xFA, 0)
-print("FOLLOW4", (best(follow, f) - base) / N)
+print("FOLLOW4", (best(follow, f, f.followed) - base) / N)
 i = clock("internal", 24)
 i.start_stop(0)
-base = best(internal, Null())
+base = best(internal, null)
 print("INTERNAL", (best(internal, i) - base) / N)
 
 # Reference for the Pico estimate (host_tools/bench_ref.py), measured in the same run.

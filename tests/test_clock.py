@@ -2,7 +2,8 @@
 
 Two layers, both in virtual time:
 - unit tests drive ``Clock`` with small fake pins and a fake ``ticks_ms``, the way ``app`` does
-  (``service`` only when ``due`` has come, ``on_master`` for the followed master's bytes);
+  (``service`` only when ``due`` has come, the followed master's bytes through the merger's
+  ``ClockMaster``, ``follow_ticks`` when it has counted ticks);
 - end-to-end tests run the unchanged firmware in the simulator (``host_tools.bench_clock``
   wraps ``runner.simulate`` with panel calls and clock-in edges) and read the jacks' signals and
   the MIDI outputs.
@@ -14,6 +15,7 @@ import pytest
 
 from firmware import clock as fwclock
 from firmware import clock_setup, defaults, router
+from firmware.clock_master import ClockMaster
 from host_tools import bench_clock as bc
 
 MASK = 0x1FFFFFFF
@@ -77,6 +79,8 @@ class Rig:
         self.run_out = Pin(self.ticks)
         self.clock_in = Pin(self.ticks, True)  # pull-up: no pulse on the jack
         self.clock = fwclock.Clock(self.clock_out, self.reset_out, self.run_out, self.clock_in, self.ticks)
+        self.master = ClockMaster(1)  # the merger's, for one input to one output
+        self.clock.follow(self.master)
         self.clock.configure(clock_settings(**(settings or {})))
         self.sent = []  # (t_ms, byte) handed to the merger by service()
         self.gate = gate
@@ -92,6 +96,7 @@ class Rig:
         jack = sorted(jack)
         mi = ji = 0
         c = self.clock
+        cm = self.master
         while self.ticks.t < self.t0 + until_ms:
             ms = self.ticks.t - self.t0
             while ji < len(jack) and jack[ji][0] <= ms:
@@ -103,9 +108,9 @@ class Rig:
                 if b > 0x100:
                     c.song_position(b - 0x10000)
                 else:
-                    c.on_master(b, now)
+                    cm.route(0, b, 1, now)
                 mi += 1
-            if c.ticks_heard:
+            if cm.ticks:
                 c.follow_ticks()  # as app.Box does, in the next ms tick's pass
             if not self.gate or ((now - c.due) & MASK) < HALF:
                 self.calls += 1
@@ -309,6 +314,22 @@ def test_follow_clock_while_stopped_gives_a_tempo_but_no_pulses():
     r.run(2000, master=stream)
     assert r.clock_out.changes == [] and r.run_out.changes == []
     assert abs(r.clock.bpm_x100() - 9700) <= 25
+
+
+def test_follow_stop_ends_the_pulses_while_the_master_clock_goes_on():
+    # An Elektron box keeps sending clock after Stop: the ticks still give the tempo, and the
+    # jacks stay quiet until the next Start.
+    r = Rig({"resolution": 24})  # a pulse on every tick
+    period = 60000.0 / 120 / 24
+    seq = [(0, 0xFA)] + [(int(round(1 + k * period)), 0xF8) for k in range(60)]
+    stop_at = seq[24][0] + 5
+    seq.append((stop_at, 0xFC))
+    seq.sort()
+    r.run(seq[-1][0] + 100, master=seq)
+    before = [t for t, b in seq if b == 0xF8 and t < stop_at]
+    assert r.clock_out.rises() == [r.at(t) for t in before]
+    assert r.run_out.changes == [(r.at(0), True), (r.at(stop_at), False)]
+    assert abs(r.clock.bpm_x100() - 12000) <= 100
 
 
 def test_follow_stop_halts_and_continue_resumes_the_phase():

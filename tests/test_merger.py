@@ -334,7 +334,10 @@ def test_named_input_master_ignores_every_other_clock_and_transport():
     log = m.clock_master.sink = ClockLog()
     out = run(m, ports, [(0, [0xFA, 0xF8]), (1, [0xF8]), (0, [0xF2, 0x01, 0x00]), (1, [0xFA, 0xF2, 0x02, 0x00]), (0, [0xFC])])
     assert out[2] == bytes([0xF8, 0xFA, 0xF2, 0x02, 0x00])
-    assert log.events == [0xF8, 0xFA, ("spp", 2)]
+    # The master's transport reaches the clock; its tick is counted for it (a stopped clock
+    # takes no call per tick: ClockMaster.tick_sink).
+    assert log.events == [0xFA, ("spp", 2)]
+    assert m.clock_master.ticks == 1
 
 
 def test_internal_master_drops_external_clock_and_injects_its_own():
@@ -350,6 +353,7 @@ def test_internal_master_drops_external_clock_and_injects_its_own():
     assert ports[0].data == bytes([0x90, 0x3C, 0x64, 0xFA, 0xF8])
     assert ports[4].data == bytes([0x90, 0x3C, 0x64, 0xFA, 0xF8])
     assert log.events == []
+    assert m.clock_master.ticks == 0
 
 
 def test_switching_presets_with_the_same_auto_master_keeps_it():
