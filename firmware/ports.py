@@ -102,6 +102,7 @@ class Wires:
     uarts: int  # the outputs of each kind, as bitmasks
     pios: int
     usbs: int
+    dins: int  # uarts | pios: the DIN outputs
     others: int  # written through their own send
     whole: int  # take whole messages, ``take(status, data1, data2)``, all or nothing: the CV engine
     write: list  # UART and USB: write(buf, start, n); PIO: background_write(view)
@@ -189,7 +190,7 @@ class Wires:
         fills = self.fill
         rtb = _TIMING[b - 0xF8]
         short = 0
-        din = mask & (self.uarts | self.pios)
+        din = mask & self.dins
         if din:
             filled = self.filled
             if din & filled:
@@ -234,7 +235,7 @@ class Wires:
         fills = self.fill
         after = key if key >= 0 else -1
         short = 0
-        din = self.uarts | self.pios
+        din = self.dins
         for o in BITS[mask]:
             bit = 1 << o
             if bit & self.usbs:

@@ -15,6 +15,7 @@ def setup(wires, outputs, whole):
     wires.pios = 0
     wires.usbs = 0
     wires.others = 0
+    wires.dins = 0
     wires.whole = whole
     wires.write = [None] * n  # UART and USB: write(buf, start, n); PIO: background_write(view)
     wires.machine = [None] * n  # PIO: its state machine (pending_write)
@@ -45,3 +46,4 @@ def setup(wires, outputs, whole):
                 wires.uarts |= 1 << o
             else:
                 wires.usbs |= 1 << o
+    wires.dins = wires.uarts | wires.pios
