@@ -233,55 +233,66 @@ class Wires:
         if now != self.drained_at:
             self.drain(now)
         fills = self.fill
+        write = self.write
         after = key if key >= 0 else -1
         short = 0
-        din = self.dins
-        for o in BITS[mask]:
-            bit = 1 << o
-            if bit & self.usbs:
-                # Never running status: USB-MIDI packs whole messages.
-                took = self.send(o, buf, 0, end, now)
+        # The DIN outputs first, with what they read in locals: the note's path to four wires.
+        din = mask & self.dins
+        if din:
+            uarts = self.uarts
+            for o in BITS[din]:
+                start = 1 if out_key[o] == key else 0
+                fill = fills[o]
+                took = end - start
+                if took * _FILL_PER_BYTE > UART_FIFO - fill:
+                    took = self.send(o, buf, start, end, now)  # what fits of it
+                elif uarts >> o & 1:
+                    write[o](buf, start, took)
+                    fills[o] = (fill if fill else _START_MARGIN) + took * _FILL_PER_BYTE
+                elif fill and self.machine[o].pending_write:
+                    took = 0
+                else:
+                    # Into the next stage: a message is 3 bytes at most.
+                    k = self.next_stage[o]
+                    stage = self.stages[o][k]
+                    stage[0] = buf[start]
+                    if took > 1:
+                        stage[1] = buf[start + 1]
+                        if took > 2:
+                            stage[2] = buf[start + 2]
+                    write[o](self.views[o][k][took])
+                    self.next_stage[o] = k ^ 1
+                    fills[o] = (fill if fill else _START_MARGIN) + took * _FILL_PER_BYTE
+                if start:
+                    took += 1
+                elif took:
+                    out_key[o] = after
                 if took < end:
                     self.took[o] = took
-                    short |= bit
-                continue
-            start = 1 if out_key[o] == key else 0
-            fill = fills[o]
-            took = end - start
-            if not bit & din or took * _FILL_PER_BYTE > UART_FIFO - fill:
-                if bit & self.whole:
-                    # The CV engine: the whole message with its status (0 for the bytes it
-                    # lacks: the merger's ``msg``), or none of it while it holds the last one.
-                    if not self.ports[o].take(buf[0], buf[1], buf[2]):
-                        self.took[o] = 0
-                        short |= bit
-                    continue
-                took = self.send(o, buf, start, end, now)  # another kind, or what fits of it
-            elif bit & self.uarts:
-                self.write[o](buf, start, took)
-                fills[o] = (fill if fill else _START_MARGIN) + took * _FILL_PER_BYTE
-            elif fill and self.machine[o].pending_write:
-                took = 0
+                    short |= 1 << o
+            self.filled |= din
+        for o in BITS[mask & ~din]:
+            bit = 1 << o
+            if bit & self.usbs:
+                # Never running status: USB-MIDI packs whole messages (a message is within
+                # one write: _USB_CHUNK).
+                took = write[o](buf, 0, end)
+                if not took:
+                    took = 0
+            elif bit & self.whole:
+                # The CV engine: the whole message with its status (0 for the bytes it lacks:
+                # the merger's ``msg``), or none of it while it holds the last one.
+                took = end if self.ports[o].take(buf[0], buf[1], buf[2]) else 0
             else:
-                # Into the next stage: a message is 3 bytes at most.
-                k = self.next_stage[o]
-                stage = self.stages[o][k]
-                stage[0] = buf[start]
-                if took > 1:
-                    stage[1] = buf[start + 1]
-                    if took > 2:
-                        stage[2] = buf[start + 2]
-                self.write[o](self.views[o][k][took])
-                self.next_stage[o] = k ^ 1
-                fills[o] = (fill if fill else _START_MARGIN) + took * _FILL_PER_BYTE
-            if start:
-                took += 1
-            elif took:
-                out_key[o] = after
+                start = 1 if out_key[o] == key else 0
+                took = self.ports[o].send(buf, start, end, now)
+                if start:
+                    took += 1
+                elif took:
+                    out_key[o] = after
             if took < end:
                 self.took[o] = took
                 short |= bit
-        self.filled |= mask & din
         return short
 
 
