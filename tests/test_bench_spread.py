@@ -29,13 +29,15 @@ def test_spread_is_each_figures_lowest_and_highest_over_the_runs():
     assert sp["input_lost"] == (0, 2)
     lines = []
     bench_full_rate.print_spread(3, sp, stream=lines.append)
-    assert "0-122 us" in lines[0]
+    assert "in1 0-122 us, in2 0-194 us" in lines[0]
     assert any(line.split()[0] == "out1" and "0.690-0.710 / 1.100-1.400" in line and "1.550-1.850" in line for line in lines[2:])
 
 
-def test_a_shifted_demo_moves_in1_only():
+def test_a_shifted_demo_moves_in1_and_the_clock_master_in2_apart():
     base = bench_full_rate.shifted_demo(0)
     moved = bench_full_rate.shifted_demo(3)
     assert moved[0] == base[0] and moved[2] == base[2] and moved[3] == base[3]
-    assert moved[1]["in2"] == base[1]["in2"]
     assert [(t - 3 * bench_full_rate.SHIFT_NS, d) for t, d in moved[1]["in1"]] == base[1]["in1"]
+    assert [(t - 3 * bench_full_rate.CLOCK_SHIFT_NS, d) for t, d in moved[1]["in2"]] == base[1]["in2"]
+    # in2's clock meets the ms tick at other phases than it did
+    assert {t % 1_000_000 for t, d in moved[1]["in2"] if d == b"\xf8"} != {t % 1_000_000 for t, d in base[1]["in2"] if d == b"\xf8"}
