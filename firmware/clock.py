@@ -57,14 +57,12 @@ A stalled loop (a flash write, say): ticks overdue by up to ``_CATCH_UP_MS`` go 
 the count stays on the grid; longer, the grid restarts from the present.
 """
 
-import array
-
 from micropython import const
 
 from firmware.ticks import ticks_diff
 
 try:
-    from typing import Any  # for type checkers only: CircuitPython has no typing
+    from typing import Any, Callable  # for type checkers only: CircuitPython has no typing
 except ImportError:
     pass
 
@@ -115,103 +113,104 @@ _LEAD_US = const(200)  # poll from this long before a token is due (its time is 
 _LATE_MS = const(5)  # a token this late never comes: the metronome stopped; start it again
 
 
-class _NoPin:
-    """Stands in for a jack the hardware does not have."""
-
-    def __init__(self):
-        self.value = True  # an input reads high: the clock-in jack sees no pulse
-
-
 class Clock:
     """The box's clock: see the module docstring for the contract."""
 
+    # The fields (clock_setup.init sets them, but the four __init__ sizes; annotations only:
+    # nothing at run time).
+    _clock_pin: Any
+    _reset_pin: Any
+    _run_pin: Any
+    _in_pin: Any
+    ticks_ms: "Callable[[], int]"
+    mode: int
+    poll: bool  # service() wanted every pass, not once a ms tick (clock-in jack)
+    running: bool
+    followed: Any  # the merger's ClockMaster (follow): it counts the master's ticks
+    _phase: int  # position in ticks modulo _BAR_TICKS; the next tick's
+    _at_zero: bool  # position 0 (Start, Song Position 0): a Continue resets
+    _asked: int
+    _transport_out: int  # a transport byte to hand out (internal and clock-in masters)
+    # Analog settings.
+    _ticks_per_pulse: int
+    _ppqn48: bool
+    _pulse_ms: int
+    _reset_ms: int
+    # Pulses in progress.
+    _pulse_on: bool
+    _pulse_end: int
+    _reset_on: bool
+    _reset_end: int
+    _half_on: bool  # 48 PPQN: a pulse between two followed ticks, from the estimate
+    _half_due: int
+    _pulse_len_ms: int  # ms: a tick's pulse, a half-tick's pulse, half a tick (_lengths)
+    _half_len_ms: int
+    _half_ms: int
+    # Tempo estimate from followed ticks (MODE_FOLLOW) or clock-in pulses: us per tick.
+    _tick_us: int
+    _last_us: int  # the last single interval, so a tempo jump never makes a double pulse
+    _ring_pos: int
+    _ring_n: int  # ticks in the ring
+    _last_tick: int
+    _heard: int  # the last byte from the followed master
+    # The generator (internal and clock-in masters): half-tick steps on an exact grid.
+    _grid_on: bool
+    _grid_next: int  # ticks of the next half-tick
+    _half_index: int  # half-tick index: even ones are MIDI ticks
+    _step_ms_int: int  # a step is _step_ms_int + _step_ms_rem / _step_den ms
+    _step_ms_rem: int
+    _step_den: int
+    _step_ms_acc: int
+    _half_stop: int  # clock in: the generator stops at this index and waits for a pulse
+    _owed: int  # clock in: ticks of the last pulse still to send (the tempo went up)
+    # Internal tempo.
+    _bpm_x100: int
+    _preset_bpm: int
+    # Clock in.
+    _in_high: bool
+    _edge_pos: int
+    _edge_n: int
+    _last_edge: int
+    _hold: bool
+    # Tap tempo.
+    _tap_pos: int
+    _tap_n: int
+    _tap_last: int
+    _tapping: bool
+    # The PIO metronome and pulse one-shot (board_io; None: the ms grid): see _metronome.
+    metronome: Any
+    pulse_timer: Any
+    _metro_on: bool  # the metronome times the internal clock
+    _metro_live: bool  # it is counting (else the ms grid runs until it starts again)
+    _tokens: int  # half-ticks that ended (tokens read, or overdue) not yet handled
+    _read_buf: bytearray
+    _word_buf: Any  # 32-bit words for the state machines
+    _metro_next_us: int  # us: the interval the metronome holds next (and again if given nothing)
+    _metro_ideal_us: int  # us: that interval on the ideal grid
+    _metro_error_us: int  # us: ideal minus actual end of the interval it counts now
+    _metro_end_ms: int  # ms + us: when that interval ends (the next half-tick)
+    _metro_end_us: int
+    _half_us_int: int  # a half-tick is _half_us_int + _half_us_rem / _step_den us
+    _half_us_rem: int
+    _half_us_acc: int
+    _metro_seen_ms: int  # the ms of the last pass that ran the metronome path
+    _shot_busy: int  # the one-shot times a pulse: 2 the one on the jack, 1 one gone
+    _shot_from_ms: int  # ms from which its token may be there
+    due: int  # service() has nothing to do before this tick
+    _ring: list  # the tempo estimate's ticks
+    _edges: list  # the clock-in jack's
+    _taps: list  # tap tempo's
+
     def __init__(self, clock_out, reset_out, run_out, clock_in, ticks_ms, metronome=None, pulse_timer=None):
-        self._clock_pin = clock_out if clock_out is not None else _NoPin()
-        self._reset_pin = reset_out if reset_out is not None else _NoPin()
-        self._run_pin = run_out if run_out is not None else _NoPin()
-        self._in_pin = clock_in if clock_in is not None else _NoPin()
-        self._clock_pin.value = False
-        self._reset_pin.value = False
-        self._run_pin.value = False
-        self.ticks_ms = ticks_ms
-        now = ticks_ms()
+        # The fields, set by a start-up module (its code leaves the heap once the box runs), but
+        # those sized or timed by this module's constants.
+        from firmware import clock_setup
+
+        now = clock_setup.init(self, clock_out, reset_out, run_out, clock_in, ticks_ms, metronome, pulse_timer)
         self.due = (now + _FAR) & _MASK  # service() has nothing to do before this tick
-        self.mode = MODE_FOLLOW
-        self.poll = False  # service() wanted every pass, not once a ms tick (clock-in jack)
-        self.running = False
-        self.followed = None  # type: Any  # the merger's ClockMaster (follow): it counts the master's ticks
-        self._phase = 0  # position in ticks modulo _BAR_TICKS; the next tick's
-        self._at_zero = True  # position 0 (Start, Song Position 0): a Continue resets
-        self._asked = 0
-        self._transport_out = 0  # a transport byte to hand out (internal and clock-in masters)
-        # Analog settings.
-        self._ticks_per_pulse = 6
-        self._ppqn48 = False
-        self._pulse_ms = 5
-        self._reset_ms = 5
-        # Pulses in progress.
-        self._pulse_on = False
-        self._pulse_end = 0
-        self._reset_on = False
-        self._reset_end = 0
-        self._half_on = False  # 48 PPQN: a pulse between two followed ticks, from the estimate
-        self._half_due = 0
-        self._pulse_len_ms = 5  # ms: a tick's pulse, a half-tick's pulse, half a tick (_lengths)
-        self._half_len_ms = 5
-        self._half_ms = 0
-        # Tempo estimate from followed ticks (MODE_FOLLOW) or clock-in pulses: us per tick.
-        self._tick_us = 0
-        self._last_us = 0  # the last single interval, so a tempo jump never makes a double pulse
-        self._ring = [0] * _EST_TICKS
-        self._ring_pos = 0
-        self._ring_n = 0  # ticks in the ring
-        self._last_tick = now
-        self._heard = now  # the last byte from the followed master
-        # The generator (internal and clock-in masters): half-tick steps on an exact grid.
-        self._grid_on = False
-        self._grid_next = now  # ticks of the next half-tick
-        self._half_index = 0  # half-tick index: even ones are MIDI ticks
-        self._step_ms_int = 0  # a step is _step_ms_int + _step_ms_rem / _step_den ms
-        self._step_ms_rem = 0
-        self._step_den = 1
-        self._step_ms_acc = 0
-        self._half_stop = -1  # clock in: the generator stops at this index and waits for a pulse
-        self._owed = 0  # clock in: ticks of the last pulse still to send (the tempo went up)
-        # Internal tempo.
-        self._bpm_x100 = 12000
-        self._preset_bpm = 0
-        # Clock in.
-        self._in_high = False
-        self._edges = [0] * _CLOCK_IN_EDGES
-        self._edge_pos = 0
-        self._edge_n = 0
-        self._last_edge = now
-        self._hold = False
-        # Tap tempo.
-        self._taps = [0] * _TAP_AVG
-        self._tap_pos = 0
-        self._tap_n = 0
-        self._tap_last = now
-        self._tapping = False
-        # The PIO metronome and pulse one-shot (board_io; None: the ms grid): see _metronome.
-        self.metronome = metronome
-        self.pulse_timer = pulse_timer
-        self._metro_on = False  # the metronome times the internal clock
-        self._metro_live = False  # it is counting (else the ms grid runs until it starts again)
-        self._tokens = 0  # half-ticks that ended (tokens read, or overdue) not yet handled
-        self._read_buf = bytearray(8)
-        self._word_buf = array.array("I", (0,))  # 32-bit words for the state machines
-        self._metro_next_us = 0  # us: the interval the metronome holds next (and again if given nothing)
-        self._metro_ideal_us = 0  # us: that interval on the ideal grid
-        self._metro_error_us = 0  # us: ideal minus actual end of the interval it counts now
-        self._metro_end_ms = now  # ms + us: when that interval ends (the next half-tick)
-        self._metro_end_us = 0
-        self._half_us_int = 0  # a half-tick is _half_us_int + _half_us_rem / _step_den us
-        self._half_us_rem = 0
-        self._half_us_acc = 0
-        self._metro_seen_ms = now  # the ms of the last pass that ran the metronome path
-        self._shot_busy = 0  # the one-shot times a pulse: 2 the one on the jack, 1 one gone
-        self._shot_from_ms = now  # ms from which its token may be there
+        self._ring = [0] * _EST_TICKS  # the tempo estimate's ticks
+        self._edges = [0] * _CLOCK_IN_EDGES  # the clock-in jack's
+        self._taps = [0] * _TAP_AVG  # tap tempo's
 
     # -- configuration -----------------------------------------------------------------
 
