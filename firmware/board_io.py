@@ -37,7 +37,7 @@ UART_RX_BUFFER = 256
 #   rx: start: wait 0 pin 0 / set x, 7 [10] / bitloop: in pins, 1 / jmp x-- bitloop [6] /
 #       jmp pin good_stop / wait 1 pin 0 / jmp start / good_stop: in null, 24 / push
 # (adafruit_pio_uart's rx plus ``in null, 24``: the byte is pushed in bits 7-0, so the input's
-# DMA moves it in 16 bits, firmware.ports.PioIn; one cycle more, still inside the stop bit)
+# DMA moves it in 16 bits, firmware.ports.pio_in; one cycle more, still inside the stop bit)
 #   tx: .side_set 1 opt / pull side 1 [7] / set x, 7 side 0 [7] / bitloop: out pins, 1 /
 #       jmp x-- bitloop [6]
 PIO_RX_PROGRAM = array.array("H", (0x2020, 0xEA27, 0x4001, 0x0642, 0x00C7, 0x20A0, 0x0000, 0x4078, 0x8020))
@@ -127,7 +127,7 @@ def _uart(tx, rx):
 
 
 def _pio_rx(rx):
-    return ports.PioIn(_pio_rx_machine(rx))
+    return ports.pio_in(_pio_rx_machine(rx))
 
 
 def _pio_rx_machine(rx):
@@ -191,7 +191,7 @@ class Hardware:
         for k, (tx, rx) in enumerate(((pinmap.MIDI_OUT1, pinmap.MIDI_IN1), (pinmap.MIDI_OUT2, pinmap.MIDI_IN2))):
             try:
                 uart = _uart(tx, rx)
-                self.inputs[k] = ports.StreamIn(uart)
+                self.inputs[k] = ports.uart_in(uart)
                 self.outputs[k] = ports.Wire(ports.WIRE_UART, uart)
             except (ValueError, RuntimeError) as e:
                 self.faults.append("din%d: %s" % (k + 1, e))

@@ -297,8 +297,7 @@ class Wires:
 
 
 class StreamIn:
-    """An input whose stream's ``readinto`` never waits and returns what is there: a DIN IN on a
-    ``busio.UART`` created with ``timeout=0``, USB MIDI in."""
+    """An input whose stream's ``readinto`` never waits and returns what is there: USB MIDI in."""
 
     def __init__(self, stream):
         self._stream = stream
@@ -309,22 +308,38 @@ class StreamIn:
         return n if n else 0
 
 
-# DIN IN on an rp2pio.StateMachine whose DMA moves each byte the program pushes into a ring
-# (background_read with loop): the loop may stall for RX_RING bytes (41 ms of a full-rate wire)
-# before input is lost, where the FIFO alone holds 8 (2.56 ms). last_read tells only which whole
-# buffer the DMA filled, not how far into one it is, so a slot read is marked RX_EMPTY, a value
-# the DMA never writes (the program pushes one byte in bits 7-0, the DMA moves 16 bits).
-class PioIn:
+class PolledIn:
+    """A DIN IN the main loop polls through a closure, ``read(buf) -> n``, which holds what it
+    reads as cells where a method would look them up on its object every pass: ``uart_in``,
+    ``pio_in``."""
 
-    def __init__(self, sm):
-        ring = array.array("H", (RX_EMPTY for _ in range(RX_RING)))
-        # The main loop polls every input every pass: a closure reads its ring and read position
-        # as cells, where a method would look both up on the instance (two attribute loads).
-        self.reader = self.read = _ring_reader(ring)
-        sm.background_read(loop=ring)
+    def __init__(self, read):
+        self.reader = self.read = read
 
 
-def _ring_reader(ring):
+def uart_in(uart):
+    """DIN IN on a ``busio.UART`` created with ``timeout=0``. Its ``readinto`` hands over what the
+    UART's interrupt has moved into its ring (at 4 bytes in the FIFO, or after 32 bit times of
+    silence) and only then moves the FIFO in, so a lone byte came out of the second read after it
+    arrived, a pass late; ``in_waiting`` moves the FIFO in first (CircuitPython's
+    ports/raspberrypi/common-hal/busio/UART.c)."""
+    readinto = uart.readinto
+
+    def read(buf):
+        if uart.in_waiting:
+            return readinto(buf)
+        return 0
+
+    return PolledIn(read)
+
+
+def pio_in(sm):
+    """DIN IN on an rp2pio.StateMachine whose DMA moves each byte the program pushes into a ring
+    (background_read with loop): the loop may stall for RX_RING bytes (41 ms of a full-rate wire)
+    before input is lost, where the FIFO alone holds 8 (2.56 ms). last_read tells only which whole
+    buffer the DMA filled, not how far into one it is, so a slot read is marked RX_EMPTY, a value
+    the DMA never writes (the program pushes one byte in bits 7-0, the DMA moves 16 bits)."""
+    ring = array.array("H", (RX_EMPTY for _ in range(RX_RING)))
     at = 0  # the next slot to read
 
     def read(buf):
@@ -345,7 +360,8 @@ def _ring_reader(ring):
         at = k
         return n
 
-    return read
+    sm.background_read(loop=ring)
+    return PolledIn(read)
 
 
 class LedChain:

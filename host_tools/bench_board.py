@@ -55,10 +55,13 @@ BARE_LOOP = b"""import rp2pio
 import usb_midi
 from firmware import board_io as io
 from firmware import pinmap as pm
+from firmware import ports
 
 u1 = io._uart(pm.MIDI_OUT1, pm.MIDI_IN1)
 u2 = io._uart(pm.MIDI_OUT2, pm.MIDI_IN2)
-r3 = io._pio_rx(pm.MIDI_IN3).read  # as the firmware reads them (firmware/ports.py)
+r1 = ports.uart_in(u1).read  # as the firmware reads them (firmware/ports.py)
+r2 = ports.uart_in(u2).read
+r3 = io._pio_rx(pm.MIDI_IN3).read
 r4 = io._pio_rx(pm.MIDI_IN4).read
 t3 = io._pio_tx_machine(pm.MIDI_OUT3)
 t4 = io._pio_tx_machine(pm.MIDI_OUT4)
@@ -83,10 +86,10 @@ def send(n):
 
 print("bare loop ready")
 while True:
-    n = u1.readinto(buf)
+    n = r1(buf)
     if n:
         send(n)
-    n = u2.readinto(buf)
+    n = r2(buf)
     if n:
         send(n)
     n = r3(buf)

@@ -27,7 +27,7 @@ while True:
 """
 
 # A code.py with two PIO receivers it never reads: in3's program alone, in4 the firmware's input
-# (its DMA moves every byte into a ring, firmware/ports.py PioIn). The engine must count what
+# (its DMA moves every byte into a ring, firmware/ports.py pio_in). The engine must count what
 # in3's full RX FIFO and in4's full ring made the wire lose.
 PIO_UNREAD = b"""from firmware import board_io as io
 from firmware import pinmap as pm

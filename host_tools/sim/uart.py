@@ -21,7 +21,7 @@ RX_FIFO = 32
 RX_IRQ_LEVEL = 4
 RX_TIMEOUT_BITS = 32
 # A main-loop pass runs from one read of UART0 (in1) to the next, as the board engine counts it
-# (docs/board-engine.md).
+# (docs/board-engine.md): a ``readinto`` or an ``in_waiting``, each of which masks its interrupt.
 PASS_MARKER_UART = 0
 
 
@@ -136,7 +136,10 @@ class UART:
     @property
     def in_waiting(self):
         self._check()
-        _world.current().charge(costs.DEFAULT_CALL)
+        w = _world.current()
+        if self._block == PASS_MARKER_UART and w.pass_marker is not None:
+            w.pass_marker()  # it masks the UART's interrupt too, which the board engine counts
+        w.charge(costs.DEFAULT_CALL)
         self._fifo_to_ring()
         return len(self._rx_buffer)
 

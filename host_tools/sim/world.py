@@ -148,7 +148,7 @@ class World:
 
     def charge_ring_polls(self):
         """Under the call-only model, the main loop's read of each PIO input ring this pass: a
-        Python call (firmware/ports.py PioIn.read) with no call into a fake to charge it. The
+        Python call (firmware/ports.py pio_in's read) with no call into a fake to charge it. The
         USB input's read charges it: the loop reads USB right after the PIO inputs."""
         if not self.python_costs:
             self.charge(len(self.ring_inputs) * (costs.PIO_RING_POLL + costs.PER_READ_OVERHEAD))

@@ -1,4 +1,4 @@
-# A PIO input on the MicroPython VM: firmware.ports.PioIn over a state machine whose DMA fills a
+# A PIO input on the MicroPython VM: firmware.ports.pio_in over a state machine whose DMA fills a
 # ring (background_read with loop), as the main loop polls it: an empty ring, bytes across the
 # ring's end, more waiting than one read takes. Each read hands over the bytes in the order the
 # DMA wrote them and marks their slots read; every call allocates nothing.
@@ -24,7 +24,7 @@ class StateMachine:
 
 
 sm = StateMachine()
-pio = ports.PioIn(sm)
+pio = ports.pio_in(sm)
 assert len(sm.ring) == ports.RX_RING and all(v == ports.RX_EMPTY for v in sm.ring)
 buf = bytearray(ports.READ_SIZE)
 read = pio.reader

@@ -513,7 +513,7 @@ class StateMachine:
         elif self._read_ring is not None:
             # background_read's DMA moves the byte from the FIFO at once into the ring, which it
             # fills over and over. The firmware marks a slot it has read with a value over 0xFF
-            # (firmware/ports.py PioIn), which the DMA never writes: a slot still holding a byte
+            # (firmware/ports.py pio_in), which the DMA never writes: a slot still holding a byte
             # is one never read, lost as the DMA writes over it.
             ring = self._read_ring
             at = self._read_at
