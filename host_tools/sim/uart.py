@@ -139,7 +139,7 @@ class UART:
         w = _world.current()
         if self._block == PASS_MARKER_UART and w.pass_marker is not None:
             w.pass_marker()  # it masks the UART's interrupt too, which the board engine counts
-        w.charge(costs.DEFAULT_CALL)
+        w.charge_read(costs.UART_POLL, 0)  # the firmware's poll of its input (ports.uart_in)
         self._fifo_to_ring()
         return len(self._rx_buffer)
 
