@@ -1,6 +1,6 @@
 """A preset's ``clock`` object read once at start-up (``firmware.clock.Clock.install`` and
-``Merger.set_clock_outputs`` take what these return). A start-up module
-(``app.START_UP_MODULES``): dropped once the box runs, its code leaves the heap."""
+``Merger.set_clock_outputs`` take what these return), and ``Clock``'s fields (``init``). A
+start-up module (``app.START_UP_MODULES``): dropped once the box runs, its code leaves the heap."""
 
 import array
 
