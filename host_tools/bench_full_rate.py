@@ -32,7 +32,8 @@ with); ``--demo-shifts N`` runs the demo N times more, ``in1`` moved by 0, 1, ..
 ``SHIFT_NS`` and ``in2`` by as many ``CLOCK_SHIFT_NS``, and prints each figure's range over
 them. Which pass a byte lands in decides its latency, and any change of code moves the passes:
 over six runs 61 us apart, out1's clock max ranged 1.06-1.42 ms on one firmware
-(docs/board-engine.md), so judge a change by the ranges.
+(docs/board-engine.md), so judge a change by the ranges, and free of the code's layout by
+``host_tools/bench_ab.py`` (the change's arms on one build).
 """
 
 import argparse
