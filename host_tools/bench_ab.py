@@ -10,7 +10,7 @@ move by more than most changes do. Put the change behind a module global (``CV_D
 layout is the same, and the board engine is deterministic (the same build and inputs give the
 same figures to the cycle), so what differs between arms is the change.
 
-    python -m host_tools.bench_ab [--shifts 6] [--jobs 2] ARM [ARM ...]
+    python -m host_tools.bench_ab [--shifts 6] [--jobs 2] [--full-rate MS] ARM [ARM ...]
 
 An ARM is ``module.NAME=value[,module.NAME=value...]`` (integers): the loader sets
 ``firmware.<module>.NAME`` before ``app.run()``. Every arm sets the same names, and the loader's
@@ -20,7 +20,9 @@ laid out otherwise, which moves the figures as a change of code does. Each arm r
 (``bench_full_rate.shifted_demo``) ``--shifts`` ways; per arm the tool prints each figure's
 range (``bench_full_rate.print_spread``), their means over the runs, and the CV gates' delay:
 from a note message on MIDI channel N to the rise of gateN (the default config plays voice N
-on channel N), which ``bench_full_rate`` does not measure.
+on channel N), which ``bench_full_rate`` does not measure. With ``--full-rate MS`` each arm runs
+``bench_full_rate``'s full-rate session that long instead, seeded anew each run, and the means
+add the input bytes lost, the merger's drops by rule and the USB packets taken.
 
 Not a test and not part of ``make bench``: a tool for deciding whether to keep a change.
 """
@@ -32,7 +34,7 @@ import os
 import shutil
 import tempfile
 
-from host_tools import bench_full_rate, midiwire
+from host_tools import bench_full_rate, dense_streams, midiwire
 
 VOICES = 4
 VALUE_FORMAT = "%+012d"  # one width for every value: the arms' heaps alike
@@ -118,13 +120,21 @@ def note_to_gate_ms(result):
     return delays
 
 
-def run_arm(files, tree, shift):
-    """``bench_full_rate.board_figures`` of the demo shifted ``shift`` ways on an arm's drive
+def session(shift, full_rate_ms=0):
+    """The demo moved ``shift`` ways, or with ``full_rate_ms`` the full-rate session of
+    ``bench_full_rate`` that long, seeded ``shift`` on from its seed."""
+    if full_rate_ms:
+        return dense_streams.session(full_rate_ms, seed=dense_streams.SEED + shift)
+    return bench_full_rate.shifted_demo(shift)
+
+
+def run_arm(files, tree, shift, full_rate_ms=0):
+    """``bench_full_rate.board_figures`` of ``session(shift, full_rate_ms)`` on an arm's drive
     (``arm_tree``), with ``note_to_gate`` (its delays) and ``idle_cycles`` (the 5th percentile
     pass)."""
     from host_tools.board import engine
 
-    config, inputs, events, until = bench_full_rate.shifted_demo(shift)
+    config, inputs, events, until = session(shift, full_rate_ms)
     result = engine.board_run(config, inputs, events, until, files=files, tree=tree)
     figures = bench_full_rate.board_figures(result)
     figures["note_to_gate"] = note_to_gate_ms(result)
@@ -134,16 +144,16 @@ def run_arm(files, tree, shift):
     return figures
 
 
-def measure(files, arms, shifts, jobs=1):
+def measure(files, arms, shifts, jobs=1, full_rate_ms=0):
     """{arm text: [figures per shift]} (each board run is a node process: threads run them at
     once)."""
     # The drives first, one at a time: the flasher's output is silenced by swapping
-    # sys.stdout, which threads would tangle. The demo's config is the same however it is moved.
-    config = bench_full_rate.shifted_demo(0)[0]
+    # sys.stdout, which threads would tangle. A session's config is the same however it moves.
+    config = session(0, full_rate_ms)[0]
     trees = {arm: arm_tree(config, files["mpy_cross"], settings) for arm, settings in zip(arms, parse_arms(arms))}
     work = [(arm, k) for arm in arms for k in range(shifts)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        done = list(pool.map(lambda job: run_arm(files, trees[job[0]], job[1]), work))
+        done = list(pool.map(lambda job: run_arm(files, trees[job[0]], job[1], full_rate_ms), work))
     out = {arm: [] for arm in arms}
     for (arm, _), figures in zip(work, done):
         out[arm].append(figures)
@@ -156,9 +166,11 @@ def means(runs):
         return sum(values) / len(values)
 
     def latency(port, kind, stat):
-        return mean([r["latency"][port][kind][stat] for r in runs])
+        stats = [r["latency"][port][kind] for r in runs]
+        return mean([st[stat] for st in stats]) if all(st and st["count"] for st in stats) else None
 
     gates = [d for r in runs for d in r["note_to_gate"]]
+    dropped = [sum(sum(d.values()) for d in r["drops"].values()) for r in runs if r["drops"] is not None]
     return {
         "out1 clock mean": latency("out1", "clock", "mean"),
         "out1 clock max": latency("out1", "clock", "max"),
@@ -171,19 +183,24 @@ def means(runs):
         "note to gate mean": mean(gates) if gates else None,
         "note to gate max": mean([max(r["note_to_gate"]) for r in runs if r["note_to_gate"]]) if gates else None,
         "idle pass (cycles)": mean([r["idle_cycles"] for r in runs]),
+        "input bytes lost": mean([sum(v["lost"] for v in r["input_loss"].values()) for r in runs]),
+        "dropped by rule": mean(dropped) if dropped else None,
+        "usb packets taken": mean([r["usb_in"]["packets_taken"] for r in runs]),
     }
 
 
-def print_arms(measured, stream=print):
+def print_arms(measured, stream=print, demo=True):
     labels = [chr(ord("A") + k) for k in range(len(measured))]
     for label, (arm, runs) in zip(labels, measured.items()):
         stream("arm %s: %s" % (label, arm))
-        bench_full_rate.print_spread(len(runs), bench_full_rate.spread(runs), stream=stream)
+        if demo:
+            bench_full_rate.print_spread(len(runs), bench_full_rate.spread(runs), stream=stream)
     stream("means over the runs (ms; a max row: the mean of each run's max)")
     stream("  %-22s %s" % ("arm", "".join("%9s" % label for label in labels)))
     table = [means(runs) for runs in measured.values()]
     for name in table[0]:
-        cells = ["%9s" % ("-" if row[name] is None else "%d" % row[name] if "cycles" in name else "%.3f" % row[name])
+        counted = "cycles" in name or name in ("input bytes lost", "dropped by rule", "usb packets taken")
+        cells = ["%9s" % ("-" if row[name] is None else "%d" % row[name] if counted else "%.3f" % row[name])
                  for row in table]
         stream("  %-22s %s" % (name, "".join(cells)))
 
@@ -193,13 +210,15 @@ def main(argv=None):
     ap.add_argument("arms", nargs="+", help="module.NAME=value[,...] per arm")
     ap.add_argument("--shifts", type=int, default=6, help="demo runs per arm, moved as bench_full_rate's")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="board runs at once")
+    ap.add_argument("--full-rate", type=int, default=0, metavar="MS", help="instead of the demo, bench_full_rate's "
+                    "full-rate session this long, a seed a run")
     args = ap.parse_args(argv)
     from host_tools.board import engine
 
     parse_arms(args.arms)  # a bad arm fails before any run
     files = engine.find_files()
-    measured = measure(files, args.arms, args.shifts, args.jobs)
-    print_arms(measured)
+    measured = measure(files, args.arms, args.shifts, args.jobs, args.full_rate)
+    print_arms(measured, demo=not args.full_rate)
     return measured
 
 

@@ -18,6 +18,13 @@ def test_an_arm_is_module_globals_and_the_arms_set_the_same_names():
         bench_ab.parse_arms(["app.X=0", "app.Y=0"])
 
 
+def test_a_run_is_the_moved_demo_or_a_newly_seeded_full_rate_session():
+    assert bench_ab.session(2) == bench_ab.bench_full_rate.shifted_demo(2)
+    first, second = bench_ab.session(0, full_rate_ms=50), bench_ab.session(1, full_rate_ms=50)
+    assert first == bench_ab.dense_streams.session(50)
+    assert first[0] == second[0] and first[1] != second[1]  # one config (one drive), other inputs
+
+
 def test_note_to_gate_pairs_each_rise_with_the_last_note_on_its_voices_channel():
     def note(end_ns, status):  # a message's bytes as a result's input holds them; done at end_ns
         return [(end_ns - 640_000, status), (end_ns - 320_000, 0x3C), (end_ns, 0x64)]
