@@ -226,14 +226,15 @@ def follow_run(bpm, resolution=4, seconds=8):
 
 
 # Cost of the clock's own Python per MIDI tick on the MicroPython VM (the simulator charges
-# hardware calls only). Per tick, app.Box.step makes these calls: following, the merger's count
-# of the tick and, while running, on_master(F8), then follow_ticks() and service() when the pulse ends; internal, service() returning F8 (and the pulse's end) and once
-# more returning 0. Timed against the same loop with empty methods. The VM's ticks_us moves in
+# hardware calls only). Per tick, app.Box.step makes these calls: following, Merger.realtime
+# (which counts the tick and, while the clock runs, calls on_master(F8)), then follow_ticks()
+# and service() when the pulse ends; internal, service() returning F8 (and the pulse's end) and
+# once more returning 0. Timed against the same loop with empty methods. The VM's ticks_us moves in
 # whole ms, hence runs of about a second.
 VM_SCRIPT = """
 from time import ticks_us, ticks_diff
 from firmware.clock import Clock
-from firmware.clock_master import ClockMaster
+from firmware.merger import Merger
 from firmware.defaults import DEFAULT_CLOCK
 
 class Pin:
@@ -255,9 +256,10 @@ def clock(master, res):
     c["master"] = master
     c["analog"] = {"resolution": res, "pulse_ms": 5, "reset_ms": 5}
     k = Clock(Pin(), Pin(), Pin(), Pin(), lambda: 0)
-    k.follow(ClockMaster(1))
+    m = Merger(1, 1)  # the followed master's ticks reach the clock through it
+    k.follow(m.clock_master)
     k.configure(c)
-    return k
+    return k, m
 
 N = 60000
 T = [1000]  # virtual ms, always moving on (each run continues the last)
@@ -266,11 +268,8 @@ def follow(c, m):
     t = T[0]
     t0 = ticks_us()
     for _ in range(N):
-        # A tick as Merger.realtime hands it over.
-        m.last_clock = t
-        m.ticks += 1
-        if m.tick_sink is not None:
-            m.tick_sink.on_master(0xF8, t)
+        m.now = t
+        m.realtime(0, 0xF8)
         c.follow_ticks()
         c.service(t + 10)
         t += 20
@@ -291,16 +290,16 @@ def best(fn, *args):
     return min(fn(*args) for _ in range(5))
 
 null = Null()
-m = ClockMaster(1)
-m.tick_sink = null
+m = Merger(1, 1)
+m.clock_master.tick_sink = null
 base = best(follow, null, m)
-f = clock("auto", 24)
+f, fm = clock("auto", 24)
 f.on_master(0xFA, 0)
-print("FOLLOW", (best(follow, f, f.followed) - base) / N)
-f = clock("auto", 4)
+print("FOLLOW", (best(follow, f, fm) - base) / N)
+f, fm = clock("auto", 4)
 f.on_master(0xFA, 0)
-print("FOLLOW4", (best(follow, f, f.followed) - base) / N)
-i = clock("internal", 24)
+print("FOLLOW4", (best(follow, f, fm) - base) / N)
+i, _ = clock("internal", 24)
 i.start_stop(0)
 base = best(internal, null)
 print("INTERNAL", (best(internal, i) - base) / N)

@@ -3,7 +3,7 @@
 Two layers, both in virtual time:
 - unit tests drive ``Clock`` with small fake pins and a fake ``ticks_ms``, the way ``app`` does
   (``service`` only when ``due`` has come, the followed master's bytes through the merger's
-  ``ClockMaster``, ``follow_ticks`` when it has counted ticks);
+  ``Merger.realtime`` and its ``ClockMaster``, ``follow_ticks`` when it has counted ticks);
 - end-to-end tests run the unchanged firmware in the simulator (``host_tools.bench_clock``
   wraps ``runner.simulate`` with panel calls and clock-in edges) and read the jacks' signals and
   the MIDI outputs.
@@ -15,7 +15,7 @@ import pytest
 
 from firmware import clock as fwclock
 from firmware import clock_setup, defaults, router
-from firmware.clock_master import ClockMaster
+from firmware.merger import Merger
 from host_tools import bench_clock as bc
 
 MASK = 0x1FFFFFFF
@@ -79,8 +79,8 @@ class Rig:
         self.run_out = Pin(self.ticks)
         self.clock_in = Pin(self.ticks, True)  # pull-up: no pulse on the jack
         self.clock = fwclock.Clock(self.clock_out, self.reset_out, self.run_out, self.clock_in, self.ticks)
-        self.master = ClockMaster(1)  # the merger's, for one input to one output
-        self.clock.follow(self.master)
+        self.merger = Merger(1, 1)  # the followed master's bytes reach the clock through it
+        self.clock.follow(self.merger.clock_master)
         self.clock.configure(clock_settings(**(settings or {})))
         self.sent = []  # (t_ms, byte) handed to the merger by service()
         self.gate = gate
@@ -96,7 +96,8 @@ class Rig:
         jack = sorted(jack)
         mi = ji = 0
         c = self.clock
-        cm = self.master
+        m = self.merger
+        cm = m.clock_master
         while self.ticks.t < self.t0 + until_ms:
             ms = self.ticks.t - self.t0
             while ji < len(jack) and jack[ji][0] <= ms:
@@ -108,7 +109,8 @@ class Rig:
                 if b > 0x100:
                     c.song_position(b - 0x10000)
                 else:
-                    cm.route(0, b, 1, now)
+                    m.now = now
+                    m.realtime(0, b)
                 mi += 1
             if cm.ticks:
                 c.follow_ticks()  # as app.Box does, in the next ms tick's pass
