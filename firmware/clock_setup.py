@@ -61,8 +61,8 @@ class NoPin:
 
 
 def init(clock, clock_out, reset_out, run_out, clock_in, ticks_ms, metronome, pulse_timer):
-    """``Clock.__init__``'s fields but those its module's constants size; returns the ticks it
-    read."""
+    """``Clock.__init__``'s fields but those its module's constants size (what each holds: the
+    class's annotations); returns the ticks it read."""
     clock._clock_pin = clock_out if clock_out is not None else NoPin()
     clock._reset_pin = reset_out if reset_out is not None else NoPin()
     clock._run_pin = run_out if run_out is not None else NoPin()
@@ -73,76 +73,68 @@ def init(clock, clock_out, reset_out, run_out, clock_in, ticks_ms, metronome, pu
     clock.ticks_ms = ticks_ms
     now = ticks_ms()
     clock.mode = MODE_FOLLOW
-    clock.poll = False  # service() wanted every pass, not once a ms tick (clock-in jack)
+    clock.poll = False
     clock.running = False
-    clock.followed = None  # the merger's ClockMaster (follow): it counts the master's ticks
-    clock._phase = 0  # position in ticks modulo _BAR_TICKS; the next tick's
-    clock._at_zero = True  # position 0 (Start, Song Position 0): a Continue resets
+    clock.followed = None
+    clock._phase = 0
+    clock._at_zero = True
     clock._asked = 0
-    clock._transport_out = 0  # a transport byte to hand out (internal and clock-in masters)
-    # Analog settings.
+    clock._transport_out = 0
     clock._ticks_per_pulse = 6
     clock._ppqn48 = False
     clock._pulse_ms = 5
     clock._reset_ms = 5
-    # Pulses in progress.
     clock._pulse_on = False
     clock._pulse_end = 0
     clock._reset_on = False
     clock._reset_end = 0
-    clock._half_on = False  # 48 PPQN: a pulse between two followed ticks, from the estimate
+    clock._half_on = False
     clock._half_due = 0
-    clock._pulse_len_ms = 5  # ms: a tick's pulse, a half-tick's pulse, half a tick (_lengths)
+    clock._pulse_len_ms = 5
     clock._half_len_ms = 5
     clock._half_ms = 0
-    # Tempo estimate from followed ticks (MODE_FOLLOW) or clock-in pulses: us per tick.
     clock._tick_us = 0
-    clock._last_us = 0  # the last single interval, so a tempo jump never makes a double pulse
+    clock._last_us = 0
     clock._ring_pos = 0
-    clock._ring_n = 0  # ticks in the ring
+    clock._ring_n = 0
     clock._last_tick = now
-    clock._heard = now  # the last byte from the followed master
-    # The generator (internal and clock-in masters): half-tick steps on an exact grid.
+    clock._heard = now
     clock._grid_on = False
-    clock._grid_next = now  # ticks of the next half-tick
-    clock._half_index = 0  # half-tick index: even ones are MIDI ticks
-    clock._step_ms_int = 0  # a step is _step_ms_int + _step_ms_rem / _step_den ms
+    clock._grid_next = now
+    clock._half_index = 0
+    clock._step_ms_int = 0
     clock._step_ms_rem = 0
     clock._step_den = 1
     clock._step_ms_acc = 0
-    clock._half_stop = -1  # clock in: the generator stops at this index and waits for a pulse
-    clock._owed = 0  # clock in: ticks of the last pulse still to send (the tempo went up)
-    # Internal tempo.
+    clock._half_stop = -1
+    clock._owed = 0
     clock._bpm_x100 = 12000
     clock._preset_bpm = 0
-    # Clock in.
     clock._in_high = False
     clock._edge_pos = 0
     clock._edge_n = 0
     clock._last_edge = now
     clock._hold = False
-    # Tap tempo.
     clock._tap_pos = 0
     clock._tap_n = 0
     clock._tap_last = now
     clock._tapping = False
-    # The PIO metronome and pulse one-shot (board_io; None: the ms grid): see _metronome.
     clock.metronome = metronome
     clock.pulse_timer = pulse_timer
-    clock._metro_on = False  # the metronome times the internal clock
-    clock._metro_live = False  # it is counting (else the ms grid runs until it starts again)
-    clock._tokens = 0  # half-ticks that ended (tokens read, or overdue) not yet handled
+    clock._metro_on = False
+    clock._metro_live = False
+    clock._tokens = 0
     clock._read_buf = bytearray(8)
-    clock._word_buf = array.array("I", (0,))  # 32-bit words for the state machines
-    clock._metro_next_us = 0  # us: the interval the metronome holds next (and again if given nothing)
-    clock._metro_ideal_us = 0  # us: that interval on the ideal grid
-    clock._metro_error_us = 0  # us: ideal minus actual end of the interval it counts now
-    clock._metro_end_ms = now  # ms + us: when that interval ends (the next half-tick)
+    clock._word_buf = array.array("I", (0,))
+    clock._metro_next_us = 0
+    clock._metro_ideal_us = 0
+    clock._metro_error_us = 0
+    clock._metro_end_ms = now
     clock._metro_end_us = 0
-    clock._half_us_int = 0  # a half-tick is _half_us_int + _half_us_rem / _step_den us
+    clock._half_us_int = 0
     clock._half_us_rem = 0
     clock._half_us_acc = 0
-    clock._metro_seen_ms = now  # the ms of the last pass that ran the metronome path
-    clock._shot_busy = 0  # the one-shot times a pulse: 2 the one on the jack, 1 one gone
-    clock._shot_from_ms = now  # ms from which its token may be there
+    clock._metro_seen_ms = now
+    clock._shot_busy = 0
+    clock._shot_from_ms = now
     return now
