@@ -32,8 +32,8 @@ Contracts and the reasons behind them:
   call on the board), and a busy wait would stall the inputs (a PIO FIFO lasts 1.3 ms). One
   tick would allow a dip of a few microseconds when the tick happens to turn right after the
   fall, too short for a module that samples its gate input; two ticks guarantee 1 ms.
-- A note shorter than a pass (its note-off arrives before its gate rose) still gives a gate of
-  more than 1 ms (``_MIN_GATE_MS``), so no note is silently lost.
+- Every gate stays up more than 1 ms (``_MIN_GATE_MS``), however soon its note ends, so no
+  note is silently lost.
 - Drum triggers end on the first pass at least ``trigger_ms`` ticks after they started: a length
   between trigger_ms - 1 and trigger_ms plus one pass.
 - Glide moves the pitch every ``GLIDE_STEP_MS`` ms from where it is to the new note, linear in
@@ -169,7 +169,7 @@ class CvEngine:
         self.stale = 0  # voices whose pitch code refresh() must work out again
         # ... and state.
         self.gate_state = bytearray(VOICES)
-        self.gate_t = [0] * VOICES
+        self.gate_t = [0] * VOICES  # the tick of each gate's last edge, read after it
         self.short = bytearray(VOICES)
         self.note_of = bytearray(VOICES)  # the note a voice sounds (NONE: released)
         self.sounded = bytearray(VOICES)  # has played a note since configure (glide needs a start)
@@ -628,9 +628,15 @@ class CvEngine:
         self.note_of[v] = NONE
         state = self.gate_state[v]
         if state == _G_HIGH:
-            self._fall(v)
-            self.gate_state[v] = _G_LOW
-            self.short[v] = 0
+            # A gate up for less than _MIN_GATE_MS ticks (it rose a pass before this note-off
+            # was played) stays up until then, as a short gate. (ticks_diff inlined.)
+            if ((self.now - self.gate_t[v] + 0x10000000) & 0x1FFFFFFF) - 0x10000000 >= _MIN_GATE_MS:
+                self._fall(v)
+                self.gate_state[v] = _G_LOW
+                self.short[v] = 0
+            else:
+                self.short[v] = 1
+                self.pending |= 16 << v
         elif state != _G_LOW:
             self.short[v] = 1  # ended before its gate rose: still give it a short gate
 
@@ -783,9 +789,10 @@ class CvEngine:
                 if st == _G_RISE or (st == _G_DIP and ticks_diff(now, self.gate_t[v]) >= _RETRIGGER_MS):
                     self.gates[v].value = True
                     state[v] = _G_HIGH
-                    if self.short[v]:
-                        self.gate_t[v] = self.ticks_ms()  # read after the edge, as for the dip
-                    else:
+                    # Read after the edge, as for the dip: a gate is up at least _MIN_GATE_MS
+                    # ticks, more than 1 ms, however soon its note ends (_release).
+                    self.gate_t[v] = self.ticks_ms()
+                    if not self.short[v]:
                         done |= 16 << v
                 elif st == _G_HIGH and self.short[v]:
                     if ticks_diff(now, self.gate_t[v]) >= _MIN_GATE_MS:

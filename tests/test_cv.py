@@ -750,6 +750,8 @@ def test_gate_rises_after_its_cv_and_service_is_one_flag_test_when_idle(rig):
     rise = r.hw.gate_pins[0].history[-1][0]
     assert rise - written >= PASS_NS
     assert not e.pending  # nothing timed: app skips service()
+    r.run_ms(3)  # (a gate stays up at least _MIN_GATE_MS ticks)
+    assert not e.pending
     r.send([0x80, 72, 0])
     assert r.gates() == [False] * 4
 
@@ -762,6 +764,30 @@ def test_a_note_shorter_than_a_pass_still_gives_a_gate(rig):
     h = r.hw.gate_pins[0].history
     assert [v for _, v in h] == [False, True, False]
     assert (h[2][0] - h[1][0]) / MS > 1.0
+
+
+def test_a_note_that_ends_just_after_its_gate_rose_still_gives_a_gate_of_more_than_1_ms(rig):
+    # The note-off comes in the pass after the gate rose (it arrived as the gate was rising):
+    # the gate stays up as a short gate instead of falling a pass after it rose.
+    r = rig()
+    r.send([0x90, 60, 100])
+    assert r.gates()[0] is True
+    r.send([0x80, 60, 0])
+    assert r.gates()[0] is True and r.engine.note_of[0] == cv.NONE
+    r.run_ms(5)
+    h = r.hw.gate_pins[0].history
+    assert [v for _, v in h] == [False, True, False]
+    assert (h[2][0] - h[1][0]) / MS > 1.0
+    assert not r.engine.pending
+
+
+def test_a_note_that_ends_long_after_its_gate_rose_ends_it_at_once(rig):
+    r = rig()
+    r.send([0x90, 60, 100])
+    r.run_ms(3)
+    r.engine.now = r.ticks()
+    r.engine.play(0x80, 60, 0)
+    assert r.gates()[0] is False and not r.engine.pending
 
 
 def test_preset_switch_drops_every_gate_and_drum(rig):
