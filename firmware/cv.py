@@ -360,14 +360,16 @@ class CvEngine:
         short gates, drum triggers, glide steps, as ``pending`` (the engine's ``pending`` as the
         pass began: a message taken during the pass waits for the next) has them."""
         self.now = now
+        if pending & P_GATE:
+            # The gates due first: their CV went out in an earlier pass, and the message below
+            # may take 0.5 ms of Python and DAC writes.
+            self._service_gates(now, pending)
         if pending & _P_INPUT:
             # The message take() kept. A gate it raises rises at the next service (``pending``
             # was read before), after its CV: CV before gate.
             self.pending &= ~_P_INPUT
             held = self.held
             self.play(held & 0xFF, held >> 8 & 0x7F, held >> 16)
-        if pending & P_GATE:
-            self._service_gates(now, pending)
         if pending & P_DRUM:
             self._service_drums(now)
         if pending & _P_GLIDE:

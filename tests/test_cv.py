@@ -781,6 +781,24 @@ def test_a_note_that_ends_just_after_its_gate_rose_still_gives_a_gate_of_more_th
     assert not r.engine.pending
 
 
+def test_a_due_gate_rises_before_the_next_message_is_played(rig):
+    # A chord's second note, handed over while the first one's gate waits: that gate rises
+    # first, not after the second note's DAC writes (a mono voice's note-on costs about
+    # 0.4 ms of Python and I2C on the board).
+    r = rig()
+    e = r.engine
+    e.play(0x90, 60, 100)  # voice 1's CV out, its gate due at the next service
+    before = r.chips[0x60].writes
+    writes = []
+    r.hw.gate_pins[0].on_change = lambda level: writes.append(r.chips[0x60].writes)
+    assert e.take(0x91, 62, 100)
+    r.passes(1)
+    assert r.gates()[:2] == [True, False] and writes == [before]  # voice 2's CV not yet written
+    assert r.chips[0x60].writes == before + 1
+    r.passes(1)
+    assert r.gates()[:2] == [True, True]
+
+
 def test_a_note_that_ends_long_after_its_gate_rose_ends_it_at_once(rig):
     r = rig()
     r.send([0x90, 60, 100])
