@@ -22,7 +22,9 @@ range (``bench_full_rate.print_spread``), their means over the runs, and the CV 
 from a note message on MIDI channel N to the rise of gateN (the default config plays voice N
 on channel N), which ``bench_full_rate`` does not measure. With ``--full-rate MS`` each arm runs
 ``bench_full_rate``'s full-rate session that long instead, seeded anew each run, and the means
-add the input bytes lost, the merger's drops by rule and the USB packets taken.
+add the input bytes lost, the merger's drops by rule and the USB packets taken. With ``--chords``
+each arm runs ``bench_chords``' CV chords instead (four notes 1 ms apart, one per CV voice: the
+engine's busiest moment), for the gates' delay.
 
 Not a test and not part of ``make bench``: a tool for deciding whether to keep a change.
 """
@@ -34,9 +36,11 @@ import os
 import shutil
 import tempfile
 
-from host_tools import bench_full_rate, dense_streams, midiwire
+from host_tools import bench_chords, bench_full_rate, calibration, dense_streams
+from host_tools.figures import note_to_gate_ms
+from host_tools.sim import runner
 
-VOICES = 4
+CHORD_SHIFT_MS = 0.173  # --chords: each run's chords this much later than the run before
 VALUE_FORMAT = "%+012d"  # one width for every value: the arms' heaps alike
 SETTINGS_FILE = "bench_ab.txt"
 
@@ -96,45 +100,26 @@ def arm_tree(config_text, mpy_cross, settings):
     return tree
 
 
-def note_to_gate_ms(result):
-    """The delay (ms) from each gate rise to the last note message on the voice's channel
-    before it (voice N on channel N), over gate1..gate4."""
-    notes = {}
-    for timed in result.inputs.values():
-        messages, _ = midiwire.decode(timed)
-        for m in messages:
-            if m.data[0] & 0xE0 == 0x80:
-                notes.setdefault(m.data[0] & 0x0F, []).append(m.time_ns)
-    edges = {}
-    for t, name, volts in result.signals:
-        edges.setdefault(name, []).append((t, volts))
-    delays = []
-    for v in range(VOICES):
-        gate = edges.get("gate%d" % (v + 1), [])
-        ons = sorted(notes.get(v, []))
-        for (t, volts), (_, before) in zip(gate[1:], gate):
-            if volts > 0 >= before:
-                earlier = [n for n in ons if n <= t]
-                if earlier:
-                    delays.append((t - earlier[-1]) / 1e6)
-    return delays
-
-
-def session(shift, full_rate_ms=0):
-    """The demo moved ``shift`` ways, or with ``full_rate_ms`` the full-rate session of
-    ``bench_full_rate`` that long, seeded ``shift`` on from its seed."""
+def session(shift, full_rate_ms=0, chords=False):
+    """The demo moved ``shift`` ways; with ``full_rate_ms`` the full-rate session of
+    ``bench_full_rate`` that long, seeded ``shift`` on from its seed; with ``chords``,
+    ``bench_chords``' CV chords alone on in1, ``shift`` times CHORD_SHIFT_MS later."""
     if full_rate_ms:
         return dense_streams.session(full_rate_ms, seed=dense_streams.SEED + shift)
+    if chords:
+        config = (runner.REPO / "config.json").read_text()
+        starts = [t + shift * CHORD_SHIFT_MS for t in bench_chords.CHORD_STARTS_MS]
+        return config, {"in1": calibration.cv_chords(starts)}, [], bench_chords.UNTIL_MS
     return bench_full_rate.shifted_demo(shift)
 
 
-def run_arm(files, tree, shift, full_rate_ms=0):
-    """``bench_full_rate.board_figures`` of ``session(shift, full_rate_ms)`` on an arm's drive
+def run_arm(files, tree, shift, full_rate_ms=0, chords=False):
+    """``bench_full_rate.board_figures`` of ``session(shift, full_rate_ms, chords)`` on an arm's drive
     (``arm_tree``), with ``note_to_gate`` (its delays) and ``idle_cycles`` (the 5th percentile
     pass)."""
     from host_tools.board import engine
 
-    config, inputs, events, until = session(shift, full_rate_ms)
+    config, inputs, events, until = session(shift, full_rate_ms, chords)
     result = engine.board_run(config, inputs, events, until, files=files, tree=tree)
     figures = bench_full_rate.board_figures(result)
     figures["note_to_gate"] = note_to_gate_ms(result)
@@ -144,16 +129,16 @@ def run_arm(files, tree, shift, full_rate_ms=0):
     return figures
 
 
-def measure(files, arms, shifts, jobs=1, full_rate_ms=0):
+def measure(files, arms, shifts, jobs=1, full_rate_ms=0, chords=False):
     """{arm text: [figures per shift]} (each board run is a node process: threads run them at
     once)."""
     # The drives first, one at a time: the flasher's output is silenced by swapping
     # sys.stdout, which threads would tangle. A session's config is the same however it moves.
-    config = session(0, full_rate_ms)[0]
+    config = session(0, full_rate_ms, chords)[0]
     trees = {arm: arm_tree(config, files["mpy_cross"], settings) for arm, settings in zip(arms, parse_arms(arms))}
     work = [(arm, k) for arm in arms for k in range(shifts)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        done = list(pool.map(lambda job: run_arm(files, trees[job[0]], job[1], full_rate_ms), work))
+        done = list(pool.map(lambda job: run_arm(files, trees[job[0]], job[1], full_rate_ms, chords), work))
     out = {arm: [] for arm in arms}
     for (arm, _), figures in zip(work, done):
         out[arm].append(figures)
@@ -212,13 +197,15 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="board runs at once")
     ap.add_argument("--full-rate", type=int, default=0, metavar="MS", help="instead of the demo, bench_full_rate's "
                     "full-rate session this long, a seed a run")
+    ap.add_argument("--chords", action="store_true", help="instead of the demo, bench_chords' CV chords "
+                    "(four notes 1 ms apart, one per CV voice), moved CHORD_SHIFT_MS a run")
     args = ap.parse_args(argv)
     from host_tools.board import engine
 
     parse_arms(args.arms)  # a bad arm fails before any run
     files = engine.find_files()
-    measured = measure(files, args.arms, args.shifts, args.jobs, args.full_rate)
-    print_arms(measured, demo=not args.full_rate)
+    measured = measure(files, args.arms, args.shifts, args.jobs, args.full_rate, args.chords)
+    print_arms(measured, demo=not (args.full_rate or args.chords))
     return measured
 
 

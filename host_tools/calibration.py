@@ -3,8 +3,9 @@
 Each reference stream runs on both engines (the fast simulator, ``host_tools/sim``, and real
 CircuitPython on the emulated RP2040, ``host_tools/board``) with the same config and input, and
 the figures the latency targets are stated in are compared: mean and max added latency per
-message class, and the longest main-loop pass. ``tests/test_calibration.py`` holds every figure
-within ``TOLERANCE`` of the board's; ``python -m host_tools calibrate`` prints the table.
+message class, the CV gates' delay (mean and max, from a note to its gate's rise) and the
+longest main-loop pass. ``tests/test_calibration.py`` holds every figure within ``TOLERANCE`` of
+the board's; ``python -m host_tools calibrate`` prints the table.
 
 The simulator's one fitted factor is ``host_tools/sim/costs.py`` ``PY_SCALE``.
 """
@@ -13,7 +14,7 @@ import argparse
 import json
 import sys
 
-from host_tools.figures import NS_PER_MS
+from host_tools.figures import NS_PER_MS, note_to_gate_ms
 from host_tools.sim import report, runner
 
 TOLERANCE = 0.30  # sim within 30 % of the board (issue 13)
@@ -118,6 +119,7 @@ class _Window:
         lo, hi = _ms(start_ms), _ms(end_ms)
         self.inputs = {p: [(t, b) for t, b in v if lo <= t < hi] for p, v in result.inputs.items()}
         self.outputs = {p: [(t, b) for t, b in v if lo <= t < hi + _ms(GAP_MS)] for p, v in result.outputs.items()}
+        self.signals = [(t, name, v) for t, name, v in result.signals if lo <= t < hi + _ms(GAP_MS)]
         self.pass_log = [(t, n) for t, n in pass_log(result) if lo <= t < hi]
 
 
@@ -131,6 +133,11 @@ def figures(result, start_ms=None, end_ms=None):
         if cls != "all" and st["count"]:
             out["%s mean" % cls] = st["mean"]
             out["%s max" % cls] = st["max"]
+    # The CV gates' delay (a note's on the modular side), where gates rose.
+    gates = note_to_gate_ms(result)
+    if gates:
+        out["gate mean"] = sum(gates) / len(gates)
+        out["gate max"] = max(gates)
     log = pass_log(result)
     out["longest pass"] = max((n for t, n in log if t >= SETTLE_MS * NS_PER_MS), default=0) / NS_PER_MS
     return out

@@ -4,7 +4,7 @@ runs them, and one build on the same inputs gives the same figures to the cycle.
 
 import pytest
 
-from host_tools import bench_ab
+from host_tools import bench_ab, figures
 from host_tools.board import engine
 
 
@@ -35,7 +35,7 @@ def test_note_to_gate_pairs_each_rise_with_the_last_note_on_its_voices_channel()
         signals = [(0, "gate1", 0.0), (3_500_000, "gate1", 5.0), (0, "gate2", 0.0), (6_000_000, "gate2", 5.0),
                    (0, "cv1", 0.0)]
 
-    assert bench_ab.note_to_gate_ms(Result()) == [1.5, 1.0]
+    assert figures.note_to_gate_ms(Result()) == [1.5, 1.0]
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 The reference session (idle, a clock stream, notes with running status, a CV chord, a preset
 switch; host_tools/calibration.py) on both engines, each run with its inputs shifted by each of
 calibration.SHIFTS_MS; every compared figure (mean and max added latency per message class, the
-longest pass; a max as the worst over the runs) must agree. The demo session:
+CV gates' delay, the longest pass; a max as the worst over the runs) must agree. The demo session:
 test_calibration_demo.py (a file of its own, so the two run on different workers)."""
 
 import pytest
@@ -35,3 +35,4 @@ def test_every_class_the_sections_exercise_is_compared(session):
     assert "clock mean" in session["clock"][1] and "clock mean" in session["clock"][0]
     assert "note mean" in session["notes_running_status"][1] and "note mean" in session["cv_chord"][1]
     assert "clock mean" in session["preset_switch"][1]
+    assert "gate max" in session["cv_chord"][1] and "gate max" in session["cv_chord"][0]
