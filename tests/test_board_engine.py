@@ -152,6 +152,29 @@ def test_jacks_take_the_simulators_values(demo):
     assert _values(board.signals) == want
 
 
+# docs/build.md, section 8: the pitch stage settles to 12 bits about 0.1 ms after a DAC write.
+PITCH_SETTLE_NS = 100_000
+
+
+def test_each_gate_rises_after_its_voices_cv_has_settled(demo):
+    # CV before gate (firmware/cv.py) on the real runtime: the voice's last pitch or mod write
+    # before a rise ended at least the pitch stage's settling time earlier.
+    board, _ = demo
+    history = {}
+    for t, name, _ in board.signals:
+        history.setdefault(name, []).append(t)
+    rises = 0
+    for v in range(1, 5):
+        writes = sorted(history.get("cv%d" % v, [])[1:] + history.get("mod%d" % v, [])[1:])
+        gate = [(t, volts) for t, name, volts in board.signals if name == "gate%d" % v]
+        for (t, volts), (_, before) in zip(gate[1:], gate):
+            if volts > 0 >= before:
+                rises += 1
+                last = max(w for w in writes if w <= t)
+                assert t - last >= PITCH_SETTLE_NS, ("gate%d" % v, t, last)
+    assert rises > 20
+
+
 def test_din_outputs_keep_wire_timing(demo):
     board, _ = demo
     for port in ("out1", "out2", "out3", "out4"):
