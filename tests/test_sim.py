@@ -35,7 +35,8 @@ def write(tmp_path, name, text):
 
 def test_note_reaches_every_output_after_it_arrived(tmp_path):
     note = write(tmp_path, "note.txt", "0 90 3C 64\n")
-    out, proc = sim(tmp_path, "--in", "in1=%s" % note)
+    # The calls model: the latency bound below is its arithmetic (mean pass times three).
+    out, proc = sim(tmp_path, "--cost-model", "calls", "--in", "in1=%s" % note)
     summary = json.loads((out / "summary.json").read_text())
     loop_ms = summary["loop"]["mean_period_ms"]
     for port in ("out1", "out2", "out3", "out4"):
@@ -56,9 +57,11 @@ def test_note_reaches_every_output_after_it_arrived(tmp_path):
     assert "ports" in summary and set(summary["ports"]["out1"]) >= {"bytes", "messages", "dropped", "coalesced"}
 
 
-def test_added_latency_at_idle_meets_the_targets(tmp_path):
+def test_added_latency_at_idle_is_a_byte_or_message_time_plus_the_longest_pass(tmp_path):
     # Notes and clock bytes one at a time, 10.037 ms apart so they land at every phase of the
     # main loop; the default config also plays them on CV voice 1 (I2C writes lengthen passes).
+    # On the calibrated cost model (the default). How long that longest pass is, against issue
+    # 14's 1 ms, is the board engine's figure (test_board_speed.py).
     lines = []
     for k in range(40):
         t = 10 + k * 10.037
@@ -73,7 +76,6 @@ def test_added_latency_at_idle_meets_the_targets(tmp_path):
     # one loop period (the longest pass: a byte may arrive just after its input was read).
     assert idle["clock"]["max"] <= BYTE_MS + loop_ms, (idle, loop_ms)
     assert idle["note"]["max"] <= 3 * BYTE_MS + loop_ms, (idle, loop_ms)
-    assert loop_ms < 1.0  # and the longest pass stays well under a millisecond
 
 
 def test_outputs_of_section_7_are_written(tmp_path):
@@ -176,7 +178,8 @@ def test_clock_in_file_drives_the_clock_in_master(tmp_path):
     cfg = write(tmp_path, "c.json", bench_clock.clock_config("clock_in", 120, 4))
     times = [100 + 125 * k for k in range(8)]  # 4 PPQN at 120 BPM
     edges = write(tmp_path, "edges.txt", "# clock-in pulses\n" + "".join("%d\n" % t for t in times))
-    out, _ = sim(tmp_path, "--config", cfg, "--clock-in", edges, "--until", 2100)
+    # The calls model: "within a pass" below is its mean pass.
+    out, _ = sim(tmp_path, "--cost-model", "calls", "--config", cfg, "--clock-in", edges, "--until", 2100)
     got = wire(out / "out1.txt")
     assert [b for _, b in got if b != 0xF8] == [0xFA, 0xFC]  # Start at the first pulse, Stop after 1 s of none
     assert sum(1 for _, b in got if b == 0xF8) == 6 * len(times)

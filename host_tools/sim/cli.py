@@ -33,10 +33,11 @@ def _parser():
     p.add_argument("--engine", choices=("sim", "board"), default="sim",
                    help="sim: the fast simulator (default); board: real CircuitPython on an emulated RP2040 "
                         "(docs/board-engine.md)")
-    p.add_argument("--cost-model", choices=("calls", "python"), default="calls",
-                   help="the fast simulator's CPU time: calls (hardware calls plus a fixed cost per byte, "
-                        "the default) or python (the firmware's own Python, operation by operation, "
-                        "calibrated against the board engine: python -m host_tools calibrate)")
+    p.add_argument("--cost-model", choices=("calls", "python"), default="python",
+                   help="the fast simulator's CPU time: python (the firmware's own Python, operation by "
+                        "operation, calibrated against the board engine: python -m host_tools calibrate; "
+                        "the default) or calls (hardware calls plus a fixed cost per byte: faster, and it "
+                        "flatters the firmware)")
     p.add_argument("--uf2", help="board engine: CircuitPython's UF2 for raspberry_pi_pico (or CIRCUITPY_UF2)")
     p.add_argument("--mpy-cross", help="board engine: CircuitPython's mpy-cross (or CIRCUITPY_MPY_CROSS)")
     p.add_argument("--bootrom", help="board engine: the RP2040 B1 bootrom (or CIRCUITPY_BOOTROM)")

@@ -2,9 +2,9 @@
 
 Figures are the ones measured on CircuitPython 10.3 for the Pico (RP2040 at 125 MHz, 8 ns a
 cycle; docs/design.md, "CircuitPython costs", and the board engine). A hardware call is charged
-its own cost here; the firmware's Python between the calls is charged per byte (the default
-model) or operation by operation (``PY_OP_CYCLES``, counted by ``pycost``). The README's
-"Timing model" section explains both.
+its own cost here; the firmware's Python between the calls is charged per byte (the ``calls``
+model) or, by default, operation by operation (``PY_OP_CYCLES``, counted by ``pycost``). The
+README's "Timing model" section explains both.
 """
 
 CYCLE_NS = 8  # 125 MHz
@@ -17,10 +17,10 @@ def cycles(n):
     return n * CYCLE_NS
 
 
-# The call-only model (the default, README "Timing model"): the firmware's Python is not traced;
-# each port read is charged the loop's Python around it, and each byte a read hands over the
-# parse/route/queue path of a fast-path probe (docs/design.md, "Timing model"). The Python model
-# (``--cost-model python``, pycost.py) charges the Python itself instead and leaves these out.
+# The call-only model (``--cost-model calls``, README "Timing model"): the firmware's Python is
+# not traced; each port read is charged the loop's Python around it, and each byte a read hands
+# over the parse/route/queue path of a fast-path probe (docs/design.md, "Timing model"). The
+# Python model (the default, pycost.py) charges the Python itself instead and leaves these out.
 PER_READ_OVERHEAD = cycles(2500)
 PER_BYTE_PATH = cycles(3500)
 
