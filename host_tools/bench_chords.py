@@ -10,8 +10,9 @@ Default config: every input merged to every output and the CV engine.
 
 Figures per period, from the board engine (CircuitPython 10.3 on the emulated RP2040,
 docs/board-engine.md): ``in3`` bytes lost (its receiver's FIFO or its ring was full) and
-pushes that framed a wrong byte, ``in1`` bytes that met a full UART FIFO, and the longest
-main-loop passes. The CV engine plays one note a pass, and a note's DAC writes take about
+pushes that framed a wrong byte, ``in1`` bytes that met a full UART FIFO, the longest
+main-loop passes, and the CV gates' delay (``figures.note_to_gate_ms``: from a note on channel N
+to the rise of gateN). The CV engine plays one note a pass, and a note's DAC writes take about
 0.8 ms, so the four notes' passes are where a PIO input waits longest.
 
 ``python -m host_tools.bench_chords [--every 2,1.5]``
@@ -20,7 +21,7 @@ main-loop passes. The CV engine plays one note a pass, and a note's DAC writes t
 import argparse
 
 from host_tools import calibration
-from host_tools.figures import NS_PER_MS
+from host_tools.figures import NS_PER_MS, note_to_gate_ms
 from host_tools.sim import runner
 
 CHORD_STARTS_MS = (100, 250, 400, 550)
@@ -47,7 +48,11 @@ def run(every_ms, files=None):
     result = engine.board_run(config, inputs, until_ms=UNTIL_MS, files=files or engine.find_files())
     in3 = result.counters.get("in3", {})
     passes = sorted(n for t, n in calibration.pass_log(result) if t > 50 * NS_PER_MS)
+    gates = note_to_gate_ms(result)
     return {
+        "gates": len(gates),
+        "gate delay mean": sum(gates) / len(gates) if gates else None,
+        "gate delay max": max(gates) if gates else None,
         "in3 lost": in3.get("rx_overflow", 0),
         "in3 misread": in3.get("rx_misread", 0),
         "in1 lost": result.counters.get("in1", {}).get("rx_overflow", 0),
@@ -60,11 +65,13 @@ def main(argv=None):
     ap.add_argument("--every", default="2,1.5", help="ms between in3's controllers, comma-separated")
     args = ap.parse_args(argv)
     print("Board engine: four CV chords on in1 (notes 1 ms apart), a controller on in3 (PIO) every N ms")
-    print("%8s %9s %12s %9s  %s" % ("every", "in3 lost", "in3 misread", "in1 lost", "longest passes (ms)"))
+    print("%8s %9s %12s %9s  %-24s %s" % ("every", "in3 lost", "in3 misread", "in1 lost", "longest passes (ms)",
+                                          "note to gate, ms (mean / max over 16 gates)"))
     for every in (float(x) for x in args.every.split(",")):
         f = run(every)
-        print("%6.2f ms %9d %12d %9d  %s" % (every, f["in3 lost"], f["in3 misread"], f["in1 lost"],
-                                            " ".join("%.2f" % n for n in f["longest passes"])))
+        print("%6.2f ms %9d %12d %9d  %-24s %.3f / %.3f (%d)" % (
+            every, f["in3 lost"], f["in3 misread"], f["in1 lost"], " ".join("%.2f" % n for n in f["longest passes"]),
+            f["gate delay mean"], f["gate delay max"], f["gates"]))
     return 0
 
 
