@@ -290,7 +290,7 @@ class CvEngine:
         bytes it lacks). Forward first: the message is only
         kept here, and the next pass's ``service`` plays it, in a pass of its own rather than
         the one that forwarded it to the DIN and USB outputs. One message a pass: a note-on
-        costs the engine about 0.8 ms of Python and DAC writes on the Pico (``make bench``), so
+        costs the engine about 0.6 ms of Python and DAC writes on the Pico (``make bench``), so
         a burst (a chord from USB, a queue refilled after a preset switch) is spread over passes
         and no pass holds every other message back for a whole chord (issue 14: no pass over
         1 ms). Returns 0 while the engine still

@@ -12,8 +12,9 @@ Figures per period, from the board engine (CircuitPython 10.3 on the emulated RP
 docs/board-engine.md): ``in3`` bytes lost (its receiver's FIFO or its ring was full) and
 pushes that framed a wrong byte, ``in1`` bytes that met a full UART FIFO, the longest
 main-loop passes, and the CV gates' delay (``figures.note_to_gate_ms``: from a note on channel N
-to the rise of gateN). The CV engine plays one note a pass, and a note's DAC writes take about
-0.8 ms, so the four notes' passes are where a PIO input waits longest.
+to the rise of gateN). The CV engine plays one note a pass, and a note's Python and DAC writes
+take about 0.6 ms (``make bench``'s CV note pass), so the four notes' passes are where a PIO
+input waits longest.
 
 ``python -m host_tools.bench_chords [--every 2,1.5]``
 """
@@ -66,7 +67,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     print("Board engine: four CV chords on in1 (notes 1 ms apart), a controller on in3 (PIO) every N ms")
     print("%8s %9s %12s %9s  %-24s %s" % ("every", "in3 lost", "in3 misread", "in1 lost", "longest passes (ms)",
-                                          "note to gate, ms (mean / max over 16 gates)"))
+                                          "note to gate, ms: mean / max (gates)"))
     for every in (float(x) for x in args.every.split(",")):
         f = run(every)
         print("%6.2f ms %9d %12d %9d  %-24s %.3f / %.3f (%d)" % (

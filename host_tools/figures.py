@@ -1,5 +1,7 @@
 """Summary statistics shared by the simulator's report and the benchmarks."""
 
+import bisect
+
 from host_tools import midiwire
 
 NS_PER_MS = 1_000_000
@@ -36,8 +38,7 @@ def note_to_gate_ms(result):
         gate = edges.get("gate%d" % (v + 1), [])
         ons = sorted(notes.get(v, []))
         for (t, volts), (_, before) in zip(gate[1:], gate):
-            if volts > 0 >= before:
-                earlier = [n for n in ons if n <= t]
-                if earlier:
-                    delays.append((t - earlier[-1]) / NS_PER_MS)
+            k = bisect.bisect_right(ons, t)  # the notes at or before the rise
+            if volts > 0 >= before and k:
+                delays.append((t - ons[k - 1]) / NS_PER_MS)
     return delays
