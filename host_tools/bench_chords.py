@@ -40,13 +40,20 @@ def controllers(every_ms):
     return lines
 
 
+def session(every_ms):
+    """(config text, inputs, events, until_ms): the chords on in1, a controller on in3 every
+    ``every_ms``, the default config."""
+    config = (runner.REPO / "config.json").read_text()
+    inputs = {"in1": calibration.cv_chords(CHORD_STARTS_MS), "in3": controllers(every_ms)}
+    return config, inputs, [], UNTIL_MS
+
+
 def run(every_ms, files=None):
     """{figure: value} of one board run with a controller on in3 every ``every_ms``."""
     from host_tools.board import engine
 
-    config = (runner.REPO / "config.json").read_text()
-    inputs = {"in1": calibration.cv_chords(CHORD_STARTS_MS), "in3": controllers(every_ms)}
-    result = engine.board_run(config, inputs, until_ms=UNTIL_MS, files=files or engine.find_files())
+    config, inputs, events, until = session(every_ms)
+    result = engine.board_run(config, inputs, events, until, files=files or engine.find_files())
     in3 = result.counters.get("in3", {})
     passes = sorted(n for t, n in calibration.pass_log(result) if t > 50 * NS_PER_MS)
     gates = note_to_gate_ms(result)

@@ -19,6 +19,8 @@ Summary figures (virtual time, exact and repeatable):
   within a millisecond; a retriggered note's delay includes its dip.
 - ``cv_settle_ms``: for every rising edge of gateN, the time since cvN or modN last changed.
   ``min`` is the figure to read: the op-amp stages need about 0.1 ms (docs/build.md).
+- ``gate_high_ms``: every high phase of gate1..gate4. ``min`` is the figure to read: every gate
+  stays up more than 1 ms (firmware/cv.py).
 - ``retrigger_dip_ms``: every low phase of a gate shorter than 5 ms.
 - ``drum_trigger_ms``: every high phase of drum1..drum8.
 """
@@ -63,7 +65,7 @@ def summary_figures(result):
         notes.extend(m.time_ns for m in msgs if m.data[0] & 0xE0 == 0x80)
     notes.sort()
     hist = _histories(result)
-    delays, settles, dips = [], [], []
+    delays, settles, dips, highs = [], [], [], []
     for k in range(1, 5):
         gate = hist.get("gate%d" % k, [])
         changes = sorted(t for name in ("cv%d" % k, "mod%d" % k) for t, _ in hist.get(name, [])[1:])
@@ -77,12 +79,14 @@ def summary_figures(result):
             if written:
                 settles.append(t - written[-1])
         dips.extend(d for d in _phases(gate, high=False) if d < DIP_LIMIT_NS)
+        highs.extend(_phases(gate, high=True))
     triggers = []
     for k in range(1, 9):
         triggers.extend(_phases(hist.get("drum%d" % k, []), high=True))
     return {
         "gate_rise_delay_ms": _stats(delays),
         "cv_settle_ms": _stats(settles),
+        "gate_high_ms": _stats(highs),
         "retrigger_dip_ms": _stats(dips),
         "drum_trigger_ms": _stats(triggers),
     }

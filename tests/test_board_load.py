@@ -8,7 +8,7 @@ not reach yet (clock latency, note latency, the longest pass; no input byte lost
 
 import pytest
 
-from host_tools import bench_full_rate, dense_streams, midiwire
+from host_tools import bench_chords, bench_cv, bench_full_rate, dense_streams, midiwire
 from host_tools.board import engine
 from host_tools.sim import report
 from host_tools.sim.wires import BYTE_NS
@@ -29,6 +29,15 @@ def demo(board_demo):
 @pytest.fixture(scope="module")
 def load():
     config, inputs, events, until = dense_streams.session(LOAD_MS)
+    result = engine.board_run(config, inputs, events, until, files=FILES)
+    return result, bench_full_rate.board_figures(result)
+
+
+@pytest.fixture(scope="module")
+def chords():
+    # Four CV chords (notes 1 ms apart, one per voice) while in3 carries a controller every
+    # 1.5 ms: the CV engine at its busiest, beside a PIO input (host_tools/bench_chords.py).
+    config, inputs, events, until = bench_chords.session(1.5)
     result = engine.board_run(config, inputs, events, until, files=FILES)
     return result, bench_full_rate.board_figures(result)
 
@@ -111,3 +120,22 @@ def test_full_rate_drops_by_rule_are_the_queues_and_counted_apart(load):
     assert drops is not None
     for port in ("out1", "out2", "out3", "out4"):
         assert set(drops[port]) == {"queue_full"} and drops[port]["queue_full"] > 100, port
+
+
+def test_cv_chords_under_a_controller_lane_lose_nothing_and_keep_the_gate_contracts(chords):
+    # Every input byte read, every chord note a gate that rose after its CV had settled and
+    # stayed up over 1 ms, every gate down once its note ended, nothing allocated.
+    result, figures = chords
+    for port in ("in1", "in3"):
+        assert figures["input_loss"][port]["lost"] == 0, port
+    assert figures["allocated_blocks_playing"] == 0 and figures["gc_collections_playing"] == 0
+    cv = bench_cv.summary_figures(result)
+    assert cv["gate_high_ms"]["count"] == 4 * len(bench_chords.CHORD_STARTS_MS), cv
+    assert cv["cv_settle_ms"]["min"] >= 0.1 and cv["gate_high_ms"]["min"] > 1.0, cv
+    last = {}
+    for _, name, volts in result.signals:
+        last[name] = volts
+    assert [last["gate%d" % v] for v in range(1, 5)] == [0.0] * 4
+    for port in ("out1", "out2", "out3", "out4", "usb"):
+        _, problems = midiwire.decode(result.outputs[port])
+        assert problems == [], port

@@ -212,6 +212,8 @@ def print_summary(data, out_dir, stream):
         g = v["gate_rise_delay_ms"]
         p("cv gates: %d rises, note -> gate %.3f ms mean, %.3f max; CV settled %.3f ms min before the edge\n"
           % (g["count"], g["mean"], g["max"], v["cv_settle_ms"]["min"]))
+        if v["gate_high_ms"]["count"]:
+            p("  gates up %.3f ms at the shortest\n" % v["gate_high_ms"]["min"])
     if v and v["drum_trigger_ms"]["count"]:
         t = v["drum_trigger_ms"]
         p("drum triggers: %d, %.3f-%.3f ms long\n" % (t["count"], t["min"], t["max"]))
