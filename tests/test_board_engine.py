@@ -166,6 +166,22 @@ def test_each_gate_rises_after_its_voices_cv_has_settled_and_stays_up_over_1_ms(
     assert cv["gate_high_ms"]["count"] > 20 and cv["gate_high_ms"]["min"] > 1.0, cv
 
 
+def test_a_staccato_note_still_gives_a_gate_over_1_ms(tmp_path):
+    # Notes on CV voice 1 whose note-off follows at once or up to 3 ms later: each ends before
+    # its gate rose, in the pass after, or later; every gate still stands more than 1 ms.
+    lengths_ms = (0.0, 0.3, 0.7, 1.0, 1.5, 2.0, 3.0)
+    lines = []
+    for k, length in enumerate(lengths_ms):
+        t = 20.0 + 30.0 * k
+        lines.append((int(t * 1e6), bytes([0x90, 60, 100])))
+        lines.append((int((t + length) * 1e6), bytes([0x80, 60, 0])))
+    config = (runner.REPO / "config.json").read_text()
+    run = engine.board_run(config, {"usb": lines}, until_ms=260, files=FILES)
+    cv = bench_cv.summary_figures(run)
+    assert cv["gate_high_ms"]["count"] == len(lengths_ms), cv
+    assert cv["gate_high_ms"]["min"] > 1.0, cv
+
+
 def test_din_outputs_keep_wire_timing(demo):
     board, _ = demo
     for port in ("out1", "out2", "out3", "out4"):
