@@ -117,6 +117,10 @@ def main(argv):
 
     bench_verdict.main()
     print()
+    from host_tools import bench_chords
+
+    bench_chords.main([])  # the CV chords beside a controller lane: about 30 s
+    print()
     from host_tools import bench_full_rate
 
     bench_full_rate.main([])  # the demo and 60 s of every input at full rate: about 8 minutes
