@@ -91,18 +91,10 @@ class ClockMaster:
                 self.dividing &= ~(1 << o)
 
     def route(self, i, b, mask, now):
-        # The outputs real-time byte ``b`` from input ``i`` goes to (``mask``: its routes).
-        # (Merger.realtime has the rule for the master's F8 too, without this call.)
-        if b == 0xF8:
-            if self.master == NONE and self.mode == MASTER_AUTO:
-                self.master = i
-            if self.master != i:
-                return 0
-            self.last_clock = now
-            self.ticks += 1
-            if self.tick_sink is not None:
-                self.tick_sink.on_master(b, now)
-        elif b == 0xFA or b == 0xFB:
+        # The outputs real-time byte ``b`` (FA-FE) from input ``i`` goes to (``mask``: its
+        # routes). A clock tick's rule (F8: the master's pass, counted in ``ticks``, to
+        # ``tick_sink`` at once) is Merger.realtime's, which keeps that pass a call shorter.
+        if b == 0xFA or b == 0xFB:
             if self.mode == MASTER_AUTO:
                 self.master = i
             elif self.mode != i:
@@ -117,10 +109,7 @@ class ClockMaster:
                 self.sink.on_master(b, now)
         else:
             return mask  # active sensing (when routed): no master rule
-        mask &= self.send
-        if b != 0xF8 or mask & self.dividing:
-            return self._divided(b, mask)
-        return mask
+        return self._divided(b, mask & self.send)
 
     def inject(self, b, present):
         # The outputs a timing byte of the box's own clock goes to.

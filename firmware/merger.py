@@ -863,11 +863,15 @@ class Merger:
         # Timing bytes bypass the parser state and take each output's lane (rule 1).
         now = self.now
         cm = self.clock_master
-        if b == 0xF8 and i == cm.master:
-            # The master's clock tick, the commonest timing byte: ClockMaster.route's rule for
-            # it, here, and sent at once where every output can take it (_timing's common
-            # case): two calls less on the pass that forwards it (about 4,000 cycles on the
-            # board). Keep the two alike.
+        if b == 0xF8:
+            # A clock tick, the commonest timing byte: the clock master's rule for it is here
+            # (ClockMaster.route has the others'), and it goes out at once where every output
+            # can take it (_timing's common case): two calls less on the pass that forwards it
+            # (about 4,000 cycles on the board).
+            if i != cm.master:
+                if cm.master != _NONE or cm.mode != MASTER_AUTO:
+                    return  # another input's clock
+                cm.master = i  # auto, before any Start: the first input whose clock arrives
             cm.last_clock = now
             cm.ticks += 1
             if cm.tick_sink is not None:
@@ -920,20 +924,19 @@ class Merger:
             self._lane(b, mask)
 
     def _lane(self, b, mask):
-        # Timing byte ``b`` into the lanes of the outputs in ``mask`` (a full lane drops it).
-        if mask:
-            self.queued |= mask
-            q = self.queues
-            lanes = q.lanes
-            lane_heads = q.lane_heads
-            lane_tails = q.lane_tails
-            for o in BITS[mask]:
-                t = lane_tails[o]
-                if ((t - lane_heads[o]) & _LANE_WRAP) == _LANE_SIZE:
-                    self.dropped[o * N_DROP_REASONS + _DROP_REALTIME_FULL] += 1
-                else:
-                    lanes[o][t & _LANE_MASK] = b
-                    lane_tails[o] = (t + 1) & _LANE_WRAP
+        # Timing byte ``b`` into the lanes of the outputs in ``mask`` (not 0; a full lane drops it).
+        self.queued |= mask
+        q = self.queues
+        lanes = q.lanes
+        lane_heads = q.lane_heads
+        lane_tails = q.lane_tails
+        for o in BITS[mask]:
+            t = lane_tails[o]
+            if ((t - lane_heads[o]) & _LANE_WRAP) == _LANE_SIZE:
+                self.dropped[o * N_DROP_REASONS + _DROP_REALTIME_FULL] += 1
+            else:
+                lanes[o][t & _LANE_MASK] = b
+                lane_tails[o] = (t + 1) & _LANE_WRAP
 
     # -- SysEx arbitration (rule 6) ----------------------------------------------------
     # An output is held by at most one input's SysEx (``owner``); while held, only that
