@@ -36,9 +36,8 @@ import os
 import shutil
 import tempfile
 
-from host_tools import bench_chords, bench_full_rate, calibration, dense_streams
+from host_tools import bench_chords, bench_full_rate, dense_streams
 from host_tools.figures import note_to_gate_ms
-from host_tools.sim import runner
 
 CHORD_SHIFT_MS = 0.173  # --chords: each run's chords this much later than the run before
 VALUE_FORMAT = "%+012d"  # one width for every value: the arms' heaps alike
@@ -107,9 +106,7 @@ def session(shift, full_rate_ms=0, chords=False):
     if full_rate_ms:
         return dense_streams.session(full_rate_ms, seed=dense_streams.SEED + shift)
     if chords:
-        config = (runner.REPO / "config.json").read_text()
-        starts = [t + shift * CHORD_SHIFT_MS for t in bench_chords.CHORD_STARTS_MS]
-        return config, {"in1": calibration.cv_chords(starts)}, [], bench_chords.UNTIL_MS
+        return bench_chords.session(later_ms=shift * CHORD_SHIFT_MS)
     return bench_full_rate.shifted_demo(shift)
 
 

@@ -40,11 +40,14 @@ def controllers(every_ms):
     return lines
 
 
-def session(every_ms):
-    """(config text, inputs, events, until_ms): the chords on in1, a controller on in3 every
-    ``every_ms``, the default config."""
+def session(every_ms=None, later_ms=0.0):
+    """(config text, inputs, events, until_ms): the chords on in1, ``later_ms`` after
+    CHORD_STARTS_MS, with a controller on in3 every ``every_ms`` (None: the chords alone), on
+    the default config."""
     config = (runner.REPO / "config.json").read_text()
-    inputs = {"in1": calibration.cv_chords(CHORD_STARTS_MS), "in3": controllers(every_ms)}
+    inputs = {"in1": calibration.cv_chords([t + later_ms for t in CHORD_STARTS_MS])}
+    if every_ms is not None:
+        inputs["in3"] = controllers(every_ms)
     return config, inputs, [], UNTIL_MS
 
 

@@ -34,6 +34,11 @@ from host_tools.figures import stats_ms as _stats
 
 REPO = Path(__file__).resolve().parents[1]
 DIP_LIMIT_NS = 5 * NS_PER_MS
+# The CV engine's contracts these figures are read against (firmware/cv.py): a gate rises only
+# once its CV has settled (docs/build.md section 8: the pitch stage, about 0.1 ms), and every
+# gate stays up more than 1 ms.
+PITCH_SETTLE_MS = 0.1
+GATE_MIN_MS = 1.0
 
 
 def _histories(result):

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from merge_rig import ListPort
 
 from host_tools import fwimport
+from host_tools.bench_cv import PITCH_SETTLE_MS
 from host_tools.bench_cv import summary_figures as cv_figures
 from host_tools.sim import analog, costs, runner, world
 from host_tools.sim import i2c as fake_i2c
@@ -267,11 +268,11 @@ def test_cv_is_stable_before_every_gate_rise():
         modh = history(result, "mod%d" % voice)
         for t_rise, (note, vel) in zip(rises, expected[voice]):
             last = max(t for t, _ in cvh + modh if t <= t_rise)
-            assert t_rise - last >= 0.1, (voice, t_rise, last)
+            assert t_rise - last >= PITCH_SETTLE_MS, (voice, t_rise, last)
             assert value_at(cvh, t_rise) == pytest.approx(ideal(note), abs=PITCH_STEP / 2)
             assert value_at(modh, t_rise) == pytest.approx(5.0 * vel / 127, abs=MOD_STEP)
     figures = cv_figures(result)
-    assert figures["cv_settle_ms"]["min"] >= 0.1
+    assert figures["cv_settle_ms"]["min"] >= PITCH_SETTLE_MS
     assert 0 < figures["gate_rise_delay_ms"]["mean"] <= figures["gate_rise_delay_ms"]["max"] < 2
 
 
@@ -528,7 +529,7 @@ def test_summary_has_the_cv_figures():
     data = report.summary(result)
     figures = data["cv"]
     assert figures["gate_rise_delay_ms"]["count"] == 21
-    assert figures["cv_settle_ms"]["min"] >= 0.1
+    assert figures["cv_settle_ms"]["min"] >= PITCH_SETTLE_MS
     assert figures["drum_trigger_ms"]["count"] == 0
 
 
