@@ -182,10 +182,9 @@ class Box:
         # forwards a note never pays for its DAC writes too.
         cv = self.cv
         cv_work = cv.pending if cv is not None else 0
-        buf = self.buf
         last_rx = merger.last_rx
         got = 0
-        for i, read in self.polled:
+        for i, read, buf in self.polled:
             n = read(buf)
             if n:
                 got = n
@@ -275,10 +274,10 @@ class WaitingPass:
         self.merger = merger
         self.usb = usb
 
-    def read(self, buf):
+    def read(self, _buf):
         m = self.merger
         now = m.now
-        for i, read in self.polled:
+        for i, read, buf in self.polled:
             if m.stalled >> i & 1:
                 m.resume(i, 0 if i == self.usb else READ_SIZE)
                 if m.stalled >> i & 1:

@@ -4,6 +4,8 @@ so their code leaves the heap before the box plays (docs/design.md, "Heap"). ``a
 wired here (``wire``: its fields, every preset's tables), so its construction code goes too.
 """
 
+from micropython import const
+
 from firmware import app, ports, router
 from firmware.app import Box
 from firmware.clock import Clock
@@ -13,6 +15,12 @@ from firmware.cv import CvEngine
 from firmware.defaults import DEFAULT_CLOCK
 from firmware.merger import BITS, MASTER_AUTO, MASTER_INTERNAL, Merger
 from firmware.panel import Panel
+
+# What one pass reads of the USB input: one message. A computer sends USB MIDI as fast as the
+# box takes it, and a pass forwards all it read (a 64-byte read of notes held the loop 12 ms on
+# the board engine, so a DIN clock byte waited as long). USB is the input that can wait (its
+# host keeps what the box has not read), so it takes the smallest bite.
+_USB_READ_SIZE = const(3)
 
 
 def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
@@ -52,13 +60,15 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     # While some input waits (its output cannot take its next message: firmware/merger.py,
     # rule 3) the pass polls ``WaitingPass`` instead, which reads them all: the idle pass
     # pays nothing for it.
-    # Each with its reader (firmware.ports: a stream's own readinto where it never waits).
-    box.polled_free = [(i, getattr(inputs[i], "reader", inputs[i].read)) for i in range(len(inputs))
-                       if inputs[i] is not None]
-    box.polled_waiting = [(-1, app.WaitingPass(box.polled_free, box.merger, usb).read)]
+    # Each with its reader (firmware.ports: a stream's own readinto where it never waits) and
+    # the buffer its reads land in: the USB input's is the first _USB_READ_SIZE bytes of it.
+    box.buf = bytearray(ports.READ_SIZE)
+    usb_buf = memoryview(box.buf)[:_USB_READ_SIZE]
+    box.polled_free = [(i, getattr(inputs[i], "reader", inputs[i].read), usb_buf if i == usb else box.buf)
+                       for i in range(len(inputs)) if inputs[i] is not None]
+    box.polled_waiting = [(-1, app.WaitingPass(box.polled_free, box.merger, usb).read, box.buf)]
     box.polled = box.polled_free
     box.tick = -1  # the ms tick the once-a-tick work last ran in
-    box.buf = bytearray(ports.READ_SIZE)
     box.routing, box.settings = presets(box.merger, box.cv, settings, len(inputs), len(outputs))
     # What a switch installs, per preset, read once here: the clock setup, clock outputs and
     # master for the merger, the CV setup (nothing parsed or allocated while playing).

@@ -2,13 +2,16 @@
 (the board engine, docs/board-engine.md), under the seeds' demo and under every input at full
 rate.
 
-Two sessions, the default config (every input merged to every output):
+Three sessions, the default config (every input merged to every output):
 
 - **demo**: ``make demo``'s inputs as they are (examples/demo: a KeyStep on ``in1``, a Digitakt
   on ``in2`` as clock master at 120 BPM), about 4.1 s: the realistic load.
 - **full rate**: ``host_tools/dense_streams.py``'s session for ``--seconds`` (60 by default):
   ``in1``..``in4`` at full rate (the demo repeated on ``in1`` and ``in2``, its clock master's
   24 ppqn clock inside, dense notes and controllers in every gap), ``usb`` at the DIN rate.
+- **USB burst**: ``dense_streams.usb_burst_session``: the demo's first 1.8 s while a computer
+  sends 300 notes over USB at once (USB at its own rate: the host sends as fast as the box
+  reads), which the DIN outputs carry at their wire's rate.
 
 Figures per session, each from what the board engine measured:
 
@@ -125,11 +128,12 @@ def sim_drops(config, inputs, events, until_ms):
 
 
 def sessions(seconds, loads=()):
-    """(name, (config, inputs, events, until_ms)) of the two sessions, and of the dense session
+    """(name, (config, inputs, events, until_ms)) of the three sessions, and of the dense session
     at each of ``loads`` (the share of each wire's time its messages take)."""
     from host_tools import calibration
 
-    out = [("demo", calibration.demo_stream()), ("full rate", dense_streams.session(seconds * 1000))]
+    out = [("demo", calibration.demo_stream()), ("full rate", dense_streams.session(seconds * 1000)),
+           ("USB burst", dense_streams.usb_burst_session())]
     out += [("%g %% load" % (100 * load), dense_streams.session(LOAD_SECONDS * 1000, load=load)) for load in loads]
     return out
 
@@ -279,7 +283,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     from host_tools.board import engine
 
-    print("Load (board engine: CircuitPython 10.3 on an emulated RP2040): the demo, and every input at full rate")
+    print("Load (board engine: CircuitPython 10.3 on an emulated RP2040): the demo, every input at full rate, a USB burst")
     try:
         files = engine.find_files()
     except engine.Missing as e:

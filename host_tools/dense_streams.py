@@ -39,6 +39,10 @@ DEMO = {"in1": ("keystep", 3200), "in2": ("digitakt", 4200)}
 FILLER_CHANNEL = {"in1": 2, "in2": 3, "in3": 4, "in4": 5, "usb": 6}
 CONTROLLERS = (1, 11, 74)  # mod wheel, expression, cutoff
 START_NS = 1 * NS_PER_MS  # the first byte ends 1 ms into the session
+# The USB burst (usb_burst_session).
+BURST_AT_MS = 500
+BURST_NOTES = 300
+BURST_DEMO_MS = 1800
 
 
 def demo_messages(port, duration_ns):
@@ -112,6 +116,20 @@ def session(duration_ms, seed=SEED, load=1.0):
         inputs[port] = full_rate(rng, FILLER_CHANNEL[port], duration_ns, seeded, load=load)
     config = (runner.REPO / "config.json").read_text()
     return config, inputs, [], None
+
+
+def usb_burst_session():
+    """(config text, inputs, events, until_ms) of the USB burst: the demo's first
+    ``BURST_DEMO_MS``, and ``BURST_NOTES`` notes (on, then off) over USB at ``BURST_AT_MS``, 1 us
+    apart: a computer sends as fast as the box reads (a DAW starting a dense clip). The DIN
+    outputs carry them at their wire's rate while the demo's clock keeps its place."""
+    from host_tools import calibration
+
+    config, demo, events, _ = calibration.demo_stream()
+    inputs = {port: [(t, data) for t, data in lines if t < BURST_DEMO_MS * NS_PER_MS] for port, lines in demo.items()}
+    inputs["usb"] = [(BURST_AT_MS * NS_PER_MS + k * 1000, bytes((0x90 | FILLER_CHANNEL["usb"], 40 + k // 2 % 48, 100 if k % 2 == 0 else 0)))
+                     for k in range(2 * BURST_NOTES)]
+    return config, inputs, events, None
 
 
 def write_inputs(inputs, out_dir):

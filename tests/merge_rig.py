@@ -3,8 +3,8 @@ switches) between inputs that hand bytes out at their wire rate and outputs that
 at theirs, one main-loop pass at a time, in virtual milliseconds (6 passes a ms, about the
 Pico's 0.16 ms pass).
 
-DIN moves 31,250 baud: about one byte every two passes, each way. USB hands a whole read (64
-bytes) a pass and takes 64 a pass. What each output sent is recorded."""
+DIN moves 31,250 baud: about one byte every two passes, each way. USB hands what the box reads
+(a message a pass) and takes 64 bytes a pass. What each output sent is recorded."""
 
 import json
 
