@@ -3,7 +3,7 @@
 The reference session (idle, a clock stream, notes with running status, a CV chord, a preset
 switch; host_tools/calibration.py) on both engines, each run with its inputs shifted by each of
 calibration.SHIFTS_MS; every compared figure (mean and max added latency per message class, the
-CV gates' delay, the longest pass; a max as the worst over the runs) must agree. The demo session:
+CV gates' delay, the longest pass; a max as the mean of the runs' maxima) must agree. The demo session:
 test_calibration_demo.py (a file of its own, so the two run on different workers)."""
 
 import pytest
