@@ -79,6 +79,11 @@ _USB_OUTPUT = const(4)  # firmware.router's USB_OUTPUT
 # What an input that must wait keeps: enough for a DIN input to wait about 50 ms at full rate
 # plus one read (app reads at most ports.READ_SIZE a pass).
 CARRY_SIZE = const(224)
+# What ``resume`` feeds of a waiting input's carry a pass, beyond what rule 4 forces: after a
+# SysEx the inputs it held go on a few messages a pass, not a whole carry in one (a 190 ms
+# USB SysEx held the demo's Digitakt: the pass that forwarded its carry took 4.6 ms on the
+# board engine). More than a DIN wire brings in a 3 ms pass, so a carried SysEx keeps up.
+_RESUME_BYTES = const(3)
 _SILENT = bytes(16)  # a per-channel table with nothing sounding
 _UNHELD = bytes(32)  # a held-controllers table with nothing held
 _SYSEX_START_FREE = const(64)  # ring room a SysEx needs beyond the owed offs to start
@@ -852,6 +857,12 @@ class Merger:
             self.forcing = 1
             k = self.feed(i, carry, k, forced_end)  # forced: takes every byte
             self.forcing = 0
+        if e - k > _RESUME_BYTES:
+            k = self.feed(i, carry, k, k + _RESUME_BYTES)
+            if not self.stalled >> i & 1:
+                self.carry_start[i] = k  # the rest goes on next pass, before anything read
+                self.stalled |= 1 << i
+            return
         k = self.feed(i, carry, k, e)
         if k >= e:
             self.carry_start[i] = 0
@@ -1242,6 +1253,13 @@ class Merger:
         lane_heads = q.lane_heads
         lane_tails = q.lane_tails
         busy = self.busy
+        owned = self.owned
+        if owned:
+            # A SysEx's own outputs take its bytes on the common path too: while it holds them
+            # no late record may enter, so there is nothing to settle (the rooms' calls made
+            # this 210,000 cycles a pass on the board, four outputs held). One with late records
+            # still takes the full path, which keeps it queued for them.
+            busy &= ~(owned & ~self.lated)
         whole = wires.whole
         for o in BITS[self.queued & ~whole]:
             h = heads[o]

@@ -43,6 +43,7 @@ START_NS = 1 * NS_PER_MS  # the first byte ends 1 ms into the session
 BURST_AT_MS = 500
 BURST_NOTES = 300
 BURST_DEMO_MS = 1800
+BURST_SYSEX = bytes([0xF0, 0x7D] + [k % 128 for k in range(256)] + [0xF7])  # non-commercial ID
 
 
 def demo_messages(port, duration_ns):
@@ -121,14 +122,16 @@ def session(duration_ms, seed=SEED, load=1.0):
 def usb_burst_session():
     """(config text, inputs, events, until_ms) of the USB burst: the demo's first
     ``BURST_DEMO_MS``, and ``BURST_NOTES`` notes (on, then off) over USB at ``BURST_AT_MS``, 1 us
-    apart: a computer sends as fast as the box reads (a DAW starting a dense clip). The DIN
-    outputs carry them at their wire's rate while the demo's clock keeps its place."""
+    apart, then ``BURST_SYSEX`` (a patch dump): a computer sends as fast as the box reads (a DAW
+    starting a dense clip). The DIN outputs carry them at their wire's rate while the demo's
+    clock keeps its place."""
     from host_tools import calibration
 
     config, demo, events, _ = calibration.demo_stream()
     inputs = {port: [(t, data) for t, data in lines if t < BURST_DEMO_MS * NS_PER_MS] for port, lines in demo.items()}
     inputs["usb"] = [(BURST_AT_MS * NS_PER_MS + k * 1000, bytes((0x90 | FILLER_CHANNEL["usb"], 40 + k // 2 % 48, 100 if k % 2 == 0 else 0)))
                      for k in range(2 * BURST_NOTES)]
+    inputs["usb"].append((BURST_AT_MS * NS_PER_MS + 2 * BURST_NOTES * 1000, BURST_SYSEX))
     return config, inputs, events, None
 
 
