@@ -2,7 +2,7 @@
 (the board engine, docs/board-engine.md), under the seeds' demo and under every input at full
 rate.
 
-Three sessions, the default config (every input merged to every output):
+Four sessions, the default config (every input merged to every output):
 
 - **demo**: ``make demo``'s inputs as they are (examples/demo: a KeyStep on ``in1``, a Digitakt
   on ``in2`` as clock master at 120 BPM), about 4.1 s: the realistic load.
@@ -12,6 +12,8 @@ Three sessions, the default config (every input merged to every output):
 - **USB burst**: ``dense_streams.usb_burst_session``: the demo's first 1.8 s while a computer
   sends 300 notes over USB at once (USB at its own rate: the host sends as fast as the box
   reads), which the DIN outputs carry at their wire's rate.
+- **DIN SysEx**: ``dense_streams.din_sysex_session``: the demo's first 1.8 s while ``in3`` (PIO)
+  streams a SysEx of 1,002 bytes, which holds every output for its 321 ms on the wire.
 
 Figures per session, each from what the board engine measured:
 
@@ -128,12 +130,12 @@ def sim_drops(config, inputs, events, until_ms):
 
 
 def sessions(seconds, loads=()):
-    """(name, (config, inputs, events, until_ms)) of the three sessions, and of the dense session
+    """(name, (config, inputs, events, until_ms)) of the four sessions, and of the dense session
     at each of ``loads`` (the share of each wire's time its messages take)."""
     from host_tools import calibration
 
     out = [("demo", calibration.demo_stream()), ("full rate", dense_streams.session(seconds * 1000)),
-           ("USB burst", dense_streams.usb_burst_session())]
+           ("USB burst", dense_streams.usb_burst_session()), ("DIN SysEx", dense_streams.din_sysex_session())]
     out += [("%g %% load" % (100 * load), dense_streams.session(LOAD_SECONDS * 1000, load=load)) for load in loads]
     return out
 
@@ -283,7 +285,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     from host_tools.board import engine
 
-    print("Load (board engine: CircuitPython 10.3 on an emulated RP2040): the demo, every input at full rate, a USB burst")
+    print("Load (board engine: CircuitPython 10.3 on an emulated RP2040): the demo, every input at full rate, a USB burst, a DIN SysEx")
     try:
         files = engine.find_files()
     except engine.Missing as e:

@@ -44,6 +44,7 @@ BURST_AT_MS = 500
 BURST_NOTES = 300
 BURST_DEMO_MS = 1800
 BURST_SYSEX = bytes([0xF0, 0x7D] + [k % 128 for k in range(256)] + [0xF7])  # non-commercial ID
+DIN_SYSEX = bytes([0xF0, 0x7D] + [k % 128 for k in range(1000)] + [0xF7])  # din_sysex_session
 
 
 def demo_messages(port, duration_ns):
@@ -132,6 +133,19 @@ def usb_burst_session():
     inputs["usb"] = [(BURST_AT_MS * NS_PER_MS + k * 1000, bytes((0x90 | FILLER_CHANNEL["usb"], 40 + k // 2 % 48, 100 if k % 2 == 0 else 0)))
                      for k in range(2 * BURST_NOTES)]
     inputs["usb"].append((BURST_AT_MS * NS_PER_MS + 2 * BURST_NOTES * 1000, BURST_SYSEX))
+    return config, inputs, events, None
+
+
+def din_sysex_session():
+    """(config text, inputs, events, until_ms) of a DIN SysEx while the demo plays: its first
+    ``BURST_DEMO_MS``, and ``DIN_SYSEX`` on ``in3`` (a PIO input) at ``BURST_AT_MS`` (a sound
+    sent to a synth from an editor while a sequencer plays), 321 ms on the wire. It holds every
+    output while it streams; the demo's clock keeps its place, its other messages wait."""
+    from host_tools import calibration
+
+    config, demo, events, _ = calibration.demo_stream()
+    inputs = {port: [(t, data) for t, data in lines if t < BURST_DEMO_MS * NS_PER_MS] for port, lines in demo.items()}
+    inputs["in3"] = [(BURST_AT_MS * NS_PER_MS, DIN_SYSEX)]
     return config, inputs, events, None
 
 

@@ -49,6 +49,13 @@ def usb_burst():
     return result, bench_full_rate.board_figures(result)
 
 
+@pytest.fixture(scope="module")
+def din_sysex():
+    config, inputs, events, until = dense_streams.din_sysex_session()
+    result = engine.board_run(config, inputs, events, until, files=FILES)
+    return result, bench_full_rate.board_figures(result)
+
+
 def _show(name, figures):
     bench_full_rate.print_figures(name, figures)
 
@@ -170,3 +177,24 @@ def test_a_usb_burst_reaches_every_din_output_whole_and_holds_no_pass_long(usb_b
         assert [(k > last_note, bytes(m.data)) for k, m in enumerate(msgs) if m.data[0] == 0xF0] == [(True, sysex)], port
     assert figures["longest_pass_playing_ms"] < 4.0
     assert figures["latency"]["out1"]["clock"]["max"] < 3.0
+
+
+def test_a_din_sysex_while_the_demo_plays_streams_at_wire_rate_and_holds_the_clock_little(din_sysex):
+    # 1,002 bytes of SysEx on in3 (PIO) while the demo plays: every DIN output carries it whole,
+    # in little more than its wire time, and the demo's clock is not held for long. A byte a
+    # call, the SysEx took 492 ms to leave out1 (321 on the wire) and the clock reached out1 up
+    # to 5.3 ms late (docs/board-engine.md, "A DIN SysEx while playing").
+    result, figures = din_sysex
+    _show("DIN SysEx", figures)
+    assert {port: v["lost"] for port, v in figures["input_loss"].items()} == {"in1": 0, "in2": 0, "in3": 0, "in4": 0}
+    assert figures["allocated_blocks_playing"] == 0 and figures["gc_collections_playing"] == 0
+    sysex = dense_streams.DIN_SYSEX
+    for port in ("out1", "out2", "out3", "out4"):
+        msgs, problems = midiwire.decode(result.outputs[port])
+        assert problems == [], port
+        whole = [m for m in msgs if m.data[0] == 0xF0]
+        assert [bytes(m.data) for m in whole] == [sysex], port
+    start = [t for t, b in result.outputs["out1"] if b == 0xF0][0]
+    end = [t for t, b in result.outputs["out1"] if b == 0xF7][0]
+    assert end - start < 1.3 * len(sysex) * BYTE_NS
+    assert figures["latency"]["out1"]["clock"]["max"] < 4.0
