@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 from host_tools.board import fat, usbmidi
@@ -123,12 +124,18 @@ class BoardResult(runner.SimResult):
         self.clk_sys_hz = UNIT_HZ  # the CPU clock the firmware ran its main loop at
 
 
+# CPython 3.11's ast.parse is not safe in two threads at once: bench_ab's threads each build a
+# job, and one raised "SystemError: AST constructor recursion depth mismatch" (make test, once).
+_PARSE_LOCK = threading.Lock()
+
+
 def firmware_constant(name, module="board_io"):
     """A module-level number the firmware defines (read from its source: board_io imports
     hardware modules, so it is not imported here)."""
     import ast
 
-    tree = ast.parse((runner.REPO / "firmware" / (module + ".py")).read_text())
+    with _PARSE_LOCK:
+        tree = ast.parse((runner.REPO / "firmware" / (module + ".py")).read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
             return ast.literal_eval(node.value)
