@@ -84,9 +84,10 @@ CARRY_SIZE = const(224)
 # of room), so its carry never holds more than one read. 16 bytes: one heap block.
 _USB_CARRY = const(16)
 # What ``resume`` feeds of a waiting input's carry a pass, beyond what rule 4 forces: after a
-# SysEx the inputs it held go on a few messages a pass, not a whole carry in one (a 190 ms
-# USB SysEx held the demo's Digitakt: the pass that forwarded its carry took 4.6 ms on the
-# board engine). More than a DIN wire brings in a 3 ms pass, so a carried SysEx keeps up.
+# SysEx the inputs it held go on a message a pass, not a whole carry in one (a 190 ms USB SysEx
+# held the demo's Digitakt: the pass that forwarded its carry took 4.6 ms on the board engine;
+# 16 bytes were 8 running-status notes, 3.25 ms). An input whose carry falls behind its wire
+# fills it, and rule 4 then feeds as much as its next read needs room for.
 _RESUME_BYTES = const(3)
 _SILENT = bytes(16)  # a per-channel table with nothing sounding
 _UNHELD = bytes(32)  # a held-controllers table with nothing held
