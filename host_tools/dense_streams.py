@@ -120,16 +120,23 @@ def session(duration_ms, seed=SEED, load=1.0):
     return config, inputs, [], None
 
 
+def _demo_start():
+    """(config text, inputs, events) of the demo's first ``BURST_DEMO_MS``: what the burst
+    sessions play beside."""
+    from host_tools import calibration
+
+    config, demo, events, _ = calibration.demo_stream()
+    inputs = {port: [(t, data) for t, data in lines if t < BURST_DEMO_MS * NS_PER_MS] for port, lines in demo.items()}
+    return config, inputs, events
+
+
 def usb_burst_session():
     """(config text, inputs, events, until_ms) of the USB burst: the demo's first
     ``BURST_DEMO_MS``, and ``BURST_NOTES`` notes (on, then off) over USB at ``BURST_AT_MS``, 1 us
     apart, then ``BURST_SYSEX`` (a patch dump): a computer sends as fast as the box reads (a DAW
     starting a dense clip). The DIN outputs carry them at their wire's rate while the demo's
     clock keeps its place."""
-    from host_tools import calibration
-
-    config, demo, events, _ = calibration.demo_stream()
-    inputs = {port: [(t, data) for t, data in lines if t < BURST_DEMO_MS * NS_PER_MS] for port, lines in demo.items()}
+    config, inputs, events = _demo_start()
     inputs["usb"] = [(BURST_AT_MS * NS_PER_MS + k * 1000, bytes((0x90 | FILLER_CHANNEL["usb"], 40 + k // 2 % 48, 100 if k % 2 == 0 else 0)))
                      for k in range(2 * BURST_NOTES)]
     inputs["usb"].append((BURST_AT_MS * NS_PER_MS + 2 * BURST_NOTES * 1000, BURST_SYSEX))
@@ -141,10 +148,7 @@ def din_sysex_session():
     ``BURST_DEMO_MS``, and ``DIN_SYSEX`` on ``in3`` (a PIO input) at ``BURST_AT_MS`` (a sound
     sent to a synth from an editor while a sequencer plays), 321 ms on the wire. It holds every
     output while it streams; the demo's clock keeps its place, its other messages wait."""
-    from host_tools import calibration
-
-    config, demo, events, _ = calibration.demo_stream()
-    inputs = {port: [(t, data) for t, data in lines if t < BURST_DEMO_MS * NS_PER_MS] for port, lines in demo.items()}
+    config, inputs, events = _demo_start()
     inputs["in3"] = [(BURST_AT_MS * NS_PER_MS, DIN_SYSEX)]
     return config, inputs, events, None
 

@@ -26,38 +26,42 @@ def demo(board_demo):
     return board_demo, bench_full_rate.board_figures(board_demo)
 
 
-@pytest.fixture(scope="module")
-def load():
-    config, inputs, events, until = dense_streams.session(LOAD_MS)
+def _board(session):
+    # (result, bench_full_rate.board_figures) of a session run on the board engine.
+    config, inputs, events, until = session
     result = engine.board_run(config, inputs, events, until, files=FILES)
     return result, bench_full_rate.board_figures(result)
+
+
+@pytest.fixture(scope="module")
+def load():
+    return _board(dense_streams.session(LOAD_MS))
 
 
 @pytest.fixture(scope="module")
 def chords():
     # Four CV chords (notes 1 ms apart, one per voice) while in3 carries a controller every
     # 1.5 ms: the CV engine at its busiest, beside a PIO input (host_tools/bench_chords.py).
-    config, inputs, events, until = bench_chords.session(1.5)
-    result = engine.board_run(config, inputs, events, until, files=FILES)
-    return result, bench_full_rate.board_figures(result)
+    return _board(bench_chords.session(1.5))
 
 
 @pytest.fixture(scope="module")
 def usb_burst():
-    config, inputs, events, until = dense_streams.usb_burst_session()
-    result = engine.board_run(config, inputs, events, until, files=FILES)
-    return result, bench_full_rate.board_figures(result)
+    return _board(dense_streams.usb_burst_session())
 
 
 @pytest.fixture(scope="module")
 def din_sysex():
-    config, inputs, events, until = dense_streams.din_sysex_session()
-    result = engine.board_run(config, inputs, events, until, files=FILES)
-    return result, bench_full_rate.board_figures(result)
+    return _board(dense_streams.din_sysex_session())
 
 
 def _show(name, figures):
     bench_full_rate.print_figures(name, figures)
+
+
+def _nothing_lost_or_allocated(figures):
+    assert {port: v["lost"] for port, v in figures["input_loss"].items()} == {"in1": 0, "in2": 0, "in3": 0, "in4": 0}
+    assert figures["allocated_blocks_playing"] == 0 and figures["gc_collections_playing"] == 0
 
 
 def test_the_demo_loses_no_input_byte(demo):
@@ -163,8 +167,7 @@ def test_a_usb_burst_reaches_every_din_output_whole_and_holds_no_pass_long(usb_b
     # clock reached out1 up to 11.8 ms late (docs/board-engine.md, "A USB burst").
     result, figures = usb_burst
     _show("USB burst", figures)
-    assert {port: v["lost"] for port, v in figures["input_loss"].items()} == {"in1": 0, "in2": 0, "in3": 0, "in4": 0}
-    assert figures["allocated_blocks_playing"] == 0 and figures["gc_collections_playing"] == 0
+    _nothing_lost_or_allocated(figures)
     sysex = dense_streams.BURST_SYSEX
     burst = bytes(b for _, b in result.inputs["usb"])[:-len(sysex)]
     assert figures["usb_in"]["packets_taken"] > 0 and figures["usb_in"]["packets_pending_at_end"] == 0
@@ -172,9 +175,9 @@ def test_a_usb_burst_reaches_every_din_output_whole_and_holds_no_pass_long(usb_b
     for port in ("out1", "out2", "out3", "out4"):
         msgs, problems = midiwire.decode(result.outputs[port])
         assert problems == [], port
-        assert b"".join(bytes(m.data) for m in msgs if m.data[0] & 0x0F == channel and m.data[0] < 0xF0) == burst, port
-        last_note = max(k for k, m in enumerate(msgs) if m.data[0] & 0x0F == channel and m.data[0] < 0xF0)
-        assert [(k > last_note, bytes(m.data)) for k, m in enumerate(msgs) if m.data[0] == 0xF0] == [(True, sysex)], port
+        notes = [k for k, m in enumerate(msgs) if m.data[0] & 0x0F == channel and m.data[0] < 0xF0]
+        assert b"".join(bytes(msgs[k].data) for k in notes) == burst, port
+        assert [(k > notes[-1], bytes(m.data)) for k, m in enumerate(msgs) if m.data[0] == 0xF0] == [(True, sysex)], port
     assert figures["longest_pass_playing_ms"] < 4.0
     assert figures["latency"]["out1"]["clock"]["max"] < 3.0
 
@@ -186,8 +189,7 @@ def test_a_din_sysex_while_the_demo_plays_streams_at_wire_rate_and_holds_the_clo
     # to 5.3 ms late (docs/board-engine.md, "A DIN SysEx while playing").
     result, figures = din_sysex
     _show("DIN SysEx", figures)
-    assert {port: v["lost"] for port, v in figures["input_loss"].items()} == {"in1": 0, "in2": 0, "in3": 0, "in4": 0}
-    assert figures["allocated_blocks_playing"] == 0 and figures["gc_collections_playing"] == 0
+    _nothing_lost_or_allocated(figures)
     sysex = dense_streams.DIN_SYSEX
     for port in ("out1", "out2", "out3", "out4"):
         msgs, problems = midiwire.decode(result.outputs[port])
