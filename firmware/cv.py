@@ -55,15 +55,8 @@ Contracts and the reasons behind them:
 
 from micropython import const
 
-from firmware import dac as _dac
 from firmware.ticks import ticks_diff
-from firmware.voices import (
-    ALLOC_HIGH,
-    ALLOC_LOW,
-    NONE,
-    NoteStack,
-    PolyAllocator,
-)
+from firmware.voices import ALLOC_HIGH, ALLOC_LOW, NONE
 
 VOICES = const(4)
 DRUMS = const(8)
@@ -133,76 +126,11 @@ class CvEngine:
     """Four voices (pitch CV, mod CV, gate) and eight drum gates, fed with MIDI messages."""
 
     def __init__(self, hw, ticks_ms):
-        self.ticks_ms = ticks_ms
-        i2c = getattr(hw, "i2c", None)
-        present = 0
-        if i2c is not None:
-            present = 3
-            for fault in getattr(hw, "faults", ()):
-                if fault.startswith("dac 0x%02x" % _dac.PITCH_ADDRESS):
-                    present &= ~1
-                elif fault.startswith("dac 0x%02x" % _dac.MOD_ADDRESS):
-                    present &= ~2
-        self.dac = _dac.Dac(i2c, present)
-        from firmware import cv_setup  # start-up code: leaves the heap after boot (app)
+        # The engine's state is set up by start-up code, which leaves the heap once the box
+        # runs (app): firmware/cv_setup.py, ``setup_engine``, names and explains each field.
+        from firmware import cv_setup
 
-        cv_setup.setup_dac(self.dac, getattr(hw, "dac_drivers", None))
-        self.gates = list(hw.gate_pins)
-        self.drum_spi = getattr(hw, "drum_spi", None)
-        self.drum_latch = getattr(hw, "drum_latch", None)
-        self.drum_buf = bytearray(1)
-        self.now = ticks_ms()
-        self.pending = 0
-        # The message take() kept for the next pass's service() (_P_INPUT in ``pending``):
-        # status | data1 << 8 | data2 << 16.
-        self.held = 0
-        # Sustain: the channels whose pedal is down (a bit each), and the poly voices (the
-        # allocator's modes) whose key was released under it. A mono, unison or sorted part
-        # marks such keys in its NoteStack instead (``latch``).
-        self.pedal = 0
-        self.latched = 0
-        # Settings (per voice, per channel, the drum map, the DAC tables) are a CvSetup's
-        # arrays, installed by reference (install); the default section's from the start.
-        self.table_cache = {}  # type: dict  # DAC tables by calibration (cv_setup)
-        self.setups = []  # type: list  # CvSetup per distinct preset section (prepare)
-        self.pitch_tables = []  # type: list  # (install: the setup's)
-        self.stale = 0  # voices whose pitch code refresh() must work out again
-        # ... and state.
-        self.gate_state = bytearray(VOICES)
-        self.gate_t = [0] * VOICES  # the tick of each gate's last edge, read after it
-        self.short = bytearray(VOICES)
-        self.note_of = bytearray(VOICES)  # the note a voice sounds (NONE: released)
-        self.sounded = bytearray(VOICES)  # has played a note since configure (glide needs a start)
-        self.base = [0] * VOICES  # pitch in 1/256 semitone, before bend (moves while gliding)
-        self.bend = [0] * VOICES  # pitch bend in 1/256 semitone
-        self.g_from = [0] * VOICES
-        self.g_to = [0] * VOICES
-        self.g_t0 = [0] * VOICES
-        self.gliding = 0
-        self.glide_last = 0
-        self.modx = [0] * VOICES  # mod value, 0.._MOD_FULL
-        # Parts (their kind, voices and lead voice are the setup's).
-        self.part_note = bytearray(VOICES)  # the note a mono/unison part plays (NONE: none)
-        self.stacks = [NoteStack() for _ in range(VOICES)]
-        self.alloc = PolyAllocator()
-        # Drums.
-        self.drum_bits = 0  # what the 595 outputs
-        self.drum_timing = 0  # triggers running
-        self.drum_t = [0] * DRUMS
-        for v in range(VOICES):
-            self.note_of[v] = NONE
-        from firmware.defaults import DEFAULT_CALIBRATION, DEFAULT_CV  # start-up only (app)
-
-        self.configure(DEFAULT_CV, DEFAULT_CALIBRATION)
-        # cv_setup is start-up code: out of the heap until prepare() needs it again, so the
-        # config check and the merger's tables, built meanwhile, find the heap unfragmented by it.
-        import sys
-
-        import firmware
-
-        sys.modules.pop("firmware.cv_setup", None)
-        if hasattr(firmware, "cv_setup"):
-            delattr(firmware, "cv_setup")
+        cv_setup.setup_engine(self, hw, ticks_ms)
 
     # -- configure time ------------------------------------------------------------------
 

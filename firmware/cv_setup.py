@@ -22,8 +22,8 @@ from firmware.cv import (
     VOICES,
     CvSetup,
 )
-from firmware.defaults import DEFAULT_CV, JACKS, default_voice
-from firmware.voices import ALLOC_NAMES, MAX_VOICES, PRIORITY_NAMES
+from firmware.defaults import DEFAULT_CALIBRATION, DEFAULT_CV, JACKS, default_voice
+from firmware.voices import ALLOC_NAMES, MAX_VOICES, NONE, PRIORITY_NAMES, NoteStack, PolyAllocator
 
 NOTE_0V = 24  # 0 V at MIDI note 24 ...
 NOTE_8V = 120  # ... 8 V at note 120; notes outside clamp (docs/design.md, "Defaults")
@@ -156,6 +156,78 @@ def setup_dac(dac, drivers=None):
 
 
 # -- a preset's cv section as the engine holds it --------------------------------------------
+
+
+def setup_engine(engine, hw, ticks_ms):
+    """``CvEngine.__init__``: its fields, what each holds, and the default section installed.
+    ``hw`` has ``gate_pins`` and may have ``i2c``, ``faults``, ``dac_drivers``, ``drum_spi`` and
+    ``drum_latch`` (firmware.board_io)."""
+    engine.ticks_ms = ticks_ms
+    i2c = getattr(hw, "i2c", None)
+    present = 0
+    if i2c is not None:
+        present = 3
+        for fault in getattr(hw, "faults", ()):
+            if fault.startswith("dac 0x%02x" % _dac.PITCH_ADDRESS):
+                present &= ~1
+            elif fault.startswith("dac 0x%02x" % _dac.MOD_ADDRESS):
+                present &= ~2
+    engine.dac = _dac.Dac(i2c, present)
+    setup_dac(engine.dac, getattr(hw, "dac_drivers", None))
+    engine.gates = list(hw.gate_pins)
+    engine.drum_spi = getattr(hw, "drum_spi", None)
+    engine.drum_latch = getattr(hw, "drum_latch", None)
+    engine.drum_buf = bytearray(1)
+    engine.now = ticks_ms()
+    engine.pending = 0
+    # The message take() kept for the next pass's service() (_P_INPUT in ``pending``):
+    # status | data1 << 8 | data2 << 16.
+    engine.held = 0
+    # Sustain: the channels whose pedal is down (a bit each), and the poly voices (the
+    # allocator's modes) whose key was released under it. A mono, unison or sorted part
+    # marks such keys in its NoteStack instead (``latch``).
+    engine.pedal = 0
+    engine.latched = 0
+    # Settings (per voice, per channel, the drum map, the DAC tables) are a CvSetup's
+    # arrays, installed by reference (install); the default section's from the start.
+    engine.table_cache = {}  # type: dict  # DAC tables by calibration (cv_setup)
+    engine.setups = []  # type: list  # CvSetup per distinct preset section (prepare)
+    engine.pitch_tables = []  # type: list  # (install: the setup's)
+    engine.stale = 0  # voices whose pitch code refresh() must work out again
+    # ... and state.
+    engine.gate_state = bytearray(VOICES)
+    engine.gate_t = [0] * VOICES  # the tick of each gate's last edge, read after it
+    engine.short = bytearray(VOICES)
+    engine.note_of = bytearray(VOICES)  # the note a voice sounds (NONE: released)
+    engine.sounded = bytearray(VOICES)  # has played a note since configure (glide needs a start)
+    engine.base = [0] * VOICES  # pitch in 1/256 semitone, before bend (moves while gliding)
+    engine.bend = [0] * VOICES  # pitch bend in 1/256 semitone
+    engine.g_from = [0] * VOICES
+    engine.g_to = [0] * VOICES
+    engine.g_t0 = [0] * VOICES
+    engine.gliding = 0
+    engine.glide_last = 0
+    engine.modx = [0] * VOICES  # mod value, 0.._MOD_FULL
+    # Parts (their kind, voices and lead voice are the setup's).
+    engine.part_note = bytearray(VOICES)  # the note a mono/unison part plays (NONE: none)
+    engine.stacks = [NoteStack() for _ in range(VOICES)]
+    engine.alloc = PolyAllocator()
+    # Drums.
+    engine.drum_bits = 0  # what the 595 outputs
+    engine.drum_timing = 0  # triggers running
+    engine.drum_t = [0] * DRUMS
+    for v in range(VOICES):
+        engine.note_of[v] = NONE
+    engine.configure(DEFAULT_CV, DEFAULT_CALIBRATION)
+    # This module is start-up code: out of the heap until prepare() needs it again, so the
+    # config check and the merger's tables, built meanwhile, find the heap unfragmented by it.
+    import sys
+
+    import firmware
+
+    sys.modules.pop("firmware.cv_setup", None)
+    if hasattr(firmware, "cv_setup"):
+        delattr(firmware, "cv_setup")
 
 
 def _channel(value, default):
