@@ -44,16 +44,12 @@ make its input wait."""
 
 from micropython import const
 
-from firmware.clock_master import BITS, MASTER_AUTO, MASTER_INTERNAL, MAX_OUTPUTS, NONE, ClockMaster  # noqa: F401  (app imports the modes here)
+from firmware.clock_master import BITS, MASTER_AUTO, MASTER_INTERNAL, MAX_OUTPUTS, NONE  # noqa: F401  (app imports the modes here; tests read the rest)
 from firmware.midi import DATA_LENGTH
-from firmware.output_queues import (
-    MAX_OWED,  # noqa: F401  (tests read it here)
-    PROMISED,
-    OutputQueues,
-)
+from firmware.output_queues import MAX_OWED, PROMISED  # noqa: F401  (tests read MAX_OWED here)
 from firmware.ports import Wires
 from firmware.ticks import ticks_diff
-from firmware.tracking import SILENT_NOTES, Tracking
+from firmware.tracking import SILENT_NOTES
 
 # The queue geometry the byte path writes inline, as this module's own consts: MicroPython folds
 # a const() only within its module (an imported name is a global lookup on every use). They are
@@ -79,10 +75,6 @@ _USB_OUTPUT = const(4)  # firmware.router's USB_OUTPUT
 # What an input that must wait keeps: enough for a DIN input to wait about 50 ms at full rate
 # plus one read (app reads at most ports.READ_SIZE a pass).
 CARRY_SIZE = const(224)
-# The USB input's carry: a pass reads one message of it (start._USB_READ_SIZE, 3 bytes), and
-# while it waits it is not read at all (app reads a waiting input only into a whole READ_SIZE
-# of room), so its carry never holds more than one read. 16 bytes: one heap block.
-_USB_CARRY = const(16)
 # What ``resume`` feeds of a waiting input's carry a pass, beyond what rule 4 forces: after a
 # SysEx the inputs it held go on a message a pass, not a whole carry in one (a 190 ms USB SysEx
 # held the demo's Digitakt: the pass that forwarded its carry took 4.6 ms on the board engine;
@@ -135,92 +127,11 @@ class Merger:
     # Parsers, routing tables and output queues for ``n_in`` inputs and ``n_out`` outputs.
 
     def __init__(self, n_in, n_out, usb=-1):
-        # ``usb``: the input that waits by not being read (app.WaitingPass); its carry need only
-        # hold one read.
-        if n_out > MAX_OUTPUTS:
-            raise ValueError("at most %d outputs" % MAX_OUTPUTS)
-        self.n_out = n_out
-        # Parser state per input, packed in one small int: the status in force (bits 0-7; 0xF0
-        # inside a SysEx) and the data bytes left (bits 8-9). The first data byte and the
-        # message's output mask are read only when a message completes.
-        self.state = [0] * n_in
-        self.data1 = bytearray(n_in)
-        self.cur_mask = bytearray(n_in)
-        # Routing: per input, a 256-entry table of output masks by status byte.
-        self.masks = [bytearray(256) for _ in range(n_in)]
-        # Transforms per (input, output) pair, index i * n_out + o (``router.build_transforms``).
-        # ``xouts[i]`` holds the outputs that need one, so untransformed messages pay one test.
-        self.xouts = [0] * n_in
-        n_pairs = n_in * n_out
-        # Each pair's transform as ``router.build_transforms`` made it (one tuple: one load and
-        # one unpack on the transformed path), or None. A pair several routes transform (a split
-        # or a layer on one output) holds ``(None, parts, ...)``: firmware.shared_pairs.
-        self.xform = [None] * n_pairs  # type: list
-        # Routing (issue 16): the channel of each input's last note-on, watched only for the
-        # inputs some pair follows (``follow_in``); per input, the outputs it left a bent pitch
-        # (``held[i][ch]``) or a mod wheel off zero (``held[i][16 + ch]``) on, per input
-        # channel (sustain: ``track.sustain``), so a route change centres them (``_strand_controllers``);
-        # the input and channel whose program changes select presets (``selector``: ``status |
-        # input << 8``, -1 for none).
-        self.follow_ch = bytearray(b"\xff" * n_in)
-        self.follow_in = 0
-        self.held = [bytearray(32) for _ in range(n_in)]
-        self.selector = -1
-        # Format 2's routing code, set by start when a preset uses it: (select(program) and
-        # follow_moved(merger, input, channel) from firmware.route_events, the module
-        # firmware.shared_pairs for pairs several routes transform); one field for all (see
-        # the attribute table).
-        self.route_hooks = None
-        # Inputs that wait (rule 3): the bytes not yet taken, in carry[i][start:end].
-        self.carry = [bytearray(_USB_CARRY if i == usb else CARRY_SIZE) for i in range(n_in)]
-        self.carry_start = [0] * n_in
-        self.carry_end = [0] * n_in
-        self.stalled = 0  # inputs with bytes waiting in their carry
-        self.forcing = 0  # set by resume(i, room) while the messages it forces are fed: they may not wait
-        self.late_to = 0  # outputs _admit sent the current message's value to (late queue)
-        # The rooms. The byte path reads their tables through the aliases below.
-        self.queues = q = OutputQueues(n_out)
-        self.track = Tracking(n_in, q)
-        self.clock_master = ClockMaster(n_out)
-        self.rings = q.rings
-        self.heads = q.heads
-        self.tails = q.tails
-        self.out_key = q.out_key
-        self.owed = q.owed
-        # Outputs: their writers (``set_outputs``; firmware.ports.Wires), which may get a message
-        # sent at once when nothing is queued for them (``set_output_modes``), and which exist.
-        self.wires = Wires(())
-        self.direct = 0
-        self.direct_timing = 0
-        self.present = (1 << n_out) - 1
-        self.msg = bytearray(4)  # a message; [3]: a timing byte sent at once (realtime)
-        # Per-output summaries, so the common message tests one mask: ``queued`` (anything in
-        # ring, lane or late queue), ``owned`` (a SysEx holds it), ``lated`` (late queue not
-        # empty), ``pressed`` (ring below _PRESSURE free); ``busy`` = owned | lated | pressed.
-        self.queued = 0
-        self.owned = 0
-        self.lated = 0
-        self.pressed = 0
-        self.busy = 0
-        # SysEx arbitration: the input whose SysEx holds each output, the outputs each input's
-        # SysEx streams to, and when each input last sent a SysEx byte (timing bytes do not
-        # count: rule 6).
-        self.owner = bytearray(n_out)
-        for o in range(n_out):
-            self.owner[o] = _NONE
-        self.sysex_to = bytearray(n_in)
-        self.sysex_last = [0] * n_in
-        self.last_rx = [0] * n_in  # ticks of the last byte read (set by app)
-        self.sensing = bytearray(n_in)  # active sensing seen: watch for silence
-        self.watch = 0  # an open SysEx or active sensing to time out
-        self.now = 0  # ticks_ms of the current pass, set by the caller
-        self.serviced = -1  # the ms tick service() last ran in
-        # Counters (small ints: updating them allocates nothing).
-        self.dropped = [0] * (n_out * N_DROP_REASONS)
-        self.coalesced = [0] * n_out
-        self.stray = [0] * n_in  # data bytes with no status, undefined status bytes
-        self.messages_in = [0] * n_in
-        self.sysex_timeouts = 0
+        # Its state and rooms are set up by start-up code, which leaves the heap once the box
+        # runs (app): firmware/merger_setup.py, ``setup_merger``, names and explains each field.
+        from firmware import merger_setup
+
+        merger_setup.setup_merger(self, n_in, n_out, usb)
 
     # -- configuration -----------------------------------------------------------------
 

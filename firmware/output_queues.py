@@ -54,34 +54,8 @@ PRESSURE = const(256)
 class OutputQueues:
     # Rings, timing lanes and late queues for ``n_out`` outputs.
 
-    def __init__(self, n_out):
-        self.n_out = n_out
-        self.rings = [bytearray(RING_SIZE) for _ in range(n_out)]
-        self.heads = [0] * n_out  # read counts, 0 .. 2 * RING_SIZE - 1
-        self.tails = [0] * n_out  # write counts
-        self.lanes = [bytearray(LANE_SIZE) for _ in range(n_out)]
-        self.lane_heads = [0] * n_out
-        self.lane_tails = [0] * n_out
-        self.late = [bytearray(4 * LATE_SLOTS) for _ in range(n_out)]
-        self.late_heads = [0] * n_out
-        self.late_tails = [0] * n_out
-        self.late_offs = bytearray(n_out)  # owed offs waiting in the late queue
-        # Waiting inputs take turns at the room (rule 3), in input order: the next waiting input
-        # after the last one that had a turn reserves the outputs it waits for, and the other inputs'
-        # messages do not take their room until it has gone on. Without turns a message that
-        # waits for all its outputs at once lost their room for ever to messages that take what
-        # one output frees (a DIN input's, forced on by rule 4): USB starved at full rate, and
-        # in3 and in4 behind in1 and in2.
-        self.reserver = -1  # the input whose turn it is, or -1
-        self.reserved = 0  # the outputs it waits for
-        self.last_reserver = -1
-        self.owed = bytearray(n_out)  # offs owed per output (kept by the tracking room)
-        # Running status on output: the status and source (``status | input << 8``) of the last
-        # channel message written, or -1 when the next message must state its status.
-        self.out_key = [-1] * n_out
-        self.running_status = bytearray(n_out)  # per output: may omit a repeated status
-        for o in range(n_out):
-            self.running_status[o] = 1
+    # Its fields are set up by start-up code, which leaves the heap once the box runs (app):
+    # firmware/merger_setup.py, ``setup_queues``, names and explains each one.
 
     # -- counts ------------------------------------------------------------------------
 

@@ -42,22 +42,8 @@ SILENT_NOTES = bytes(128)  # a table with nothing sounding
 
 
 class Tracking:
-    def __init__(self, n_in, queues):
-        self.unused = bytearray(NO_TABLE for _ in range(128))
-        self.notes = [[self.unused] * 16 for _ in range(n_in)]
-        self.none_taken = [self.unused] * 16  # an input's ``notes`` list while it holds no table
-        self.sustain = [bytearray(16) for _ in range(n_in)]
-        self.tables = [bytearray(128) for _ in range(NOTE_TABLES)]
-        self.held_by = bytearray(FREE for _ in range(NOTE_TABLES))  # input << 4 | channel
-        self.spare = bytearray(range(NOTE_TABLES))  # spare[:n_spare]: the spare tables
-        self.n_spare = NOTE_TABLES
-        self.crowded = -1  # the ms tick when ``take`` last found every table sounding
-        self.owed = queues.owed
-        self.full = 0  # outputs that owe MAX_OWED offs
-        # A route change's offs still to send (``Merger.strand_part``): where its scan of an
-        # input's notes goes on, input << 11 | channel << 7 | note, or -1 (one field: a twelfth
-        # would grow this object's attribute table by five slots, 40 bytes of heap).
-        self.strand_at = -1
+    # Its fields are set up by start-up code, which leaves the heap once the box runs (app):
+    # firmware/merger_setup.py, ``setup_tracking``, names and explains each one.
 
     def take(self, i, ch, now):
         # A table for input ``i``'s channel ``ch``, whose first note is about to sound: a spare

@@ -20,7 +20,7 @@ from host_tools import heap
 from host_tools.sim import runner
 
 ROOT = Path(__file__).resolve().parents[1]
-START_UP_MODULES = ("firmware.config", "firmware.defaults", "firmware.board_io", "firmware.cv_setup", "firmware.router", "firmware.midi",
+START_UP_MODULES = ("firmware.config", "firmware.defaults", "firmware.board_io", "firmware.cv_setup", "firmware.merger_setup", "firmware.router", "firmware.midi",
                     "firmware.start")
 # gc.mem_free() after boot on the board engine (the firmware's "Thruway ready" line), measured:
 # 47,008 bytes with the default config at the start of issue 13 (the 16-preset example: a
