@@ -4,8 +4,8 @@
   and the 16-preset example boot, with the free heap measured after boot at least what the
   cuts reached; skipped with one line when the CircuitPython files are absent.
 - Start-up code leaves the heap: once the box runs, the config checker, the hardware set-up
-  (board_io, pinmap), the DAC set-up and table builders (cv_setup) and the start-up itself
-  (start) are no longer loaded.
+  (board_io, pinmap), the DAC set-up and table builders (cv_setup), the merger's set-up
+  (merger_setup) and the start-up itself (start) are no longer loaded.
 - Equal routing tables, transforms and settings parts are one object.
 - ``python -m host_tools heap`` (the per-module and per-table breakdown) runs on the VM.
 """
@@ -28,10 +28,12 @@ START_UP_MODULES = ("firmware.config", "firmware.defaults", "firmware.board_io",
 # of docs/design.md, "Heap" (note tables from a pool, start-up modules dropped, mpy-cross -O3,
 # BITS as views, boot.py's heap placement). Issue 13 asks for 64 KB (65,536) with the default
 # config. Config format 2's routing (issue 16) and the CV engine's whole messages then merged
-# beside it: 68,000 (49,360); with the USB host port's code (issue 18) 67,824 (49,184). The floors
-# hold those figures less about 1 KB (a merge moves the layout).
-BOARD_FREE_DEFAULT = 67_000
-BOARD_FREE_SIXTEEN = 48_300
+# beside it: 68,000 (49,360); with the USB host port's code (issue 18) 67,824 (49,184). The speed
+# work of December 2026 took it to 67,072 (48,432); the CV engine's and the merger's set-up code
+# moved to start-up modules then gave 68,976 (50,336). The floors hold that less about 500
+# bytes (a merge moves the layout).
+BOARD_FREE_DEFAULT = 68_500
+BOARD_FREE_SIXTEEN = 49_800
 
 
 def board_files():
