@@ -211,9 +211,10 @@ class Box:
         elif merger.queued:
             merger.write_outputs(now)
         # The rest of the work timed in ms, once a tick, after the outputs. A pass that forwarded
-        # input or played a CV note leaves it to a later pass, up to _TICK_WORK_LATE_MS late, so
-        # it does not lengthen the passes that carry a message (docs/design.md, "The main loop").
-        if now != self.tick and (not got or ((now - self.tick) & 0x1FFFFFFF) > _TICK_WORK_LATE_MS):
+        # input, played a CV note or served waiting inputs (``stalled``: WaitingPass reads them)
+        # leaves it to a later pass, up to _TICK_WORK_LATE_MS late, so it does not lengthen the
+        # passes that carry a message (docs/design.md, "The main loop").
+        if now != self.tick and (not (got or merger.stalled) or ((now - self.tick) & 0x1FFFFFFF) > _TICK_WORK_LATE_MS):
             self._timed(now, got)
 
     def _timed(self, now, got):
@@ -277,9 +278,14 @@ class WaitingPass:
     def read(self, _buf):
         m = self.merger
         now = m.now
+        usb = self.usb
         for i, read, buf in self.polled:
             if m.stalled >> i & 1:
-                m.resume(i, 0 if i == self.usb else READ_SIZE)
+                # While another input's SysEx holds an output its next message needs, trying
+                # it again cannot succeed (40,000-50,000 cycles a pass on the board for
+                # nothing), unless its carry must make room for a read (rule 4: a DIN input).
+                if not (m.owned & m.sysex_held[i]) or (i != usb and m.carry_room(i) < READ_SIZE):
+                    m.resume(i, 0 if i == usb else READ_SIZE)
                 if m.stalled >> i & 1:
                     if m.carry_room(i) >= READ_SIZE:
                         n = read(buf)

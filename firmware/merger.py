@@ -550,6 +550,12 @@ class Merger:
             return mask
         if not self.forcing:
             self.busy |= q.wait_for(i, blocked, self.stalled)
+            held = 0
+            for o in BITS[blocked]:
+                w = owner[o]
+                if w != _NONE and w != i:
+                    held |= 1 << o
+            self.sysex_held[i] = held
             return -1
         if q.reserver == i:
             q.turn_over()  # forced on by rule 4
@@ -767,6 +773,7 @@ class Merger:
         # of that much free carry go on by rule 4 instead of waiting, in one feed: the same
         # messages as forcing them one by one, at one call each.
         self.stalled &= ~(1 << i)
+        self.sysex_held[i] = 0
         carry = self.carry[i]
         k = self.carry_start[i]
         e = self.carry_end[i]

@@ -93,6 +93,10 @@ def setup_merger(merger, n_in, n_out, usb):
     for o in range(n_out):
         merger.owner[o] = NONE
     merger.sysex_to = bytearray(n_in)
+    # Per waiting input, the outputs its next message found held by another input's SysEx
+    # (set by _admit as it waits, 0 once resume tries it again): until those are free, trying
+    # it again cannot succeed (app.WaitingPass).
+    merger.sysex_held = bytearray(n_in)
     merger.sysex_last = [0] * n_in
     merger.last_rx = [0] * n_in  # ticks of the last byte read (set by app)
     merger.sensing = bytearray(n_in)  # active sensing seen: watch for silence

@@ -170,6 +170,26 @@ def test_note_off_during_another_inputs_sysex_is_never_lost():
         assert [m for m in msgs if m[:2] == bytes([0xB0, 1])][-1] == bytes([0xB0, 1, 20])
 
 
+def test_an_input_waiting_for_another_inputs_sysex_is_not_tried_until_the_sysex_ends():
+    # Trying a waiting message again while a SysEx still holds its outputs cannot succeed, and
+    # cost the board 40,000-50,000 cycles a pass (app.WaitingPass): in1's note waits untried
+    # while in2's SysEx streams, then goes on in order once it has ended.
+    rig = Rig()
+    rig.inputs[1].queue(bytes([0xF0, 0x7D, 1] + [5] * 300 + [0xF7]))
+    rig.step(40)
+    rig.inputs[0].queue(bytes([0x90, 60, 100, 0x80, 60, 64]))
+    rig.step(40)
+    assert rig.m.stalled & 1 and rig.m.owned
+    tried = []
+    resume = rig.m.resume
+    rig.m.resume = lambda i, room=0: (tried.append((i, bool(rig.m.owned))), resume(i, room))[1]
+    rig.settle()
+    assert (0, True) not in tried and (0, False) in tried
+    for msgs in outputs_of(rig)[:4]:
+        order = [m[:3] for m in msgs if m[0] in (0xF0, 0x90, 0x80)]
+        assert order == [bytes([0xF0, 0x7D, 1]), bytes([0x90, 60, 100]), bytes([0x80, 60, 64])]
+
+
 def test_daw_panic_over_usb_leaves_no_note_hanging():
     # 16 notes on, then 384 note-offs (every note of the DAW's three channels) at USB speed.
     rig = Rig()
