@@ -2,7 +2,7 @@
 (the board engine, docs/board-engine.md), under the seeds' demo and under every input at full
 rate.
 
-Four sessions, the default config (every input merged to every output):
+Five sessions, the default config (every input merged to every output):
 
 - **demo**: ``make demo``'s inputs as they are (examples/demo: a KeyStep on ``in1``, a Digitakt
   on ``in2`` as clock master at 120 BPM), about 4.1 s: the realistic load.
@@ -14,6 +14,8 @@ Four sessions, the default config (every input merged to every output):
   reads), which the DIN outputs carry at their wire's rate.
 - **DIN SysEx**: ``dense_streams.din_sysex_session``: the demo's first 1.8 s while ``in3`` (PIO)
   streams a SysEx of 1,002 bytes, which holds every output for its 321 ms on the wire.
+- **USB SysEx**: ``dense_streams.usb_sysex_session``: the same SysEx from the computer over USB
+  (an editor sending a sound while a sequencer plays).
 
 Figures per session, each from what the board engine measured:
 
@@ -130,12 +132,13 @@ def sim_drops(config, inputs, events, until_ms):
 
 
 def sessions(seconds, loads=()):
-    """(name, (config, inputs, events, until_ms)) of the four sessions, and of the dense session
+    """(name, (config, inputs, events, until_ms)) of the five sessions, and of the dense session
     at each of ``loads`` (the share of each wire's time its messages take)."""
     from host_tools import calibration
 
     out = [("demo", calibration.demo_stream()), ("full rate", dense_streams.session(seconds * 1000)),
-           ("USB burst", dense_streams.usb_burst_session()), ("DIN SysEx", dense_streams.din_sysex_session())]
+           ("USB burst", dense_streams.usb_burst_session()), ("DIN SysEx", dense_streams.din_sysex_session()),
+           ("USB SysEx", dense_streams.usb_sysex_session())]
     out += [("%g %% load" % (100 * load), dense_streams.session(LOAD_SECONDS * 1000, load=load)) for load in loads]
     return out
 

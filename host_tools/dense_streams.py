@@ -153,6 +153,16 @@ def din_sysex_session():
     return config, inputs, events, None
 
 
+def usb_sysex_session():
+    """(config text, inputs, events, until_ms) of a USB SysEx while the demo plays: its first
+    ``BURST_DEMO_MS``, and ``DIN_SYSEX``'s bytes from the computer at ``BURST_AT_MS`` (an
+    editor sending a sound while a sequencer plays). The box reads USB a message a pass; the
+    SysEx holds every output while it streams, and the demo's inputs wait."""
+    config, inputs, events = _demo_start()
+    inputs["usb"] = [(BURST_AT_MS * NS_PER_MS, DIN_SYSEX)]
+    return config, inputs, events, None
+
+
 def write_inputs(inputs, out_dir):
     """The session's inputs as the simulator's input files, one message a line."""
     os.makedirs(out_dir, exist_ok=True)
