@@ -55,8 +55,14 @@ Contracts and the reasons behind them:
 
 from micropython import const
 
+from firmware.dac import Dac
 from firmware.ticks import ticks_diff
-from firmware.voices import ALLOC_HIGH, ALLOC_LOW, NONE
+from firmware.voices import ALLOC_HIGH, ALLOC_LOW, NONE, PolyAllocator
+
+try:
+    from typing import Any, Callable  # for type checkers only: CircuitPython has no typing
+except ImportError:
+    pass
 
 VOICES = const(4)
 DRUMS = const(8)
@@ -125,9 +131,45 @@ class CvSetup:
 class CvEngine:
     """Four voices (pitch CV, mod CV, gate) and eight drum gates, fed with MIDI messages."""
 
+    # The fields firmware/cv_setup.py's setup_engine sets, which says what each holds
+    # (annotations only: nothing at run time); install() sets the preset's.
+    ticks_ms: "Callable[[], int]"
+    dac: Dac
+    gates: list
+    drum_spi: "Any"
+    drum_latch: "Any"
+    drum_buf: bytearray
+    now: int
+    pending: int
+    held: int
+    pedal: int
+    latched: int
+    table_cache: dict
+    setups: list
+    pitch_tables: list
+    stale: int
+    gate_state: bytearray
+    gate_t: list
+    short: bytearray
+    note_of: bytearray
+    sounded: bytearray
+    base: list
+    bend: list
+    g_from: list
+    g_to: list
+    g_t0: list
+    gliding: int
+    glide_last: int
+    modx: list
+    part_note: bytearray
+    stacks: list
+    alloc: PolyAllocator
+    drum_bits: int
+    drum_timing: int
+    drum_t: list
+
     def __init__(self, hw, ticks_ms):
-        # The engine's state is set up by start-up code, which leaves the heap once the box
-        # runs (app): firmware/cv_setup.py, ``setup_engine``, names and explains each field.
+        # Set up by start-up code, which leaves the heap once the box runs (app).
         from firmware import cv_setup
 
         cv_setup.setup_engine(self, hw, ticks_ms)

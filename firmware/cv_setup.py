@@ -190,9 +190,9 @@ def setup_engine(engine, hw, ticks_ms):
     engine.latched = 0
     # Settings (per voice, per channel, the drum map, the DAC tables) are a CvSetup's
     # arrays, installed by reference (install); the default section's from the start.
-    engine.table_cache = {}  # type: dict  # DAC tables by calibration (cv_setup)
-    engine.setups = []  # type: list  # CvSetup per distinct preset section (prepare)
-    engine.pitch_tables = []  # type: list  # (install: the setup's)
+    engine.table_cache = {}  # DAC tables by calibration (cv_setup)
+    engine.setups = []  # CvSetup per distinct preset section (prepare)
+    engine.pitch_tables = []  # (install: the setup's)
     engine.stale = 0  # voices whose pitch code refresh() must work out again
     # ... and state.
     engine.gate_state = bytearray(VOICES)

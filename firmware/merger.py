@@ -44,12 +44,12 @@ make its input wait."""
 
 from micropython import const
 
-from firmware.clock_master import BITS, MASTER_AUTO, MASTER_INTERNAL, MAX_OUTPUTS, NONE  # noqa: F401  (app imports the modes here; tests read the rest)
+from firmware.clock_master import BITS, MASTER_AUTO, MASTER_INTERNAL, MAX_OUTPUTS, NONE, ClockMaster  # noqa: F401  (app imports the modes here; tests read the rest)
 from firmware.midi import DATA_LENGTH
-from firmware.output_queues import MAX_OWED, PROMISED  # noqa: F401  (tests read MAX_OWED here)
+from firmware.output_queues import MAX_OWED, PROMISED, OutputQueues  # noqa: F401  (tests read MAX_OWED here)
 from firmware.ports import Wires
 from firmware.ticks import ticks_diff
-from firmware.tracking import SILENT_NOTES
+from firmware.tracking import SILENT_NOTES, Tracking
 
 # The queue geometry the byte path writes inline, as this module's own consts: MicroPython folds
 # a const() only within its module (an imported name is a global lookup on every use). They are
@@ -125,6 +125,59 @@ def _followed(follow):
 
 class Merger:
     # Parsers, routing tables and output queues for ``n_in`` inputs and ``n_out`` outputs.
+
+    # The fields firmware/merger_setup.py's setup_merger sets, which says what each holds
+    # (annotations only: nothing at run time).
+    n_out: int
+    state: list
+    data1: bytearray
+    cur_mask: bytearray
+    masks: list
+    xouts: list
+    xform: list
+    follow_ch: bytearray
+    follow_in: int
+    held: list
+    selector: int
+    route_hooks: "tuple | None"
+    carry: list
+    carry_start: list
+    carry_end: list
+    stalled: int
+    forcing: int
+    late_to: int
+    queues: OutputQueues
+    track: Tracking
+    clock_master: ClockMaster
+    rings: list
+    heads: list
+    tails: list
+    out_key: list
+    owed: bytearray
+    wires: Wires
+    direct: int
+    direct_timing: int
+    present: int
+    msg: bytearray
+    queued: int
+    owned: int
+    lated: int
+    pressed: int
+    busy: int
+    owner: bytearray
+    sysex_to: bytearray
+    sysex_held: bytearray
+    sysex_last: list
+    last_rx: list
+    sensing: bytearray
+    watch: int
+    now: int
+    serviced: int
+    dropped: list
+    coalesced: list
+    stray: list
+    messages_in: list
+    sysex_timeouts: int
 
     def __init__(self, n_in, n_out, usb=-1):
         # Its state and rooms are set up by start-up code, which leaves the heap once the box

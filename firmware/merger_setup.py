@@ -37,7 +37,7 @@ def setup_merger(merger, n_in, n_out, usb):
     # Each pair's transform as ``router.build_transforms`` made it (one tuple: one load and
     # one unpack on the transformed path), or None. A pair several routes transform (a split
     # or a layer on one output) holds ``(None, parts, ...)``: firmware.shared_pairs.
-    merger.xform = [None] * n_pairs  # type: list
+    merger.xform = [None] * n_pairs
     # Routing (issue 16): the channel of each input's last note-on, watched only for the
     # inputs some pair follows (``follow_in``); per input, the outputs it left a bent pitch
     # (``held[i][ch]``) or a mod wheel off zero (``held[i][16 + ch]``) on, per input

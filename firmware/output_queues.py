@@ -55,7 +55,25 @@ class OutputQueues:
     # Rings, timing lanes and late queues for ``n_out`` outputs.
 
     # Its fields are set up by start-up code, which leaves the heap once the box runs (app):
-    # firmware/merger_setup.py, ``setup_queues``, names and explains each one.
+    # firmware/merger_setup.py, ``setup_queues``, explains each one (annotations only here:
+    # nothing at run time).
+    n_out: int
+    rings: list
+    heads: list
+    tails: list
+    lanes: list
+    lane_heads: list
+    lane_tails: list
+    late: list
+    late_heads: list
+    late_tails: list
+    late_offs: bytearray
+    reserver: int
+    reserved: int
+    last_reserver: int
+    owed: bytearray
+    out_key: list
+    running_status: bytearray
 
     # -- counts ------------------------------------------------------------------------
 

@@ -43,7 +43,20 @@ SILENT_NOTES = bytes(128)  # a table with nothing sounding
 
 class Tracking:
     # Its fields are set up by start-up code, which leaves the heap once the box runs (app):
-    # firmware/merger_setup.py, ``setup_tracking``, names and explains each one.
+    # firmware/merger_setup.py, ``setup_tracking``, explains each one (annotations only here:
+    # nothing at run time).
+    unused: bytearray
+    notes: list
+    none_taken: list
+    sustain: list
+    tables: list
+    held_by: bytearray
+    spare: bytearray
+    n_spare: int
+    crowded: int
+    owed: bytearray
+    full: int
+    strand_at: int
 
     def take(self, i, ch, now):
         # A table for input ``i``'s channel ``ch``, whose first note is about to sound: a spare
