@@ -1,41 +1,39 @@
-# config.json: read it, check it, and fall back to the safe routing when it is broken.
-# (A comment, not a docstring: the MicroPython VM's import check counts a module's docstring
-# as heap, which the board, running mpy-cross's code, never holds: docs/design.md, "Heap".)
-#
-# ``load(data)`` (the file's bytes, or text) returns ``(settings, errors)``. ``errors`` lists every
-# problem found (up to ``MAX_ERRORS``), each naming its key path and the reason; when it is not
-# empty, ``settings`` is the safe default (every input merged to every output) so the box always
-# routes. Bytes of any kind never make it raise: ``decode`` accepts a UTF-8 byte-order mark and
-# says in words what else is wrong (empty, UTF-16, not UTF-8 and where, NUL bytes), and
-# ``json_mistake`` names the usual hand-editing mistakes (trailing comma, comments, single
-# quotes, a file cut short). ``validate`` on the host gives the same words. The user's file is
-# never written. ``check(raw)`` does the same on an already parsed document and returns ``(None,
-# errors)`` when it is invalid.
-#
-# The format is documented field by field in docs/config.md; ``config.schema.json`` (JSON Schema,
-# used on the host) states the same rules, and tests/test_config.py proves the two agree on a
-# corpus. A few rules cross fields and are checked here only (the schema cannot say them): a route
-# with a transform shares an input and an output only with other routes with a transform (at most
-# ``MAX_COPIES``: a split or a layer), and calibration points ascend.
-#
-# Checked settings (what the rest of the firmware reads)::
-#
-#     {"presets": [preset, ...], "outputs": {port: {...}}, "calibration": {jack: {...}},
-#      "panel": {"brightness": float, "long_press_ms": int}}
-#     preset = {"name": str, "routes": [route, ...], "clock": {...}, "cv": {...}}
-#     route = {"from": [input index], "to": [output index], "kinds": kind bits,
-#              "channels": 16-bit mask, "all_to": True (only if "to" was "all"),
-#              "remap": {status high nibble: channel 0-15} ({} when none),
-#              "transpose": int, "velocity": None or (scale_percent, offset)}
-#
-# ``clock``, ``cv`` and ``calibration`` are complete dicts: the user's keys over copies of
-# ``firmware.defaults``' ``DEFAULT_CLOCK``, ``DEFAULT_CV`` and ``DEFAULT_CALIBRATION`` (a start-up
-# module; values such as "cc:1", "1/4" and port names stay strings).
-#
-# Runs on the board (no jsonschema there) and on the host, where ``host_tools`` uses the same
-# function so the simulator and the box judge a config alike. Runs once at start-up, never on the
-# byte path.
-#
+"""config.json: read it, check it, and fall back to the safe routing when it is broken.
+
+``load(data)`` (the file's bytes, or text) returns ``(settings, errors)``. ``errors`` lists every
+problem found (up to ``MAX_ERRORS``), each naming its key path and the reason; when it is not
+empty, ``settings`` is the safe default (every input merged to every output) so the box always
+routes. Bytes of any kind never make it raise: ``decode`` accepts a UTF-8 byte-order mark and
+says in words what else is wrong (empty, UTF-16, not UTF-8 and where, NUL bytes), and
+``json_mistake`` names the usual hand-editing mistakes (trailing comma, comments, single
+quotes, a file cut short). ``validate`` on the host gives the same words. The user's file is
+never written. ``check(raw)`` does the same on an already parsed document and returns ``(None,
+errors)`` when it is invalid.
+
+The format is documented field by field in docs/config.md; ``config.schema.json`` (JSON Schema,
+used on the host) states the same rules, and tests/test_config.py proves the two agree on a
+corpus. A few rules cross fields and are checked here only (the schema cannot say them): a route
+with a transform shares an input and an output only with other routes with a transform (at most
+``MAX_COPIES``: a split or a layer), and calibration points ascend.
+
+Checked settings (what the rest of the firmware reads)::
+
+    {"presets": [preset, ...], "outputs": {port: {...}}, "calibration": {jack: {...}},
+     "panel": {"brightness": float, "long_press_ms": int}}
+    preset = {"name": str, "routes": [route, ...], "clock": {...}, "cv": {...}}
+    route = {"from": [input index], "to": [output index], "kinds": kind bits,
+             "channels": 16-bit mask, "all_to": True (only if "to" was "all"),
+             "remap": {status high nibble: channel 0-15} ({} when none),
+             "transpose": int, "velocity": None or (scale_percent, offset)}
+
+``clock``, ``cv`` and ``calibration`` are complete dicts: the user's keys over copies of
+``firmware.defaults``' ``DEFAULT_CLOCK``, ``DEFAULT_CV`` and ``DEFAULT_CALIBRATION`` (a start-up
+module; values such as "cc:1", "1/4" and port names stay strings).
+
+Runs on the board (no jsonschema there) and on the host, where ``host_tools`` uses the same
+function so the simulator and the box judge a config alike. Runs once at start-up, never on the
+byte path.
+"""
 
 from firmware.defaults import DEFAULT_CALIBRATION, DEFAULT_CLOCK, DEFAULT_CV
 from firmware.midi import KIND_ACTIVE_SENSING, KIND_ALL, KIND_NAMES
