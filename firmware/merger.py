@@ -590,7 +590,7 @@ class Merger:
         blocked &= mask
         if not blocked:
             if q.reserver == i:
-                q.turn_over()  # it goes on
+                self._turn_over()  # it goes on
             return mask
         hi = s & 0xF0
         value = hi == 0xA0 or hi == 0xB0 or hi == 0xD0 or hi == 0xE0
@@ -599,19 +599,15 @@ class Merger:
             # controller sweep keeps the newest value, not a growing delay.
             self.late_to = blocked
             if q.reserver == i:
-                q.turn_over()
+                self._turn_over()
             return mask
         if not self.forcing:
-            self.busy |= q.wait_for(i, blocked, self.stalled)
-            held = 0
-            for o in BITS[blocked]:
-                w = owner[o]
-                if w != _NONE and w != i:
-                    held |= 1 << o
-            self.sysex_held[i] = held
+            self._wait_turn(i, blocked)
+            # The outputs another input's SysEx holds (its own: ``sysex_to[i]``).
+            self.sysex_held[i] = blocked & self.owned & ~self.sysex_to[i]
             return -1
         if q.reserver == i:
-            q.turn_over()  # forced on by rule 4
+            self._turn_over()  # forced on by rule 4
         if value:
             self.late_to = blocked  # where the late queue is full it is dropped and counted
             return mask
@@ -621,6 +617,19 @@ class Merger:
             reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
             self.dropped[o * N_DROP_REASONS + reason] += self._copies(i, o, s, d1) if xouts >> o & 1 else 1
         return mask & ~blocked
+
+    def _wait_turn(self, i, blocked):
+        # Input ``i`` waits for the outputs in ``blocked`` (rule 3). When the turn is its own,
+        # they are the reservation, and ``busy`` (owned | lated | pressed | reserved, as
+        # _settle works it out) follows it: a reservation that changes leaves no stale bit.
+        reserved = self.queues.wait_for(i, blocked, self.stalled)
+        if reserved:
+            self.busy = self.owned | self.lated | self.pressed | reserved
+
+    def _turn_over(self):
+        # The input whose turn it was has gone on: its reservation leaves ``busy``.
+        self.queues.turn_over()
+        self.busy = self.owned | self.lated | self.pressed
 
     def _late_takes(self, i, blocked, s, d1):
         # Whether every output in ``blocked`` has a late slot for this value, or a waiting value
@@ -948,14 +957,14 @@ class Merger:
                 blocked |= 1 << o
         if blocked:
             if not self.forcing:
-                self.busy |= q.wait_for(i, blocked, self.stalled)  # as a message does (_admit)
+                self._wait_turn(i, blocked)  # as a message does (_admit)
                 return 1
             # The input cannot wait: the SysEx is dropped whole where it would have waited.
             for o in BITS[blocked]:
                 self.dropped[o * N_DROP_REASONS + DROP_SYSEX_BUSY] += 1
             mask &= ~blocked
         if q.reserver == i:
-            q.turn_over()
+            self._turn_over()
         for o in BITS[mask]:
             owner[o] = i
             q.put_byte(o, 0xF0)
@@ -1197,7 +1206,7 @@ class Merger:
         self.wires.drain(now)
         q = self.queues
         if q.reserver >= 0 and not self.stalled >> q.reserver & 1:
-            q.turn_over()  # its waiting bytes went (a lost input, a preset switch): it waits no more
+            self._turn_over()  # its waiting bytes went (a lost input, a preset switch): it waits no more
         if self.watch:
             still = 0
             state = self.state
@@ -1254,8 +1263,8 @@ class Merger:
         # ``_settle``). Not a SysEx's own outputs: while it holds them no late record may
         # enter (the rooms' calls made this 210,000 cycles a pass on the board, four outputs
         # held). Nor the outputs reserved for a waiting input's turn (in ``busy`` for
-        # ``_admit``): after a SysEx's F7, with the held inputs waiting, their full path made
-        # that pass's writes 221,000 cycles.
+        # ``_admit``, kept as the turn changes: _wait_turn, _turn_over): after a SysEx's F7,
+        # with the held inputs waiting, their full path made that pass's writes 221,000 cycles.
         busy = (self.lated | self.pressed) & ~owned
         whole = wires.whole
         for o in BITS[self.queued & ~whole]:
@@ -1272,11 +1281,6 @@ class Merger:
                 self.drain(o, now)
         if owned:
             self.queued |= self.lated  # their late records wait for the SysEx's end: still queued
-        if self.busy & ~(busy | owned):
-            # Outputs busy only for a turn took the common path, which settles nothing: their
-            # bits follow the turn as it is now (a turn over or a smaller reservation leaves
-            # them, and every message for them would take _admit's path).
-            self.busy = owned | self.lated | self.pressed | q.reserved
         if self.queued & whole:
             self.hand_whole()
 
