@@ -320,7 +320,7 @@ def run():
 # tables the box keeps, such as midi.DATA_LENGTH, stay with the modules that imported them),
 # the start-up itself. Dropped once the box runs, their code leaves the heap (docs/design.md,
 # "Heap").
-START_UP_MODULES = ("config", "defaults", "board_io", "pinmap", "pinmap_usbhost", "cv_setup", "clock_setup", "wires_setup", "merger_setup", "router", "midi", "start")
+START_UP_MODULES = ("config", "defaults", "board_io", "pinmap", "pinmap_usbhost", "cv_setup", "clock_setup", "wires_setup", "merger_setup", "panel_setup", "router", "midi", "start")
 
 
 def _forget_start_up():

@@ -46,11 +46,16 @@ from micropython import const
 
 from firmware.ticks import ticks_diff
 
+try:
+    from typing import Any, Callable  # for type checkers only: CircuitPython has no typing
+except ImportError:
+    pass
+
 _MASK = const(0x1FFFFFFF)  # ticks_ms wraps at 2**29 (firmware/ticks.py)
 _HALF = const(0x10000000)
 
-_N_BUTTONS = const(4)
-_N_LEDS = const(9)
+N_BUTTONS = const(4)
+N_LEDS = const(9)
 _N_ACTIVITY = const(4)  # LEDs 4-7: DIN inputs in1-in4
 _LED_STATUS = const(8)
 
@@ -78,10 +83,10 @@ ACTION_PRESET = const(0x40)  # + preset index (0-15)
 # NVM layout (bytes 0-2 of microcontroller.nvm belong to the panel; docs/config.md):
 # [MAGIC, preset index, index ^ 0xFF]. Anything else reads as "no preset stored".
 NVM_OFFSET = const(0)
-_NVM_LENGTH = const(3)
+NVM_LENGTH = const(3)
 NVM_MAGIC = const(0x54)  # "T"
 
-# Colours (index into the palette), and the palette itself at full brightness in GRB order.
+# Colours: an index into the palette (firmware/panel_setup.py builds it at the config's brightness).
 C_OFF = const(0)
 C_PRESET = const(1)  # presets 1-4
 C_PAGE2 = const(2)  # presets 5-8
@@ -92,31 +97,7 @@ C_OK = const(6)
 C_ERROR = const(7)
 C_FAULT = const(8)
 C_FLASH = const(9)
-# (R, G, B) of each colour, three bytes a colour: one bytes object (a tuple of tuples took
-# about 350 bytes of heap).
-_RGB = bytes((
-    0, 0, 0,
-    0, 255, 0,
-    255, 120, 0,
-    0, 60, 255,
-    180, 0, 255,
-    0, 200, 255,
-    0, 80, 0,
-    255, 0, 0,
-    255, 120, 0,
-    255, 255, 255,
-))
 PAGE_COLOURS = (C_PRESET, C_PAGE2, C_PAGE3, C_PAGE4)
-
-
-def palette(brightness):
-    """GRB bytes of every colour at ``brightness`` (0-1): colour c at [3c, 3c + 3)."""
-    out = bytearray(len(_RGB))
-    for k in range(0, len(_RGB), 3):
-        out[k] = int(_RGB[k + 1] * brightness + 0.5)  # G
-        out[k + 1] = int(_RGB[k] * brightness + 0.5)  # R
-        out[k + 2] = int(_RGB[k + 2] * brightness + 0.5)  # B
-    return out
 
 
 def nvm_record(index):
@@ -126,7 +107,7 @@ def nvm_record(index):
 
 def nvm_preset(nvm, n_presets):
     """The preset stored in ``nvm`` if valid and below ``n_presets``, else None."""
-    if nvm is None or len(nvm) < NVM_OFFSET + _NVM_LENGTH:
+    if nvm is None or len(nvm) < NVM_OFFSET + NVM_LENGTH:
         return None
     magic = nvm[NVM_OFFSET]
     index = nvm[NVM_OFFSET + 1]
@@ -139,63 +120,50 @@ def nvm_preset(nvm, n_presets):
 class Panel:
     """Buttons, LEDs, NVM and watchdog feeding; see the module docstring."""
 
+    # The fields setup_panel sets (annotations only: nothing at run time).
+    buttons: list
+    write_leds: "Callable"  # or None: no LEDs (no frame is then ever due)
+    nvm: "bytearray | None"
+    watchdog: "Any"
+    n_presets: int
+    long_ms: int
+    last_rx: list
+    error: bool
+    fault: bool
+    colours: bytearray
+    buf: bytearray
+    have: bytearray
+    rx_seen: bytearray
+    rx_mark: list
+    record: bytearray
+    down: int
+    counts: bytearray
+    counting: int
+    down_at: list
+    used: int
+    stepped: int
+    step_at: list
+    pending: int
+    preset: int
+    saved: int
+    changed_at: int
+    flash_until: int
+    last: int
+    next_scan: int
+    next_led: int
+    next_feed: int
+    transport: "Any"
+    frame_due: int
+    nvm_writes: int
+
     def __init__(self, buttons, write_leds, nvm, watchdog, n_presets, settings, last_rx, now,
                  error=False, fault=False):
-        self.buttons = buttons  # objects with .value; False = pressed
-        self.write_leds = write_leds  # callable(buf) writing the 27 GRB bytes, or None
-        self.nvm = nvm
-        self.watchdog = watchdog  # an armed watchdog (has feed()), or None
-        self.n_presets = n_presets
-        self.long_ms = settings["long_press_ms"]
-        self.last_rx = last_rx  # ticks of the last byte per input (the merger's list)
-        self.error = error
-        self.fault = fault
-        self.colours = palette(settings["brightness"])
-        self.buf = bytearray(3 * _N_LEDS)
-        self.have = bytearray(_N_LEDS)
-        for k in range(_N_LEDS):
-            self.have[k] = 0xFF  # nothing shown yet: the first refresh writes
-        # An input's last_rx means something only once it changed from its initial 0.
-        self.rx_seen = bytearray(len(last_rx))
-        self.rx_mark = [0] * len(last_rx)
-        self.record = bytearray(_NVM_LENGTH)
-        # Buttons: debounced state as a bitmask, per-button counters and press times.
-        self.down = 0
-        self.counts = bytearray(_N_BUTTONS)
-        self.counting = 0  # buttons whose counter is running
-        self.down_at = [0] * _N_BUTTONS
-        self.used = 0  # took part in a combination: no action at release
-        self.stepped = 0  # a long press stepped presets: no action at release
-        self.step_at = [0] * _N_BUTTONS
-        self.pending = ACTION_NONE
-        # A button already held at start-up (button 1 picks the drive mode in boot.py) does
-        # nothing until it has been released.
-        for k in range(_N_BUTTONS):
-            if not buttons[k].value:
-                self.down |= 1 << k
-        self.used = self.down
-        self.preset = 0
-        # What NVM holds now. Nothing valid means preset 1 at power-up, as preset 0 here: a
-        # new box starts in preset 1 without writing its flash.
-        saved = nvm_preset(nvm, 256)
-        self.saved = 0 if saved is None else saved
-        self.changed_at = now
-        self.flash_until = now
-        self.last = now
-        self.next_scan = now
-        self.next_led = now
-        self.next_feed = now
-        # The clock (an object whose ``running`` says the transport runs; start.build attaches
-        # app's Clock): no NVM write while it runs, the flash write would stop the loop ~51 ms.
-        self.transport = None
-        # The tick buf's changed frame may be written from (the one after its composition, so
-        # the two never share a pass); -1: none.
-        self.frame_due = -1
-        self.nvm_writes = 0
-        # The first frame, every LED changed (the dearest compose, about 100,000 cycles on the
-        # board), is composed here at start-up, not in a main-loop pass; the first ms tick
-        # writes it.
-        self._leds(now)
+        # Set up by start-up code, which leaves the heap once the box runs (app):
+        # firmware/panel_setup.py, ``setup_panel``, names and explains each field.
+        from firmware import panel_setup
+
+        panel_setup.setup_panel(self, buttons, write_leds, nvm, watchdog, n_presets, settings, last_rx, now,
+                                error, fault)
 
     # -- called by app ------------------------------------------------------------------
 
@@ -269,7 +237,7 @@ class Panel:
     def _debounce(self, raw, diff, now):
         counts = self.counts
         counting = 0
-        for k in range(_N_BUTTONS):
+        for k in range(N_BUTTONS):
             bit = 1 << k
             if diff & bit:
                 c = counts[k] + 1
@@ -397,6 +365,6 @@ class Panel:
         record[0] = NVM_MAGIC
         record[1] = p
         record[2] = p ^ 0xFF
-        nvm[NVM_OFFSET:NVM_OFFSET + _NVM_LENGTH] = record
+        nvm[NVM_OFFSET:NVM_OFFSET + NVM_LENGTH] = record
         self.saved = self.preset
         self.nvm_writes += 1

@@ -4,8 +4,8 @@
   and the 16-preset example boot, with the free heap measured after boot at least what the
   cuts reached; skipped with one line when the CircuitPython files are absent.
 - Start-up code leaves the heap: once the box runs, the config checker, the hardware set-up
-  (board_io, pinmap), the DAC set-up and table builders (cv_setup), the merger's set-up
-  (merger_setup) and the start-up itself (start) are no longer loaded.
+  (board_io, pinmap), the DAC set-up and table builders (cv_setup), the merger's and the panel's
+  set-up (merger_setup, panel_setup) and the start-up itself (start) are no longer loaded.
 - Equal routing tables, transforms and settings parts are one object.
 - ``python -m host_tools heap`` (the per-module and per-table breakdown) runs on the VM.
 """
@@ -20,7 +20,7 @@ from host_tools import heap
 from host_tools.sim import runner
 
 ROOT = Path(__file__).resolve().parents[1]
-START_UP_MODULES = ("firmware.config", "firmware.defaults", "firmware.board_io", "firmware.cv_setup", "firmware.merger_setup", "firmware.router", "firmware.midi",
+START_UP_MODULES = ("firmware.config", "firmware.defaults", "firmware.board_io", "firmware.cv_setup", "firmware.merger_setup", "firmware.panel_setup", "firmware.router", "firmware.midi",
                     "firmware.start")
 # gc.mem_free() after boot on the board engine (the firmware's "Thruway ready" line), measured:
 # 47,008 bytes with the default config at the start of issue 13 (the 16-preset example: a

@@ -20,6 +20,7 @@ from host_tools.sim import world as sim_world
 
 ROOT = Path(__file__).resolve().parents[1]
 panel = fwimport.firmware_module("panel")
+panel_setup = fwimport.firmware_module("panel_setup")
 MS = 1_000_000
 
 
@@ -101,7 +102,7 @@ class Rig:
         return tuple(frame[3 * k:3 * k + 3])
 
     def colour(self, c):
-        pal = panel.palette(0.2)
+        pal = panel_setup.palette(0.2)
         return tuple(pal[3 * c:3 * c + 3])
 
     def presets(self):
@@ -336,9 +337,9 @@ def test_in_passes_that_carry_messages_the_led_work_waits_led_wait_ms():
 
 
 def test_brightness_scales_the_colours_and_zero_is_dark():
-    assert panel.palette(1.0)[3 * panel.C_PRESET:3 * panel.C_PRESET + 3] == bytes((255, 0, 0))  # GRB green
-    assert panel.palette(0.2)[3 * panel.C_PRESET] == 51
-    assert panel.palette(0) == bytes(30)
+    assert panel_setup.palette(1.0)[3 * panel.C_PRESET:3 * panel.C_PRESET + 3] == bytes((255, 0, 0))  # GRB green
+    assert panel_setup.palette(0.2)[3 * panel.C_PRESET] == 51
+    assert panel_setup.palette(0) == bytes(30)
 
 
 def test_nvm_keeps_the_preset_written_once_after_it_stayed():
@@ -566,7 +567,7 @@ def test_broken_config_shows_the_error_pattern_and_routes_everything(tmp_path):
     r = runner.simulate(bad, {"in1": [(10 * MS, bytes((0x90, 60, 100)))]}, until_ms=1200)
     assert "config error: presets[0].routes[0].to: unknown port 'out9'" in r.console
     assert bytes(b for _, b in r.outputs["out4"]) == bytes((0x90, 60, 100))  # the safe default
-    pal = panel.palette(0.2)
+    pal = panel_setup.palette(0.2)
     red = bytes(pal[3 * panel.C_ERROR:3 * panel.C_ERROR + 3])
     status = [(t, frame[24:27]) for t, frame in r.led_frames]
     changes = [(t, s) for k, (t, s) in enumerate(status) if k == 0 or s != status[k - 1][1]]
