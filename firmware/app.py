@@ -53,6 +53,7 @@ class Box:
     polled_free: list  # (index, reader) of the inputs that exist (firmware.ports: a reader is
     # the stream's own readinto where it never waits, else the port's read)
     polled_waiting: list  # [(-1, WaitingPass.read)]
+    waiting: "WaitingPass"  # its reader, which also reads the clock master's input again
     tick: int  # the ms tick the once-a-tick work last ran in
     buf: bytearray  # what a port read lands in
     routing: list  # per preset: (masks, transforms) for Merger.set_routes
@@ -193,8 +194,16 @@ class Box:
                     # A lone timing byte (a clock tick: most reads while a sequencer plays)
                     # needs no parser: straight to the merger's timing path, a call less.
                     merger.realtime(i, buf[0])
-                elif merger.feed(i, buf, 0, n) < n:
-                    self.polled = self.polled_waiting  # input i waits: from the next pass on
+                else:
+                    if merger.feed(i, buf, 0, n) < n:
+                        self.polled = self.polled_waiting  # input i waits: from the next pass on
+                    if merger.clock_master.master < i:
+                        # The clock master's input was read before this message's work (0.1-0.5
+                        # ms on the board a message): what it brought meanwhile goes on now, so
+                        # its clock waits for one input's message, not for the rest of the pass.
+                        self.waiting.poll_master()
+                        if merger.stalled:
+                            self.polled = self.polled_waiting
         # CV timing (a gate rises here, one pass after its CV was written; see firmware/cv.py).
         if cv_work:
             # What waits for the DIN and USB wires goes out first: the engine's work can take
@@ -269,35 +278,66 @@ class WaitingPass:
     # room its carry has; the USB input waits by not being read (USB's own back-pressure); a
     # DIN input cannot stop its wire, so when its carry cannot take a whole read its first
     # waiting message goes on by the drop rules. Returns 0: it has fed the merger itself.
+    # After an input's work the clock master's input is read again (poll_master), when it
+    # comes earlier in the pass: resuming and forcing inputs under load takes ms.
 
-    def __init__(self, polled, merger, usb):
+    def __init__(self, polled, merger, usb, by_input):
         self.polled = polled
         self.merger = merger
         self.usb = usb
+        self.by_input = by_input  # each input's poll entry by its index, None where absent
 
     def read(self, _buf):
         m = self.merger
         now = m.now
         usb = self.usb
         for i, read, buf in self.polled:
+            worked = 0
             if m.stalled >> i & 1:
                 # While another input's SysEx holds an output its next message needs, trying
                 # it again cannot succeed (40,000-50,000 cycles a pass on the board for
                 # nothing), unless its carry must make room for a read (rule 4: a DIN input).
                 if not (m.owned & m.sysex_held[i]) or (i != usb and m.carry_room(i) < READ_SIZE):
                     m.resume(i, 0 if i == usb else READ_SIZE)
-                if m.stalled >> i & 1:
-                    if m.carry_room(i) >= READ_SIZE:
-                        n = read(buf)
-                        if n:
-                            m.last_rx[i] = now
-                            m.keep(i, buf, 0, n)
-                    continue
+                    worked = 1
+            if m.stalled >> i & 1:
+                if m.carry_room(i) >= READ_SIZE:
+                    n = read(buf)
+                    if n:
+                        m.last_rx[i] = now
+                        m.keep(i, buf, 0, n)
+            else:
+                n = read(buf)
+                if n:
+                    m.last_rx[i] = now
+                    m.feed(i, buf, 0, n)
+                    worked = 1
+            if worked and m.clock_master.master < i:
+                self.poll_master()  # as in Box.step: the master's clock waits for one input's work
+        return 0
+
+    def poll_master(self):
+        # Read the clock master's input again (after another input's work in the pass), as
+        # ``read`` reads an input: into its carry while it waits (its timing bytes go on now:
+        # Merger.keep), else fed.
+        m = self.merger
+        j = m.clock_master.master
+        by_input = self.by_input
+        if j >= len(by_input) or by_input[j] is None:
+            return
+        _, read, buf = by_input[j]
+        if m.stalled >> j & 1:
+            if m.carry_room(j) < READ_SIZE:
+                return
             n = read(buf)
             if n:
-                m.last_rx[i] = now
-                m.feed(i, buf, 0, n)
-        return 0
+                m.last_rx[j] = m.now
+                m.keep(j, buf, 0, n)
+            return
+        n = read(buf)
+        if n:
+            m.last_rx[j] = m.now
+            m.feed(j, buf, 0, n)  # when it now waits, the caller sees it in ``stalled``
 
 
 def run():

@@ -66,7 +66,11 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     usb_buf = memoryview(box.buf)[:_USB_READ_SIZE]
     box.polled_free = [(i, getattr(inputs[i], "reader", inputs[i].read), usb_buf if i == usb else box.buf)
                        for i in range(len(inputs)) if inputs[i] is not None]
-    box.polled_waiting = [(-1, app.WaitingPass(box.polled_free, box.merger, usb).read, box.buf)]
+    by_input = [None] * len(inputs)  # type: list
+    for entry in box.polled_free:
+        by_input[entry[0]] = entry
+    box.waiting = app.WaitingPass(box.polled_free, box.merger, usb, by_input)
+    box.polled_waiting = [(-1, box.waiting.read, box.buf)]
     box.polled = box.polled_free
     box.tick = -1  # the ms tick the once-a-tick work last ran in
     box.routing, box.settings = presets(box.merger, box.cv, settings, len(inputs), len(outputs))

@@ -60,6 +60,10 @@ PASS_MAX_MS = 1.0  # the longest pass while playing
 # A session at a load below full rate lasts this long: at 35 % for 3 s the engine's node process
 # ran out of memory (at 20 % and at full rate it did not; not investigated).
 LOAD_SECONDS = 1
+# The busy rig: every input's wire a tenth busy (each output at half its wire), one of the
+# sessions make bench runs (LOAD_SECONDS long). Passes that meet several inputs' messages take
+# 2-3 ms there: what a clock byte waits for.
+BUSY_LOAD = 0.1
 # How far each shifted demo run moves in1 from the last: not a multiple of a byte time (320 us) or
 # of the ms tick, so each run lands its bytes among the passes differently.
 SHIFT_NS = 61_000
@@ -132,15 +136,20 @@ def sim_drops(config, inputs, events, until_ms):
 
 
 def sessions(seconds, loads=()):
-    """(name, (config, inputs, events, until_ms)) of the five sessions, and of the dense session
+    """(name, (config, inputs, events, until_ms)) of the six sessions, and of the dense session
     at each of ``loads`` (the share of each wire's time its messages take)."""
     from host_tools import calibration
 
     out = [("demo", calibration.demo_stream()), ("full rate", dense_streams.session(seconds * 1000)),
            ("USB burst", dense_streams.usb_burst_session()), ("DIN SysEx", dense_streams.din_sysex_session()),
-           ("USB SysEx", dense_streams.usb_sysex_session())]
-    out += [("%g %% load" % (100 * load), dense_streams.session(LOAD_SECONDS * 1000, load=load)) for load in loads]
+           ("USB SysEx", dense_streams.usb_sysex_session()),
+           (_load_name(BUSY_LOAD), dense_streams.session(LOAD_SECONDS * 1000, load=BUSY_LOAD))]
+    out += [(_load_name(load), dense_streams.session(LOAD_SECONDS * 1000, load=load)) for load in loads]
     return out
+
+
+def _load_name(load):
+    return "%g %% load" % (100 * load)
 
 
 def measure(files, seconds, with_sim=False, loads=()):

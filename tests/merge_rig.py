@@ -104,10 +104,10 @@ class ListPort:
 
 
 class Rig:
-    def __init__(self, cfg=CONFIG):
+    def __init__(self, cfg=CONFIG, inputs=None):
         settings, errors = config.load(json.dumps(cfg))
         assert not errors, errors
-        self.inputs = [WireIn(DIN_BYTES_PER_PASS) for _ in range(4)] + [WireIn(USB_BYTES_PER_PASS)]
+        self.inputs = inputs or [WireIn(DIN_BYTES_PER_PASS) for _ in range(4)] + [WireIn(USB_BYTES_PER_PASS)]
         self.outputs = [WireOut(DIN_BYTES_PER_PASS) for _ in range(4)] + [WireOut(USB_BYTES_PER_PASS)]
         self.t = 0
         self.passes = 0
