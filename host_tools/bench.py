@@ -123,5 +123,5 @@ def main(argv):
     print()
     from host_tools import bench_full_rate
 
-    bench_full_rate.main([])  # the demo, 60 s at full rate, a USB burst, a DIN SysEx: about 9 minutes
+    bench_full_rate.main([])  # the demo, 60 s at full rate, a USB burst, two SysEx, the busy rig: about 10 minutes
     return 0

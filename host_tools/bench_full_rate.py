@@ -2,7 +2,7 @@
 (the board engine, docs/board-engine.md), under the seeds' demo and under every input at full
 rate.
 
-Five sessions, the default config (every input merged to every output):
+Six sessions, the default config (every input merged to every output):
 
 - **demo**: ``make demo``'s inputs as they are (examples/demo: a KeyStep on ``in1``, a Digitakt
   on ``in2`` as clock master at 120 BPM), about 4.1 s: the realistic load.
@@ -16,6 +16,8 @@ Five sessions, the default config (every input merged to every output):
   streams a SysEx of 1,002 bytes, which holds every output for its 321 ms on the wire.
 - **USB SysEx**: ``dense_streams.usb_sysex_session``: the same SysEx from the computer over USB
   (an editor sending a sound while a sequencer plays).
+- **10 % load** (the busy rig, ``BUSY_LOAD``): the full-rate session's streams with a gap after
+  each message, every wire a tenth busy, for ``LOAD_SECONDS``: each output at half its wire.
 
 Figures per session, each from what the board engine measured:
 
@@ -297,7 +299,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     from host_tools.board import engine
 
-    print("Load (board engine: CircuitPython 10.3 on an emulated RP2040): the demo, every input at full rate, a USB burst, a DIN SysEx")
+    print("Load (board engine: CircuitPython 10.3 on an emulated RP2040): the demo, every input at full rate, a USB burst, a DIN and a USB SysEx, the busy rig")
     try:
         files = engine.find_files()
     except engine.Missing as e:
