@@ -258,6 +258,28 @@ def test_the_masters_clock_is_read_again_after_a_waiting_inputs_work():
         assert data.index(0xF8) < data.index(0xF7), o
 
 
+def test_a_waiting_masters_clock_read_again_goes_on_past_its_waiting_note():
+    # The master itself waits (its note behind in1's SysEx): read again after in3's work, its
+    # bytes join its carry and its clock goes on at once (Merger.keep), ahead of the note.
+    rig = _rig_with_a_late_master()
+    rig.inputs[0].queue(bytes([0xF0, 0x7D, 1] + [5] * 300 + [0xF7]))
+    rig.step(40)
+    rig.inputs[1].queue(bytes([0x90, 62, 100]))
+    rig.inputs[2].queue(bytes([0x90, 60, 100]))
+    rig.step(40)
+    assert rig.m.stalled & 2 and rig.m.owned
+    rig.inputs[1].queue(bytes([0xF8]))
+    rig.step(12)
+    assert 0xF8 not in rig.outputs[0].data
+    rig.inputs[3].queue(bytes([0x90, 61, 100]))
+    assert _passes_until_clock_on_out1(rig, 24) < 12
+    assert rig.m.owned and rig.m.stalled & 2  # the SysEx streams, the master's note waits
+    rig.settle()
+    for o, out in enumerate(rig.outputs[:4]):
+        data = bytes(out.data)
+        assert data.index(0xF8) < data.index(0xF7) < data.index(bytes([0x90, 62, 100])), o
+
+
 def test_daw_panic_over_usb_leaves_no_note_hanging():
     # 16 notes on, then 384 note-offs (every note of the DAW's three channels) at USB speed.
     rig = Rig()
