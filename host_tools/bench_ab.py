@@ -10,7 +10,7 @@ move by more than most changes do. Put the change behind a module global (``CV_D
 layout is the same, and the board engine is deterministic (the same build and inputs give the
 same figures to the cycle), so what differs between arms is the change.
 
-    python -m host_tools.bench_ab [--shifts 6] [--jobs 2] [--full-rate MS] ARM [ARM ...]
+    python -m host_tools.bench_ab [--shifts 6] [--jobs 2] [--full-rate MS] [--load SHARE] ARM [ARM ...]
 
 An ARM is ``module.NAME=value[,module.NAME=value...]`` (integers): the loader sets
 ``firmware.<module>.NAME`` before ``app.run()``. Every arm sets the same names, and the loader's
@@ -22,7 +22,10 @@ range (``bench_full_rate.print_spread``), their means over the runs, and the CV 
 from a note message on MIDI channel N to the rise of gateN (the default config plays voice N
 on channel N), which ``bench_full_rate`` does not measure. With ``--full-rate MS`` each arm runs
 ``bench_full_rate``'s full-rate session that long instead, seeded anew each run, and the means
-add the input bytes lost, the merger's drops by rule and the USB packets taken. With ``--chords``
+add the input bytes lost, the merger's drops by rule and the USB packets taken; with ``--load
+SHARE`` as well, that session leaves a gap after each message, every wire busy that share of its
+time (``--load`` alone: for ``bench_full_rate.LOAD_SECONDS``; ``--load 0.1`` is ``make bench``'s
+busy rig). With ``--chords``
 each arm runs ``bench_chords``' CV chords instead (four notes 1 ms apart, one per CV voice: the
 engine's busiest moment), for the gates' delay.
 
@@ -99,24 +102,25 @@ def arm_tree(config_text, mpy_cross, settings):
     return tree
 
 
-def session(shift, full_rate_ms=0, chords=False):
+def session(shift, full_rate_ms=0, chords=False, load=1.0):
     """The demo moved ``shift`` ways; with ``full_rate_ms`` the full-rate session of
-    ``bench_full_rate`` that long, seeded ``shift`` on from its seed; with ``chords``,
-    ``bench_chords``' CV chords alone on in1, ``shift`` times CHORD_SHIFT_MS later."""
+    ``bench_full_rate`` that long, seeded ``shift`` on from its seed, every wire busy ``load``
+    of its time; with ``chords``, ``bench_chords``' CV chords alone on in1, ``shift`` times
+    CHORD_SHIFT_MS later."""
     if full_rate_ms:
-        return dense_streams.session(full_rate_ms, seed=dense_streams.SEED + shift)
+        return dense_streams.session(full_rate_ms, seed=dense_streams.SEED + shift, load=load)
     if chords:
         return bench_chords.session(later_ms=shift * CHORD_SHIFT_MS)
     return bench_full_rate.shifted_demo(shift)
 
 
-def run_arm(files, tree, shift, full_rate_ms=0, chords=False):
-    """``bench_full_rate.board_figures`` of ``session(shift, full_rate_ms, chords)`` on an arm's drive
-    (``arm_tree``), with ``note_to_gate`` (its delays) and ``idle_cycles`` (the 5th percentile
-    pass)."""
+def run_arm(files, tree, shift, full_rate_ms=0, chords=False, load=1.0):
+    """``bench_full_rate.board_figures`` of ``session(shift, full_rate_ms, chords, load)`` on an
+    arm's drive (``arm_tree``), with ``note_to_gate`` (its delays) and ``idle_cycles`` (the 5th
+    percentile pass)."""
     from host_tools.board import engine
 
-    config, inputs, events, until = session(shift, full_rate_ms, chords)
+    config, inputs, events, until = session(shift, full_rate_ms, chords, load)
     result = engine.board_run(config, inputs, events, until, files=files, tree=tree)
     figures = bench_full_rate.board_figures(result)
     figures["note_to_gate"] = note_to_gate_ms(result)
@@ -126,7 +130,7 @@ def run_arm(files, tree, shift, full_rate_ms=0, chords=False):
     return figures
 
 
-def measure(files, arms, shifts, jobs=1, full_rate_ms=0, chords=False):
+def measure(files, arms, shifts, jobs=1, full_rate_ms=0, chords=False, load=1.0):
     """{arm text: [figures per shift]} (each board run is a node process: threads run them at
     once)."""
     # The drives first, one at a time: the flasher's output is silenced by swapping
@@ -135,7 +139,7 @@ def measure(files, arms, shifts, jobs=1, full_rate_ms=0, chords=False):
     trees = {arm: arm_tree(config, files["mpy_cross"], settings) for arm, settings in zip(arms, parse_arms(arms))}
     work = [(arm, k) for arm in arms for k in range(shifts)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        done = list(pool.map(lambda job: run_arm(files, trees[job[0]], job[1], full_rate_ms, chords), work))
+        done = list(pool.map(lambda job: run_arm(files, trees[job[0]], job[1], full_rate_ms, chords, load), work))
     out = {arm: [] for arm in arms}
     for (arm, _), figures in zip(work, done):
         out[arm].append(figures)
@@ -157,6 +161,7 @@ def means(runs):
         "out1 clock mean": latency("out1", "clock", "mean"),
         "out1 clock max": latency("out1", "clock", "max"),
         "out4 clock max": latency("out4", "clock", "max"),
+        "usb clock max": latency("usb", "clock", "max"),
         "out1 note mean": latency("out1", "note", "mean"),
         "out1 note max, idle": latency("out1", "note_idle", "max"),
         "out4 note max, idle": latency("out4", "note_idle", "max"),
@@ -194,14 +199,19 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="board runs at once")
     ap.add_argument("--full-rate", type=int, default=0, metavar="MS", help="instead of the demo, bench_full_rate's "
                     "full-rate session this long, a seed a run")
+    ap.add_argument("--load", type=float, default=1.0, metavar="SHARE", help="with --full-rate (or alone: "
+                    "bench_full_rate.LOAD_SECONDS of it), every wire busy this share of its time, e.g. 0.1 "
+                    "(bench_full_rate.BUSY_LOAD: the busy rig)")
     ap.add_argument("--chords", action="store_true", help="instead of the demo, bench_chords' CV chords "
                     "(four notes 1 ms apart, one per CV voice), moved CHORD_SHIFT_MS a run")
     args = ap.parse_args(argv)
     from host_tools.board import engine
 
     parse_arms(args.arms)  # a bad arm fails before any run
+    if args.load < 1 and not args.full_rate:
+        args.full_rate = bench_full_rate.LOAD_SECONDS * 1000
     files = engine.find_files()
-    measured = measure(files, args.arms, args.shifts, args.jobs, args.full_rate, args.chords)
+    measured = measure(files, args.arms, args.shifts, args.jobs, args.full_rate, args.chords, args.load)
     print_arms(measured, demo=not (args.full_rate or args.chords))
     return measured
 

@@ -23,6 +23,8 @@ def test_a_run_is_the_moved_demo_or_a_newly_seeded_full_rate_session():
     first, second = bench_ab.session(0, full_rate_ms=50), bench_ab.session(1, full_rate_ms=50)
     assert first == bench_ab.dense_streams.session(50)
     assert first[0] == second[0] and first[1] != second[1]  # one config (one drive), other inputs
+    assert bench_ab.session(1, full_rate_ms=50, load=0.1) == bench_ab.dense_streams.session(
+        50, seed=bench_ab.dense_streams.SEED + 1, load=0.1)
 
 
 def test_note_to_gate_pairs_each_rise_with_the_last_note_on_its_voices_channel():
