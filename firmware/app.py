@@ -197,11 +197,12 @@ class Box:
                 else:
                     if merger.feed(i, buf, 0, n) < n:
                         self.polled = self.polled_waiting  # input i waits: from the next pass on
-                    if merger.clock_master.master < i:
+                    master = merger.clock_master.master
+                    if master < i:
                         # The clock master's input was read before this message's work (0.1-0.5
                         # ms on the board a message): what it brought meanwhile goes on now, so
                         # its clock waits for one input's message, not for the rest of the pass.
-                        self.waiting.poll_master()
+                        self.waiting.poll_master(master)
                         if merger.stalled:
                             self.polled = self.polled_waiting
         # CV timing (a gate rises here, one pass after its CV was written; see firmware/cv.py).
@@ -312,20 +313,24 @@ class WaitingPass:
                     m.last_rx[i] = now
                     m.feed(i, buf, 0, n)
                     worked = 1
-            if worked and m.clock_master.master < i:
-                self.poll_master()  # as in Box.step: the master's clock waits for one input's work
+            if worked:
+                master = m.clock_master.master
+                if master < i:
+                    self.poll_master(master)  # as in Box.step: its clock waits for one input's work
         return 0
 
-    def poll_master(self):
-        # Read the clock master's input again (after another input's work in the pass), as
-        # ``read`` reads an input: into its carry while it waits (its timing bytes go on now:
-        # Merger.keep), else fed.
-        m = self.merger
-        j = m.clock_master.master
-        by_input = self.by_input
-        if j >= len(by_input) or by_input[j] is None:
+    def poll_master(self, j):
+        # Read the clock master's input ``j`` again (after a later input's work in the pass),
+        # as ``read`` reads an input: into its carry while it waits (its timing bytes go on
+        # now: Merger.keep), else fed. A master the config names may be absent (a port that
+        # failed at power-up): None. ``read``'s loop keeps this body inline: as a call shared
+        # by both, the USB SysEx streamed at 1.38 wire times instead of 1.33 (board engine,
+        # arms on one build).
+        entry = self.by_input[j]
+        if entry is None:
             return
-        _, read, buf = by_input[j]
+        m = self.merger
+        _, read, buf = entry
         if m.stalled >> j & 1:
             if m.carry_room(j) < READ_SIZE:
                 return

@@ -117,7 +117,8 @@ class Rig:
     def step(self, n=1):
         for _ in range(n):
             for p in self.inputs:
-                p.tick()
+                if p is not None:  # an absent input (a port that failed at power-up)
+                    p.tick()
             for p in self.outputs:
                 p.tick()
             self.box.step()
@@ -129,7 +130,7 @@ class Rig:
         """Run until every input is read and taken, a preset switch has installed every input's
         routes (one a ms tick) and every output has sent everything."""
         for _ in range(limit_ms * PASSES_PER_MS):
-            if (all(p.idle() for p in self.inputs) and not self.m.stalled and self.box.routes_due < 0
+            if (all(p is None or p.idle() for p in self.inputs) and not self.m.stalled and self.box.routes_due < 0
                     and not any(self.m.pending(o) for o in range(len(self.outputs)))):
                 return
             self.step()

@@ -203,12 +203,12 @@ class ArrivesAfterTheFirstRead(WireIn):
         return 0 if self.reads == 1 else super().read(buf)
 
 
-def _rig_with_a_late_master():
-    # in2 is the clock master, and its bytes come in after its read of each pass.
-    cfg = dict(CONFIG, presets=[dict(p, clock={"master": "in2"}) for p in CONFIG["presets"]])
+def _rig_with_a_late_master(master="in2"):
+    # ``master`` is the clock master, and in2's bytes come in after its read of each pass.
+    cfg = dict(CONFIG, presets=[dict(p, clock={"master": master}) for p in CONFIG["presets"]])
     inputs = [WireIn(DIN_BYTES_PER_PASS) for _ in range(4)] + [WireIn(USB_BYTES_PER_PASS)]
     inputs[1] = ArrivesAfterTheFirstRead(DIN_BYTES_PER_PASS)
-    return Rig(cfg, inputs)
+    return inputs, cfg
 
 
 def _passes_until_clock_on_out1(rig, limit):
@@ -223,7 +223,8 @@ def test_the_masters_clock_is_read_again_after_a_later_inputs_message():
     # A forwarded message costs the board 0.1-0.5 ms: a clock byte the master's input brought
     # meanwhile is read in the same pass (app.Box.step), not a pass later. Here the master's
     # bytes are found only by a second read in a pass.
-    rig = _rig_with_a_late_master()
+    inputs, cfg = _rig_with_a_late_master()
+    rig = Rig(cfg, inputs)
     rig.inputs[1].queue(bytes([0xF8]))
     rig.step(12)
     assert 0xF8 not in rig.outputs[0].data  # no other input's message: no second read
@@ -235,49 +236,61 @@ def test_the_masters_clock_is_read_again_after_a_later_inputs_message():
         assert [m[:3] for m in msgs if m[0] in (0x90, 0x80)] == [bytes([0x90, 60, 100]), bytes([0x80, 60, 64])]
 
 
-def test_the_masters_clock_is_read_again_after_a_waiting_inputs_work():
-    # The same while an input waits (app.WaitingPass): in4's note waits for in1's SysEx (and
-    # is left untried), in3 plays, and the master's clock comes in after its read of the pass.
-    # It is read again after in3's work, and passes the SysEx on every output (a timing byte
-    # may).
-    rig = _rig_with_a_late_master()
+def _clock_while_a_sysex_holds(waiting, playing, also=()):
+    # in1 streams a SysEx; input ``waiting`` plays a note (62) that waits for it (the inputs
+    # in ``also`` play note 60 with it); the master's clock then comes in after its read of
+    # the pass, and input ``playing`` plays. Returns the rig once the clock has reached out1
+    # (within 2 ms of passes) with the SysEx still streaming and ``waiting`` still waiting,
+    # and everything has settled.
+    inputs, cfg = _rig_with_a_late_master()
+    rig = Rig(cfg, inputs)
     rig.inputs[0].queue(bytes([0xF0, 0x7D, 1] + [5] * 300 + [0xF7]))
     rig.step(40)
-    rig.inputs[3].queue(bytes([0x90, 61, 100]))
+    rig.inputs[waiting].queue(bytes([0x90, 62, 100]))
+    for i in also:
+        rig.inputs[i].queue(bytes([0x90, 60, 100]))
     rig.step(40)
-    assert rig.m.stalled & 8 and rig.m.owned
+    assert rig.m.stalled >> waiting & 1 and rig.m.owned
     rig.inputs[1].queue(bytes([0xF8]))
     rig.step(12)
     assert 0xF8 not in rig.outputs[0].data
-    rig.inputs[2].queue(bytes([0x90, 60, 100]))
+    rig.inputs[playing].queue(bytes([0x90, 60, 100]))
     assert _passes_until_clock_on_out1(rig, 24) < 12
-    assert rig.m.owned  # the SysEx still streams
+    assert rig.m.owned and rig.m.stalled >> waiting & 1  # the SysEx streams, the note waits
     rig.settle()
+    return rig
+
+
+def test_the_masters_clock_is_read_again_after_a_waiting_inputs_work():
+    # The same while an input waits (app.WaitingPass): in4's note waits for in1's SysEx (and
+    # is left untried), in3 plays, and the master's clock, read again after in3's work, passes
+    # the SysEx on every output (a timing byte may).
+    rig = _clock_while_a_sysex_holds(waiting=3, playing=2)
     for o, out in enumerate(rig.outputs[:4]):
         data = bytes(out.data)
         assert data.index(0xF8) < data.index(0xF7), o
 
 
 def test_a_waiting_masters_clock_read_again_goes_on_past_its_waiting_note():
-    # The master itself waits (its note behind in1's SysEx): read again after in3's work, its
-    # bytes join its carry and its clock goes on at once (Merger.keep), ahead of the note.
-    rig = _rig_with_a_late_master()
-    rig.inputs[0].queue(bytes([0xF0, 0x7D, 1] + [5] * 300 + [0xF7]))
-    rig.step(40)
-    rig.inputs[1].queue(bytes([0x90, 62, 100]))
-    rig.inputs[2].queue(bytes([0x90, 60, 100]))
-    rig.step(40)
-    assert rig.m.stalled & 2 and rig.m.owned
-    rig.inputs[1].queue(bytes([0xF8]))
-    rig.step(12)
-    assert 0xF8 not in rig.outputs[0].data
-    rig.inputs[3].queue(bytes([0x90, 61, 100]))
-    assert _passes_until_clock_on_out1(rig, 24) < 12
-    assert rig.m.owned and rig.m.stalled & 2  # the SysEx streams, the master's note waits
-    rig.settle()
+    # The master itself waits (its note, read after in3's, behind in1's SysEx): read again
+    # after in4's work, its bytes join its carry and its clock goes on at once (Merger.keep),
+    # ahead of the note.
+    rig = _clock_while_a_sysex_holds(waiting=1, playing=3, also=(2,))
     for o, out in enumerate(rig.outputs[:4]):
         data = bytes(out.data)
         assert data.index(0xF8) < data.index(0xF7) < data.index(bytes([0x90, 62, 100])), o
+
+
+def test_a_master_the_config_names_on_an_absent_input_is_never_read():
+    # in3 is the master by the config but failed at power-up (None): a later input's message
+    # does not read it again, and the box goes on.
+    inputs, cfg = _rig_with_a_late_master("in3")
+    inputs[2] = None
+    rig = Rig(cfg, inputs)
+    rig.inputs[3].queue(bytes([0x90, 60, 100, 0x80, 60, 64]))
+    rig.settle()
+    for msgs in outputs_of(rig)[:4]:
+        assert [m[:3] for m in msgs] == [bytes([0x90, 60, 100]), bytes([0x80, 60, 64])]
 
 
 def test_daw_panic_over_usb_leaves_no_note_hanging():
