@@ -125,6 +125,10 @@ def setup_queues(queues, n_out):
     queues.late_heads = [0] * n_out
     queues.late_tails = [0] * n_out
     queues.late_offs = bytearray(n_out)  # owed offs waiting in the late queue
+    # The key a value's late record is looked for by (status, input, data1), and without data1
+    # (bend, channel pressure): filled in place, so looking allocates nothing.
+    queues.late_key = bytearray(3)
+    queues.late_key_short = bytearray(2)
     # Waiting inputs take turns at the room (rule 3), in input order: the next waiting input
     # after the last one that had a turn reserves the outputs it waits for, and the other inputs'
     # messages do not take their room until it has gone on. Without turns a message that

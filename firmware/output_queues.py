@@ -9,7 +9,7 @@
 #   ever written into a ring without room, and nothing is ever taken out of order.
 # - ``lanes``: timing bytes (clock, start, continue, stop; active sensing when forwarded). They
 #   overtake the ring, never each other.
-# - ``late``: 4-byte records ``status, data1, data2, input | PROMISED`` of messages accepted while
+# - ``late``: 4-byte records ``status, input | PROMISED, data1, data2`` of messages accepted while
 #   the ring could not take them yet: the note-offs and sustain-offs the output owes (``PROMISED``,
 #   see ``firmware.tracking``) and the newest value of a controller, bend or pressure from an
 #   input that could not wait. They enter the ring first, in order, before anything else may.
@@ -68,6 +68,8 @@ class OutputQueues:
     late_heads: list
     late_tails: list
     late_offs: bytearray
+    late_key: bytearray
+    late_key_short: bytearray
     reserver: int
     reserved: int
     last_reserver: int
@@ -147,28 +149,39 @@ class OutputQueues:
         late = self.late[o]
         k = 4 * (t if t < LATE_SLOTS else t - LATE_SLOTS)
         late[k] = s
-        late[k + 1] = d1
-        late[k + 2] = d2
-        late[k + 3] = i | promised
+        late[k + 1] = i | promised
+        late[k + 2] = d1
+        late[k + 3] = d2
         t += 1
         self.late_tails[o] = 0 if t == _LATE_WRAP else t
         if promised:
             self.late_offs[o] += 1
 
     def _late_find(self, o, i, s, d1):
-        # Where a waiting value with this key starts in the late queue, or -1.
-        late = self.late[o]
+        # Where a waiting value with this key starts in the late queue, or -1. The key leads
+        # the record (status, input, and data1 for a controller or a note's pressure), so
+        # ``bytearray.find`` looks for it in C: a loop over the records cost up to 130,000
+        # cycles a value on the board at saturation. A match starts a record: a value's status
+        # (0xA0 and above) is no record's other byte (inputs with their flags stay below 0xA0,
+        # data below 0x80).
         h = self.late_heads[o]
         t = self.late_tails[o]
-        keyed = (s & 0xF0) == 0xB0 or (s & 0xF0) == 0xA0  # the key includes data1
-        while h != t:
-            k = 4 * (h if h < LATE_SLOTS else h - LATE_SLOTS)
-            if late[k] == s and late[k + 3] == i and (not keyed or late[k + 1] == d1):
-                return k
-            h += 1
-            if h == _LATE_WRAP:
-                h = 0
-        return -1
+        if h == t:
+            return -1
+        if (s & 0xF0) == 0xB0 or (s & 0xF0) == 0xA0:
+            key = self.late_key
+            key[2] = d1
+        else:
+            key = self.late_key_short
+        key[0] = s
+        key[1] = i
+        late = self.late[o]
+        start = 4 * (h if h < LATE_SLOTS else h - LATE_SLOTS)
+        end = 4 * (t if t < LATE_SLOTS else t - LATE_SLOTS)
+        if start < end:
+            return late.find(key, start, end)
+        k = late.find(key, start)  # the records wrap (or fill the queue)
+        return k if k >= 0 else late.find(key, 0, end)
 
     def _late_free(self, o):
         # Slots free beyond those kept for owed offs not in the late queue yet.
@@ -186,8 +199,8 @@ class OutputQueues:
         k = self._late_find(o, i, s, d1)
         if k >= 0:
             late = self.late[o]
-            late[k + 1] = d1
-            late[k + 2] = d2
+            late[k + 2] = d1
+            late[k + 3] = d2
             return 2
         if self._late_free(o) > 0:
             self.late_put(o, i, s, d1, d2, 0)
@@ -213,7 +226,7 @@ class OutputQueues:
             k = 4 * (h if h < LATE_SLOTS else h - LATE_SLOTS)
             s = late[k]
             n = 2 if (s & 0xE0) != 0xC0 else 1
-            source = late[k + 3]
+            source = late[k + 1]
             free = RING_SIZE - ((tail - head) & RING_WRAP)
             if source & PROMISED:
                 if free < n + 1:
@@ -226,10 +239,10 @@ class OutputQueues:
                 ring[tail & RING_MASK] = s
                 tail = (tail + 1) & RING_WRAP
                 out_key[o] = key if running else -1
-            ring[tail & RING_MASK] = late[k + 1]
+            ring[tail & RING_MASK] = late[k + 2]
             tail = (tail + 1) & RING_WRAP
             if n == 2:
-                ring[tail & RING_MASK] = late[k + 2]
+                ring[tail & RING_MASK] = late[k + 3]
                 tail = (tail + 1) & RING_WRAP
             if source & PROMISED:
                 owed[o] -= 1
