@@ -594,9 +594,11 @@ class Merger:
             return mask
         hi = s & 0xF0
         value = hi == 0xA0 or hi == 0xB0 or hi == 0xD0 or hi == 0xE0
-        if value and self._late_takes(i, blocked, s, d1):
+        if value and (self.forcing or self._late_takes(i, blocked, s, d1)):
             # A value never waits where the late queue takes it (rule 5), from any input: a fast
-            # controller sweep keeps the newest value, not a growing delay.
+            # controller sweep keeps the newest value, not a growing delay. Forced on (rule 4),
+            # it goes to the late queue whether or not a slot is free (dropped and counted
+            # there where none is): no need to ask (a call an output, at saturation).
             self.late_to = blocked
             if q.reserver == i:
                 self._turn_over()
@@ -608,9 +610,6 @@ class Merger:
             return -1
         if q.reserver == i:
             self._turn_over()  # forced on by rule 4
-        if value:
-            self.late_to = blocked  # where the late queue is full it is dropped and counted
-            return mask
         xouts = self.xouts[i]
         for o in BITS[blocked]:
             w = owner[o]
