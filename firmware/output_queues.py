@@ -82,14 +82,10 @@ class OutputQueues:
     def ring_free(self, o):
         return RING_SIZE - ((self.tails[o] - self.heads[o]) & RING_WRAP)
 
-    def late_count(self, o):
-        n = self.late_tails[o] - self.late_heads[o]
-        return n + _LATE_WRAP if n < 0 else n
-
     def pending(self, o):
         # Messages and bytes waiting for output ``o`` (0 when it has nothing queued).
         return (((self.tails[o] - self.heads[o]) & RING_WRAP) + ((self.lane_tails[o] - self.lane_heads[o]) & LANE_WRAP)
-                + self.late_count(o))
+                + (self.late_tails[o] - self.late_heads[o]) % _LATE_WRAP)
 
     def wait_for(self, i, blocked, waiting):
         # Input ``i`` waits for the outputs in ``blocked`` (``waiting``: every input that waits).
@@ -184,8 +180,8 @@ class OutputQueues:
         return k if k >= 0 else late.find(key, 0, end)
 
     def _late_free(self, o):
-        # Slots free beyond those kept for owed offs not in the late queue yet. (late_count
-        # inline: a call costs about 1,600 cycles, once a value and output at saturation.)
+        # Slots free beyond those kept for owed offs not in the late queue yet. (The records'
+        # count inline: a call costs about 1,600 cycles, once a value and output at saturation.)
         n = self.late_tails[o] - self.late_heads[o]
         if n < 0:
             n += _LATE_WRAP
