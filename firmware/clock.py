@@ -214,16 +214,10 @@ class Clock:
 
     # -- configuration -----------------------------------------------------------------
 
-    def configure(self, clock):
-        """Apply a preset's ``clock`` object (on boot and on a preset switch). The running state,
-        the position and a pulse in progress carry over; a tick already scheduled is kept."""
-        from firmware import clock_setup  # start-up code: out of the heap until needed
-
-        self.install(clock_setup.prepare(clock))
-
     def install(self, setup):
-        """``configure`` with the object already read by ``prepare`` (a preset switch while
-        playing: nothing parsed, nothing allocated)."""
+        """Apply a preset's ``clock`` object as ``clock_setup.prepare`` read it (at start-up, and
+        on a preset switch while playing: nothing parsed, nothing allocated). The running state,
+        the position and a pulse in progress carry over; a tick already scheduled is kept."""
         now = self.ticks_ms()
         if self._asked:
             self._requests(now)  # a panel action made under the old preset counts there

@@ -19,6 +19,14 @@ from firmware.defaults import DEFAULT_CLOCK
 TICKS_PER_PULSE = {1: 24, 2: 12, 4: 6, 24: 1, 48: 1, "1/8": 12, "1/4": 24, "1/2": 48, "1bar": 96}
 
 
+def configure(clock, settings):
+    """Apply a preset's ``clock`` object to ``clock`` (a ``firmware.clock.Clock``), read now:
+    ``Clock.install`` of what ``prepare`` returns. Here, not in ``Clock``: only the tests and
+    host tools call it (the box installs what ``prepare`` read at start-up), and this module
+    leaves the heap."""
+    clock.install(prepare(settings))
+
+
 def clock_outputs(clock):
     """``(send_mask, divide)`` for ``merger.set_clock_outputs``: bit o of the mask and
     ``divide[o]`` per output in the router's order; a port not named keeps the default."""

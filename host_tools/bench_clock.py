@@ -234,6 +234,7 @@ def follow_run(bpm, resolution=4, seconds=8):
 VM_SCRIPT = """
 from time import ticks_us, ticks_diff
 from firmware.clock import Clock
+from firmware import clock_setup
 from firmware.merger import Merger
 from firmware.defaults import DEFAULT_CLOCK
 
@@ -258,7 +259,7 @@ def clock(master, res):
     k = Clock(Pin(), Pin(), Pin(), Pin(), lambda: 0)
     m = Merger(1, 1)  # the followed master's ticks reach the clock through it
     k.follow(m.clock_master)
-    k.configure(c)
+    clock_setup.configure(k, c)
     return k, m
 
 N = 60000

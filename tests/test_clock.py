@@ -81,7 +81,7 @@ class Rig:
         self.clock = fwclock.Clock(self.clock_out, self.reset_out, self.run_out, self.clock_in, self.ticks)
         self.merger = Merger(1, 1)  # the followed master's bytes reach the clock through it
         self.clock.follow(self.merger.clock_master)
-        self.clock.configure(clock_settings(**(settings or {})))
+        clock_setup.configure(self.clock, clock_settings(**(settings or {})))
         self.sent = []  # (t_ms, byte) handed to the merger by service()
         self.gate = gate
         self.calls = 0
@@ -489,7 +489,7 @@ def test_switch_internal_bpm_while_running_keeps_every_tick():
     r = Rig({"master": "internal", "bpm": 120})
     r.clock.start_stop(r.ticks())
     r.run(1010)
-    r.clock.configure(clock_settings(master="internal", bpm=60))
+    clock_setup.configure(r.clock, clock_settings(master="internal", bpm=60))
     r.run(3000)
     ticks = r.ticks_sent()
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
@@ -504,7 +504,7 @@ def test_switch_follow_to_internal_takes_over_one_period_after_the_last_tick():
     r.run(1120, master=stream)
     last = max(t for t, b in stream if b == 0xF8 and t < 1120)
     rises_before = len(r.clock_out.rises())
-    r.clock.configure(clock_settings(master="internal", bpm=120))
+    clock_setup.configure(r.clock, clock_settings(master="internal", bpm=120))
     r.run(2120)
     ticks = r.ticks_sent()
     assert ticks[0] - r.at(last) in (20, 21)  # no double, no gap
@@ -516,7 +516,7 @@ def test_switch_resolution_keeps_the_bar_phase():
     r = Rig({"master": "internal", "resolution": 4})
     r.clock.start_stop(r.ticks())
     r.run(530)  # tick 0 at 21 ms: 25 ticks in
-    r.clock.configure(clock_settings(master="internal", resolution=1))
+    clock_setup.configure(r.clock, clock_settings(master="internal", resolution=1))
     r.run(2100)
     rises = r.clock_out.rises(r.at(530))
     # 1 PPQN: pulses on the beat grid of the original Start (tick 48 at 1021 ms, 72 at 1521).
@@ -540,7 +540,7 @@ def test_switch_internal_to_follow_carries_the_running_state_to_the_new_master()
     r.clock.start_stop(r.ticks())
     r.run(1000)
     before = len(r.clock_out.rises())
-    r.clock.configure(clock_settings(master="in1"))
+    clock_setup.configure(r.clock, clock_settings(master="in1"))
     # The new master's clock (already playing: no Start) drives the jack from its next tick.
     stream = [(int(round(1010 + k * 62.5 / 3)), 0xF8) for k in range(48)]
     r.run(2100, master=stream)
@@ -556,7 +556,7 @@ def test_switch_clock_in_to_internal_carries_on_from_the_last_tick():
     edges = [100 + 125 * k for k in range(8)]
     r.run(1100, jack=jack_pulses(edges))
     last = r.ticks_sent()[-1]
-    r.clock.configure(clock_settings(master="internal", bpm=120))
+    clock_setup.configure(r.clock, clock_settings(master="internal", bpm=120))
     r.run(2000)
     ticks = r.ticks_sent()
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
