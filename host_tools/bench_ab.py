@@ -36,8 +36,6 @@ import argparse
 import ast
 import concurrent.futures
 import os
-import shutil
-import tempfile
 
 from host_tools import bench_chords, bench_full_rate, dense_streams
 from host_tools.figures import note_to_gate_ms
@@ -79,17 +77,7 @@ def arm_tree(config_text, mpy_cross, settings):
     version directory) preceded by the loader of the arm's settings, and their file."""
     from host_tools.board import engine
 
-    drive = tempfile.mkdtemp(prefix="thruway-ab-")
-    try:
-        engine.install_tree(config_text, mpy_cross, drive)
-        tree = {}
-        for root, _, names in os.walk(drive):
-            for name in names:
-                path = os.path.join(root, name)
-                with open(path, "rb") as f:
-                    tree[os.path.relpath(path, drive).replace(os.sep, "/")] = f.read()
-    finally:
-        shutil.rmtree(drive, ignore_errors=True)
+    tree = engine.drive_files(config_text, mpy_cross)
     (code,) = [path for path in tree if path.endswith("/thruway_code.py")]
     lines = ["import firmware.%s" % module for module in sorted({m for m, _, _ in settings})]
     lines.append("with open(%r) as f:" % ("/" + SETTINGS_FILE))

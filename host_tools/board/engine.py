@@ -101,6 +101,23 @@ def install_tree(config_text, mpy_cross, dest):
     os.remove(os.path.join(dest, "boot_out.txt"))
 
 
+def drive_files(config_text, mpy_cross):
+    """{drive path: bytes}: the drive ``install_tree`` writes, read back (a tree for
+    ``board_run`` that a caller may change first)."""
+    drive = tempfile.mkdtemp(prefix="thruway-drive-")
+    try:
+        install_tree(config_text, mpy_cross, drive)
+        tree = {}
+        for root, _, names in os.walk(drive):
+            for name in names:
+                path = os.path.join(root, name)
+                with open(path, "rb") as f:
+                    tree[os.path.relpath(path, drive).replace(os.sep, "/")] = f.read()
+    finally:
+        shutil.rmtree(drive, ignore_errors=True)
+    return tree
+
+
 def install_files(mpy_cross):
     """{logical path: bytes} of one firmware version as ``flash --mpy`` builds it (code.py,
     boot.py, firmware/*.mpy, lib/...), without the flasher's version directories."""
