@@ -546,7 +546,8 @@ function findZeroLists(length) {
       if (type < 0x10000000 || type >= 0x10200000) continue; // a type lives in flash
       if (ram.getUint32(off + 4, true) !== length || ram.getUint32(off + 8, true) !== length) continue;
       const items = ram.getUint32(off + 12, true);
-      if (items < a.pool || items + 4 * length > a.end) continue;
+      // The items may lie in another of the collector's areas than the list itself.
+      if (!heapAreas.some((b) => items >= b.pool && items + 4 * length <= b.end)) continue;
       let zeros = true;
       for (let k = 0; k < length && zeros; k++) zeros = ram.getUint32(items - 0x20000000 + 4 * k, true) === 1;
       if (zeros) found.push(items);
