@@ -56,7 +56,7 @@ class Box:
     waiting: "WaitingPass"  # its reader, which also reads the clock master's input again
     tick: int  # the ms tick the once-a-tick work last ran in
     buf: bytearray  # what a port read lands in
-    routing: list  # per preset: (masks, transforms) for Merger.set_routes
+    routing: list  # per preset: (masks, transforms) for Merger.set_input_routes
     switches: list  # per preset: (clock setup, clock send mask, dividers, master mode, CV setup)
     settings: dict  # what a preset switch reads: presets (name), calibration
     preset: int  # the preset in force (0-based)

@@ -188,28 +188,9 @@ class Merger:
 
     # -- configuration -----------------------------------------------------------------
 
-    def prepare_routes(self, masks):
-        # Restrict routing tables to the outputs that exist, in place, once (at start-up), so
-        # ``set_routes`` can install them by reference on a preset switch. Returns ``masks``.
-        present = self.present
-        for table in masks:
-            for s in range(256):
-                table[s] &= present
-        return masks
-
-    def set_routes(self, masks, transforms=None):
-        # Install routing: ``masks[i][status]`` (from ``prepare_routes``) is the output bitmask
-        # for that status byte; ``transforms[i * n_out + o]`` is None or ``(smap, ntable,
-        # vtable, signature, ctable, follow)`` from ``router.build_transforms`` (``transforms``
-        # None: none at all). Installed by reference, input by input (``set_input_routes``).
-        for i in range(len(self.state)):
-            self.set_input_routes(i, masks, transforms)
-        while self.strand_part():
-            pass
-
     def set_input_routes(self, i, masks, transforms):
-        # Input ``i``'s part of ``set_routes``: a preset switch installs one input a ms tick
-        # (app.Box.switch_preset), so no pass holds the loop for all of them.
+        # Input ``i``'s part of ``merger_setup.set_routes``: a preset switch installs one input
+        # a ms tick (app.Box.switch_preset), so no pass holds the loop for all of them.
         #
         # A sounding note (or sustain) whose output loses its route, or whose transform changes,
         # gets its off now, through the old transform, so it ends exactly as it began.
@@ -268,27 +249,6 @@ class Merger:
                 else:
                     follow_in |= _followed(x[5])
         self.follow_in = follow_in
-
-    def set_outputs(self, ports, whole=0):
-        # The output ports in the router's order (None where absent): firmware.ports' wires,
-        # or any object with ``send(buf, start, end, now)``; the outputs in ``whole`` (the CV
-        # engine) take whole messages instead, ``take(status, data1, data2)``.
-        self.wires = Wires(ports, whole)
-
-    def set_output_modes(self, running_status, direct):
-        # Bitmasks of outputs: which may omit a repeated status byte (running status), and
-        # which a completed message may be sent to at once when nothing is queued for them.
-        # Direct sends of messages are kept to running-status outputs, and the USB wire and the
-        # CV engine (never running status, ``Wires.usbs`` and ``Wires.whole``): Wires.send_message
-        # then records the status it sent without a test of the output's mode (call set_outputs
-        # first). A timing byte has no status to record: it goes at once to every ``direct``
-        # output with nothing queued but the CV engine, which takes it from its lane.
-        wires = self.wires
-        for o in range(self.n_out):
-            self.queues.running_status[o] = (running_status >> o) & 1
-            self.out_key[o] = -1
-        self.direct = direct & (running_status | wires.usbs | wires.whole)
-        self.direct_timing = direct & ~wires.whole
 
     def set_master(self, mode):
         # Clock master: ``MASTER_AUTO``, ``MASTER_INTERNAL`` or an input index.
@@ -563,16 +523,15 @@ class Merger:
         lated = self.lated
         q = self.queues
         blocked = q.reserved if q.reserver != i else 0
+        # Late records wait there and no SysEx of this input's holds it: blocked (at saturation
+        # that is every output, and each one the loop below takes costs about 5,000 cycles).
+        blocked |= lated & ~self.owned
         for o in BITS[mask & self.busy & ~blocked]:
             w = owner[o]
-            if w != _NONE:
-                if w != i:
-                    blocked |= 1 << o
-                    continue
-                # Its own SysEx holds it (a System Reset inside it): late records wait anyway.
-            elif lated >> o & 1:
+            if w != _NONE and w != i:
                 blocked |= 1 << o
                 continue
+            # (Held by its own SysEx, a System Reset inside it: late records wait anyway.)
             need = n + 1 + _OFF_BYTES * owed[o]
             if grow >> o & 1:
                 need += _OFF_BYTES
@@ -635,21 +594,23 @@ class Merger:
         # with its key (as transformed for that output) to replace.
         q = self.queues
         xouts = self.xouts[i]
+        plain = blocked & ~xouts
+        if plain:
+            took = q.late_values(plain, i, s, d1, 0, 0)
+            if (took | took >> 8) & plain != plain:
+                return False
         base = i * self.n_out
-        for o in BITS[blocked]:
-            es = s
+        for o in BITS[blocked & xouts]:
+            x = self.xform[base + o]
+            if x[0] is None:
+                if not self.route_hooks[2].late_takes(self, o, i, x[1], s, d1):  # type: ignore[index]
+                    return False
+                continue
             e1 = d1
-            if xouts >> o & 1:
-                x = self.xform[base + o]
-                if x[0] is None:
-                    if not self.route_hooks[2].late_takes(self, o, i, x[1], s, d1):  # type: ignore[index]
-                        return False
-                    continue
-                es = self._status(x, s)
-                t = x[1] if (s & 0xF0) <= 0xA0 else x[4] if (s & 0xF0) == 0xB0 else None
-                if t is not None:
-                    e1 = t[d1]  # above 127: not sent there
-            if not q.late_takes(o, i, es, e1):
+            t = x[1] if (s & 0xF0) <= 0xA0 else x[4] if (s & 0xF0) == 0xB0 else None
+            if t is not None:
+                e1 = t[d1]  # above 127: not sent there
+            if not q.late_values(1 << o, i, self._status(x, s), e1, 0, 0):
                 return False
         return True
 
@@ -668,6 +629,19 @@ class Merger:
         base = i * self.n_out
         lated = 0  # outputs that got a late record
         paid = 0  # outputs whose owed off was written (or needs none: not sent)
+        late = late_to & ~xouts
+        if late:
+            # A value late on outputs that take it as it is: one call for them all (at
+            # saturation every value comes this way, to every output).
+            took = q.late_values(late, i, s, d1, d2)
+            lated = took & 0xFF
+            for o in BITS[took >> 8]:
+                self.coalesced[o] += 1
+            for o in BITS[late & ~lated & ~(took >> 8)]:
+                w = owner[o]
+                reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
+                self.dropped[o * N_DROP_REASONS + reason] += 1
+            mask &= ~late
         xform = self.xform
         for o in BITS[mask]:
             bit = 1 << o
@@ -708,10 +682,10 @@ class Merger:
                     self._write(o, ekey, es, e1, e2, n)
                     paid |= bit
             elif late_to & bit:
-                r = q.late_value(o, i, es, e1, e2)
-                if r == 2:
+                r = q.late_values(bit, i, es, e1, e2)
+                if r > 0xFF:
                     self.coalesced[o] += 1
-                elif r == 1:
+                elif r:
                     lated |= bit
                 else:
                     w = owner[o]
@@ -1188,7 +1162,7 @@ class Merger:
                 es = self._status(x, s)
             if not late >> o & 1:
                 self._write(o, es | (i << 8), es, d1, d2, 2)
-            elif self.queues.late_value(o, i | _OWN, es, d1, d2):
+            elif self.queues.late_values(1 << o, i | _OWN, es, d1, d2):
                 self.lated |= 1 << o
         self.busy |= self.lated
         self.queued |= self.lated
@@ -1287,10 +1261,11 @@ class Merger:
         # The outputs in ``whole`` (the CV engine) take whole messages, ``take(status, data1,
         # data2)`` (0 for the bytes a message lacks), until one returns 0 (it holds one: the
         # rest stays queued): timing bytes from the lane first, then the ring. Part of
-        # ``write_outputs``; ``app`` calls it alone right after the engine played a message. Their ring never
-        # uses running status (``set_output_modes``) and carries only channel messages and
-        # System Reset (``router.build_masks`` routes nothing else to the CV engine), so every
-        # message starts with its status byte and DATA_LENGTH gives its length.
+        # ``write_outputs``; ``app`` calls it alone right after the engine played a message.
+        # Their ring never uses running status (``merger_setup.set_output_modes``) and carries
+        # only channel messages and System Reset (``router.build_masks`` routes nothing else to
+        # the CV engine), so every message starts with its status byte and DATA_LENGTH gives
+        # its length.
         q = self.queues
         heads = self.heads
         tails = self.tails

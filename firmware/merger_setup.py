@@ -164,3 +164,52 @@ def setup_tracking(track, n_in, queues):
     # input's notes goes on, input << 11 | channel << 7 | note, or -1 (one field: a twelfth
     # would grow this object's attribute table by five slots, 40 bytes of heap).
     track.strand_at = -1
+
+
+# -- configuration (start-up, and the tests' and benches' merger set-ups) -----------------------
+
+
+def set_outputs(merger, ports, whole=0):
+    # The output ports in the router's order (None where absent): firmware.ports' wires, or
+    # any object with ``send(buf, start, end, now)``; the outputs in ``whole`` (the CV engine)
+    # take whole messages instead, ``take(status, data1, data2)``.
+    merger.wires = Wires(ports, whole)
+
+
+def set_output_modes(merger, running_status, direct):
+    # Bitmasks of outputs: which may omit a repeated status byte (running status), and which a
+    # completed message may be sent to at once when nothing is queued for them. Direct sends
+    # of messages are kept to running-status outputs, and the USB wire and the CV engine (never
+    # running status, ``Wires.usbs`` and ``Wires.whole``): Wires.send_message then records the
+    # status it sent without a test of the output's mode (call set_outputs first). A timing
+    # byte has no status to record: it goes at once to every ``direct`` output with nothing
+    # queued but the CV engine, which takes it from its lane.
+    wires = merger.wires
+    for o in range(merger.n_out):
+        merger.queues.running_status[o] = (running_status >> o) & 1
+        merger.out_key[o] = -1
+    merger.direct = direct & (running_status | wires.usbs | wires.whole)
+    merger.direct_timing = direct & ~wires.whole
+
+
+def prepare_routes(merger, masks):
+    # Restrict routing tables to the outputs that exist, in place, once (at start-up), so
+    # ``Merger.set_input_routes`` can install them by reference on a preset switch. Returns
+    # ``masks``.
+    present = merger.present
+    for table in masks:
+        for s in range(256):
+            table[s] &= present
+    return masks
+
+
+def set_routes(merger, masks, transforms=None):
+    # Install routing at once: ``masks[i][status]`` (from ``prepare_routes``) is the output
+    # bitmask for that status byte; ``transforms[i * n_out + o]`` is None or ``(smap, ntable,
+    # vtable, signature, ctable, follow)`` from ``router.build_transforms`` (``transforms``
+    # None: none at all). The box's preset switch installs an input a ms tick instead
+    # (app.Box.switch_preset).
+    for i in range(len(merger.state)):
+        merger.set_input_routes(i, masks, transforms)
+    while merger.strand_part():
+        pass

@@ -32,6 +32,8 @@
 
 from micropython import const
 
+from firmware.clock_master import BITS
+
 RING_SIZE = const(512)  # per output: at least 256 bytes queue before any input must wait
 RING_MASK = const(511)
 RING_WRAP = const(1023)  # read and write counts run over twice the size
@@ -42,7 +44,7 @@ MAX_OWED = const(64)  # offs an output may owe (notes + sustain sounding there) 
 MAX_COPIES = const(4)  # messages one input message may become on one output (config's shared routes)
 _VALUE_SLOTS = const(16)  # late records for controller / bend / pressure values
 LATE_SLOTS = const(80)  # MAX_OWED + _VALUE_SLOTS
-_LATE_WRAP = const(160)
+LATE_WRAP = const(160)  # late read and write counts run over twice LATE_SLOTS
 OFF_BYTES = const(3)  # ring bytes kept per owed off (a note-off with its status)
 PROMISED = const(0x80)  # in a late record's input byte: an owed off
 
@@ -85,7 +87,7 @@ class OutputQueues:
     def pending(self, o):
         # Messages and bytes waiting for output ``o`` (0 when it has nothing queued).
         return (((self.tails[o] - self.heads[o]) & RING_WRAP) + ((self.lane_tails[o] - self.lane_heads[o]) & LANE_WRAP)
-                + (self.late_tails[o] - self.late_heads[o]) % _LATE_WRAP)
+                + (self.late_tails[o] - self.late_heads[o]) % LATE_WRAP)
 
     def wait_for(self, i, blocked, waiting):
         # Input ``i`` waits for the outputs in ``blocked`` (``waiting``: every input that waits).
@@ -149,21 +151,24 @@ class OutputQueues:
         late[k + 2] = d1
         late[k + 3] = d2
         t += 1
-        self.late_tails[o] = 0 if t == _LATE_WRAP else t
+        self.late_tails[o] = 0 if t == LATE_WRAP else t
         if promised:
             self.late_offs[o] += 1
 
-    def _late_find(self, o, i, s, d1):
-        # Where a waiting value with this key starts in the late queue, or -1. The key leads
-        # the record (status, input, and data1 for a controller or a note's pressure), so
-        # ``bytearray.find`` looks for it in C: a loop over the records cost up to 130,000
-        # cycles a value on the board at saturation. A match starts a record: a value's status
-        # (0xA0 and above) is no record's other byte (inputs with their flags stay below 0xA0,
-        # data below 0x80).
-        h = self.late_heads[o]
-        t = self.late_tails[o]
-        if h == t:
-            return -1
+    def late_values(self, mask, i, s, d1, d2, store=1):
+        # A controller / bend / pressure value from input ``i`` that the outputs in ``mask``
+        # cannot take now and the input cannot wait for. Where a waiting value has the same key
+        # (input, status, controller or note) it takes the new value (coalesced); else it joins
+        # the late queue if a slot is free beyond those kept for owed offs; else it is dropped.
+        # Returns the outputs it joined, and those it coalesced in shifted by 8; with ``store``
+        # 0 only what it would do (nothing changes).
+        #
+        # The key leads a record (status, input, and data1 for a controller or a note's
+        # pressure), so ``bytearray.find`` looks for it in C: a loop over the records cost up to
+        # 130,000 cycles a value on the board at saturation. A match starts a record: a value's
+        # status (0xA0 and above) is no record's other byte (inputs with their flags stay below
+        # 0xA0, data below 0x80). One call for every output: at saturation each value goes late
+        # on every output, and the calls an output cost about 26,000 cycles on the board.
         if (s & 0xF0) == 0xB0 or (s & 0xF0) == 0xA0:
             key = self.late_key
             key[2] = d1
@@ -171,39 +176,42 @@ class OutputQueues:
             key = self.late_key_short
         key[0] = s
         key[1] = i
-        late = self.late[o]
-        start = 4 * (h if h < LATE_SLOTS else h - LATE_SLOTS)
-        end = 4 * (t if t < LATE_SLOTS else t - LATE_SLOTS)
-        if start < end:
-            return late.find(key, start, end)
-        k = late.find(key, start)  # the records wrap (or fill the queue)
-        return k if k >= 0 else late.find(key, 0, end)
-
-    def _late_free(self, o):
-        # Slots free beyond those kept for owed offs not in the late queue yet. (The records'
-        # count inline, as in ``pending``: a call costs about 1,600 cycles, once a value and
-        # output at saturation.)
-        return LATE_SLOTS - (self.late_tails[o] - self.late_heads[o]) % _LATE_WRAP - (self.owed[o] - self.late_offs[o])
-
-    def late_takes(self, o, i, s, d1):
-        # Whether ``late_value`` would take this value (a slot or its key waiting).
-        return self._late_free(o) > 0 or self._late_find(o, i, s, d1) >= 0
-
-    def late_value(self, o, i, s, d1, d2):
-        # A controller / bend / pressure value from input ``i`` that output ``o`` cannot take
-        # now and the input cannot wait for. A waiting value with the same key (input, status,
-        # controller or note) takes the new value (returns 2: coalesced); else it joins the late
-        # queue if a slot is free beyond those kept for owed offs (returns 1); else 0 (dropped).
-        k = self._late_find(o, i, s, d1)
-        if k >= 0:
-            late = self.late[o]
-            late[k + 2] = d1
-            late[k + 3] = d2
-            return 2
-        if self._late_free(o) > 0:
-            self.late_put(o, i, s, d1, d2, 0)
-            return 1
-        return 0
+        heads = self.late_heads
+        tails = self.late_tails
+        owed = self.owed
+        late_offs = self.late_offs
+        lates = self.late
+        took = 0
+        for o in BITS[mask]:
+            h = heads[o]
+            t = tails[o]
+            late = lates[o]
+            end = 4 * (t if t < LATE_SLOTS else t - LATE_SLOTS)
+            if h != t:
+                start = 4 * (h if h < LATE_SLOTS else h - LATE_SLOTS)
+                if start < end:
+                    k = late.find(key, start, end)
+                else:
+                    k = late.find(key, start)
+                    if k < 0:
+                        k = late.find(key, 0, end)
+                if k >= 0:
+                    if store:
+                        late[k + 2] = d1
+                        late[k + 3] = d2
+                    took |= 0x100 << o
+                    continue
+            if LATE_SLOTS - (t - h) % LATE_WRAP - (owed[o] - late_offs[o]) <= 0:
+                continue
+            took |= 1 << o
+            if store:
+                late[end] = s
+                late[end + 1] = i
+                late[end + 2] = d1
+                late[end + 3] = d2
+                t += 1
+                tails[o] = 0 if t == LATE_WRAP else t
+        return took
 
     def late_to_ring(self, o):
         # Move late records into ring ``o`` in order while they fit (the output is not held by
@@ -247,7 +255,7 @@ class OutputQueues:
                 self.late_offs[o] -= 1
                 moved += 1
             h += 1
-            if h == _LATE_WRAP:
+            if h == LATE_WRAP:
                 h = 0
         self.tails[o] = tail
         self.late_heads[o] = h

@@ -72,7 +72,7 @@ def send_own(m, o, s, d1, d2, n):
     q = m.queues
     if m.owner[o] == _NONE and not m.lated & bit and q.ring_free(o) >= n + 1 + _OFF_BYTES * m.owed[o]:
         m._write(o, -1, s, d1, d2, n)
-    elif q.late_value(o, len(m.state), s, d1, d2):
+    elif q.late_values(bit, len(m.state), s, d1, d2):
         m.lated |= bit
         m.busy |= bit
         m.queued |= bit

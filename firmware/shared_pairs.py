@@ -14,7 +14,7 @@ first (``Merger.set_input_routes``). ``firmware/output_queues.py`` sizes the que
 from micropython import const
 
 from firmware.merger import DROP_QUEUE_FULL, DROP_SYSEX_BUSY, DROP_TOO_MANY_NOTES, N_DROP_REASONS
-from firmware.output_queues import PROMISED
+from firmware.output_queues import LATE_SLOTS, LATE_WRAP, PROMISED
 
 _NONE = const(0xFF)
 _MAX_OWED = const(64)  # firmware.output_queues' MAX_OWED
@@ -49,9 +49,11 @@ def late_takes(m, o, i, parts, s, d1):
     for part in parts:
         es = m._status(part, s)
         e1 = _data1(part, s, d1)
-        if es and e1 <= 127 and q._late_find(o, i, es, e1) < 0:
+        if es and e1 <= 127 and not q.late_values(1 << o, i, es, e1, 0, 0) >> 8:
             need += 1
-    return q._late_free(o) >= need
+    # The slots free beyond those kept for owed offs not in the late queue yet.
+    free = LATE_SLOTS - (q.late_tails[o] - q.late_heads[o]) % LATE_WRAP - (q.owed[o] - q.late_offs[o])
+    return free >= need
 
 
 def own(m, i, o, late, parts, s, d1, d2):
@@ -62,7 +64,7 @@ def own(m, i, o, late, parts, s, d1, d2):
             continue
         if not late >> o & 1:
             m._write(o, es | (i << 8), es, d1, d2, 2)
-        elif m.queues.late_value(o, i | _OWN, es, d1, d2):
+        elif m.queues.late_values(1 << o, i | _OWN, es, d1, d2):
             m.lated |= 1 << o
 
 
@@ -119,10 +121,10 @@ def place(m, i, o, parts, key, s, d1, d2, n, off, late, grow):
                 m._write(o, es | (i << 8), es, e1, e2, n)
                 owed[o] -= 1
         elif late:
-            r = q.late_value(o, i, es, e1, e2)
-            if r == 2:
+            r = q.late_values(bit, i, es, e1, e2)
+            if r > 0xFF:
                 m.coalesced[o] += 1
-            elif r == 1:
+            elif r:
                 lated = bit
             else:
                 w = m.owner[o]

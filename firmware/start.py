@@ -6,7 +6,7 @@ wired here (``wire``: its fields, every preset's tables), so its construction co
 
 from micropython import const
 
-from firmware import app, ports, router
+from firmware import app, merger_setup, ports, router
 from firmware.app import Box
 from firmware.clock import Clock
 from firmware.clock_setup import clock_outputs
@@ -39,7 +39,7 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     # The CV engine is the internal output ``cv`` (None when a Box is built without it). It
     # takes whole messages, each with its status byte (``CvEngine.take``), not bytes.
     box.cv = outputs[router.CV_OUTPUT] if len(outputs) > router.CV_OUTPUT else None
-    box.merger.set_outputs(outputs, 0 if box.cv is None else 1 << router.CV_OUTPUT)
+    merger_setup.set_outputs(box.merger, outputs, 0 if box.cv is None else 1 << router.CV_OUTPUT)
     for o in range(len(outputs)):
         if outputs[o] is None:
             box.merger.present &= ~(1 << o)
@@ -52,7 +52,7 @@ def wire(box, inputs, outputs, ticks_ms, settings, errors, clock):
     for o in range(min(len(outputs), router.CV_OUTPUT)):
         if o != router.USB_OUTPUT and port_settings.get(router.OUTPUTS[o], {}).get("running_status", True):
             rs |= 1 << o
-    box.merger.set_output_modes(rs, box.merger.present)
+    merger_setup.set_output_modes(box.merger, rs, box.merger.present)
     # The clock: tempo, transport and the clock/reset/run jacks (jackless when none given).
     box.clock = clock if clock is not None else Clock(None, None, None, None, ticks_ms)
     box.clock.follow(box.merger.clock_master)
@@ -166,7 +166,7 @@ def _master_mode(name):
 
 def presets(merger, cv, settings, n_in, n_out):
     """``(routing, switch_settings)`` for a Box: every preset's routing tables (``(masks,
-    transforms)`` for ``merger.set_routes``) and what a preset switch reads (``{"presets":
+    transforms)`` for ``Merger.set_input_routes``) and what a preset switch reads (``{"presets":
     [{"name", "clock", "cv"}], "calibration"}``, from which ``Box`` has the CV engine ``cv``
     prepare each preset's setup and DAC tables). Building tables takes tens of ms on the RP2040,
     too long for a switch while playing (issue 14: no pass over 1 ms), so it happens here, once. Tables are read-only once
@@ -180,7 +180,7 @@ def presets(merger, cv, settings, n_in, n_out):
     for preset in settings["presets"]:
         routes = preset["routes"]
         built = router.build_masks(routes, n_in, settings.get("version", 1) >= 2, settings.get("preset_select"))
-        masks = [_table(tables, t) for t in merger.prepare_routes(built)]
+        masks = [_table(tables, t) for t in merger_setup.prepare_routes(merger, built)]
         pairs = [_transform(transforms, tables, t) for t in router.build_transforms(routes, n_in, n_out)]
         # None when the preset transforms nothing: a switch then skips the per-pair compares.
         routing.append((_list(lists, masks), _list(lists, pairs) if any(pairs) else None))

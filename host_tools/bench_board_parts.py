@@ -19,7 +19,7 @@ REPEATS = 6
 # is set, so the clock's followed ticks take the running path.
 OPERATIONS = [
     ("mark (readinto of in1 alone)", ""),
-    ("merger.set_routes (preset 2's tables)", "m.set_routes(masks, tr)"),
+    ("merger.set_routes (preset 2's tables)", "merger_setup.set_routes(m, masks, tr)"),
     ("clock.install (a prepared clock)", "c.install(sw[0])"),
     ("merger.set_master + set_clock_outputs", "m.set_master(sw[3]); m.set_clock_outputs(sw[1], sw[2])"),
     ("cv.install (a prepared CV setup)", "cv.install(sw[4])"),
@@ -47,7 +47,7 @@ OPERATIONS = [
 ]
 
 CODE = """import gc
-from firmware import start
+from firmware import merger_setup, start
 box = start.build()
 gc.collect()
 rd = box.polled[0][1]

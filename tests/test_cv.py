@@ -875,6 +875,7 @@ def test_take_keeps_one_message_for_the_next_pass(rig):
 # -- the merger's hand-off: whole messages, one a pass --------------------------------------------
 
 merger_mod = fwimport.firmware_module("merger")
+merger_setup = fwimport.firmware_module("merger_setup")
 router = fwimport.firmware_module("router")
 config_mod = fwimport.firmware_module("config")
 
@@ -908,10 +909,10 @@ def test_the_router_sends_the_cv_engine_only_what_it_plays():
 def test_the_merger_hands_the_cv_engine_whole_messages_one_a_pass():
     settings_, _ = config_mod.load(None)
     m = merger_mod.Merger(5, 6)
-    m.set_routes(m.prepare_routes(router.build_masks(settings_["presets"][0]["routes"], 5)))
-    m.set_output_modes(0x0F, 0x0F)
+    merger_setup.set_routes(m, merger_setup.prepare_routes(m, router.build_masks(settings_["presets"][0]["routes"], 5)))
+    merger_setup.set_output_modes(m, 0x0F, 0x0F)
     engine = TakePort()
-    m.set_outputs([ListPort() for _ in range(5)] + [engine], 1 << router.CV_OUTPUT)
+    merger_setup.set_outputs(m, [ListPort() for _ in range(5)] + [engine], 1 << router.CV_OUTPUT)
     # Running status, a clock byte inside a note, a SysEx and a program change between notes,
     # Stop: the engine gets each note whole, none of the rest but Stop, in order.
     stream = [0x90, 60, 0xF8, 100, 62, 90, 0xF0, 1, 2, 0xF7, 0xC0, 5, 0xB0, 64, 127, 0x80, 60, 0, 0xFC]
@@ -933,10 +934,10 @@ def test_an_idle_cv_engine_takes_a_message_in_the_pass_that_forwards_it():
     status kept although the first went straight out under running status."""
     settings_, _ = config_mod.load(None)
     m = merger_mod.Merger(5, 6)
-    m.set_routes(m.prepare_routes(router.build_masks(settings_["presets"][0]["routes"], 5)))
+    merger_setup.set_routes(m, merger_setup.prepare_routes(m, router.build_masks(settings_["presets"][0]["routes"], 5)))
     engine = TakePort()
-    m.set_outputs([ListPort() for _ in range(5)] + [engine], 1 << router.CV_OUTPUT)
-    m.set_output_modes(0x0F, 0x3F)
+    merger_setup.set_outputs(m, [ListPort() for _ in range(5)] + [engine], 1 << router.CV_OUTPUT)
+    merger_setup.set_output_modes(m, 0x0F, 0x3F)
     stream = [0x90, 60, 0xF8, 100, 62, 90, 0xF0, 1, 2, 0xF7, 0xC0, 5, 0xB0, 64, 127, 0x80, 60, 0, 0xFC]
     m.feed(0, bytes(stream), 0, len(stream))
     assert engine.got == [(0x90, 60, 100)]

@@ -20,8 +20,8 @@ VALUE_KINDS = (0xA0, 0xB0, 0xD0, 0xE0)
 
 def _queues():
     queues = output_queues.OutputQueues()
-    merger_setup.setup_queues(queues, 1)
-    queues.running_status[0] = 0  # every message states its status: the ring reads as records
+    merger_setup.setup_queues(queues, 2)
+    queues.running_status[0] = queues.running_status[1] = 0  # every message states its status: the ring reads as records
     return queues
 
 
@@ -50,50 +50,55 @@ events = st.one_of(values, values, values, values, values, offs, moves)  # mostl
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(events, min_size=50, max_size=300), st.integers(0, 40),
-       st.integers(0, 2 * LATE_SLOTS - 1))
+@given(st.lists(events, min_size=50, max_size=300), st.lists(st.integers(0, 40), min_size=2, max_size=2),
+       st.lists(st.integers(0, 2 * LATE_SLOTS - 1), min_size=2, max_size=2))
 def test_the_late_queue_keeps_one_record_a_key_and_its_newest_value(ops, elsewhere, start):
-    # ``elsewhere``: offs the output owes that are not in its late queue (their notes sound
-    # there): each keeps a slot free. ``start``: where the queue's counts stand (as after that
+    # Two outputs, each with a queue of its own, take every value in one ``late_values`` call.
+    # ``elsewhere``: offs an output owes that are not in its late queue (their notes sound
+    # there): each keeps a slot free. ``start``: where its queue's counts stand (as after that
     # many records), so that its records wrap early.
     q = _queues()
-    q.owed[0] = elsewhere
-    q.late_heads[0] = q.late_tails[0] = start
-    records = []  # the model: (status, input byte, data1, data2), oldest first
+    records = [[], []]  # the model per output: (status, input byte, data1, data2), oldest first
+    for o in (0, 1):
+        q.owed[o] = elsewhere[o]
+        q.late_heads[o] = q.late_tails[o] = start[o]
     for op in ops:
         if op[0] == "value":
             _, i, flag, kind, channel, d1, d2 = op
             s = kind | channel
             src = i | flag
-            same = [r for r in records if r[0] == s and r[1] == src and (not _keyed(s) or r[2] == d1)]
-            assert len(same) <= 1
-            takes = bool(same) or _free(records, q.owed[0]) > 0
-            assert q.late_takes(0, src, s, d1) == takes
-            got = q.late_value(0, src, s, d1, d2)
-            if same:
-                assert got == 2
-                records[records.index(same[0])] = (s, src, d1, d2)
-            elif takes:
-                assert got == 1
-                records.append((s, src, d1, d2))
-            else:
-                assert got == 0
+            expect = 0
+            for o in (0, 1):
+                same = [r for r in records[o] if r[0] == s and r[1] == src and (not _keyed(s) or r[2] == d1)]
+                assert len(same) <= 1
+                takes = bool(same) or _free(records[o], q.owed[o]) > 0
+                if same:
+                    expect |= 0x100 << o  # coalesced
+                    records[o][records[o].index(same[0])] = (s, src, d1, d2)
+                elif takes:
+                    expect |= 1 << o  # joined
+                    records[o].append((s, src, d1, d2))
+            assert q.late_values(3, src, s, d1, d2, 0) == expect  # asked: what it would do
+            assert q.late_values(3, src, s, d1, d2) == expect
         elif op[0] == "off":
             # A note-on made the output owe its off (a slot was free for it), and the off waits.
             _, i, channel, note = op
-            if len(records) + elsewhere < LATE_SLOTS:
-                q.owed[0] += 1
-                q.late_put(0, i, 0x80 | channel, note, 0, PROMISED)
-                records.append((0x80 | channel, i | PROMISED, note, 0))
+            for o in (0, 1):
+                if len(records[o]) + elsewhere[o] < LATE_SLOTS:
+                    q.owed[o] += 1
+                    q.late_put(o, i, 0x80 | channel, note, 0, PROMISED)
+                    records[o].append((0x80 | channel, i | PROMISED, note, 0))
         else:
             # Into the ring (room for them all), which the wire then drains.
-            assert q.late_to_ring(0) == sum(1 for r in records if r[1] & PROMISED)
-            assert q.owed[0] == elsewhere
-            head = q.heads[0]
-            ring = q.rings[0]
-            queued = (q.tails[0] - head) & output_queues.RING_WRAP
-            assert [ring[(head + k) & output_queues.RING_MASK] for k in range(queued)] == _ring_bytes(records)
-            q.heads[0] = q.tails[0]
-            q.out_key[0] = -1
-            records = []
-        assert q.pending(0) == len(records)
+            for o in (0, 1):
+                assert q.late_to_ring(o) == sum(1 for r in records[o] if r[1] & PROMISED)
+                assert q.owed[o] == elsewhere[o]
+                head = q.heads[o]
+                ring = q.rings[o]
+                queued = (q.tails[o] - head) & output_queues.RING_WRAP
+                assert [ring[(head + k) & output_queues.RING_MASK] for k in range(queued)] == _ring_bytes(records[o])
+                q.heads[o] = q.tails[o]
+                q.out_key[o] = -1
+                records[o] = []
+        for o in (0, 1):
+            assert q.pending(o) == len(records[o])

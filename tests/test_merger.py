@@ -8,6 +8,7 @@ from merge_rig import ListPort
 from host_tools import fwimport, midiwire
 
 merger_mod = fwimport.firmware_module("merger")
+merger_setup = fwimport.firmware_module("merger_setup")
 router = fwimport.firmware_module("router")
 ports = fwimport.firmware_module("ports")
 config = fwimport.firmware_module("config")
@@ -19,9 +20,9 @@ def make(routes=None, n_in=5, n_out=5):
     if routes is None:
         settings_, errors = config.load(None)
         routes = settings_["presets"][0]["routes"]
-    m.set_routes(m.prepare_routes(router.build_masks(routes, n_in)))
+    merger_setup.set_routes(m, merger_setup.prepare_routes(m, router.build_masks(routes, n_in)))
     ports = [ListPort() for _ in range(n_out)]
-    m.set_outputs(ports)
+    merger_setup.set_outputs(m, ports)
     return m, ports
 
 
@@ -181,8 +182,8 @@ def test_direct_sends_restate_system_common_and_running_status():
     # Outputs with nothing queued get each message straight from _emit (as in app.Box): two
     # system common messages in a row are both sent whole, and the status after them is stated.
     m, ports = make()
-    m.set_outputs(ports)
-    m.set_output_modes(0x1F, 0x1F)
+    merger_setup.set_outputs(m, ports)
+    merger_setup.set_output_modes(m, 0x1F, 0x1F)
     feed(m, 0, [0xF6, 0xF6, 0xF1, 0x21, 0xF1, 0x22, 0x90, 60, 100, 62, 100])
     assert m.queued == 0  # everything went direct
     assert ports[0].data == bytes([0xF6, 0xF6, 0xF1, 0x21, 0xF1, 0x22, 0x90, 60, 100, 62, 100])
@@ -484,8 +485,8 @@ def test_merged_outputs_are_valid_and_keep_each_inputs_order(data):
     streams, chunks, direct = data
     m, ports = make()
     if direct:  # as in app.Box: idle outputs get each message straight away
-        m.set_outputs(ports)
-        m.set_output_modes(0x1F, 0x1F)
+        merger_setup.set_outputs(m, ports)
+        merger_setup.set_output_modes(m, 0x1F, 0x1F)
     # Interleave the inputs in chunks of varying size, as reads of a pass would.
     pos = [0] * len(streams)
     k = 0
@@ -608,7 +609,7 @@ def test_route_change_sends_note_offs_only_where_they_would_be_stranded():
     only_out1 = [{"from": [0], "to": [0], "kinds": 0x3FFF, "channels": 0xFFFF}]
     m, ports = make(both)
     run(m, ports, [(0, [0x90, 60, 100])])
-    m.set_routes(m.prepare_routes(router.build_masks(only_out1, 5)))
+    merger_setup.set_routes(m, merger_setup.prepare_routes(m, router.build_masks(only_out1, 5)))
     drain_all(m, ports)
     assert msgs(ports[1].data) == [bytes([0x90, 60, 100]), bytes([0x80, 60, 0])]  # closed now
     assert msgs(ports[0].data) == [bytes([0x90, 60, 100])]  # still sounding, still tracked
@@ -628,7 +629,7 @@ def test_a_route_change_sends_its_offs_in_parts_while_the_input_plays_on():
     only_out1 = [{"from": [0], "to": [0], "kinds": 0x3FFF, "channels": 0xFFFF}]
     m, ports = make(every)
     run(m, ports, [(0, [0x90, 60, 100, 0x90, 100, 100, 0x91, 7, 100])])
-    m.set_input_routes(0, m.prepare_routes(router.build_masks(only_out1, 5)), None)
+    m.set_input_routes(0, merger_setup.prepare_routes(m, router.build_masks(only_out1, 5)), None)
     drain_all(m, ports)
     assert all(hanging_notes(p.data) for p in ports[1:4])  # the offs come in parts
     run(m, ports, [(0, [0x80, 60, 0, 0x90, 64, 90])])
@@ -660,8 +661,8 @@ def test_a_route_change_finishes_the_offs_an_earlier_one_left():
     only_out1 = [{"from": [0], "to": [0], "kinds": 0x3FFF, "channels": 0xFFFF}]
     m, ports = make(every)
     run(m, ports, [(0, [0x90, 60, 100, 0x9F, 100, 100])])
-    m.set_input_routes(0, m.prepare_routes(router.build_masks(only_out1, 5)), None)
-    m.set_input_routes(0, m.prepare_routes(router.build_masks(every, 5)), None)
+    m.set_input_routes(0, merger_setup.prepare_routes(m, router.build_masks(only_out1, 5)), None)
+    m.set_input_routes(0, merger_setup.prepare_routes(m, router.build_masks(every, 5)), None)
     drain_all(m, ports)
     assert hanging_notes(ports[1].data) == set() and m.owed[1] == 0
     before = [bytes(p.data) for p in ports]
@@ -680,7 +681,7 @@ def routes_with(transform, frm=(0,), to=(0,)):
 
 
 def switch(m, routes):
-    m.set_routes(m.prepare_routes(router.build_masks(routes, 5)), router.build_transforms(routes, 5, 5))
+    merger_setup.set_routes(m, merger_setup.prepare_routes(m, router.build_masks(routes, 5)), router.build_transforms(routes, 5, 5))
 
 
 def test_keys_on_one_channel_bend_and_mod_wheel_on_another():

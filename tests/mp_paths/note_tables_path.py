@@ -6,15 +6,15 @@ import gc
 import mpharness
 from scripted_ports import SinkOut
 
-from firmware import config, router
+from firmware import config, merger_setup, router
 from firmware.merger import DROP_TOO_MANY_NOTES, Merger
 from firmware.tracking import NOTE_TABLES
 
 settings, errors = config.load(None)
 m = Merger(5, 5)
-m.set_outputs([SinkOut(64) for _ in range(5)])
-m.set_output_modes(0x0F, 0x0F)
-m.set_routes(m.prepare_routes(router.build_masks(settings["presets"][0]["routes"], 5)))
+merger_setup.set_outputs(m, [SinkOut(64) for _ in range(5)])
+merger_setup.set_output_modes(m, 0x0F, 0x0F)
+merger_setup.set_routes(m, merger_setup.prepare_routes(m, router.build_masks(settings["presets"][0]["routes"], 5)))
 on = bytearray((0x90, 60, 100))
 off = bytearray((0x80, 60, 0))
 gc.collect()

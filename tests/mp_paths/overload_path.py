@@ -8,7 +8,7 @@ import gc
 import mpharness
 from scripted_ports import ScriptIn, SinkOut, Ticks
 
-from firmware import app, config, router
+from firmware import app, config, merger_setup, router
 from firmware.midi import KIND_ALL
 
 
@@ -37,7 +37,7 @@ routes = [
      "remap": {0xE0: 1, 0xB0: 1, 0xD0: 1}, "transpose": 12, "velocity": (80, 10)},
     {"from": [2, 3, 4], "to": [0, 1, 2, 3, 4], "kinds": KIND_ALL, "channels": 0xFFFF},
 ]
-box.merger.set_routes(box.merger.prepare_routes(router.build_masks(routes, 5)), router.build_transforms(routes, 5, 5))
+merger_setup.set_routes(box.merger, merger_setup.prepare_routes(box.merger, router.build_masks(routes, 5)), router.build_transforms(routes, 5, 5))
 gc.collect()
 # --- step ---
 
