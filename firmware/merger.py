@@ -570,10 +570,16 @@ class Merger:
         if q.reserver == i:
             self._turn_over()  # forced on by rule 4
         xouts = self.xouts[i]
+        dropped = self.dropped
+        if not (xouts | self.owned) & blocked:
+            # One message an output, for want of room (at saturation, nearly every message).
+            for o in BITS[blocked]:
+                dropped[o * N_DROP_REASONS + DROP_QUEUE_FULL] += 1
+            return mask & ~blocked
         for o in BITS[blocked]:
             w = owner[o]
             reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
-            self.dropped[o * N_DROP_REASONS + reason] += self._copies(i, o, s, d1) if xouts >> o & 1 else 1
+            dropped[o * N_DROP_REASONS + reason] += self._copies(i, o, s, d1) if xouts >> o & 1 else 1
         return mask & ~blocked
 
     def _wait_turn(self, i, blocked):
