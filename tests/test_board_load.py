@@ -19,6 +19,11 @@ except engine.Missing as e:
     pytest.skip(str(e), allow_module_level=True)
 
 LOAD_MS = 2500  # about 25 s of wall time on the board engine
+# The share of the four DIN inputs' bytes the box reads in that full-rate session. Issue 14's
+# target is all of them; the board reads 0.491 of them (0.438 before the late queue's one call
+# for every output and the plain drop loop, December 2026): this holds the forced path's
+# throughput against a slower change, with room for the layout's noise (about 0.01).
+READ_AT_FULL_RATE = 0.46
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +143,14 @@ def test_full_rate_input_loss_is_counted_for_every_input(load):
         assert 0 <= loss["lost"] <= loss["sent"], port
     usb = figures["usb_in"]
     assert usb["packets_taken"] + usb["packets_pending_at_end"] == len(result.inputs["usb"]) // 3
+
+
+def test_full_rate_input_is_read_at_least_as_far_as_the_box_reads_it_now(load):
+    _, figures = load
+    loss = [figures["input_loss"][port] for port in ("in1", "in2", "in3", "in4")]
+    read = 1 - sum(v["lost"] for v in loss) / sum(v["sent"] for v in loss)
+    print("full rate: the box read %.3f of its DIN inputs' bytes" % read)
+    assert read >= READ_AT_FULL_RATE
 
 
 def test_full_rate_drops_by_rule_are_the_queues_and_counted_apart(load):
