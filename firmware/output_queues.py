@@ -192,7 +192,7 @@ class OutputQueues:
                 if start < end:
                     k = late.find(key, start, end)
                 else:
-                    k = late.find(key, start)
+                    k = late.find(key, start)  # the records wrap (or fill the queue)
                     if k < 0:
                         k = late.find(key, 0, end)
                 if k >= 0:
