@@ -635,19 +635,11 @@ class Merger:
         base = i * self.n_out
         lated = 0  # outputs that got a late record
         paid = 0  # outputs whose owed off was written (or needs none: not sent)
-        late = late_to & ~xouts
-        if late:
-            # A value late on outputs that take it as it is: one call for them all (at
-            # saturation every value comes this way, to every output).
-            took = q.late_values(late, i, s, d1, d2)
-            lated = took & 0xFF
-            for o in BITS[took >> 8]:
-                self.coalesced[o] += 1
-            for o in BITS[late & ~lated & ~(took >> 8)]:
-                w = owner[o]
-                reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
-                self.dropped[o * N_DROP_REASONS + reason] += 1
-            mask &= ~late
+        # A value late on outputs that take it as it is: one call for them all (at saturation
+        # every value comes this way, to every output); a transformed output's below.
+        late = late_to & ~xouts  # the outputs the late queue was asked to take it
+        took = q.late_values(late, i, s, d1, d2) if late else 0
+        mask &= ~late
         xform = self.xform
         for o in BITS[mask]:
             bit = 1 << o
@@ -688,17 +680,20 @@ class Merger:
                     self._write(o, ekey, es, e1, e2, n)
                     paid |= bit
             elif late_to & bit:
-                r = q.late_values(bit, i, es, e1, e2)
-                if r > 0xFF:
-                    self.coalesced[o] += 1
-                elif r:
-                    lated |= bit
-                else:
-                    w = owner[o]
-                    reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
-                    self.dropped[o * N_DROP_REASONS + reason] += 1
+                took |= q.late_values(bit, i, es, e1, e2)
+                late |= bit
             else:
                 self._write(o, ekey, es, e1, e2, n)
+        if late:
+            # Where the value joined the late queue, replaced a waiting one (coalesced), or
+            # found no slot (dropped, counted).
+            lated |= took & 0xFF
+            for o in BITS[took >> 8]:
+                self.coalesced[o] += 1
+            for o in BITS[late & ~(took | took >> 8)]:
+                w = owner[o]
+                reason = DROP_SYSEX_BUSY if w != _NONE and w != i else DROP_QUEUE_FULL
+                self.dropped[o * N_DROP_REASONS + reason] += 1
         if lated:
             self.lated |= lated
             self.busy |= lated

@@ -14,7 +14,7 @@ first (``Merger.set_input_routes``). ``firmware/output_queues.py`` sizes the que
 from micropython import const
 
 from firmware.merger import DROP_QUEUE_FULL, DROP_SYSEX_BUSY, DROP_TOO_MANY_NOTES, N_DROP_REASONS
-from firmware.output_queues import LATE_SLOTS, LATE_WRAP, PROMISED
+from firmware.output_queues import PROMISED
 
 _NONE = const(0xFF)
 _MAX_OWED = const(64)  # firmware.output_queues' MAX_OWED
@@ -51,9 +51,7 @@ def late_takes(m, o, i, parts, s, d1):
         e1 = _data1(part, s, d1)
         if es and e1 <= 127 and not q.late_values(1 << o, i, es, e1, 0, 0) >> 8:
             need += 1
-    # The slots free beyond those kept for owed offs not in the late queue yet.
-    free = LATE_SLOTS - (q.late_tails[o] - q.late_heads[o]) % LATE_WRAP - (q.owed[o] - q.late_offs[o])
-    return free >= need
+    return q.late_free(o) >= need
 
 
 def own(m, i, o, late, parts, s, d1, d2):
